@@ -1,0 +1,266 @@
+//! Command-line parsing: raw clap flags are resolved into one [`Config`], then dispatched.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::engine::Limits;
+use crate::host::{Settings, DEFAULT_TIMEOUT};
+
+const ABOUT: &str = "Rhai scripting for infrastructure: run commands, manage files, containers, images and VMs.";
+
+const AFTER_HELP: &str = "\
+Examples:
+  herodo deploy.rhai web 8080     run a script; it sees ARGS == [\"web\", \"8080\"]
+  herodo scripts/                 run every .rhai below scripts/ in path order, stop at the first failure
+  herodo -e 'print(which(\"podman\"))'
+  echo 'print(1 + 1)' | herodo -  read the script from stdin
+  herodo check scripts/           syntax-check without running anything
+  herodo fns file_                list functions whose name contains file_
+  herodo --dry-run deploy.rhai    print the commands deploy.rhai would run, run none
+
+Exit codes: 0 success, 1 script error (or the code given to exit(n)), 2 usage error, 130 Ctrl-C.";
+
+/// herodo command line.
+#[derive(Parser, Debug)]
+#[command(
+    name = "herodo",
+    version,
+    about = ABOUT,
+    after_help = AFTER_HELP,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Evaluate CODE instead of a script file (the positional arguments become ARGS)
+    #[arg(short = 'e', long = "eval", value_name = "CODE")]
+    pub eval: Option<String>,
+
+    /// Script file, directory of scripts (run in sorted order), or - for stdin
+    #[arg(value_name = "SCRIPT")]
+    pub script: Option<String>,
+
+    /// Arguments for the script, visible to it as the array ARGS
+    #[arg(value_name = "ARGS", trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+/// Flags accepted before any subcommand or script.
+#[derive(Args, Debug, Clone)]
+pub struct GlobalArgs {
+    /// Print each external command instead of running it; nothing is executed
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+
+    /// Echo each external command and its duration to stderr
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
+    /// Default timeout in seconds for each external command [default: 3600]
+    #[arg(long, value_name = "SECS", global = true)]
+    pub timeout: Option<f64>,
+
+    /// Change to DIR before doing anything
+    #[arg(short = 'C', value_name = "DIR", global = true)]
+    pub dir: Option<PathBuf>,
+
+    /// Sandbox: stop the script after N operations
+    #[arg(long, value_name = "N", global = true, help_heading = "Sandbox limits")]
+    pub max_operations: Option<u64>,
+
+    /// Sandbox: maximum depth of nested function calls
+    #[arg(long, value_name = "N", global = true, help_heading = "Sandbox limits")]
+    pub max_call_depth: Option<usize>,
+
+    /// Sandbox: maximum length of a string, in bytes
+    #[arg(long, value_name = "N", global = true, help_heading = "Sandbox limits")]
+    pub max_string_size: Option<usize>,
+
+    /// Sandbox: maximum number of elements in an array
+    #[arg(long, value_name = "N", global = true, help_heading = "Sandbox limits")]
+    pub max_array_size: Option<usize>,
+
+    /// Sandbox: maximum number of properties in a map
+    #[arg(long, value_name = "N", global = true, help_heading = "Sandbox limits")]
+    pub max_map_size: Option<usize>,
+
+    /// Sandbox: stop the script after SECS seconds of wall-clock time
+    #[arg(long, value_name = "SECS", global = true, help_heading = "Sandbox limits")]
+    pub max_time: Option<f64>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Compile scripts without running them; report every syntax error with file:line:col
+    Check {
+        /// Script files or directories (searched for .rhai files)
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+    /// List every function scripts can call, with its signature and summary
+    Fns {
+        /// Show only functions whose name contains FILTER
+        #[arg(value_name = "FILTER")]
+        filter: Option<String>,
+        /// Print JSON (name, params, return_type, signature, summary, doc) instead of text
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// What to run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    File { path: PathBuf, args: Vec<String> },
+    Dir { path: PathBuf },
+    Eval { code: String, args: Vec<String> },
+    Stdin { args: Vec<String> },
+    Check { paths: Vec<PathBuf> },
+    Fns { filter: Option<String>, json: bool },
+    /// No script given on an interactive terminal.
+    Usage,
+}
+
+/// Everything the run needs, resolved from the command line.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub action: Action,
+    pub settings: Settings,
+    pub limits: Limits,
+    pub dir: Option<PathBuf>,
+}
+
+/// A command-line value that parses but makes no sense.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+fn secs(flag: &str, v: Option<f64>) -> Result<Option<Duration>, UsageError> {
+    match v {
+        None => Ok(None),
+        Some(s) if s.is_finite() && s > 0.0 => Ok(Some(Duration::from_secs_f64(s))),
+        Some(s) => Err(UsageError(format!("{flag} must be a positive number of seconds, got {s}"))),
+    }
+}
+
+impl Cli {
+    /// Resolve raw flags into a [`Config`].
+    pub fn into_config(self, stdin_is_terminal: bool) -> Result<Config, UsageError> {
+        let g = &self.global;
+        let settings = Settings {
+            dry_run: g.dry_run,
+            verbose: g.verbose,
+            default_timeout: secs("--timeout", g.timeout)?.unwrap_or(DEFAULT_TIMEOUT),
+        };
+        let limits = Limits {
+            max_operations: g.max_operations,
+            max_call_depth: g.max_call_depth,
+            max_string_size: g.max_string_size,
+            max_array_size: g.max_array_size,
+            max_map_size: g.max_map_size,
+            max_time: secs("--max-time", g.max_time)?,
+        };
+        let action = match (self.command, self.eval, self.script) {
+            (Some(Command::Check { paths }), _, _) => Action::Check { paths },
+            (Some(Command::Fns { filter, json }), _, _) => Action::Fns { filter, json },
+            (None, Some(code), script) => {
+                let mut args: Vec<String> = script.into_iter().collect();
+                args.extend(self.args);
+                Action::Eval { code, args }
+            }
+            (None, None, Some(s)) if s == "-" => Action::Stdin { args: self.args },
+            (None, None, Some(s)) => {
+                let path = PathBuf::from(&s);
+                let probe = match &g.dir {
+                    Some(d) if path.is_relative() => d.join(&path),
+                    _ => path.clone(),
+                };
+                if probe.is_dir() {
+                    if !self.args.is_empty() {
+                        return Err(UsageError(format!(
+                            "{s} is a directory: script arguments are only for a single script"
+                        )));
+                    }
+                    Action::Dir { path }
+                } else {
+                    Action::File {
+                        path,
+                        args: self.args,
+                    }
+                }
+            }
+            (None, None, None) if !stdin_is_terminal => Action::Stdin { args: self.args },
+            (None, None, None) => Action::Usage,
+        };
+        Ok(Config {
+            action,
+            settings,
+            limits,
+            dir: g.dir.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Config {
+        let mut argv = vec!["herodo"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).unwrap().into_config(true).unwrap()
+    }
+
+    #[test]
+    fn script_args_follow_the_script() {
+        let c = parse(&["--dry-run", "x.rhai", "a", "--b", "-c"]);
+        assert!(c.settings.dry_run);
+        assert_eq!(
+            c.action,
+            Action::File {
+                path: "x.rhai".into(),
+                args: vec!["a".into(), "--b".into(), "-c".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn eval_and_stdin() {
+        assert_eq!(
+            parse(&["-e", "1", "x", "y"]).action,
+            Action::Eval {
+                code: "1".into(),
+                args: vec!["x".into(), "y".into()]
+            }
+        );
+        assert_eq!(parse(&["-"]).action, Action::Stdin { args: vec![] });
+        assert_eq!(parse(&[]).action, Action::Usage);
+    }
+
+    #[test]
+    fn subcommands_and_globals() {
+        let c = parse(&["fns", "file_", "--json", "-v"]);
+        assert!(c.settings.verbose);
+        assert_eq!(
+            c.action,
+            Action::Fns {
+                filter: Some("file_".into()),
+                json: true
+            }
+        );
+        let c = parse(&["--timeout", "2.5", "--max-operations", "100", "check", "a.rhai"]);
+        assert_eq!(c.settings.default_timeout, Duration::from_millis(2500));
+        assert_eq!(c.limits.max_operations, Some(100));
+        assert!(Cli::try_parse_from(["herodo", "--timeout", "0", "x"])
+            .unwrap()
+            .into_config(true)
+            .is_err());
+    }
+}

@@ -1,0 +1,295 @@
+//! Renders an uncaught error once, the same way everywhere (scripts, `check`, the test runner):
+//!
+//! ```text
+//! error[command_failed]: command failed with exit code 2: ls /nope
+//!   --> deploy.rhai:3:9
+//!    |
+//!  3 | let r = run("ls /nope");
+//!    |         ^
+//!    = in function `deploy`, called at deploy.rhai:10:1
+//!    = command: sh -c 'ls /nope'
+//!    = stderr:
+//!      ls: cannot access '/nope': No such file or directory
+//! ```
+
+use rhai::{Dynamic, Engine, EvalAltResult, Map, Position};
+
+use crate::engine::{CANCELLED_TOKEN, TIME_LIMIT_TOKEN};
+use crate::host::Host;
+use crate::misc::bindings::ExitRequest;
+
+/// How many lines of a failed command's stderr to show.
+const STDERR_LINES: usize = 12;
+
+/// What a run ended with, from the point of view of the process exit code.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// `exit(code)` was called.
+    Exit(i32),
+    /// Ctrl-C stopped the script.
+    Cancelled,
+    /// Any other error.
+    Error,
+}
+
+/// Classify an error for the exit code.
+pub fn outcome(err: &EvalAltResult) -> Outcome {
+    match err.unwrap_inner() {
+        EvalAltResult::ErrorTerminated(v, _) => {
+            if let Some(ExitRequest(code)) = v.clone().try_cast::<ExitRequest>() {
+                Outcome::Exit(code)
+            } else if v.clone().into_string().ok().as_deref() == Some(CANCELLED_TOKEN) {
+                Outcome::Cancelled
+            } else {
+                Outcome::Error
+            }
+        }
+        EvalAltResult::ErrorRuntime(v, _) if kind_of(v).as_deref() == Some("cancelled") => {
+            Outcome::Cancelled
+        }
+        _ => Outcome::Error,
+    }
+}
+
+fn kind_of(v: &Dynamic) -> Option<String> {
+    v.read_lock::<Map>()
+        .and_then(|m| m.get("kind").map(|k| k.to_string()))
+}
+
+/// Colours, off unless stderr is a terminal and NO_COLOR is unset.
+#[derive(Clone, Copy, Debug)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    pub fn for_stderr() -> Self {
+        use std::io::IsTerminal;
+        Style {
+            color: std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+}
+
+struct Frame {
+    what: String,
+    file: String,
+    pos: Position,
+}
+
+/// Render `err`, raised while running (or compiling) the script named `file`.
+/// `engine`, when given, is used to suggest the signatures of a function called wrongly.
+pub fn render(
+    host: &Host,
+    err: &EvalAltResult,
+    file: &str,
+    engine: Option<&Engine>,
+    style: Style,
+) -> String {
+    // Walk the wrapper chain: function calls and imports, outermost first.
+    let mut frames: Vec<Frame> = Vec::new();
+    let mut cur_file = file.to_string();
+    let mut cur = err;
+    loop {
+        match cur {
+            EvalAltResult::ErrorInFunctionCall(name, src, inner, pos) => {
+                frames.push(Frame {
+                    what: format!("in function `{name}`"),
+                    file: cur_file.clone(),
+                    pos: *pos,
+                });
+                if !src.is_empty() {
+                    cur_file = src.clone();
+                }
+                cur = inner;
+            }
+            EvalAltResult::ErrorInModule(path, inner, pos) => {
+                frames.push(Frame {
+                    what: format!("in module `{}`", host.display_path(path)),
+                    file: cur_file.clone(),
+                    pos: *pos,
+                });
+                if host.source(path).is_some() {
+                    cur_file = path.clone();
+                }
+                cur = inner;
+            }
+            _ => break,
+        }
+    }
+
+    let (kind, message, details) = describe(cur, engine);
+    let mut pos = cur.position();
+    let mut at_file = cur_file;
+    if pos.is_none() {
+        // e.g. a module that could not be found: point at the import or call instead.
+        if let Some(f) = frames.pop() {
+            pos = f.pos;
+            at_file = f.file;
+        }
+    }
+
+    let mut out = String::new();
+    let head = match kind {
+        Some(k) => format!("error[{k}]"),
+        None => "error".to_string(),
+    };
+    out.push_str(&format!(
+        "{}: {}\n",
+        style.paint("1;31", &head),
+        style.paint("1", &message)
+    ));
+    out.push_str(&location(host, &at_file, pos, style));
+    // Innermost call first, like a stack trace.
+    for f in frames.iter().rev() {
+        out.push_str(&format!(
+            "   {} {}, called at {}\n",
+            style.paint("34", "="),
+            f.what,
+            place(host, &f.file, f.pos)
+        ));
+    }
+    for d in details {
+        out.push_str(&format!("   {} {d}\n", style.paint("34", "=")));
+    }
+    out
+}
+
+fn place(host: &Host, file: &str, pos: Position) -> String {
+    let shown = host.display_path(file);
+    match (pos.line(), pos.position()) {
+        (Some(l), Some(c)) => format!("{shown}:{l}:{c}"),
+        (Some(l), None) => format!("{shown}:{l}"),
+        _ => shown,
+    }
+}
+
+/// `  --> file:line:col` plus the source line and a caret.
+fn location(host: &Host, file: &str, pos: Position, style: Style) -> String {
+    let mut out = format!("  {} {}\n", style.paint("34", "-->"), place(host, file, pos));
+    // Gutter: "   |" lines up with the "   =" notes below.
+    let Some(line_no) = pos.line() else {
+        return out;
+    };
+    let Some(src) = host.source(file) else {
+        return out;
+    };
+    let Some(line) = src.lines().nth(line_no - 1) else {
+        return out;
+    };
+    let width = line_no.to_string().len().max(2);
+    let bar = style.paint("34", "|");
+    out.push_str(&format!("{:width$} {bar}\n", ""));
+    let num = style.paint("34", &format!("{line_no:>width$}"));
+    out.push_str(&format!("{num} {bar} {line}\n"));
+    if let Some(col) = pos.position() {
+        let pad: String = line
+            .chars()
+            .take(col.saturating_sub(1))
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
+        out.push_str(&format!("{:width$} {bar} {pad}{}\n", "", style.paint("1;31", "^")));
+    }
+    out
+}
+
+/// (kind, message, extra lines) for the innermost error.
+fn describe(err: &EvalAltResult, engine: Option<&Engine>) -> (Option<String>, String, Vec<String>) {
+    match err {
+        EvalAltResult::ErrorRuntime(v, _) => describe_value(v),
+        EvalAltResult::ErrorTerminated(v, _) => {
+            let token = v.clone().into_string().unwrap_or_default();
+            if token == CANCELLED_TOKEN {
+                (Some("cancelled".into()), "cancelled by Ctrl-C".into(), vec![])
+            } else if token == TIME_LIMIT_TOKEN {
+                (
+                    Some("limit".into()),
+                    "the script ran longer than --max-time allows".into(),
+                    vec![],
+                )
+            } else {
+                (None, format!("script terminated: {token}"), vec![])
+            }
+        }
+        EvalAltResult::ErrorParsing(p, _) => (Some("syntax".into()), p.to_string(), vec![]),
+        EvalAltResult::ErrorTooManyOperations(_) => (
+            Some("limit".into()),
+            "too many operations (see --max-operations)".into(),
+            vec![],
+        ),
+        EvalAltResult::ErrorStackOverflow(_) => (
+            Some("limit".into()),
+            "call stack too deep: runaway recursion? (see --max-call-depth)".into(),
+            vec![],
+        ),
+        EvalAltResult::ErrorDataTooLarge(what, _) => (
+            Some("limit".into()),
+            format!("{what} is too large (see --max-string-size, --max-array-size, --max-map-size)"),
+            vec![],
+        ),
+        EvalAltResult::ErrorFunctionNotFound(sig, _) => {
+            let name = sig.split([' ', '(']).next().unwrap_or(sig).to_string();
+            let mut details = Vec::new();
+            if let Some(engine) = engine {
+                let mut known: Vec<String> = engine
+                    .gen_fn_signatures(false)
+                    .into_iter()
+                    .filter(|s| s.starts_with(&format!("{name}(")))
+                    .collect();
+                known.sort();
+                known.dedup();
+                if !known.is_empty() {
+                    details.push(format!("available: {}", known.join(", ")));
+                }
+            }
+            (None, format!("no function matches {}", sig.replace("i64", "int").replace("f64", "float").replace("ImmutableString", "string").replace("&str", "string")), details)
+        }
+        other => {
+            let text = other.to_string();
+            // Display appends " (line L, position P)"; the location is shown separately.
+            let text = match text.rfind(" (line ") {
+                Some(i) if text.ends_with(')') => text[..i].to_string(),
+                _ => text,
+            };
+            (None, text, vec![])
+        }
+    }
+}
+
+/// A thrown value: herodo's error maps get their kind, command and stderr shown.
+fn describe_value(v: &Dynamic) -> (Option<String>, String, Vec<String>) {
+    let Some(map) = v.read_lock::<Map>() else {
+        return (None, v.to_string(), vec![]);
+    };
+    let get = |k: &str| map.get(k).filter(|v| !v.is_unit()).map(|v| v.to_string());
+    let kind = get("kind");
+    let message = get("message").unwrap_or_else(|| format!("{v}"));
+    let mut details = Vec::new();
+    if let Some(cmd) = get("cmd") {
+        details.push(format!("command: {cmd}"));
+        if let Some(code) = get("exit_code") {
+            details.push(format!("exit code: {code}"));
+        }
+        if let Some(stderr) = get("stderr").filter(|s| !s.trim().is_empty()) {
+            let lines: Vec<&str> = stderr.trim_end().lines().collect();
+            let from = lines.len().saturating_sub(STDERR_LINES);
+            details.push(format!(
+                "stderr:\n{}",
+                lines[from..]
+                    .iter()
+                    .map(|l| format!("     {l}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ));
+        }
+    }
+    (kind, message, details)
+}

@@ -1,0 +1,250 @@
+//! Builds the Rhai engine: every domain's bindings, the module resolver (relative imports and
+//! the embedded stdlib), sandbox limits and the progress hook that makes Ctrl-C stop a busy
+//! script. Also compiles scripts so that every AST carries its file name for error rendering.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rhai::module_resolvers::ModuleResolver;
+use rhai::{Engine, EvalAltResult, Module, Position, Scope, Shared, AST};
+
+type SharedModule = Shared<Module>;
+
+use crate::error::ErrorInfo;
+use crate::glue::{to_rhai_error, Registrar};
+use crate::host::Host;
+
+/// Sandbox limits for untrusted scripts. `None` keeps Rhai's default.
+#[derive(Clone, Debug, Default)]
+pub struct Limits {
+    pub max_operations: Option<u64>,
+    pub max_call_depth: Option<usize>,
+    pub max_string_size: Option<usize>,
+    pub max_array_size: Option<usize>,
+    pub max_map_size: Option<usize>,
+    /// Wall-clock limit for the whole run.
+    pub max_time: Option<Duration>,
+}
+
+/// The token `on_progress` stops a script with when Ctrl-C was pressed.
+pub const CANCELLED_TOKEN: &str = "cancelled";
+/// The token `on_progress` stops a script with when `--max-time` ran out.
+pub const TIME_LIMIT_TOKEN: &str = "time limit exceeded";
+
+/// A fully configured engine for `host`.
+pub fn build(host: &Arc<Host>, limits: &Limits) -> Engine {
+    let mut engine = Engine::new();
+    engine.set_module_resolver(Resolver::new(host.clone()));
+    if let Some(n) = limits.max_operations {
+        engine.set_max_operations(n);
+    }
+    if let Some(n) = limits.max_call_depth {
+        engine.set_max_call_levels(n);
+    }
+    if let Some(n) = limits.max_string_size {
+        engine.set_max_string_size(n);
+    }
+    if let Some(n) = limits.max_array_size {
+        engine.set_max_array_size(n);
+    }
+    if let Some(n) = limits.max_map_size {
+        engine.set_max_map_size(n);
+    }
+    let cancel = host.cancel.clone();
+    let deadline = limits.max_time.map(|t| Instant::now() + t);
+    engine.on_progress(move |ops| {
+        if cancel.is_cancelled() {
+            return Some(CANCELLED_TOKEN.into());
+        }
+        // Reading the clock on every operation would be wasteful.
+        if ops % 1024 == 0 && deadline.is_some_and(|d| Instant::now() >= d) {
+            return Some(TIME_LIMIT_TOKEN.into());
+        }
+        None
+    });
+
+    let mut r = Registrar::new(&mut engine);
+    crate::process::bindings::register(&mut r, host);
+    crate::os::bindings::register(&mut r, host);
+    crate::text::bindings::register(&mut r);
+    crate::net::bindings::register(&mut r, host);
+    crate::misc::bindings::register(&mut r, host);
+    engine
+}
+
+/// Blank out a `#!` first line (keeping the newline, so line numbers stay right).
+pub fn strip_shebang(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.starts_with("#!") {
+        let rest = text.find('\n').map_or("", |i| &text[i..]);
+        std::borrow::Cow::Owned(rest.to_string())
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// Compile `text` as the script named `name` (an absolute path, `<eval>` or `<stdin>`),
+/// remembering its text for error rendering.
+pub fn compile(
+    engine: &Engine,
+    host: &Host,
+    name: &str,
+    text: &str,
+) -> Result<AST, Box<EvalAltResult>> {
+    host.add_source(name, text);
+    let mut ast = engine
+        .compile(strip_shebang(text))
+        .map_err(|e| Box::new(EvalAltResult::from(e)))?;
+    ast.set_source(name);
+    Ok(ast)
+}
+
+/// Read a script file and compile it under its absolute path.
+pub fn compile_file(engine: &Engine, host: &Host, path: &Path) -> Result<AST, LoadError> {
+    let abs = absolute(path);
+    let text = std::fs::read_to_string(&abs).map_err(|e| LoadError::Read(path.to_path_buf(), e))?;
+    compile(engine, host, &abs.display().to_string(), &text).map_err(LoadError::Compile)
+}
+
+/// A script that could not be loaded.
+#[derive(Debug)]
+pub enum LoadError {
+    Read(PathBuf, std::io::Error),
+    Compile(Box<EvalAltResult>),
+}
+
+/// `path` made absolute against the current directory, with `.` and `..` removed.
+pub fn absolute(path: &Path) -> PathBuf {
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .unwrap_or_else(|_| PathBuf::from("/"))
+            .join(path)
+    };
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// A scope with the script's arguments in `ARGS`.
+pub fn scope_with_args(args: &[String]) -> Scope<'static> {
+    let mut scope = Scope::new();
+    let arr: rhai::Array = args.iter().cloned().map(Into::into).collect();
+    scope.push_constant("ARGS", arr);
+    scope
+}
+
+/// Resolves `import "x"` relative to the importing file and `import "std/x"` to the stdlib.
+pub struct Resolver {
+    host: Arc<Host>,
+    cache: Mutex<HashMap<String, SharedModule>>,
+    loading: Mutex<HashSet<String>>,
+}
+
+impl Resolver {
+    pub fn new(host: Arc<Host>) -> Self {
+        Resolver {
+            host,
+            cache: Mutex::new(HashMap::new()),
+            loading: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// (id, text) of the module `path` imported from the module `source`.
+    fn locate(&self, source: Option<&str>, path: &str) -> Result<(String, String), String> {
+        let std_name = path.strip_prefix("std/").or_else(|| {
+            // A stdlib module importing a sibling by a relative name.
+            source
+                .filter(|s| s.starts_with("std/"))
+                .map(|_| path.trim_start_matches("./"))
+        });
+        if let Some(name) = std_name {
+            let name = name.trim_end_matches(".rhai");
+            return crate::stdlib::get(name)
+                .map(|t| (format!("std/{name}"), t.to_string()))
+                .ok_or_else(|| {
+                    let known: Vec<&str> = crate::stdlib::MODULES.iter().map(|(n, _)| *n).collect();
+                    format!("no stdlib module `std/{name}` (available: {})", known.join(", "))
+                });
+        }
+        let base = source
+            .map(Path::new)
+            .filter(|p| p.is_absolute())
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")));
+        let mut file = base.join(path);
+        if file.extension().is_none_or(|e| e != "rhai") {
+            file = PathBuf::from(format!("{}.rhai", file.display()));
+        }
+        let file = absolute(&file);
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| format!("cannot read {}: {e}", self.host.display_path(&file.display().to_string())))?;
+        Ok((file.display().to_string(), text))
+    }
+}
+
+impl ModuleResolver for Resolver {
+    fn resolve(
+        &self,
+        engine: &Engine,
+        source: Option<&str>,
+        path: &str,
+        pos: Position,
+    ) -> Result<SharedModule, Box<EvalAltResult>> {
+        let fail = |kind: &'static str, reason: String| {
+            Box::new(EvalAltResult::ErrorInModule(
+                path.to_string(),
+                to_rhai_error(ErrorInfo::new(kind, reason)),
+                pos,
+            ))
+        };
+        let (id, text) = self
+            .locate(source, path)
+            .map_err(|reason| fail(crate::error::kind::NOT_FOUND, reason))?;
+        if let Some(m) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
+            return Ok(m.clone());
+        }
+        if !self
+            .loading
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.clone())
+        {
+            return Err(fail(
+                crate::error::kind::INVALID_ARGUMENT,
+                format!(
+                    "import cycle: `{}` imports itself (directly or through other modules)",
+                    self.host.display_path(&id)
+                ),
+            ));
+        }
+        let result = compile(engine, &self.host, &id, &text).and_then(|ast| {
+            Module::eval_ast_as_new(Scope::new(), &ast, engine).map(|mut m| {
+                m.build_index();
+                SharedModule::new(m)
+            })
+        });
+        self.loading
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+        let module = result
+            .map_err(|e| Box::new(EvalAltResult::ErrorInModule(id.clone(), e, pos)))?;
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, module.clone());
+        Ok(module)
+    }
+}

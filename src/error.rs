@@ -1,0 +1,232 @@
+//! Errors as scripts see them.
+//!
+//! Every domain error implements [`Classify`], which describes it as plain data: a stable `kind`
+//! that scripts branch on, a message, and for failed commands the command line, exit code and
+//! output tails. `bindings::to_rhai_error` is the one place that turns this into a Rhai value.
+
+use crate::exec::{ExecError, Status};
+
+/// Stable error kinds. Scripts compare `e.kind` against these strings.
+pub mod kind {
+    pub const INVALID_ARGUMENT: &str = "invalid_argument";
+    pub const NOT_FOUND: &str = "not_found";
+    pub const ALREADY_EXISTS: &str = "already_exists";
+    pub const PERMISSION_DENIED: &str = "permission_denied";
+    pub const IO: &str = "io";
+    pub const COMMAND_FAILED: &str = "command_failed";
+    pub const COMMAND_NOT_FOUND: &str = "command_not_found";
+    pub const TIMEOUT: &str = "timeout";
+    pub const CANCELLED: &str = "cancelled";
+    pub const PARSE: &str = "parse";
+    pub const TEMPLATE: &str = "template";
+    pub const NETWORK: &str = "network";
+    pub const AMBIGUOUS: &str = "ambiguous";
+}
+
+/// Details of a command that ran (or was attempted) as part of an error.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CommandInfo {
+    /// The command line, shell-quoted, secrets shown as `***`.
+    pub cmd: String,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// An error described as data.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ErrorInfo {
+    pub kind: &'static str,
+    pub message: String,
+    pub command: Option<CommandInfo>,
+    /// Extra named fields (for example `path`, `field`).
+    pub fields: Vec<(&'static str, String)>,
+}
+
+impl ErrorInfo {
+    pub fn new(kind: &'static str, message: impl Into<String>) -> Self {
+        ErrorInfo {
+            kind,
+            message: message.into(),
+            command: None,
+            fields: Vec::new(),
+        }
+    }
+
+    pub fn field(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.fields.push((name, value.into()));
+        self
+    }
+}
+
+/// Implemented by every error a binding can raise.
+pub trait Classify {
+    fn info(&self) -> ErrorInfo;
+}
+
+impl Classify for ExecError {
+    fn info(&self) -> ErrorInfo {
+        let message = self.to_string();
+        match self {
+            ExecError::NotFound { program } => {
+                ErrorInfo::new(kind::COMMAND_NOT_FOUND, message).field("program", program)
+            }
+            ExecError::Spawn { cmd, .. } => ErrorInfo {
+                command: Some(CommandInfo {
+                    cmd: cmd.clone(),
+                    ..CommandInfo::default()
+                }),
+                ..ErrorInfo::new(kind::IO, message)
+            },
+            ExecError::Timeout {
+                cmd,
+                stdout,
+                stderr,
+                ..
+            } => ErrorInfo {
+                command: Some(CommandInfo {
+                    cmd: cmd.clone(),
+                    exit_code: None,
+                    signal: None,
+                    stdout: stdout.clone(),
+                    stderr: stderr.clone(),
+                }),
+                ..ErrorInfo::new(kind::TIMEOUT, message)
+            },
+            ExecError::Cancelled { cmd } => ErrorInfo {
+                command: Some(CommandInfo {
+                    cmd: cmd.clone(),
+                    ..CommandInfo::default()
+                }),
+                ..ErrorInfo::new(kind::CANCELLED, message)
+            },
+            ExecError::Failed {
+                cmd,
+                status,
+                stdout,
+                stderr,
+            } => ErrorInfo {
+                command: Some(CommandInfo {
+                    cmd: cmd.clone(),
+                    exit_code: Some(status.code()),
+                    signal: match status {
+                        Status::Signaled(s) => Some(*s),
+                        Status::Exited(_) => None,
+                    },
+                    stdout: stdout.clone(),
+                    stderr: stderr.clone(),
+                }),
+                ..ErrorInfo::new(kind::COMMAND_FAILED, message)
+            },
+        }
+    }
+}
+
+/// Errors that are not specific to one domain: bad arguments, missing things, I/O.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("invalid {field}: {reason}")]
+    InvalidArgument { field: String, reason: String },
+    #[error("{what} not found: {name}")]
+    NotFound { what: &'static str, name: String },
+    #[error("{action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Timeout(String),
+    #[error("cancelled")]
+    Cancelled,
+    #[error("{what}: {reason}")]
+    Parse { what: &'static str, reason: String },
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+}
+
+impl HostError {
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        HostError::InvalidArgument {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn io(action: &'static str, path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
+        HostError::Io {
+            action,
+            path: path.as_ref().display().to_string(),
+            source,
+        }
+    }
+}
+
+/// The kind that matches an I/O error.
+pub fn io_kind(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => kind::NOT_FOUND,
+        std::io::ErrorKind::PermissionDenied => kind::PERMISSION_DENIED,
+        std::io::ErrorKind::AlreadyExists => kind::ALREADY_EXISTS,
+        std::io::ErrorKind::InvalidInput => kind::INVALID_ARGUMENT,
+        std::io::ErrorKind::TimedOut => kind::TIMEOUT,
+        _ => kind::IO,
+    }
+}
+
+impl Classify for HostError {
+    fn info(&self) -> ErrorInfo {
+        let message = self.to_string();
+        match self {
+            HostError::InvalidArgument { field, .. } => {
+                ErrorInfo::new(kind::INVALID_ARGUMENT, message).field("field", field)
+            }
+            HostError::NotFound { name, .. } => {
+                ErrorInfo::new(kind::NOT_FOUND, message).field("name", name)
+            }
+            HostError::Io { path, source, .. } => {
+                ErrorInfo::new(io_kind(source), message).field("path", path)
+            }
+            HostError::Timeout(_) => ErrorInfo::new(kind::TIMEOUT, message),
+            HostError::Cancelled => ErrorInfo::new(kind::CANCELLED, message),
+            HostError::Parse { .. } => ErrorInfo::new(kind::PARSE, message),
+            HostError::Exec(e) => e.info(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_failure_keeps_command_details() {
+        let e = ExecError::Failed {
+            cmd: "ls /nope".into(),
+            status: Status::Exited(2),
+            stdout: String::new(),
+            stderr: "No such file".into(),
+        };
+        let info = e.info();
+        assert_eq!(info.kind, kind::COMMAND_FAILED);
+        let c = info.command.unwrap();
+        assert_eq!(c.exit_code, Some(2));
+        assert_eq!(c.stderr, "No such file");
+        assert_eq!(c.cmd, "ls /nope");
+    }
+
+    #[test]
+    fn io_errors_map_to_kinds() {
+        let e = HostError::io(
+            "read",
+            "/x",
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        );
+        let info = e.info();
+        assert_eq!(info.kind, kind::NOT_FOUND);
+        assert!(info.message.starts_with("read /x: "));
+        assert_eq!(info.fields, vec![("path", "/x".to_string())]);
+    }
+}

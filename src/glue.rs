@@ -1,0 +1,347 @@
+//! Helpers shared by every domain's `bindings.rs`: the one conversion of errors into Rhai values,
+//! a registrar that attaches parameter names, doc comments and volatility to each function, and a
+//! strict reader for option maps.
+
+use rhai::RhaiNativeFunc;
+use rhai::{Dynamic, Engine, EvalAltResult, FuncRegistration, ImmutableString, Map, Position, INT};
+
+use crate::error::{Classify, ErrorInfo, HostError};
+
+/// What every fallible binding returns.
+pub type RResult<T> = Result<T, Box<EvalAltResult>>;
+
+/// THE conversion of an error into a Rhai value: an object map with `kind`, `message`, and for
+/// commands `cmd`, `exit_code`, `signal`, `stdout`, `stderr`, plus any extra fields.
+pub fn to_rhai_error(info: ErrorInfo) -> Box<EvalAltResult> {
+    let mut map = Map::new();
+    map.insert("kind".into(), info.kind.into());
+    map.insert("message".into(), info.message.into());
+    if let Some(c) = info.command {
+        map.insert("cmd".into(), c.cmd.into());
+        map.insert(
+            "exit_code".into(),
+            c.exit_code.map_or(Dynamic::UNIT, |v| (v as INT).into()),
+        );
+        if let Some(s) = c.signal {
+            map.insert("signal".into(), (s as INT).into());
+        }
+        map.insert("stdout".into(), c.stdout.into());
+        map.insert("stderr".into(), c.stderr.into());
+    }
+    for (k, v) in info.fields {
+        map.insert(k.into(), v.into());
+    }
+    EvalAltResult::ErrorRuntime(map.into(), Position::NONE).into()
+}
+
+/// `result.rhai()?` in bindings: convert any classified error.
+pub trait IntoRhai<T> {
+    fn rhai(self) -> RResult<T>;
+}
+
+impl<T, E: Classify> IntoRhai<T> for Result<T, E> {
+    fn rhai(self) -> RResult<T> {
+        self.map_err(|e| to_rhai_error(e.info()))
+    }
+}
+
+/// An `invalid_argument` error naming the field.
+pub fn invalid(field: &str, reason: impl Into<String>) -> Box<EvalAltResult> {
+    to_rhai_error(HostError::invalid(field, reason).info())
+}
+
+/// Registers functions with their documentation into an engine.
+pub struct Registrar<'a> {
+    engine: &'a mut Engine,
+}
+
+impl<'a> Registrar<'a> {
+    pub fn new(engine: &'a mut Engine) -> Self {
+        Registrar { engine }
+    }
+
+    pub fn engine(&mut self) -> &mut Engine {
+        self.engine
+    }
+
+    /// Register a function that touches the world (volatile: never run at compile time).
+    /// `params` names the parameters in order; `doc` is the doc text (first line = summary).
+    pub fn func<A: 'static, const N: usize, const X: bool, R, const F: bool, FUNC>(
+        &mut self,
+        name: &str,
+        params: &[&str],
+        doc: &str,
+        f: FUNC,
+    ) -> &mut Self
+    where
+        R: rhai::Variant + Clone,
+        FUNC: RhaiNativeFunc<A, N, X, R, F> + 'static,
+    {
+        self.add(name, params, doc, true, f)
+    }
+
+    /// Register a pure function (same input, same output; the optimizer may fold it).
+    pub fn pure<A: 'static, const N: usize, const X: bool, R, const F: bool, FUNC>(
+        &mut self,
+        name: &str,
+        params: &[&str],
+        doc: &str,
+        f: FUNC,
+    ) -> &mut Self
+    where
+        R: rhai::Variant + Clone,
+        FUNC: RhaiNativeFunc<A, N, X, R, F> + 'static,
+    {
+        self.add(name, params, doc, false, f)
+    }
+
+    /// Register a property getter `obj.name` on a custom type.
+    pub fn getter<A: 'static, const X: bool, R, const F: bool, FUNC>(
+        &mut self,
+        name: &str,
+        doc: &str,
+        f: FUNC,
+    ) -> &mut Self
+    where
+        R: rhai::Variant + Clone,
+        FUNC: RhaiNativeFunc<A, 1, X, R, F> + 'static,
+    {
+        self.add(&format!("get${name}"), &["self"], doc, false, f)
+    }
+
+    fn add<A: 'static, const N: usize, const X: bool, R, const F: bool, FUNC>(
+        &mut self,
+        name: &str,
+        params: &[&str],
+        doc: &str,
+        volatile: bool,
+        f: FUNC,
+    ) -> &mut Self
+    where
+        R: rhai::Variant + Clone,
+        FUNC: RhaiNativeFunc<A, N, X, R, F> + 'static,
+    {
+        let types = FUNC::param_names();
+        debug_assert_eq!(
+            params.len(),
+            N,
+            "parameter names for {name} do not match its arity"
+        );
+        let mut info: Vec<String> = types
+            .iter()
+            .enumerate()
+            .map(|(i, ty)| {
+                let pname = params.get(i).copied().unwrap_or("_");
+                format!("{pname}: {}", display_type(ty))
+            })
+            .collect();
+        let ret = display_type(FUNC::return_type_name());
+        if !ret.is_empty() {
+            info.push(ret);
+        }
+        let comments: Vec<String> = doc
+            .trim_matches('\n')
+            .lines()
+            .map(|l| {
+                if l.is_empty() {
+                    "///".to_string()
+                } else {
+                    format!("/// {l}")
+                }
+            })
+            .collect();
+        FuncRegistration::new(name)
+            .with_volatility(volatile)
+            .with_params_info(info)
+            .with_comments([comments.join("\n")])
+            .register_into_engine(self.engine, f);
+        self
+    }
+}
+
+/// A Rust type name as a script writer knows it (`string`, `int`, `map`, `CommandResult`).
+pub fn display_type(ty: &str) -> String {
+    let ty = ty.trim();
+    if let Some(inner) = ty.strip_prefix("core::result::Result<") {
+        // Fallible functions: show the success type.
+        let mut depth = 0;
+        for (i, c) in inner.char_indices() {
+            match c {
+                '<' => depth += 1,
+                '>' => depth -= 1,
+                ',' if depth == 0 => return display_type(&inner[..i]),
+                _ => {}
+            }
+        }
+    }
+    let ty = ty.strip_prefix("&mut ").unwrap_or(ty);
+    let ty = ty.strip_prefix('&').unwrap_or(ty);
+    if ty.contains("Vec<") && ty.contains("Dynamic") || ty.ends_with("Array") {
+        return "array".into();
+    }
+    if ty.contains("BTreeMap<") || ty.ends_with("::Map") || ty == "Map" {
+        return "map".into();
+    }
+    let base = ty.rsplit("::").next().unwrap_or(ty);
+    match base {
+        "()" | "" => String::new(),
+        "i64" | "INT" => "int".into(),
+        "f64" | "FLOAT" => "float".into(),
+        "bool" => "bool".into(),
+        "str" | "String" | "ImmutableString" => "string".into(),
+        "Dynamic" => "any".into(),
+        "FnPtr" => "Fn".into(),
+        other => other.into(),
+    }
+}
+
+/// A strict view of an options map: typed getters, and unknown keys are an error.
+pub struct Opts<'a> {
+    what: &'a str,
+    map: &'a Map,
+}
+
+impl<'a> Opts<'a> {
+    /// Check that `map` only has keys from `allowed`.
+    pub fn new(what: &'a str, map: &'a Map, allowed: &[&str]) -> RResult<Self> {
+        for k in map.keys() {
+            if !allowed.contains(&k.as_str()) {
+                return Err(invalid(
+                    &format!("{what} option"),
+                    format!(
+                        "unknown key `{k}` (known: {})",
+                        allowed.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(Opts { what, map })
+    }
+
+    fn field(&self, key: &str) -> String {
+        format!("{}.{key}", self.what)
+    }
+
+    pub fn bool(&self, key: &str) -> RResult<Option<bool>> {
+        match self.map.get(key) {
+            None => Ok(None),
+            Some(v) if v.is_unit() => Ok(None),
+            Some(v) => v
+                .as_bool()
+                .map(Some)
+                .map_err(|t| invalid(&self.field(key), format!("expected a bool, got {t}"))),
+        }
+    }
+
+    pub fn string(&self, key: &str) -> RResult<Option<String>> {
+        match self.map.get(key) {
+            None => Ok(None),
+            Some(v) if v.is_unit() => Ok(None),
+            Some(v) if v.is_string() => Ok(Some(v.to_string())),
+            Some(v) => Err(invalid(
+                &self.field(key),
+                format!("expected a string, got {}", v.type_name()),
+            )),
+        }
+    }
+
+    /// A number of seconds (int or float) as a duration.
+    pub fn seconds(&self, key: &str) -> RResult<Option<std::time::Duration>> {
+        match self.map.get(key) {
+            None => Ok(None),
+            Some(v) if v.is_unit() => Ok(None),
+            Some(v) => seconds(v, &self.field(key)).map(Some),
+        }
+    }
+
+    /// A map of string to string (for example environment variables).
+    pub fn string_map(&self, key: &str) -> RResult<Vec<(String, String)>> {
+        match self.map.get(key) {
+            None => Ok(Vec::new()),
+            Some(v) if v.is_unit() => Ok(Vec::new()),
+            Some(v) => {
+                let m = v.read_lock::<Map>().ok_or_else(|| {
+                    invalid(
+                        &self.field(key),
+                        format!("expected a map, got {}", v.type_name()),
+                    )
+                })?;
+                Ok(m.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+            }
+        }
+    }
+}
+
+/// A number of seconds from an int or a float, non-negative.
+pub fn seconds(v: &Dynamic, field: &str) -> RResult<std::time::Duration> {
+    let secs = if let Ok(i) = v.as_int() {
+        i as f64
+    } else if let Ok(f) = v.as_float() {
+        f
+    } else {
+        return Err(invalid(
+            field,
+            format!("expected seconds as a number, got {}", v.type_name()),
+        ));
+    };
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(invalid(field, format!("must be a non-negative number, got {secs}")));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+/// An array of strings (every element converted with `to_string`).
+pub fn string_array(arr: &rhai::Array) -> Vec<String> {
+    arr.iter().map(|v| v.to_string()).collect()
+}
+
+/// A map of string keys and values from an iterator.
+pub fn map_of<K: Into<ImmutableString>>(entries: impl IntoIterator<Item = (K, Dynamic)>) -> Map {
+    entries
+        .into_iter()
+        .map(|(k, v)| (k.into().into(), v))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_names_are_script_friendly() {
+        assert_eq!(display_type("i64"), "int");
+        assert_eq!(display_type("&str"), "string");
+        assert_eq!(display_type("rhai::ImmutableString"), "string");
+        assert_eq!(display_type("alloc::vec::Vec<rhai::types::dynamic::Dynamic>"), "array");
+        assert_eq!(display_type("&mut herodo::process::CommandResult"), "CommandResult");
+        assert_eq!(display_type("()"), "");
+        assert_eq!(
+            display_type("core::result::Result<alloc::vec::Vec<rhai::Dynamic>, alloc::boxed::Box<rhai::EvalAltResult>>"),
+            "array"
+        );
+    }
+
+    #[test]
+    fn opts_reject_unknown_keys() {
+        let mut m = Map::new();
+        m.insert("silent".into(), true.into());
+        m.insert("bogus".into(), 1.into());
+        let err = Opts::new("run", &m, &["silent"]).err().unwrap();
+        let shown = err.to_string();
+        assert!(shown.contains("unknown key `bogus`"), "{shown}");
+    }
+
+    #[test]
+    fn seconds_accepts_int_and_float() {
+        assert_eq!(
+            seconds(&Dynamic::from(2_i64), "t").unwrap(),
+            std::time::Duration::from_secs(2)
+        );
+        assert_eq!(
+            seconds(&Dynamic::from(0.5_f64), "t").unwrap(),
+            std::time::Duration::from_millis(500)
+        );
+        assert!(seconds(&Dynamic::from(-1_i64), "t").is_err());
+        assert!(seconds(&Dynamic::from("x"), "t").is_err());
+    }
+}

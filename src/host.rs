@@ -1,0 +1,251 @@
+//! The shared context every binding holds (as `Arc<Host>`): the executor, run settings, the
+//! cancel flag, the source texts used to render errors, and the registry of resources that
+//! scripts create (which the test runner cleans up after each test).
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::error::HostError;
+use crate::exec::{
+    fmt_duration, CancelToken, Cmd, DryRunExecutor, ExecError, Executor, Output, ProcessExecutor,
+};
+
+/// Default timeout for an external command when neither the script nor `--timeout` sets one.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// Settings resolved from the command line.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub dry_run: bool,
+    pub verbose: bool,
+    pub default_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            dry_run: false,
+            verbose: false,
+            default_timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+/// Something a script created that should not outlive a test.
+pub struct Resource {
+    /// What it is: `tmpdir`, `container`, `image`, ...
+    pub kind: &'static str,
+    /// Its name or path, for reports.
+    pub name: String,
+    cleanup: Box<dyn Fn(&Host) -> Result<(), String> + Send + Sync>,
+}
+
+impl Resource {
+    pub fn new(
+        kind: &'static str,
+        name: impl Into<String>,
+        cleanup: impl Fn(&Host) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        Resource {
+            kind,
+            name: name.into(),
+            cleanup: Box::new(cleanup),
+        }
+    }
+}
+
+/// Resources created since the registry was last drained, in creation order.
+#[derive(Default)]
+pub struct ResourceRegistry {
+    items: Mutex<Vec<Resource>>,
+}
+
+impl ResourceRegistry {
+    pub fn register(&self, r: Resource) {
+        self.items.lock().unwrap_or_else(|e| e.into_inner()).push(r);
+    }
+
+    /// Forget a resource that the script removed itself.
+    pub fn forget(&self, kind: &str, name: &str) {
+        self.items
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|r| !(r.kind == kind && r.name == name));
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Take every registered resource out, newest first (the order to clean them up in).
+    pub fn drain(&self) -> Vec<Resource> {
+        let mut items = std::mem::take(&mut *self.items.lock().unwrap_or_else(|e| e.into_inner()));
+        items.reverse();
+        items
+    }
+}
+
+/// The result of cleaning up one resource.
+pub struct Cleaned {
+    pub kind: &'static str,
+    pub name: String,
+    pub error: Option<String>,
+}
+
+/// Shared state handed to every binding.
+pub struct Host {
+    executor: Arc<dyn Executor>,
+    pub settings: Settings,
+    pub cancel: CancelToken,
+    sources: Mutex<HashMap<String, Arc<str>>>,
+    pub resources: ResourceRegistry,
+    /// The directory herodo started in; error paths are shown relative to it.
+    pub start_dir: PathBuf,
+}
+
+impl Host {
+    /// A host that runs commands for real (or prints them, with `dry_run`).
+    pub fn new(settings: Settings) -> Self {
+        let cancel = CancelToken::new();
+        let executor: Arc<dyn Executor> = if settings.dry_run {
+            Arc::new(DryRunExecutor)
+        } else {
+            Arc::new(ProcessExecutor::new(cancel.clone()))
+        };
+        Self::with_executor(settings, executor, cancel)
+    }
+
+    pub fn with_executor(settings: Settings, executor: Arc<dyn Executor>, cancel: CancelToken) -> Self {
+        Host {
+            executor,
+            settings,
+            cancel,
+            sources: Mutex::new(HashMap::new()),
+            resources: ResourceRegistry::default(),
+            start_dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+        }
+    }
+
+    /// Run a command; a non-zero exit is an `Ok` output.
+    pub fn exec(&self, mut cmd: Cmd) -> Result<Output, ExecError> {
+        if cmd.timeout.is_none() {
+            cmd.timeout = Some(self.settings.default_timeout);
+        }
+        if self.settings.verbose && !self.settings.dry_run {
+            let _ = writeln!(std::io::stderr().lock(), "+ {cmd}");
+        }
+        let res = self.executor.execute(&cmd);
+        if self.settings.verbose && !self.settings.dry_run {
+            let line = match &res {
+                Ok(out) => format!(
+                    "  ({}, {})",
+                    out.status,
+                    fmt_duration(out.duration)
+                ),
+                Err(e) => format!("  ({e})"),
+            };
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
+        }
+        res
+    }
+
+    /// Run a command; a non-zero exit is an error carrying the command and its output tails.
+    pub fn exec_checked(&self, cmd: Cmd) -> Result<Output, ExecError> {
+        let out = self.exec(cmd.clone())?;
+        if out.success() {
+            Ok(out)
+        } else {
+            Err(ExecError::failed(&cmd, &out))
+        }
+    }
+
+    /// Sleep, waking early on Ctrl-C.
+    pub fn sleep(&self, d: Duration) -> Result<(), HostError> {
+        if self.cancel.sleep(d) {
+            Ok(())
+        } else {
+            Err(HostError::Cancelled)
+        }
+    }
+
+    /// Remember a script's text so errors can show its lines.
+    pub fn add_source(&self, name: &str, text: &str) {
+        self.sources
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_string(), Arc::from(text));
+    }
+
+    pub fn source(&self, name: &str) -> Option<Arc<str>> {
+        self.sources
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    /// Show a path relative to where herodo started, when it lies below it.
+    pub fn display_path(&self, name: &str) -> String {
+        let p = std::path::Path::new(name);
+        match p.strip_prefix(&self.start_dir) {
+            Ok(rel) if p.is_absolute() => rel.display().to_string(),
+            _ => name.to_string(),
+        }
+    }
+
+    /// Clean up every registered resource, newest first.
+    pub fn cleanup_resources(&self) -> Vec<Cleaned> {
+        self.resources
+            .drain()
+            .into_iter()
+            .map(|r| Cleaned {
+                kind: r.kind,
+                error: (r.cleanup)(self).err(),
+                name: r.name,
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::RecordingExecutor;
+
+    #[test]
+    fn exec_applies_default_timeout() {
+        let rec = Arc::new(RecordingExecutor::new());
+        let host = Host::with_executor(Settings::default(), rec.clone(), CancelToken::new());
+        host.exec(Cmd::new("true")).unwrap();
+        host.exec(Cmd::new("x").timeout(Duration::from_secs(5))).unwrap();
+        let calls = rec.calls();
+        assert_eq!(calls[0].timeout, Some(DEFAULT_TIMEOUT));
+        assert_eq!(calls[1].timeout, Some(Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn resources_drain_newest_first() {
+        let host = Host::with_executor(
+            Settings::default(),
+            Arc::new(RecordingExecutor::new()),
+            CancelToken::new(),
+        );
+        host.resources.register(Resource::new("tmpdir", "a", |_| Ok(())));
+        host.resources
+            .register(Resource::new("tmpdir", "b", |_| Err("boom".into())));
+        host.resources.register(Resource::new("tmpdir", "c", |_| Ok(())));
+        host.resources.forget("tmpdir", "c");
+        let cleaned = host.cleanup_resources();
+        let names: Vec<_> = cleaned.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, vec!["b", "a"]);
+        assert_eq!(cleaned[0].error.as_deref(), Some("boom"));
+        assert!(host.resources.is_empty());
+    }
+}

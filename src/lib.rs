@@ -1,0 +1,59 @@
+//! herodo: a Rhai script runner with typed bindings for infrastructure work.
+//!
+//! The binary is a thin shell over [`main_entry`]: parse the command line into a
+//! [`cli::Config`], then [`run::execute`] it on a thread with a large stack (deep script
+//! recursion must end in a clean "call stack too deep" error, never a crash).
+
+pub mod cli;
+pub mod diagnostics;
+pub mod engine;
+pub mod error;
+pub mod exec;
+pub mod glue;
+pub mod host;
+pub mod misc;
+pub mod net;
+pub mod os;
+pub mod process;
+pub mod run;
+pub mod stdlib;
+pub mod text;
+
+use std::io::IsTerminal;
+
+/// Stack for the script thread.
+const SCRIPT_STACK: usize = 256 * 1024 * 1024;
+
+/// Parse `argv`, run it, and return the process exit code.
+pub fn main_entry(argv: Vec<std::ffi::OsString>) -> i32 {
+    use clap::Parser;
+    let cli = match cli::Cli::try_parse_from(argv) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { run::code::USAGE } else { run::code::OK };
+        }
+    };
+    let config = match cli.into_config(std::io::stdin().is_terminal()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("herodo: {e}");
+            return run::code::USAGE;
+        }
+    };
+    let worker = std::thread::Builder::new()
+        .name("script".into())
+        .stack_size(SCRIPT_STACK)
+        .spawn(move || run::execute(config));
+    match worker.map(|h| h.join()) {
+        Ok(Ok(code)) => code,
+        Ok(Err(_)) => {
+            eprintln!("herodo: internal error (the script thread panicked); please report it");
+            run::code::SCRIPT_ERROR
+        }
+        Err(e) => {
+            eprintln!("herodo: cannot start the script thread: {e}");
+            run::code::SCRIPT_ERROR
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! Rhai glue for `misc`: sleep, timestamps, JSON, exit.
+
+use std::sync::Arc;
+
+use rhai::{Dynamic, EvalAltResult, Position, INT};
+
+use crate::glue::{seconds, IntoRhai, RResult, Registrar};
+use crate::host::Host;
+
+/// The value `exit(code)` terminates a script with; the runner turns it into the exit code.
+#[derive(Clone, Debug)]
+pub struct ExitRequest(pub i32);
+
+pub fn register(r: &mut Registrar, host: &Arc<Host>) {
+    r.engine().register_type_with_name::<ExitRequest>("ExitRequest");
+    let h = host.clone();
+    r.func(
+        "sleep",
+        &["seconds"],
+        r#"Pause for a number of seconds (int or float). Ctrl-C interrupts it (`cancelled`).
+```rhai
+sleep(0.5);
+```"#,
+        move |s: Dynamic| -> RResult<()> { h.sleep(seconds(&s, "seconds")?).rhai() },
+    );
+    r.func(
+        "timestamp",
+        &[],
+        r#"Seconds since the Unix epoch.
+```rhai
+let started = timestamp();
+```"#,
+        super::timestamp,
+    );
+    r.func(
+        "timestamp_ms",
+        &[],
+        r#"Milliseconds since the Unix epoch.
+```rhai
+let t0 = timestamp_ms(); run("true"); print(`${timestamp_ms() - t0} ms`);
+```"#,
+        super::timestamp_ms,
+    );
+    r.func(
+        "exit",
+        &["code"],
+        r#"Stop the script now; herodo exits with `code`. Cannot be caught.
+```rhai
+if which("podman") == "" { print("podman missing"); exit(3); }
+```"#,
+        |code: INT| -> RResult<()> {
+            let code = i32::try_from(code).unwrap_or(1).clamp(0, 255);
+            Err(EvalAltResult::ErrorTerminated(Dynamic::from(ExitRequest(code)), Position::NONE).into())
+        },
+    );
+    r.func(
+        "exit",
+        &[],
+        r#"Stop the script now with exit code 0.
+```rhai
+exit();
+```"#,
+        || -> RResult<()> {
+            Err(EvalAltResult::ErrorTerminated(Dynamic::from(ExitRequest(0)), Position::NONE).into())
+        },
+    );
+    r.pure(
+        "to_json",
+        &["value"],
+        r#"Serialize a value (map, array, string, number, bool, ()) to compact JSON.
+```rhai
+print(to_json(#{name: "web", ports: [80]}));
+```"#,
+        |v: Dynamic| -> RResult<String> {
+            serde_json::to_string(&v).map_err(|e| crate::glue::invalid("value", e.to_string()))
+        },
+    );
+    r.pure(
+        "to_json_pretty",
+        &["value"],
+        r#"Serialize a value to indented JSON.
+```rhai
+file_write("/tmp/config.json", to_json_pretty(#{debug: true}));
+```"#,
+        |v: Dynamic| -> RResult<String> {
+            serde_json::to_string_pretty(&v).map_err(|e| crate::glue::invalid("value", e.to_string()))
+        },
+    );
+    r.pure(
+        "parse_json",
+        &["text"],
+        r#"Parse JSON text into maps, arrays, strings, numbers, bools and ().
+Throws `parse` with the line, column and a snippet of the bad spot.
+```rhai
+let v = parse_json(`{"a": [1, 2]}`);
+print(v.a[1]);
+```"#,
+        |t: &str| -> RResult<Dynamic> {
+            let v = super::parse_json(t).rhai()?;
+            rhai::serde::to_dynamic(v)
+        },
+    );
+}

@@ -1,0 +1,81 @@
+//! Small utilities every script wants: sleeping, time, JSON, exiting with a code.
+
+pub mod bindings;
+
+use crate::error::{kind, Classify, ErrorInfo};
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid JSON at line {line}, column {column}: {reason} (near `{snippet}`)")]
+pub struct JsonError {
+    pub line: usize,
+    pub column: usize,
+    pub reason: String,
+    pub snippet: String,
+}
+
+impl Classify for JsonError {
+    fn info(&self) -> ErrorInfo {
+        ErrorInfo::new(kind::PARSE, self.to_string())
+            .field("line", self.line.to_string())
+            .field("column", self.column.to_string())
+    }
+}
+
+/// Parse JSON text, keeping a snippet around the bad spot on failure.
+pub fn parse_json(text: &str) -> Result<serde_json::Value, JsonError> {
+    serde_json::from_str(text).map_err(|e| {
+        let line_text = text.lines().nth(e.line().saturating_sub(1)).unwrap_or("");
+        let col = e.column().saturating_sub(1);
+        let chars: Vec<char> = line_text.chars().collect();
+        let from = col.saturating_sub(20).min(chars.len());
+        let to = (col + 20).min(chars.len());
+        let reason = e.to_string();
+        let reason = reason
+            .split(" at line ")
+            .next()
+            .unwrap_or(&reason)
+            .to_string();
+        JsonError {
+            line: e.line(),
+            column: e.column(),
+            reason,
+            snippet: chars[from..to].iter().collect(),
+        }
+    })
+}
+
+/// Seconds since the Unix epoch.
+pub fn timestamp() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn timestamp_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_errors_point_at_the_spot() {
+        let err = parse_json("{\"a\": 1,\n \"b\": tru }").unwrap_err();
+        assert_eq!(err.line, 2);
+        assert!(err.snippet.contains("tru"), "{err}");
+        assert!(parse_json("[1, 2]").unwrap().is_array());
+    }
+
+    #[test]
+    fn timestamps_agree() {
+        let s = timestamp();
+        let ms = timestamp_ms();
+        assert!((ms / 1000 - s).abs() <= 1);
+    }
+}

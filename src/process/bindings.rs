@@ -1,0 +1,245 @@
+//! Rhai glue for `process`: run, cmd, which, process_list, process_get, kill.
+
+use std::sync::Arc;
+
+use rhai::{Array, Dynamic, Map, INT};
+
+use super::{CommandResult, ProcessInfo, RunOptions};
+use crate::glue::{invalid, map_of, string_array, IntoRhai, Opts, RResult, Registrar};
+use crate::host::Host;
+
+const RUN_KEYS: &[&str] = &[
+    "ignore_error",
+    "silent",
+    "timeout",
+    "cwd",
+    "env",
+    "stdin",
+    "secret",
+];
+
+fn options(map: &Map) -> RResult<RunOptions> {
+    let o = Opts::new("run", map, RUN_KEYS)?;
+    Ok(RunOptions {
+        ignore_error: o.bool("ignore_error")?.unwrap_or(false),
+        silent: o.bool("silent")?.unwrap_or(false),
+        timeout: o.seconds("timeout")?,
+        cwd: o.string("cwd")?.map(Into::into),
+        env: o.string_map("env")?,
+        stdin: o.string("stdin")?,
+        secret: o.bool("secret")?.unwrap_or(false),
+    })
+}
+
+fn run_line(host: &Host, line: &str, opts: RunOptions) -> RResult<CommandResult> {
+    if line.trim().is_empty() {
+        return Err(invalid("command", "is empty"));
+    }
+    super::execute(host, super::shell_cmd(line, &opts), &opts).rhai()
+}
+
+fn run_argv(host: &Host, argv: &Array, opts: RunOptions) -> RResult<CommandResult> {
+    let argv = string_array(argv);
+    let cmd = super::argv_cmd(&argv, &opts).rhai()?;
+    super::execute(host, cmd, &opts).rhai()
+}
+
+fn info_map(p: ProcessInfo) -> Map {
+    map_of([
+        ("pid", Dynamic::from(p.pid)),
+        ("ppid", Dynamic::from(p.ppid)),
+        ("name", p.name.into()),
+        ("cmdline", p.cmdline.into()),
+        ("memory", Dynamic::from(p.memory_kb)),
+        ("state", p.state.into()),
+    ])
+}
+
+pub fn register(r: &mut Registrar, host: &Arc<Host>) {
+    r.engine()
+        .register_type_with_name::<CommandResult>("CommandResult");
+    r.getter("stdout", "Everything the command wrote to stdout.", |c: &mut CommandResult| {
+        c.stdout.clone()
+    })
+    .getter("stderr", "Everything the command wrote to stderr.", |c: &mut CommandResult| {
+        c.stderr.clone()
+    })
+    .getter("success", "True when the command exited with code 0.", |c: &mut CommandResult| {
+        c.success
+    })
+    .getter(
+        "code",
+        "The exit code (128 + signal number when killed by a signal).",
+        |c: &mut CommandResult| c.code,
+    )
+    .getter(
+        "signal",
+        "The signal that killed the command, or () when it exited.",
+        |c: &mut CommandResult| c.signal.map_or(Dynamic::UNIT, Dynamic::from),
+    )
+    .getter(
+        "cmd",
+        "The command line that ran, shell-quoted, secrets shown as ***.",
+        |c: &mut CommandResult| c.cmd.clone(),
+    )
+    .getter(
+        "duration",
+        "How long the command ran, in seconds.",
+        |c: &mut CommandResult| c.duration.as_secs_f64(),
+    );
+    r.pure(
+        "to_string",
+        &["result"],
+        "Show a CommandResult.",
+        |c: &mut CommandResult| {
+            format!(
+                "CommandResult(code: {}, success: {}, stdout: {:?}, stderr: {:?})",
+                c.code, c.success, c.stdout, c.stderr
+            )
+        },
+    );
+    r.pure(
+        "to_debug",
+        &["result"],
+        "Show a CommandResult.",
+        |c: &mut CommandResult| format!("{c:?}"),
+    );
+
+    let h = host.clone();
+    r.func(
+        "run",
+        &["command"],
+        r#"Run a shell command line with `sh -c` and return a CommandResult.
+Output is shown while it runs. This is herodo's one use of a shell: the line is
+yours, so quote values yourself; to pass values safely use `cmd([...])`.
+Throws `command_failed` (with `cmd`, `exit_code`, `stdout`, `stderr`) on a non-zero exit,
+`timeout` after the default timeout, `cancelled` on Ctrl-C.
+```rhai
+let r = run("uname -s");
+print(r.stdout);
+```"#,
+        move |line: &str| run_line(&h, line, RunOptions::default()),
+    );
+    let h = host.clone();
+    r.func(
+        "run",
+        &["command", "options"],
+        r#"Run a shell command line with options:
+`ignore_error` (return a failed result instead of throwing), `silent` (do not show output),
+`timeout` (seconds), `cwd`, `env` (map; values are never logged), `stdin` (string),
+`secret` (hide the whole command line in logs and errors).
+```rhai
+let r = run("grep -q x /etc/hostname", #{ignore_error: true, silent: true});
+if !r.success { print(`exit code ${r.code}`); }
+```"#,
+        move |line: &str, opts: Map| run_line(&h, line, options(&opts)?),
+    );
+    let h = host.clone();
+    r.func(
+        "run_silent",
+        &["command"],
+        r#"Run a shell command line without showing its output (same as `run(cmd, #{silent: true})`).
+```rhai
+let host = run_silent("hostname").stdout.trim();
+```"#,
+        move |line: &str| {
+            run_line(
+                &h,
+                line,
+                RunOptions {
+                    silent: true,
+                    ..RunOptions::default()
+                },
+            )
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "cmd",
+        &["argv"],
+        r#"Run a program directly from an argv array, with no shell: values are passed as they are.
+Output is captured, not shown (use `#{silent: false}` to show it).
+Throws `command_failed` on a non-zero exit, `command_not_found` if the program is missing.
+```rhai
+let r = cmd(["ls", "-l", "/tmp/a file with spaces"]);
+```"#,
+        move |argv: Array| {
+            run_argv(
+                &h,
+                &argv,
+                RunOptions {
+                    silent: true,
+                    ..RunOptions::default()
+                },
+            )
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "cmd",
+        &["argv", "options"],
+        r#"Run argv directly with the same options as `run` (output is captured unless `silent: false`).
+```rhai
+let r = cmd(["sh", "-c", "exit 3"], #{ignore_error: true});
+assert_eq(r.code, 3);
+```"#,
+        move |argv: Array, opts: Map| {
+            let mut o = options(&opts)?;
+            if !opts.contains_key("silent") {
+                o.silent = true;
+            }
+            run_argv(&h, &argv, o)
+        },
+    );
+    r.func(
+        "which",
+        &["name"],
+        r#"The full path of a program on PATH, or "" when it is not installed.
+```rhai
+if which("podman") == "" { print("podman is missing"); }
+```"#,
+        |name: &str| {
+            crate::exec::which(name)
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        },
+    );
+    r.func(
+        "process_list",
+        &["pattern"],
+        r#"Processes whose name or command line contains `pattern` ("" for all), as maps with
+`pid`, `ppid`, `name`, `cmdline`, `memory` (KiB) and `state`. herodo itself is left out.
+```rhai
+for p in process_list("sleep") { print(`${p.pid} ${p.cmdline}`); }
+```"#,
+        |pattern: &str| -> RResult<Array> {
+            Ok(super::list(pattern)
+                .rhai()?
+                .into_iter()
+                .map(|p| Dynamic::from_map(info_map(p)))
+                .collect())
+        },
+    );
+    r.func(
+        "process_get",
+        &["pattern"],
+        r#"The one process matching `pattern` (see `process_list`).
+Throws `not_found` when none matches and `ambiguous` when several do.
+```rhai
+let p = process_get("docker-registry");
+print(p.pid);
+```"#,
+        |pattern: &str| -> RResult<Map> { Ok(info_map(super::get(pattern).rhai()?)) },
+    );
+    let h = host.clone();
+    r.func(
+        "kill",
+        &["pattern"],
+        r#"Send SIGTERM to every process whose name or command line contains `pattern`;
+returns how many were signalled. herodo and its parents are never matched.
+```rhai
+kill("my-test-server");
+```"#,
+        move |pattern: &str| -> RResult<INT> { Ok(super::kill(&h, pattern).rhai()? as INT) },
+    );
+}

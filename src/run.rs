@@ -1,0 +1,363 @@
+//! Carries out a [`Config`]: run a file, a directory, code from `-e` or stdin; `check`; `fns`.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rhai::{Engine, EvalAltResult};
+
+use crate::cli::{Action, Config};
+use crate::diagnostics::{self, Outcome, Style};
+use crate::engine::{self, LoadError};
+use crate::host::Host;
+
+/// Process exit codes.
+pub mod code {
+    pub const OK: i32 = 0;
+    pub const SCRIPT_ERROR: i32 = 1;
+    pub const USAGE: i32 = 2;
+    pub const CANCELLED: i32 = 130;
+}
+
+/// Run what `config` asks for and return the process exit code.
+pub fn execute(config: Config) -> i32 {
+    if let Some(dir) = &config.dir {
+        if let Err(e) = std::env::set_current_dir(dir) {
+            eprintln!("herodo: cannot change to {}: {e}", dir.display());
+            return code::USAGE;
+        }
+    }
+    let host = Arc::new(Host::new(config.settings.clone()));
+    host.cancel.install_ctrlc();
+    let engine = engine::build(&host, &config.limits);
+    let ctx = Ctx {
+        host: &host,
+        engine: &engine,
+        style: Style::for_stderr(),
+    };
+    match config.action {
+        Action::File { path, args } => ctx.run_file(&path, &args),
+        Action::Dir { path } => ctx.run_dir(&path),
+        Action::Eval { code, args } => ctx.run_text("<eval>", &code, &args),
+        Action::Stdin { args } => {
+            let mut text = String::new();
+            if let Err(e) = std::io::stdin().read_to_string(&mut text) {
+                eprintln!("herodo: cannot read the script from stdin: {e}");
+                return code::USAGE;
+            }
+            ctx.run_text("<stdin>", &text, &args)
+        }
+        Action::Check { paths } => ctx.check(&paths),
+        Action::Fns { filter, json } => fns(&engine, filter.as_deref(), json),
+        Action::Usage => {
+            eprintln!("herodo: no script given\n\nUsage: herodo [OPTIONS] <SCRIPT> [ARGS]...\n       herodo -e CODE\n       herodo check PATH...\n       herodo fns [FILTER]\n\nRun `herodo --help` for more.");
+            code::USAGE
+        }
+    }
+}
+
+struct Ctx<'a> {
+    host: &'a Arc<Host>,
+    engine: &'a Engine,
+    style: Style,
+}
+
+/// True for files herodo runs: `.rhai`, or anything starting with a herodo shebang.
+fn is_script(path: &Path) -> bool {
+    if path.extension().is_some_and(|e| e == "rhai") {
+        return true;
+    }
+    let mut head = [0u8; 64];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    let head = String::from_utf8_lossy(&head[..n]);
+    head.starts_with("#!") && head.lines().next().is_some_and(|l| l.contains("herodo"))
+}
+
+/// Every `.rhai` file below `dir`, sorted by path.
+pub fn scripts_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let p = entry?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "rhai") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+impl Ctx<'_> {
+    fn report(&self, err: &EvalAltResult, file: &str) -> i32 {
+        match diagnostics::outcome(err) {
+            Outcome::Exit(c) => c,
+            Outcome::Cancelled => {
+                eprintln!("herodo: cancelled");
+                code::CANCELLED
+            }
+            Outcome::Error => {
+                let text =
+                    diagnostics::render(self.host, err, file, Some(self.engine), self.style);
+                let _ = std::io::stderr().lock().write_all(text.as_bytes());
+                code::SCRIPT_ERROR
+            }
+        }
+    }
+
+    fn run_ast(&self, ast: &rhai::AST, name: &str, args: &[String]) -> i32 {
+        let mut scope = engine::scope_with_args(args);
+        match self.engine.run_ast_with_scope(&mut scope, ast) {
+            Ok(()) => code::OK,
+            Err(e) => self.report(&e, name),
+        }
+    }
+
+    fn run_text(&self, name: &str, text: &str, args: &[String]) -> i32 {
+        match engine::compile(self.engine, self.host, name, text) {
+            Ok(ast) => self.run_ast(&ast, name, args),
+            Err(e) => self.report(&e, name),
+        }
+    }
+
+    fn load(&self, path: &Path) -> Result<(rhai::AST, String), i32> {
+        let name = engine::absolute(path).display().to_string();
+        match engine::compile_file(self.engine, self.host, path) {
+            Ok(ast) => Ok((ast, name)),
+            Err(LoadError::Read(p, e)) => {
+                eprintln!("herodo: cannot read {}: {e}", p.display());
+                Err(code::USAGE)
+            }
+            Err(LoadError::Compile(e)) => Err(self.report(&e, &name)),
+        }
+    }
+
+    fn run_file(&self, path: &Path, args: &[String]) -> i32 {
+        if !path.exists() {
+            eprintln!("herodo: no such script: {}", path.display());
+            return code::USAGE;
+        }
+        if !is_script(path) {
+            eprintln!(
+                "herodo: {} is not a .rhai script (rename it to .rhai or start it with `#!/usr/bin/env herodo`)",
+                path.display()
+            );
+            return code::USAGE;
+        }
+        match self.load(path) {
+            Ok((ast, name)) => self.run_ast(&ast, &name, args),
+            Err(c) => c,
+        }
+    }
+
+    fn run_dir(&self, dir: &Path) -> i32 {
+        let scripts = match scripts_in(dir) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("herodo: cannot read directory {}: {e}", dir.display());
+                return code::USAGE;
+            }
+        };
+        if scripts.is_empty() {
+            eprintln!("herodo: no .rhai scripts found below {}", dir.display());
+            return code::USAGE;
+        }
+        let total = scripts.len();
+        for (i, script) in scripts.iter().enumerate() {
+            eprintln!("==> {} ({}/{total})", script.display(), i + 1);
+            let rc = match self.load(script) {
+                Ok((ast, name)) => self.run_ast(&ast, &name, &[]),
+                Err(c) => c,
+            };
+            if rc != code::OK {
+                eprintln!(
+                    "herodo: {} failed (exit code {rc}); stopped after {} of {total} scripts",
+                    script.display(),
+                    i + 1
+                );
+                return rc;
+            }
+        }
+        code::OK
+    }
+
+    fn check(&self, paths: &[PathBuf]) -> i32 {
+        let mut files = Vec::new();
+        for p in paths {
+            if p.is_dir() {
+                match scripts_in(p) {
+                    Ok(s) => files.extend(s),
+                    Err(e) => {
+                        eprintln!("herodo: cannot read directory {}: {e}", p.display());
+                        return code::USAGE;
+                    }
+                }
+            } else if p.exists() {
+                files.push(p.clone());
+            } else {
+                eprintln!("herodo: no such file: {}", p.display());
+                return code::USAGE;
+            }
+        }
+        if files.is_empty() {
+            eprintln!("herodo: no .rhai scripts to check");
+            return code::USAGE;
+        }
+        let mut bad = 0;
+        for f in &files {
+            let name = engine::absolute(f).display().to_string();
+            match engine::compile_file(self.engine, self.host, f) {
+                Ok(_) => {}
+                Err(LoadError::Read(p, e)) => {
+                    eprintln!("herodo: cannot read {}: {e}", p.display());
+                    bad += 1;
+                }
+                Err(LoadError::Compile(e)) => {
+                    let text = diagnostics::render(self.host, &e, &name, None, self.style);
+                    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+                    bad += 1;
+                }
+            }
+        }
+        let n = files.len();
+        let noun = if n == 1 { "file" } else { "files" };
+        if bad == 0 {
+            println!("checked {n} {noun}: no errors");
+            code::OK
+        } else {
+            println!("checked {n} {noun}: {bad} with errors");
+            code::SCRIPT_ERROR
+        }
+    }
+}
+
+/// One registered function, as `herodo fns` shows it.
+#[derive(serde::Serialize, Debug, Clone)]
+pub struct FnDoc {
+    pub name: String,
+    pub params: Vec<ParamDoc>,
+    pub return_type: String,
+    pub signature: String,
+    pub summary: String,
+    pub doc: String,
+}
+
+#[derive(serde::Serialize, Debug, Clone)]
+pub struct ParamDoc {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+}
+
+/// Every function registered in `engine` (standard Rhai packages excluded), sorted by name.
+pub fn function_docs(engine: &Engine) -> Vec<FnDoc> {
+    let Ok(json) = engine.gen_fn_metadata_to_json(false) else {
+        return Vec::new();
+    };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&json) else {
+        return Vec::new();
+    };
+    let mut out: Vec<FnDoc> = v["functions"]
+        .as_array()
+        .map(|fs| {
+            fs.iter()
+                .filter_map(|f| {
+                    let raw_name = f["name"].as_str()?;
+                    let params: Vec<ParamDoc> = f["params"]
+                        .as_array()
+                        .map(|ps| {
+                            ps.iter()
+                                .map(|p| ParamDoc {
+                                    name: p["name"].as_str().unwrap_or("_").to_string(),
+                                    ty: p["type"].as_str().unwrap_or("?").to_string(),
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let return_type = f["returnType"].as_str().unwrap_or("").to_string();
+                    let doc: String = f["docComments"]
+                        .as_array()
+                        .map(|c| {
+                            c.iter()
+                                .filter_map(|l| l.as_str())
+                                .flat_map(|block| block.lines())
+                                .map(|l| {
+                                    let l = l.trim_start().trim_start_matches("///");
+                                    l.strip_prefix(' ').unwrap_or(l).to_string()
+                                })
+                                .collect::<Vec<_>>()
+                                .join("\n")
+                        })
+                        .unwrap_or_default();
+                    let (name, signature) = if let Some(prop) = raw_name.strip_prefix("get$") {
+                        let owner = params.first().map(|p| p.ty.clone()).unwrap_or_default();
+                        (
+                            format!("{owner}.{prop}"),
+                            format!("{owner}.{prop} -> {return_type}"),
+                        )
+                    } else {
+                        let ps: Vec<String> = params
+                            .iter()
+                            .map(|p| format!("{}: {}", p.name, p.ty))
+                            .collect();
+                        let ret = if return_type.is_empty() || return_type == "()" {
+                            String::new()
+                        } else {
+                            format!(" -> {return_type}")
+                        };
+                        (raw_name.to_string(), format!("{raw_name}({}){ret}", ps.join(", ")))
+                    };
+                    Some(FnDoc {
+                        summary: doc.lines().next().unwrap_or("").to_string(),
+                        name,
+                        params,
+                        return_type,
+                        signature,
+                        doc,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort_by(|a, b| a.name.cmp(&b.name).then(a.params.len().cmp(&b.params.len())));
+    out
+}
+
+fn fns(engine: &Engine, filter: Option<&str>, json: bool) -> i32 {
+    let docs: Vec<FnDoc> = function_docs(engine)
+        .into_iter()
+        .filter(|d| filter.is_none_or(|f| d.name.contains(f)))
+        .collect();
+    let mut out = std::io::stdout().lock();
+    if json {
+        match serde_json::to_string_pretty(&docs) {
+            Ok(s) => {
+                let _ = writeln!(out, "{s}");
+            }
+            Err(e) => {
+                eprintln!("herodo: {e}");
+                return code::SCRIPT_ERROR;
+            }
+        }
+        return code::OK;
+    }
+    if docs.is_empty() {
+        eprintln!("herodo: no function matches `{}`", filter.unwrap_or(""));
+        return code::SCRIPT_ERROR;
+    }
+    let color = std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+    for d in &docs {
+        let sig = if color {
+            format!("\x1b[1m{}\x1b[0m", d.signature)
+        } else {
+            d.signature.clone()
+        };
+        let _ = writeln!(out, "{sig}\n    {}", d.summary);
+    }
+    code::OK
+}
