@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::engine::Limits;
 use crate::host::{Settings, DEFAULT_TIMEOUT};
+use crate::testing::runner::{TestOptions, DEFAULT_TEST_TIMEOUT};
 
 const ABOUT: &str = "Rhai scripting for infrastructure: run commands, manage files, containers, images and VMs.";
 
@@ -64,7 +65,8 @@ pub struct GlobalArgs {
     pub verbose: bool,
 
     /// Default timeout in seconds for each external command [default: 3600]
-    #[arg(long, value_name = "SECS", global = true)]
+    /// (give it before a subcommand: `herodo --timeout 60 test`)
+    #[arg(long, value_name = "SECS")]
     pub timeout: Option<f64>,
 
     /// Change to DIR before doing anything
@@ -113,6 +115,63 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run test suites: every test_* function of tests/**/*_test.rhai and tests/**/test_*.rhai
+    #[command(after_help = TEST_HELP)]
+    Test(TestArgs),
+}
+
+const TEST_HELP: &str = "\
+Inside a test file, each `fn test_*()` is a test; `setup()`/`teardown()` run around each test
+(teardown always runs), `setup_file()`/`teardown_file()` once per file. A file without test_*
+functions is one test. Tests use assert, assert_eq, assert_ne, assert_contains, assert_match,
+assert_throws, skip(reason) and require_tool(name) (which fails instead of skipping when
+HERODO_REQUIRE_TOOLS=1). Temporary directories and other resources a test creates are removed
+after it unless --keep is given.
+
+The run ends with a line like `12 passed, 1 failed, 3 skipped` and exits 1 if anything failed.";
+
+/// Options of `herodo test`.
+#[derive(Args, Debug, Clone)]
+pub struct TestArgs {
+    /// Test files, or directories to search (default: tests/)
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Run only tests whose FILE::NAME matches this regular expression
+    #[arg(long, value_name = "REGEX")]
+    pub filter: Option<String>,
+
+    /// Stop after the first failing test
+    #[arg(long)]
+    pub fail_fast: bool,
+
+    /// Run N test files at once, each in its own process
+    #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 1)]
+    pub jobs: usize,
+
+    /// List the tests that would run, run nothing
+    #[arg(long)]
+    pub list: bool,
+
+    /// Seconds one test (with its setup) may take before it is stopped
+    #[arg(long, value_name = "SECS", default_value_t = 300.0)]
+    pub timeout: f64,
+
+    /// Output format
+    #[arg(long, value_enum, default_value = "pretty")]
+    pub format: crate::testing::report::Format,
+
+    /// Also write a JUnit XML report to FILE
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// Keep the containers, temporary directories and other resources tests create
+    #[arg(long)]
+    pub keep: bool,
+
+    /// Internal: run as a worker of a parallel run, writing JSON lines to FILE
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub worker_out: Option<PathBuf>,
 }
 
 /// What to run.
@@ -124,6 +183,7 @@ pub enum Action {
     Stdin { args: Vec<String> },
     Check { paths: Vec<PathBuf> },
     Fns { filter: Option<String>, json: bool },
+    Test(TestOptions),
     /// No script given on an interactive terminal.
     Usage,
 }
@@ -150,6 +210,31 @@ fn secs(flag: &str, v: Option<f64>) -> Result<Option<Duration>, UsageError> {
     }
 }
 
+/// The global flags again, for the worker processes of `herodo test -j N`.
+fn forward_flags(g: &GlobalArgs) -> Vec<String> {
+    let mut out = Vec::new();
+    if g.dry_run {
+        out.push("--dry-run".to_string());
+    }
+    if g.verbose {
+        out.push("--verbose".to_string());
+    }
+    let mut num = |flag: &str, v: Option<String>| {
+        if let Some(v) = v {
+            out.push(flag.to_string());
+            out.push(v);
+        }
+    };
+    num("--timeout", g.timeout.map(|v| v.to_string()));
+    num("--max-operations", g.max_operations.map(|v| v.to_string()));
+    num("--max-call-depth", g.max_call_depth.map(|v| v.to_string()));
+    num("--max-string-size", g.max_string_size.map(|v| v.to_string()));
+    num("--max-array-size", g.max_array_size.map(|v| v.to_string()));
+    num("--max-map-size", g.max_map_size.map(|v| v.to_string()));
+    num("--max-time", g.max_time.map(|v| v.to_string()));
+    out
+}
+
 impl Cli {
     /// Resolve raw flags into a [`Config`].
     pub fn into_config(self, stdin_is_terminal: bool) -> Result<Config, UsageError> {
@@ -170,6 +255,24 @@ impl Cli {
         let action = match (self.command, self.eval, self.script) {
             (Some(Command::Check { paths }), _, _) => Action::Check { paths },
             (Some(Command::Fns { filter, json }), _, _) => Action::Fns { filter, json },
+            (Some(Command::Test(t)), _, _) => {
+                if t.jobs == 0 {
+                    return Err(UsageError("--jobs must be at least 1".into()));
+                }
+                Action::Test(TestOptions {
+                    paths: t.paths,
+                    filter: t.filter,
+                    fail_fast: t.fail_fast,
+                    jobs: t.jobs,
+                    list: t.list,
+                    timeout: secs("test --timeout", Some(t.timeout))?.unwrap_or(DEFAULT_TEST_TIMEOUT),
+                    format: t.format,
+                    junit: t.junit,
+                    keep: t.keep,
+                    worker_out: t.worker_out,
+                    forward: forward_flags(g),
+                })
+            }
             (None, Some(code), script) => {
                 let mut args: Vec<String> = script.into_iter().collect();
                 args.extend(self.args);

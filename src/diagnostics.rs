@@ -17,6 +17,7 @@ use rhai::{Dynamic, Engine, EvalAltResult, Map, Position};
 use crate::engine::{CANCELLED_TOKEN, TIME_LIMIT_TOKEN};
 use crate::host::Host;
 use crate::misc::bindings::ExitRequest;
+use crate::testing::bindings::SkipRequest;
 
 /// How many lines of a failed command's stderr to show.
 const STDERR_LINES: usize = 12;
@@ -28,6 +29,8 @@ pub enum Outcome {
     Exit(i32),
     /// Ctrl-C stopped the script.
     Cancelled,
+    /// `skip(reason)` was called.
+    Skipped(String),
     /// Any other error.
     Error,
 }
@@ -38,6 +41,8 @@ pub fn outcome(err: &EvalAltResult) -> Outcome {
         EvalAltResult::ErrorTerminated(v, _) => {
             if let Some(ExitRequest(code)) = v.clone().try_cast::<ExitRequest>() {
                 Outcome::Exit(code)
+            } else if let Some(SkipRequest(reason)) = v.clone().try_cast::<SkipRequest>() {
+                Outcome::Skipped(reason)
             } else if v.clone().into_string().ok().as_deref() == Some(CANCELLED_TOKEN) {
                 Outcome::Cancelled
             } else {
@@ -101,11 +106,14 @@ pub fn render(
     loop {
         match cur {
             EvalAltResult::ErrorInFunctionCall(name, src, inner, pos) => {
-                frames.push(Frame {
-                    what: format!("in function `{name}`"),
-                    file: cur_file.clone(),
-                    pos: *pos,
-                });
+                // The one-line script the test runner calls a test with is not the user's.
+                if cur_file != crate::testing::runner::CALL_SOURCE {
+                    frames.push(Frame {
+                        what: format!("in function `{name}`"),
+                        file: cur_file.clone(),
+                        pos: *pos,
+                    });
+                }
                 if !src.is_empty() {
                     cur_file = src.clone();
                 }
@@ -150,12 +158,12 @@ pub fn render(
     out.push_str(&location(host, &at_file, pos, style));
     // Innermost call first, like a stack trace.
     for f in frames.iter().rev() {
-        out.push_str(&format!(
-            "   {} {}, called at {}\n",
-            style.paint("34", "="),
-            f.what,
-            place(host, &f.file, f.pos)
-        ));
+        let at = if f.pos.is_none() {
+            String::new()
+        } else {
+            format!(", called at {}", place(host, &f.file, f.pos))
+        };
+        out.push_str(&format!("   {} {}{at}\n", style.paint("34", "="), f.what));
     }
     for d in details {
         out.push_str(&format!("   {} {d}\n", style.paint("34", "=")));

@@ -37,6 +37,9 @@ pub const TIME_LIMIT_TOKEN: &str = "time limit exceeded";
 pub fn build(host: &Arc<Host>, limits: &Limits) -> Engine {
     let mut engine = Engine::new();
     engine.set_module_resolver(Resolver::new(host.clone()));
+    // Rhai's defaults (smaller still in debug builds) reject ordinary nested code; the script
+    // thread has a large stack, so allow deep expressions.
+    engine.set_max_expr_depths(256, 128);
     if let Some(n) = limits.max_operations {
         engine.set_max_operations(n);
     }
@@ -71,6 +74,7 @@ pub fn build(host: &Arc<Host>, limits: &Limits) -> Engine {
     crate::text::bindings::register(&mut r);
     crate::net::bindings::register(&mut r, host);
     crate::misc::bindings::register(&mut r, host);
+    crate::testing::bindings::register(&mut r);
     engine
 }
 

@@ -86,9 +86,16 @@ impl ResourceRegistry {
 
     /// Take every registered resource out, newest first (the order to clean them up in).
     pub fn drain(&self) -> Vec<Resource> {
-        let mut items = std::mem::take(&mut *self.items.lock().unwrap_or_else(|e| e.into_inner()));
-        items.reverse();
-        items
+        self.drain_from(0)
+    }
+
+    /// Take out the resources registered after the first `mark` ones, newest first.
+    pub fn drain_from(&self, mark: usize) -> Vec<Resource> {
+        let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
+        let mark = mark.min(items.len());
+        let mut taken: Vec<Resource> = items.drain(mark..).collect();
+        taken.reverse();
+        taken
     }
 }
 
@@ -202,8 +209,13 @@ impl Host {
 
     /// Clean up every registered resource, newest first.
     pub fn cleanup_resources(&self) -> Vec<Cleaned> {
+        self.cleanup_resources_from(0)
+    }
+
+    /// Clean up the resources registered after the first `mark` ones, newest first.
+    pub fn cleanup_resources_from(&self, mark: usize) -> Vec<Cleaned> {
         self.resources
-            .drain()
+            .drain_from(mark)
             .into_iter()
             .map(|r| Cleaned {
                 kind: r.kind,
@@ -242,6 +254,10 @@ mod tests {
             .register(Resource::new("tmpdir", "b", |_| Err("boom".into())));
         host.resources.register(Resource::new("tmpdir", "c", |_| Ok(())));
         host.resources.forget("tmpdir", "c");
+        host.resources.register(Resource::new("tmpdir", "d", |_| Ok(())));
+        let late = host.cleanup_resources_from(2);
+        assert_eq!(late.len(), 1);
+        assert_eq!(late[0].name, "d");
         let cleaned = host.cleanup_resources();
         let names: Vec<_> = cleaned.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, vec!["b", "a"]);

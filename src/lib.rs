@@ -17,6 +17,7 @@ pub mod os;
 pub mod process;
 pub mod run;
 pub mod stdlib;
+pub mod testing;
 pub mod text;
 
 use std::io::IsTerminal;

@@ -49,6 +49,7 @@ pub fn execute(config: Config) -> i32 {
         }
         Action::Check { paths } => ctx.check(&paths),
         Action::Fns { filter, json } => fns(&engine, filter.as_deref(), json),
+        Action::Test(opts) => crate::testing::runner::run(&host, &config.limits, &opts),
         Action::Usage => {
             eprintln!("herodo: no script given\n\nUsage: herodo [OPTIONS] <SCRIPT> [ARGS]...\n       herodo -e CODE\n       herodo check PATH...\n       herodo fns [FILTER]\n\nRun `herodo --help` for more.");
             code::USAGE
@@ -97,6 +98,10 @@ impl Ctx<'_> {
     fn report(&self, err: &EvalAltResult, file: &str) -> i32 {
         match diagnostics::outcome(err) {
             Outcome::Exit(c) => c,
+            Outcome::Skipped(reason) => {
+                eprintln!("herodo: skipped: {reason}");
+                code::OK
+            }
             Outcome::Cancelled => {
                 eprintln!("herodo: cancelled");
                 code::CANCELLED

@@ -1,0 +1,324 @@
+//! Output formats of `herodo test`: pretty (default), TAP 13, JSON, JUnit XML, and the
+//! JSON-lines stream a parallel worker sends to its parent.
+
+use std::io::Write;
+use std::time::Duration;
+
+use super::{Status, Summary, TestResult};
+use crate::exec::fmt_duration;
+
+/// Which format results are printed in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One line per test, failures in detail at the end, then the summary line
+    Pretty,
+    /// TAP version 13
+    Tap,
+    /// One JSON document with every result and the summary
+    Json,
+}
+
+/// Receives results as tests finish.
+pub trait Reporter {
+    fn result(&mut self, r: &TestResult);
+    /// Called once at the end; `interrupted` when Ctrl-C stopped the run.
+    fn finish(&mut self, all: &[TestResult], summary: &Summary, elapsed: Duration, interrupted: bool);
+}
+
+pub fn reporter(format: Format, color: bool) -> Box<dyn Reporter> {
+    match format {
+        Format::Pretty => Box::new(Pretty { color }),
+        Format::Tap => Box::new(Tap { n: 0, started: false }),
+        Format::Json => Box::new(Json),
+    }
+}
+
+struct Pretty {
+    color: bool,
+}
+
+impl Pretty {
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+}
+
+fn label(status: Status) -> (&'static str, &'static str) {
+    match status {
+        Status::Passed => ("PASS", "32"),
+        Status::Failed => ("FAIL", "1;31"),
+        Status::TimedOut => ("TIME", "1;31"),
+        Status::Skipped => ("SKIP", "33"),
+    }
+}
+
+impl Reporter for Pretty {
+    fn result(&mut self, r: &TestResult) {
+        let (text, code) = label(r.status);
+        let mut line = format!(
+            "{} {} ({})",
+            self.paint(code, text),
+            r.full_name(),
+            fmt_duration(r.duration)
+        );
+        if r.status == Status::Skipped {
+            line.push_str(&format!(": {}", r.message));
+        }
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
+
+    fn finish(&mut self, all: &[TestResult], summary: &Summary, elapsed: Duration, interrupted: bool) {
+        let mut out = std::io::stdout().lock();
+        let failures: Vec<&TestResult> = all.iter().filter(|r| r.status.is_failure()).collect();
+        if !failures.is_empty() {
+            let _ = writeln!(out, "\n{}", self.paint("1", "failures:"));
+            for r in &failures {
+                let _ = writeln!(out, "\n---- {} ----", r.full_name());
+                let _ = writeln!(out, "{}", r.message.trim_end());
+            }
+        }
+        let skipped: Vec<&TestResult> = all.iter().filter(|r| r.status == Status::Skipped).collect();
+        if !skipped.is_empty() {
+            let _ = writeln!(out, "\n{}", self.paint("1", "skipped:"));
+            for r in &skipped {
+                let _ = writeln!(out, "  {}: {}", r.full_name(), r.message);
+            }
+        }
+        let cleaned: usize = all.iter().map(|r| r.resources.len()).sum();
+        let _ = writeln!(out);
+        if cleaned > 0 {
+            let _ = writeln!(out, "{cleaned} leftover resource(s) handled after tests (see --keep)");
+        }
+        if interrupted {
+            let _ = writeln!(out, "interrupted by Ctrl-C");
+        }
+        let _ = writeln!(out, "finished in {}", fmt_duration(elapsed));
+        let _ = writeln!(out, "{}", summary.line());
+    }
+}
+
+struct Tap {
+    n: usize,
+    started: bool,
+}
+
+/// Indent text for a TAP YAML block scalar.
+fn yaml_block(text: &str) -> String {
+    text.trim_end()
+        .lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl Reporter for Tap {
+    fn result(&mut self, r: &TestResult) {
+        let mut out = std::io::stdout().lock();
+        if !self.started {
+            let _ = writeln!(out, "TAP version 13");
+            self.started = true;
+        }
+        self.n += 1;
+        let name = r.full_name();
+        match r.status {
+            Status::Passed => {
+                let _ = writeln!(out, "ok {} - {name}", self.n);
+            }
+            Status::Skipped => {
+                let _ = writeln!(out, "ok {} - {name} # SKIP {}", self.n, r.message.replace('\n', " "));
+            }
+            Status::Failed | Status::TimedOut => {
+                let _ = writeln!(out, "not ok {} - {name}", self.n);
+                let _ = writeln!(out, "  ---");
+                let _ = writeln!(
+                    out,
+                    "  status: {}",
+                    if r.status == Status::TimedOut { "timed_out" } else { "failed" }
+                );
+                let _ = writeln!(out, "  duration_ms: {}", r.duration.as_millis());
+                let _ = writeln!(out, "  message: |-\n{}", yaml_block(&r.message));
+                let _ = writeln!(out, "  ...");
+            }
+        }
+        let _ = out.flush();
+    }
+
+    fn finish(&mut self, _all: &[TestResult], summary: &Summary, _elapsed: Duration, interrupted: bool) {
+        let mut out = std::io::stdout().lock();
+        if !self.started {
+            let _ = writeln!(out, "TAP version 13");
+        }
+        if interrupted {
+            let _ = writeln!(out, "Bail out! interrupted by Ctrl-C");
+        }
+        let _ = writeln!(out, "1..{}", self.n);
+        let _ = writeln!(out, "# {}", summary.line());
+    }
+}
+
+struct Json;
+
+impl Reporter for Json {
+    fn result(&mut self, _r: &TestResult) {}
+
+    fn finish(&mut self, all: &[TestResult], summary: &Summary, elapsed: Duration, interrupted: bool) {
+        let doc = serde_json::json!({
+            "tests": all,
+            "summary": summary,
+            "duration": elapsed.as_secs_f64(),
+            "interrupted": interrupted,
+        });
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into())
+        );
+        // The closing line goes to stderr so stdout stays one JSON document.
+        eprintln!("{}", summary.line());
+    }
+}
+
+/// The worker side of `-j N`: one JSON line per result on the result stream.
+pub struct Stream<W: Write> {
+    pub out: W,
+}
+
+impl<W: Write> Reporter for Stream<W> {
+    fn result(&mut self, r: &TestResult) {
+        if let Ok(line) = serde_json::to_string(r) {
+            let _ = writeln!(self.out, "{line}");
+            let _ = self.out.flush();
+        }
+    }
+
+    fn finish(&mut self, _: &[TestResult], _: &Summary, _: Duration, _: bool) {}
+}
+
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Characters XML 1.0 cannot hold at all.
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t') => out.push('?'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// JUnit XML for all results, one `<testsuite>` per file.
+pub fn junit(all: &[TestResult], elapsed: Duration) -> String {
+    let mut files: Vec<&str> = Vec::new();
+    for r in all {
+        if !files.contains(&r.file.as_str()) {
+            files.push(&r.file);
+        }
+    }
+    let mut total = Summary::default();
+    all.iter().for_each(|r| total.add(r.status));
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    xml.push_str(&format!(
+        "<testsuites name=\"herodo\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{:.3}\">\n",
+        all.len(),
+        total.failed,
+        total.skipped,
+        elapsed.as_secs_f64()
+    ));
+    for file in files {
+        let rs: Vec<&TestResult> = all.iter().filter(|r| r.file == file).collect();
+        let mut s = Summary::default();
+        rs.iter().for_each(|r| s.add(r.status));
+        let time: f64 = rs.iter().map(|r| r.duration.as_secs_f64()).sum();
+        xml.push_str(&format!(
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{time:.3}\">\n",
+            xml_escape(file),
+            rs.len(),
+            s.failed,
+            s.skipped
+        ));
+        for r in rs {
+            let open = format!(
+                "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
+                xml_escape(&r.file),
+                xml_escape(&r.name),
+                r.duration.as_secs_f64()
+            );
+            match r.status {
+                Status::Passed => xml.push_str(&format!("{open}/>\n")),
+                Status::Skipped => xml.push_str(&format!(
+                    "{open}>\n      <skipped message=\"{}\"/>\n    </testcase>\n",
+                    xml_escape(&r.message)
+                )),
+                Status::Failed | Status::TimedOut => {
+                    let first = r.message.lines().next().unwrap_or("failed");
+                    let kind = if r.status == Status::TimedOut { "timeout" } else { "failure" };
+                    xml.push_str(&format!(
+                        "{open}>\n      <failure message=\"{}\" type=\"{kind}\">{}</failure>\n    </testcase>\n",
+                        xml_escape(first),
+                        xml_escape(&r.message)
+                    ));
+                }
+            }
+        }
+        xml.push_str("  </testsuite>\n");
+    }
+    xml.push_str("</testsuites>\n");
+    xml
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(name: &str, status: Status, message: &str) -> TestResult {
+        TestResult {
+            file: "tests/a_test.rhai".into(),
+            name: name.into(),
+            status,
+            duration: Duration::from_millis(5),
+            message: message.into(),
+            resources: vec![],
+        }
+    }
+
+    #[test]
+    fn junit_has_required_structure_and_escapes() {
+        let all = vec![
+            result("test_ok", Status::Passed, ""),
+            result("test_bad", Status::Failed, "expected <1> & \"2\"\nmore"),
+            result("test_skip", Status::Skipped, "no podman"),
+            result("test_slow", Status::TimedOut, "timed out"),
+        ];
+        let xml = junit(&all, Duration::from_secs(1));
+        assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"));
+        assert!(xml.contains("<testsuites name=\"herodo\" tests=\"4\" failures=\"2\" errors=\"0\" skipped=\"1\""));
+        assert!(xml.contains("<testsuite name=\"tests/a_test.rhai\" tests=\"4\" failures=\"2\" errors=\"0\" skipped=\"1\""));
+        assert!(xml.contains("<testcase classname=\"tests/a_test.rhai\" name=\"test_ok\" time=\"0.005\"/>"));
+        assert!(xml.contains("<failure message=\"expected &lt;1&gt; &amp; &quot;2&quot;\" type=\"failure\">"));
+        assert!(xml.contains("<skipped message=\"no podman\"/>"));
+        assert!(xml.contains("type=\"timeout\""));
+        assert_eq!(xml.matches("<testcase").count(), 4);
+        assert_eq!(xml.matches("</testsuite>").count(), 1);
+    }
+
+    #[test]
+    fn summary_line_format() {
+        let mut s = Summary::default();
+        for st in [Status::Passed, Status::Passed, Status::Failed, Status::TimedOut, Status::Skipped] {
+            s.add(st);
+        }
+        assert_eq!(s.line(), "2 passed, 2 failed, 1 skipped");
+    }
+}

@@ -1,0 +1,291 @@
+//! The command line: files, directories, -e, stdin, check, fns, exit codes, shebang, ARGS,
+//! imports, --dry-run, -C, --help.
+
+use crate::support::{herodo, TempDir};
+
+#[test]
+fn runs_a_file_with_args() {
+    let t = TempDir::new("file");
+    t.write("a.rhai", r#"print(`n=${ARGS.len()} first=${ARGS[0]} last=${ARGS[2]}`);"#);
+    herodo(t.path(), ["a.rhai", "x", "--y", "z z"])
+        .run()
+        .ok()
+        .stdout_is("n=3 first=x last=z z\n");
+}
+
+#[test]
+fn runs_a_directory_in_sorted_order_and_stops_at_first_failure() {
+    let t = TempDir::new("dir");
+    t.write("b.rhai", r#"print("b");"#);
+    t.write("a.rhai", r#"print("a");"#);
+    t.write("c/1.rhai", r#"print("c1");"#);
+    t.write("c/2_fails.rhai", r#"print("c2"); throw "boom";"#);
+    t.write("d.rhai", r#"print("d");"#);
+    t.write("notes.txt", "not a script");
+    herodo(t.path(), ["."])
+        .run()
+        .code(1)
+        .stdout_is("a\nb\nc1\nc2\n")
+        .stderr_has("c/2_fails.rhai failed")
+        .stderr_has("stopped after 4 of 5 scripts")
+        .stderr_has("boom");
+}
+
+#[test]
+fn a_passing_directory_exits_zero() {
+    let t = TempDir::new("dirok");
+    t.write("x/1.rhai", r#"print(1);"#);
+    t.write("x/2.rhai", r#"print(2);"#);
+    herodo(t.path(), ["x"]).run().ok().stdout_is("1\n2\n");
+}
+
+#[test]
+fn eval_and_stdin() {
+    let t = TempDir::new("eval");
+    herodo(t.path(), ["-e", "print(ARGS[0] + 1)", "41"])
+        .run()
+        .ok()
+        .stdout_is("411\n");
+    herodo(t.path(), ["-", "q"])
+        .stdin("print(`from stdin ${ARGS[0]}`);")
+        .run()
+        .ok()
+        .stdout_is("from stdin q\n");
+    // No script argument and stdin is not a terminal: the script comes from stdin.
+    herodo(t.path(), Vec::<&str>::new())
+        .stdin("print(6 * 7);")
+        .run()
+        .ok()
+        .stdout_is("42\n");
+}
+
+#[test]
+fn exit_codes() {
+    let t = TempDir::new("codes");
+    herodo(t.path(), ["-e", "let x = 1;"]).run().code(0);
+    herodo(t.path(), ["-e", "exit(7)"]).run().code(7).stderr_is_empty();
+    herodo(t.path(), ["-e", "fn f() { exit(3); } f();"]).run().code(3);
+    herodo(t.path(), ["-e", "try { exit(4); } catch { print(\"caught\"); }"])
+        .run()
+        .code(4)
+        .stdout_lacks("caught");
+    herodo(t.path(), ["-e", "throw \"x\""]).run().code(1);
+    herodo(t.path(), ["--no-such-flag"]).run().code(2);
+    herodo(t.path(), ["missing.rhai"])
+        .run()
+        .code(2)
+        .stderr_has("no such script: missing.rhai");
+}
+
+trait StderrEmpty {
+    fn stderr_is_empty(self) -> Self;
+}
+
+impl StderrEmpty for crate::support::Done {
+    fn stderr_is_empty(self) -> Self {
+        assert_eq!(self.stderr, "", "stderr not empty");
+        self
+    }
+}
+
+#[test]
+fn shebang_scripts_run_directly() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = TempDir::new("shebang");
+    // Put herodo on PATH so `#!/usr/bin/env herodo` finds it.
+    let bin = t.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(crate::support::BIN, bin.join("herodo")).unwrap();
+    let script = t.write(
+        "tool",
+        "#!/usr/bin/env herodo\nprint(`hello ${ARGS[0]}`);\nthrow \"line three\";\n",
+    );
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let out = std::process::Command::new(&script)
+        .arg("you")
+        .env("PATH", path)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello you\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    // Line numbers count the shebang line.
+    assert!(err.contains("tool:3:1"), "{err}");
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn non_rhai_files_are_refused_unless_they_have_a_herodo_shebang() {
+    let t = TempDir::new("nonrhai");
+    t.write("notes.txt", "print(1);");
+    herodo(t.path(), ["notes.txt"])
+        .run()
+        .code(2)
+        .stderr_has("is not a .rhai script");
+    t.write("tool", "#!/usr/bin/env herodo\nprint(\"ok\");");
+    herodo(t.path(), ["tool"]).run().ok().stdout_is("ok\n");
+}
+
+#[test]
+fn imports_resolve_relative_to_the_importer_and_std() {
+    let t = TempDir::new("imports");
+    t.write("lib/util.rhai", "fn twice(x) { x * 2 }\nimport \"helper\" as h;\nfn via_helper() { h::name() }");
+    t.write("lib/helper.rhai", "fn name() { \"helper\" }");
+    t.write(
+        "app/main.rhai",
+        r#"
+import "../lib/util" as u;
+import "std/retry" as retry;
+print(u::twice(21));
+print(u::via_helper());
+let n = 0;
+let v = retry::retry(|| { n += 1; if n < 3 { throw "again" } n }, 5, 0);
+print(`retry gave ${v}`);
+"#,
+    );
+    // Run from another directory: resolution must not depend on the working directory.
+    herodo(t.path().join("lib").as_path(), ["../app/main.rhai"])
+        .run()
+        .ok()
+        .stdout_is("42\nhelper\nretry gave 3\n");
+    herodo(t.path(), ["-e", "import \"std/nope\" as x;"])
+        .run()
+        .code(1)
+        .stderr_has("no stdlib module `std/nope`")
+        .stderr_has("available: retry");
+}
+
+#[test]
+fn import_cycles_are_reported() {
+    let t = TempDir::new("cycle");
+    t.write("a.rhai", "import \"b\" as b;");
+    t.write("b.rhai", "import \"a\" as a;");
+    herodo(t.path(), ["a.rhai"])
+        .run()
+        .code(1)
+        .stderr_has("import cycle");
+}
+
+#[test]
+fn check_reports_every_broken_file_and_runs_nothing() {
+    let t = TempDir::new("check");
+    let marker = t.path().join("ran");
+    t.write("good.rhai", &format!("file_write(\"{}\", \"x\");", marker.display()));
+    t.write("sub/bad1.rhai", "let x = ;\n");
+    t.write("sub/bad2.rhai", "print(1);\nfn f( {\n");
+    herodo(t.path(), ["check", "."])
+        .run()
+        .code(1)
+        .stdout_has("checked 3 files: 2 with errors")
+        .stderr_has("sub/bad1.rhai:1:")
+        .stderr_has("sub/bad2.rhai:2:")
+        .stderr_has("error[syntax]");
+    assert!(!marker.exists(), "check ran a script");
+    herodo(t.path(), ["check", "good.rhai"])
+        .run()
+        .ok()
+        .stdout_has("checked 1 file: no errors");
+    assert!(!marker.exists(), "check ran a script");
+    herodo(t.path(), ["check", "nope.rhai"]).run().code(2);
+}
+
+#[test]
+fn fns_lists_functions_with_docs() {
+    let t = TempDir::new("fns");
+    let out = herodo(t.path(), ["fns", "--json"]).run().ok();
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let fns = v.as_array().unwrap();
+    let names: Vec<&str> = fns.iter().filter_map(|f| f["name"].as_str()).collect();
+    for expected in [
+        "run", "cmd", "which", "process_list", "process_get", "kill", "exist", "file_read",
+        "file_write", "file_write_append", "file_size", "mkdir", "delete", "copy", "mv",
+        "find_file", "find_files", "find_dir", "find_dirs", "chdir", "env_get", "env_set",
+        "tmpdir", "mktemp", "dedent", "prefix", "name_fix", "path_fix", "template_render",
+        "tcp_check", "wait_for_port", "http_status", "sleep", "timestamp", "exit", "to_json",
+        "parse_json", "CommandResult.stdout",
+    ] {
+        assert!(names.contains(&expected), "fns lacks {expected}");
+    }
+    // Every function has a summary and an example.
+    for f in fns {
+        let name = f["name"].as_str().unwrap();
+        assert!(!f["summary"].as_str().unwrap().is_empty(), "{name} has no doc");
+        if !name.contains('.') && !name.starts_with("to_") {
+            assert!(f["doc"].as_str().unwrap().contains("```rhai"), "{name} has no example");
+        }
+    }
+    let run = fns
+        .iter()
+        .find(|f| f["signature"] == "run(command: string, options: map) -> CommandResult")
+        .expect("run/2 signature");
+    assert_eq!(run["params"][1]["name"], "options");
+    herodo(t.path(), ["fns", "file_"])
+        .run()
+        .ok()
+        .stdout_has("file_read(path: string) -> string")
+        .stdout_lacks("tcp_check");
+}
+
+#[test]
+fn dry_run_prints_commands_and_runs_nothing() {
+    let t = TempDir::new("dry");
+    let marker = t.path().join("made-by-run");
+    let script = format!(
+        "let r = run(\"touch {m}\");\nprint(`success=${{r.success}}`);\ncmd([\"touch\", \"{m}\"], #{{env: #{{TOKEN: \"hunter2-secret\"}}}});",
+        m = marker.display()
+    );
+    herodo(t.path(), ["--dry-run", "-e", &script])
+        .run()
+        .ok()
+        .stdout_has(&format!("[dry-run] sh -c 'touch {}'", marker.display()))
+        .stdout_has(&format!("[dry-run] TOKEN=*** touch {}", marker.display()))
+        .stdout_has("success=true")
+        .stdout_lacks("hunter2-secret");
+    assert!(!marker.exists(), "--dry-run executed a command");
+}
+
+#[test]
+fn verbose_echoes_commands_with_duration_and_hides_secrets() {
+    let t = TempDir::new("verbose");
+    herodo(
+        t.path(),
+        ["-v", "-e", "cmd([\"true\"], #{env: #{PW: \"very-secret-pw\"}});"],
+    )
+    .run()
+    .ok()
+    .stderr_has("+ PW=*** true")
+    .stderr_has("(exit code 0, ")
+    .stderr_lacks("very-secret-pw");
+}
+
+#[test]
+fn dash_c_changes_directory_and_timeout_flag_applies() {
+    let t = TempDir::new("dashc");
+    t.write("sub/s.rhai", "print(cwd());");
+    let canon = t.path().join("sub").canonicalize().unwrap();
+    herodo(t.path(), ["-C", "sub", "s.rhai"])
+        .run()
+        .ok()
+        .stdout_is(&format!("{}\n", canon.display()));
+    herodo(t.path(), ["--timeout", "0.3", "-e", "run(\"sleep 5\")"])
+        .run()
+        .code(1)
+        .stderr_has("error[timeout]: command timed out after 300ms");
+}
+
+#[test]
+fn help_is_complete() {
+    let t = TempDir::new("help");
+    let out = herodo(t.path(), ["--help"]).run().ok();
+    for flag in [
+        "--dry-run", "--verbose", "--timeout", "-C", "--eval", "--max-operations",
+        "--max-call-depth", "--max-string-size", "--max-array-size", "--max-map-size",
+        "--max-time", "check", "fns", "Exit codes",
+    ] {
+        assert!(out.stdout.contains(flag), "--help lacks {flag}");
+    }
+    herodo(t.path(), ["check", "--help"]).run().ok().stdout_has("syntax error");
+    herodo(t.path(), ["fns", "--help"]).run().ok().stdout_has("--json");
+    herodo(t.path(), ["--version"]).run().ok().stdout_has("herodo ");
+}

@@ -1,0 +1,7 @@
+//! herodo's integration tests: one binary, one module per area.
+
+mod support;
+
+mod cli;
+mod errors;
+mod host_fns;
