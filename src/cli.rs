@@ -9,7 +9,8 @@ use crate::engine::Limits;
 use crate::host::{Settings, DEFAULT_TIMEOUT};
 use crate::testing::runner::{TestOptions, DEFAULT_TEST_TIMEOUT};
 
-const ABOUT: &str = "Rhai scripting for infrastructure: run commands, manage files, containers, images and VMs.";
+const ABOUT: &str =
+    "Rhai scripting for infrastructure: run commands, manage files, containers, images and VMs.";
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -49,7 +50,11 @@ pub struct Cli {
     pub script: Option<String>,
 
     /// Arguments for the script, visible to it as the array ARGS
-    #[arg(value_name = "ARGS", trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(
+        value_name = "ARGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     pub args: Vec<String>,
 }
 
@@ -94,7 +99,12 @@ pub struct GlobalArgs {
     pub max_map_size: Option<usize>,
 
     /// Sandbox: stop the script after SECS seconds of wall-clock time
-    #[arg(long, value_name = "SECS", global = true, help_heading = "Sandbox limits")]
+    #[arg(
+        long,
+        value_name = "SECS",
+        global = true,
+        help_heading = "Sandbox limits"
+    )]
     pub max_time: Option<f64>,
 }
 
@@ -177,12 +187,27 @@ pub struct TestArgs {
 /// What to run.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    File { path: PathBuf, args: Vec<String> },
-    Dir { path: PathBuf },
-    Eval { code: String, args: Vec<String> },
-    Stdin { args: Vec<String> },
-    Check { paths: Vec<PathBuf> },
-    Fns { filter: Option<String>, json: bool },
+    File {
+        path: PathBuf,
+        args: Vec<String>,
+    },
+    Dir {
+        path: PathBuf,
+    },
+    Eval {
+        code: String,
+        args: Vec<String>,
+    },
+    Stdin {
+        args: Vec<String>,
+    },
+    Check {
+        paths: Vec<PathBuf>,
+    },
+    Fns {
+        filter: Option<String>,
+        json: bool,
+    },
     Test(TestOptions),
     /// No script given on an interactive terminal.
     Usage,
@@ -206,7 +231,9 @@ fn secs(flag: &str, v: Option<f64>) -> Result<Option<Duration>, UsageError> {
     match v {
         None => Ok(None),
         Some(s) if s.is_finite() && s > 0.0 => Ok(Some(Duration::from_secs_f64(s))),
-        Some(s) => Err(UsageError(format!("{flag} must be a positive number of seconds, got {s}"))),
+        Some(s) => Err(UsageError(format!(
+            "{flag} must be a positive number of seconds, got {s}"
+        ))),
     }
 }
 
@@ -228,7 +255,10 @@ fn forward_flags(g: &GlobalArgs) -> Vec<String> {
     num("--timeout", g.timeout.map(|v| v.to_string()));
     num("--max-operations", g.max_operations.map(|v| v.to_string()));
     num("--max-call-depth", g.max_call_depth.map(|v| v.to_string()));
-    num("--max-string-size", g.max_string_size.map(|v| v.to_string()));
+    num(
+        "--max-string-size",
+        g.max_string_size.map(|v| v.to_string()),
+    );
     num("--max-array-size", g.max_array_size.map(|v| v.to_string()));
     num("--max-map-size", g.max_map_size.map(|v| v.to_string()));
     num("--max-time", g.max_time.map(|v| v.to_string()));
@@ -265,7 +295,8 @@ impl Cli {
                     fail_fast: t.fail_fast,
                     jobs: t.jobs,
                     list: t.list,
-                    timeout: secs("test --timeout", Some(t.timeout))?.unwrap_or(DEFAULT_TEST_TIMEOUT),
+                    timeout: secs("test --timeout", Some(t.timeout))?
+                        .unwrap_or(DEFAULT_TEST_TIMEOUT),
                     format: t.format,
                     junit: t.junit,
                     keep: t.keep,
@@ -318,7 +349,10 @@ mod tests {
     fn parse(args: &[&str]) -> Config {
         let mut argv = vec!["herodo"];
         argv.extend_from_slice(args);
-        Cli::try_parse_from(argv).unwrap().into_config(true).unwrap()
+        Cli::try_parse_from(argv)
+            .unwrap()
+            .into_config(true)
+            .unwrap()
     }
 
     #[test]
@@ -358,7 +392,14 @@ mod tests {
                 json: true
             }
         );
-        let c = parse(&["--timeout", "2.5", "--max-operations", "100", "check", "a.rhai"]);
+        let c = parse(&[
+            "--timeout",
+            "2.5",
+            "--max-operations",
+            "100",
+            "check",
+            "a.rhai",
+        ]);
         assert_eq!(c.settings.default_timeout, Duration::from_millis(2500));
         assert_eq!(c.limits.max_operations, Some(100));
         assert!(Cli::try_parse_from(["herodo", "--timeout", "0", "x"])

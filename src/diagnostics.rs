@@ -168,7 +168,7 @@ pub fn render(
     for d in details {
         out.push_str(&format!("   {} {d}\n", style.paint("34", "=")));
     }
-    out
+    host.redact(&out)
 }
 
 fn place(host: &Host, file: &str, pos: Position) -> String {
@@ -182,7 +182,11 @@ fn place(host: &Host, file: &str, pos: Position) -> String {
 
 /// `  --> file:line:col` plus the source line and a caret.
 fn location(host: &Host, file: &str, pos: Position, style: Style) -> String {
-    let mut out = format!("  {} {}\n", style.paint("34", "-->"), place(host, file, pos));
+    let mut out = format!(
+        "  {} {}\n",
+        style.paint("34", "-->"),
+        place(host, file, pos)
+    );
     // Gutter: "   |" lines up with the "   =" notes below.
     let Some(line_no) = pos.line() else {
         return out;
@@ -204,7 +208,11 @@ fn location(host: &Host, file: &str, pos: Position, style: Style) -> String {
             .take(col.saturating_sub(1))
             .map(|c| if c == '\t' { '\t' } else { ' ' })
             .collect();
-        out.push_str(&format!("{:width$} {bar} {pad}{}\n", "", style.paint("1;31", "^")));
+        out.push_str(&format!(
+            "{:width$} {bar} {pad}{}\n",
+            "",
+            style.paint("1;31", "^")
+        ));
     }
     out
 }
@@ -216,7 +224,11 @@ fn describe(err: &EvalAltResult, engine: Option<&Engine>) -> (Option<String>, St
         EvalAltResult::ErrorTerminated(v, _) => {
             let token = v.clone().into_string().unwrap_or_default();
             if token == CANCELLED_TOKEN {
-                (Some("cancelled".into()), "cancelled by Ctrl-C".into(), vec![])
+                (
+                    Some("cancelled".into()),
+                    "cancelled by Ctrl-C".into(),
+                    vec![],
+                )
             } else if token == TIME_LIMIT_TOKEN {
                 (
                     Some("limit".into()),
@@ -240,7 +252,9 @@ fn describe(err: &EvalAltResult, engine: Option<&Engine>) -> (Option<String>, St
         ),
         EvalAltResult::ErrorDataTooLarge(what, _) => (
             Some("limit".into()),
-            format!("{what} is too large (see --max-string-size, --max-array-size, --max-map-size)"),
+            format!(
+                "{what} is too large (see --max-string-size, --max-array-size, --max-map-size)"
+            ),
             vec![],
         ),
         EvalAltResult::ErrorFunctionNotFound(sig, _) => {
@@ -258,7 +272,17 @@ fn describe(err: &EvalAltResult, engine: Option<&Engine>) -> (Option<String>, St
                     details.push(format!("available: {}", known.join(", ")));
                 }
             }
-            (None, format!("no function matches {}", sig.replace("i64", "int").replace("f64", "float").replace("ImmutableString", "string").replace("&str", "string")), details)
+            (
+                None,
+                format!(
+                    "no function matches {}",
+                    sig.replace("i64", "int")
+                        .replace("f64", "float")
+                        .replace("ImmutableString", "string")
+                        .replace("&str", "string")
+                ),
+                details,
+            )
         }
         other => {
             let text = other.to_string();

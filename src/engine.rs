@@ -178,7 +178,10 @@ impl Resolver {
                 .map(|t| (format!("std/{name}"), t.to_string()))
                 .ok_or_else(|| {
                     let known: Vec<&str> = crate::stdlib::MODULES.iter().map(|(n, _)| *n).collect();
-                    format!("no stdlib module `std/{name}` (available: {})", known.join(", "))
+                    format!(
+                        "no stdlib module `std/{name}` (available: {})",
+                        known.join(", ")
+                    )
                 });
         }
         let base = source
@@ -192,8 +195,12 @@ impl Resolver {
             file = PathBuf::from(format!("{}.rhai", file.display()));
         }
         let file = absolute(&file);
-        let text = std::fs::read_to_string(&file)
-            .map_err(|e| format!("cannot read {}: {e}", self.host.display_path(&file.display().to_string())))?;
+        let text = std::fs::read_to_string(&file).map_err(|e| {
+            format!(
+                "cannot read {}: {e}",
+                self.host.display_path(&file.display().to_string())
+            )
+        })?;
         Ok((file.display().to_string(), text))
     }
 }
@@ -216,7 +223,12 @@ impl ModuleResolver for Resolver {
         let (id, text) = self
             .locate(source, path)
             .map_err(|reason| fail(crate::error::kind::NOT_FOUND, reason))?;
-        if let Some(m) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
+        if let Some(m) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+        {
             return Ok(m.clone());
         }
         if !self
@@ -243,8 +255,8 @@ impl ModuleResolver for Resolver {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&id);
-        let module = result
-            .map_err(|e| Box::new(EvalAltResult::ErrorInModule(id.clone(), e, pos)))?;
+        let module =
+            result.map_err(|e| Box::new(EvalAltResult::ErrorInModule(id.clone(), e, pos)))?;
         self.cache
             .lock()
             .unwrap_or_else(|e| e.into_inner())

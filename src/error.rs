@@ -155,7 +155,11 @@ impl HostError {
         }
     }
 
-    pub fn io(action: &'static str, path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
+    pub fn io(
+        action: &'static str,
+        path: impl AsRef<std::path::Path>,
+        source: std::io::Error,
+    ) -> Self {
         HostError::Io {
             action,
             path: path.as_ref().display().to_string(),

@@ -208,10 +208,7 @@ impl<'a> Opts<'a> {
             if !allowed.contains(&k.as_str()) {
                 return Err(invalid(
                     &format!("{what} option"),
-                    format!(
-                        "unknown key `{k}` (known: {})",
-                        allowed.join(", ")
-                    ),
+                    format!("unknown key `{k}` (known: {})", allowed.join(", ")),
                 ));
             }
         }
@@ -266,7 +263,9 @@ impl<'a> Opts<'a> {
                         format!("expected a map, got {}", v.type_name()),
                     )
                 })?;
-                Ok(m.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+                Ok(m.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect())
             }
         }
     }
@@ -285,7 +284,10 @@ pub fn seconds(v: &Dynamic, field: &str) -> RResult<std::time::Duration> {
         ));
     };
     if !secs.is_finite() || secs < 0.0 {
-        return Err(invalid(field, format!("must be a non-negative number, got {secs}")));
+        return Err(invalid(
+            field,
+            format!("must be a non-negative number, got {secs}"),
+        ));
     }
     Ok(std::time::Duration::from_secs_f64(secs))
 }
@@ -312,8 +314,14 @@ mod tests {
         assert_eq!(display_type("i64"), "int");
         assert_eq!(display_type("&str"), "string");
         assert_eq!(display_type("rhai::ImmutableString"), "string");
-        assert_eq!(display_type("alloc::vec::Vec<rhai::types::dynamic::Dynamic>"), "array");
-        assert_eq!(display_type("&mut herodo::process::CommandResult"), "CommandResult");
+        assert_eq!(
+            display_type("alloc::vec::Vec<rhai::types::dynamic::Dynamic>"),
+            "array"
+        );
+        assert_eq!(
+            display_type("&mut herodo::process::CommandResult"),
+            "CommandResult"
+        );
         assert_eq!(display_type("()"), "");
         assert_eq!(
             display_type("core::result::Result<alloc::vec::Vec<rhai::Dynamic>, alloc::boxed::Box<rhai::EvalAltResult>>"),

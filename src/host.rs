@@ -34,13 +34,16 @@ impl Default for Settings {
     }
 }
 
+/// How a resource is removed.
+type Cleanup = Box<dyn Fn(&Host) -> Result<(), String> + Send + Sync>;
+
 /// Something a script created that should not outlive a test.
 pub struct Resource {
     /// What it is: `tmpdir`, `container`, `image`, ...
     pub kind: &'static str,
     /// Its name or path, for reports.
     pub name: String,
-    cleanup: Box<dyn Fn(&Host) -> Result<(), String> + Send + Sync>,
+    cleanup: Cleanup,
 }
 
 impl Resource {
@@ -112,6 +115,9 @@ pub struct Host {
     pub settings: Settings,
     pub cancel: CancelToken,
     sources: Mutex<HashMap<String, Arc<str>>>,
+    /// Every secret value (env values, secret arguments) a command was given: rendered errors
+    /// are scrubbed of them, source lines included.
+    secrets: Mutex<Vec<String>>,
     pub resources: ResourceRegistry,
     /// The directory herodo started in; error paths are shown relative to it.
     pub start_dir: PathBuf,
@@ -129,12 +135,17 @@ impl Host {
         Self::with_executor(settings, executor, cancel)
     }
 
-    pub fn with_executor(settings: Settings, executor: Arc<dyn Executor>, cancel: CancelToken) -> Self {
+    pub fn with_executor(
+        settings: Settings,
+        executor: Arc<dyn Executor>,
+        cancel: CancelToken,
+    ) -> Self {
         Host {
             executor,
             settings,
             cancel,
             sources: Mutex::new(HashMap::new()),
+            secrets: Mutex::new(Vec::new()),
             resources: ResourceRegistry::default(),
             start_dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
         }
@@ -145,17 +156,14 @@ impl Host {
         if cmd.timeout.is_none() {
             cmd.timeout = Some(self.settings.default_timeout);
         }
+        self.remember_secrets(&cmd);
         if self.settings.verbose && !self.settings.dry_run {
             let _ = writeln!(std::io::stderr().lock(), "+ {cmd}");
         }
         let res = self.executor.execute(&cmd);
         if self.settings.verbose && !self.settings.dry_run {
             let line = match &res {
-                Ok(out) => format!(
-                    "  ({}, {})",
-                    out.status,
-                    fmt_duration(out.duration)
-                ),
+                Ok(out) => format!("  ({}, {})", out.status, fmt_duration(out.duration)),
                 Err(e) => format!("  ({e})"),
             };
             let _ = writeln!(std::io::stderr().lock(), "{line}");
@@ -171,6 +179,32 @@ impl Host {
         } else {
             Err(ExecError::failed(&cmd, &out))
         }
+    }
+
+    fn remember_secrets(&self, cmd: &Cmd) {
+        let values = cmd.secret_values();
+        if values.is_empty() {
+            return;
+        }
+        let mut known = self.secrets.lock().unwrap_or_else(|e| e.into_inner());
+        for v in values {
+            if !known.iter().any(|k| k == v) {
+                known.push(v.to_string());
+            }
+        }
+        known.sort_by_key(|k| std::cmp::Reverse(k.len()));
+    }
+
+    /// `text` with every secret value a command was given replaced by `***`.
+    pub fn redact(&self, text: &str) -> String {
+        let known = self.secrets.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = text.to_string();
+        for k in known.iter() {
+            if out.contains(k.as_str()) {
+                out = out.replace(k.as_str(), "***");
+            }
+        }
+        out
     }
 
     /// Sleep, waking early on Ctrl-C.
@@ -236,7 +270,8 @@ mod tests {
         let rec = Arc::new(RecordingExecutor::new());
         let host = Host::with_executor(Settings::default(), rec.clone(), CancelToken::new());
         host.exec(Cmd::new("true")).unwrap();
-        host.exec(Cmd::new("x").timeout(Duration::from_secs(5))).unwrap();
+        host.exec(Cmd::new("x").timeout(Duration::from_secs(5)))
+            .unwrap();
         let calls = rec.calls();
         assert_eq!(calls[0].timeout, Some(DEFAULT_TIMEOUT));
         assert_eq!(calls[1].timeout, Some(Duration::from_secs(5)));
@@ -249,12 +284,15 @@ mod tests {
             Arc::new(RecordingExecutor::new()),
             CancelToken::new(),
         );
-        host.resources.register(Resource::new("tmpdir", "a", |_| Ok(())));
+        host.resources
+            .register(Resource::new("tmpdir", "a", |_| Ok(())));
         host.resources
             .register(Resource::new("tmpdir", "b", |_| Err("boom".into())));
-        host.resources.register(Resource::new("tmpdir", "c", |_| Ok(())));
+        host.resources
+            .register(Resource::new("tmpdir", "c", |_| Ok(())));
         host.resources.forget("tmpdir", "c");
-        host.resources.register(Resource::new("tmpdir", "d", |_| Ok(())));
+        host.resources
+            .register(Resource::new("tmpdir", "d", |_| Ok(())));
         let late = host.cleanup_resources_from(2);
         assert_eq!(late.len(), 1);
         assert_eq!(late[0].name, "d");

@@ -32,7 +32,11 @@ pub fn main_entry(argv: Vec<std::ffi::OsString>) -> i32 {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { run::code::USAGE } else { run::code::OK };
+            return if e.use_stderr() {
+                run::code::USAGE
+            } else {
+                run::code::OK
+            };
         }
     };
     let config = match cli.into_config(std::io::stdin().is_terminal()) {

@@ -107,8 +107,7 @@ impl Ctx<'_> {
                 code::CANCELLED
             }
             Outcome::Error => {
-                let text =
-                    diagnostics::render(self.host, err, file, Some(self.engine), self.style);
+                let text = diagnostics::render(self.host, err, file, Some(self.engine), self.style);
                 let _ = std::io::stderr().lock().write_all(text.as_bytes());
                 code::SCRIPT_ERROR
             }
@@ -315,7 +314,10 @@ pub fn function_docs(engine: &Engine) -> Vec<FnDoc> {
                         } else {
                             format!(" -> {return_type}")
                         };
-                        (raw_name.to_string(), format!("{raw_name}({}){ret}", ps.join(", ")))
+                        (
+                            raw_name.to_string(),
+                            format!("{raw_name}({}){ret}", ps.join(", ")),
+                        )
                     };
                     Some(FnDoc {
                         summary: doc.lines().next().unwrap_or("").to_string(),
@@ -329,7 +331,11 @@ pub fn function_docs(engine: &Engine) -> Vec<FnDoc> {
                 .collect()
         })
         .unwrap_or_default();
-    out.sort_by(|a, b| a.name.cmp(&b.name).then(a.params.len().cmp(&b.params.len())));
+    out.sort_by(|a, b| {
+        a.name
+            .cmp(&b.name)
+            .then(a.params.len().cmp(&b.params.len()))
+    });
     out
 }
 

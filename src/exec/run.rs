@@ -144,7 +144,8 @@ impl Executor for ProcessExecutor {
 
         let start = Instant::now();
         let mut child = command.spawn().map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound && cmd.cwd.as_ref().is_none_or(|d| d.is_dir())
+            if e.kind() == std::io::ErrorKind::NotFound
+                && cmd.cwd.as_ref().is_none_or(|d| d.is_dir())
             {
                 ExecError::NotFound {
                     program: cmd.program.clone(),
@@ -176,11 +177,21 @@ impl Executor for ProcessExecutor {
         }));
         let mut pipes = 0;
         if let Some(out) = child.stdout.take() {
-            drain(out, out_buf.clone(), cmd.echo.then_some(true), done_tx.clone());
+            drain(
+                out,
+                out_buf.clone(),
+                cmd.echo.then_some(true),
+                done_tx.clone(),
+            );
             pipes += 1;
         }
         if let Some(err) = child.stderr.take() {
-            drain(err, err_buf.clone(), cmd.echo.then_some(false), done_tx.clone());
+            drain(
+                err,
+                err_buf.clone(),
+                cmd.echo.then_some(false),
+                done_tx.clone(),
+            );
             pipes += 1;
         }
         drop(done_tx);
@@ -293,7 +304,9 @@ mod tests {
 
     #[test]
     fn captures_stdout_stderr_and_code() {
-        let out = exec().execute(&sh("echo out; echo err >&2; exit 3")).unwrap();
+        let out = exec()
+            .execute(&sh("echo out; echo err >&2; exit 3"))
+            .unwrap();
         assert_eq!(out.stdout, "out\n");
         assert_eq!(out.stderr, "err\n");
         assert_eq!(out.status, Status::Exited(3));
@@ -346,10 +359,7 @@ mod tests {
         let marker = std::env::temp_dir().join(format!("herodo-gc-{}", std::process::id()));
         let _ = std::fs::remove_file(&marker);
         // The grandchild would create the marker after 2 s if it survived the timeout.
-        let script = format!(
-            "(sleep 2; touch {}) & sleep 30; wait",
-            marker.display()
-        );
+        let script = format!("(sleep 2; touch {}) & sleep 30; wait", marker.display());
         let started = Instant::now();
         let err = exec()
             .execute(&sh(&script).timeout(Duration::from_millis(300)))
@@ -378,9 +388,7 @@ mod tests {
     #[test]
     fn background_child_holding_pipe_does_not_block() {
         let started = Instant::now();
-        let out = exec()
-            .execute(&sh("sleep 3 & echo started"))
-            .unwrap();
+        let out = exec().execute(&sh("sleep 3 & echo started")).unwrap();
         assert!(out.success());
         assert_eq!(out.stdout, "started\n");
         assert!(started.elapsed() < Duration::from_secs(2));

@@ -12,14 +12,38 @@ use crate::host::Host;
 pub struct ExitRequest(pub i32);
 
 pub fn register(r: &mut Registrar, host: &Arc<Host>) {
-    r.engine().register_type_with_name::<ExitRequest>("ExitRequest");
+    r.engine()
+        .register_type_with_name::<ExitRequest>("ExitRequest");
+    // Typed overloads: they replace Rhai's own sleep(int)/sleep(float), which Ctrl-C cannot stop.
     let h = host.clone();
     r.func(
         "sleep",
         &["seconds"],
-        r#"Pause for a number of seconds (int or float). Ctrl-C interrupts it (`cancelled`).
+        r#"Pause for a number of seconds. Ctrl-C interrupts it (`cancelled`).
+```rhai
+sleep(2);
+```"#,
+        move |s: INT| -> RResult<()> { h.sleep(seconds(&Dynamic::from(s), "seconds")?).rhai() },
+    );
+    let h = host.clone();
+    r.func(
+        "sleep",
+        &["seconds"],
+        r#"Pause for a fractional number of seconds. Ctrl-C interrupts it (`cancelled`).
 ```rhai
 sleep(0.5);
+```"#,
+        move |s: rhai::FLOAT| -> RResult<()> {
+            h.sleep(seconds(&Dynamic::from(s), "seconds")?).rhai()
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "sleep",
+        &["seconds"],
+        r#"`sleep` with a value that is not a number: throws `invalid_argument`.
+```rhai
+sleep(1);
 ```"#,
         move |s: Dynamic| -> RResult<()> { h.sleep(seconds(&s, "seconds")?).rhai() },
     );
@@ -50,7 +74,10 @@ if which("podman") == "" { print("podman missing"); exit(3); }
 ```"#,
         |code: INT| -> RResult<()> {
             let code = i32::try_from(code).unwrap_or(1).clamp(0, 255);
-            Err(EvalAltResult::ErrorTerminated(Dynamic::from(ExitRequest(code)), Position::NONE).into())
+            Err(
+                EvalAltResult::ErrorTerminated(Dynamic::from(ExitRequest(code)), Position::NONE)
+                    .into(),
+            )
         },
     );
     r.func(
@@ -61,7 +88,10 @@ if which("podman") == "" { print("podman missing"); exit(3); }
 exit();
 ```"#,
         || -> RResult<()> {
-            Err(EvalAltResult::ErrorTerminated(Dynamic::from(ExitRequest(0)), Position::NONE).into())
+            Err(
+                EvalAltResult::ErrorTerminated(Dynamic::from(ExitRequest(0)), Position::NONE)
+                    .into(),
+            )
         },
     );
     r.pure(
@@ -83,7 +113,8 @@ print(to_json(#{name: "web", ports: [80]}));
 file_write("/tmp/config.json", to_json_pretty(#{debug: true}));
 ```"#,
         |v: Dynamic| -> RResult<String> {
-            serde_json::to_string_pretty(&v).map_err(|e| crate::glue::invalid("value", e.to_string()))
+            serde_json::to_string_pretty(&v)
+                .map_err(|e| crate::glue::invalid("value", e.to_string()))
         },
     );
     r.pure(

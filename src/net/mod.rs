@@ -71,7 +71,11 @@ pub fn wait_for_port(
     let start = Instant::now();
     loop {
         let left = timeout.saturating_sub(start.elapsed());
-        if tcp_check(host, port, left.clamp(Duration::from_millis(10), Duration::from_millis(500)))? {
+        if tcp_check(
+            host,
+            port,
+            left.clamp(Duration::from_millis(10), Duration::from_millis(500)),
+        )? {
             return Ok(());
         }
         if start.elapsed() >= timeout {
@@ -142,8 +146,13 @@ mod tests {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let p = l.local_addr().unwrap().port();
         drop(l);
-        let err = wait_for_port("127.0.0.1", p, Duration::from_millis(200), &CancelToken::new())
-            .unwrap_err();
+        let err = wait_for_port(
+            "127.0.0.1",
+            p,
+            Duration::from_millis(200),
+            &CancelToken::new(),
+        )
+        .unwrap_err();
         assert!(matches!(err, NetError::Timeout { .. }));
     }
 
@@ -155,7 +164,9 @@ mod tests {
             let (mut s, _) = l.accept().unwrap();
             let mut buf = [0u8; 1024];
             let _ = s.read(&mut buf);
-            let _ = s.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnope");
+            let _ = s.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnope",
+            );
         });
         let r = http_get(&format!("http://127.0.0.1:{p}/x"), Duration::from_secs(5)).unwrap();
         assert_eq!(r.status, 404);

@@ -14,9 +14,10 @@ fn strings(v: Vec<String>) -> Array {
 fn track_tmp(host: &Host, path: &std::path::Path) -> String {
     let shown = path.display().to_string();
     let p = shown.clone();
-    host.resources.register(Resource::new("tmpdir", &shown, move |_| {
-        super::delete(&p).map(|_| ()).map_err(|e| e.to_string())
-    }));
+    host.resources
+        .register(Resource::new("tmpdir", &shown, move |_| {
+            super::delete(&p).map(|_| ()).map_err(|e| e.to_string())
+        }));
     shown
 }
 

@@ -33,7 +33,8 @@ pub fn file_read(path: &str) -> Result<String> {
         return Err(HostError::invalid("path", format!("{path} is a directory")));
     }
     let bytes = fs::read(p).map_err(io("read", p))?;
-    String::from_utf8(bytes).map_err(|_| HostError::invalid("path", format!("{path} is not UTF-8 text")))
+    String::from_utf8(bytes)
+        .map_err(|_| HostError::invalid("path", format!("{path} is not UTF-8 text")))
 }
 
 fn ensure_parent(p: &Path) -> Result<()> {
@@ -78,7 +79,10 @@ pub fn mkdir(path: &str) -> Result<()> {
     non_empty("path", path)?;
     let p = Path::new(path);
     if p.is_file() {
-        return Err(HostError::invalid("path", format!("{path} exists and is a file")));
+        return Err(HostError::invalid(
+            "path",
+            format!("{path} exists and is a file"),
+        ));
     }
     fs::create_dir_all(p).map_err(io("create directory", p))
 }
@@ -88,7 +92,10 @@ pub fn delete(path: &str) -> Result<bool> {
     non_empty("path", path)?;
     let p = Path::new(path);
     if p.parent().is_none() {
-        return Err(HostError::invalid("path", format!("refusing to delete {path}")));
+        return Err(HostError::invalid(
+            "path",
+            format!("refusing to delete {path}"),
+        ));
     }
     match fs::symlink_metadata(p) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
@@ -226,7 +233,10 @@ pub fn chdir(path: &str) -> Result<()> {
 
 fn check_env_key(key: &str) -> Result<()> {
     if key.is_empty() || key.contains(['=', '\0']) {
-        return Err(HostError::invalid("name", format!("`{key}` is not a valid environment variable name")));
+        return Err(HostError::invalid(
+            "name",
+            format!("`{key}` is not a valid environment variable name"),
+        ));
     }
     Ok(())
 }
@@ -258,10 +268,7 @@ fn unique_tmp_path(prefix: &str) -> PathBuf {
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    std::env::temp_dir().join(format!(
-        "{prefix}-{}-{n}-{nanos:08x}",
-        std::process::id()
-    ))
+    std::env::temp_dir().join(format!("{prefix}-{}-{n}-{nanos:08x}", std::process::id()))
 }
 
 /// Create a fresh, empty temporary directory.

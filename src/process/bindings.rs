@@ -58,15 +58,21 @@ fn info_map(p: ProcessInfo) -> Map {
 pub fn register(r: &mut Registrar, host: &Arc<Host>) {
     r.engine()
         .register_type_with_name::<CommandResult>("CommandResult");
-    r.getter("stdout", "Everything the command wrote to stdout.", |c: &mut CommandResult| {
-        c.stdout.clone()
-    })
-    .getter("stderr", "Everything the command wrote to stderr.", |c: &mut CommandResult| {
-        c.stderr.clone()
-    })
-    .getter("success", "True when the command exited with code 0.", |c: &mut CommandResult| {
-        c.success
-    })
+    r.getter(
+        "stdout",
+        "Everything the command wrote to stdout.",
+        |c: &mut CommandResult| c.stdout.clone(),
+    )
+    .getter(
+        "stderr",
+        "Everything the command wrote to stderr.",
+        |c: &mut CommandResult| c.stderr.clone(),
+    )
+    .getter(
+        "success",
+        "True when the command exited with code 0.",
+        |c: &mut CommandResult| c.success,
+    )
     .getter(
         "code",
         "The exit code (128 + signal number when killed by a signal).",
@@ -140,7 +146,7 @@ if !r.success { print(`exit code ${r.code}`); }
         &["command"],
         r#"Run a shell command line without showing its output (same as `run(cmd, #{silent: true})`).
 ```rhai
-let host = run_silent("hostname").stdout.trim();
+let name = run_silent("hostname").stdout;
 ```"#,
         move |line: &str| {
             run_line(

@@ -171,9 +171,9 @@ fn page_size_kb() -> i64 {
     }
 }
 
-/// Every process whose name or command line contains `pattern` (all when empty), sorted by
-/// pid. herodo itself and the processes that started it are left out: they contain the
-/// pattern in their own command line.
+/// Every live process whose name or command line contains `pattern` (all when empty), sorted
+/// by pid. herodo itself and the processes that started it are left out (they contain the
+/// pattern in their own command line), and so are zombies (dead, waiting to be reaped).
 pub fn list(pattern: &str) -> Result<Vec<ProcessInfo>, ProcessError> {
     let entries = std::fs::read_dir("/proc").map_err(|e| HostError::io("read", "/proc", e))?;
     let me = std::process::id() as i64;
@@ -193,7 +193,7 @@ pub fn list(pattern: &str) -> Result<Vec<ProcessInfo>, ProcessError> {
     }
     Ok(all
         .into_iter()
-        .filter(|p| !ancestors.contains(&p.pid))
+        .filter(|p| !ancestors.contains(&p.pid) && p.state != "Z")
         .filter(|p| pattern.is_empty() || p.name.contains(pattern) || p.cmdline.contains(pattern))
         .collect())
 }
@@ -214,7 +214,9 @@ pub fn get(pattern: &str) -> Result<ProcessInfo, ProcessError> {
 /// Send SIGTERM to every process matching `pattern`; returns how many were signalled.
 pub fn kill(host: &Host, pattern: &str) -> Result<usize, ProcessError> {
     if pattern.trim().is_empty() {
-        return Err(HostError::invalid("pattern", "must not be empty (it would match everything)").into());
+        return Err(
+            HostError::invalid("pattern", "must not be empty (it would match everything)").into(),
+        );
     }
     let found = list(pattern)?;
     if host.settings.dry_run {
@@ -277,13 +279,16 @@ mod tests {
         assert!(list("").unwrap().iter().all(|p| p.pid != me));
         assert_eq!(kill(&host, "7.12345").unwrap(), 1);
         for _ in 0..100 {
-            if list("7.12345").unwrap().iter().all(|p| p.state == "Z") {
+            if list("7.12345").unwrap().is_empty() {
                 break;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        assert!(list("7.12345").unwrap().iter().all(|p| p.state == "Z"));
-        assert!(matches!(get("no-such-process-xyz-123"), Err(ProcessError::NoMatch(_))));
+        assert!(list("7.12345").unwrap().is_empty());
+        assert!(matches!(
+            get("no-such-process-xyz-123"),
+            Err(ProcessError::NoMatch(_))
+        ));
         assert!(kill(&host, " ").is_err());
     }
 }

@@ -35,7 +35,11 @@ fn with_msg(base: String, msg: &str) -> String {
 pub fn show(v: &Dynamic) -> String {
     let s = format!("{v:?}");
     if s.len() > 2000 {
-        format!("{}... ({} chars)", &s[..s.char_indices().nth(2000).map_or(s.len(), |(i, _)| i)], s.len())
+        format!(
+            "{}... ({} chars)",
+            &s[..s.char_indices().nth(2000).map_or(s.len(), |(i, _)| i)],
+            s.len()
+        )
     } else {
         s
     }
@@ -55,11 +59,24 @@ fn check_eq(ctx: &NativeCallContext, a: Dynamic, b: Dynamic, msg: &str) -> RResu
     if equal(ctx, &a, &b) {
         return Ok(());
     }
-    let mut text = format!("assert_eq failed\n  expected: {}\n    actual: {}", show(&b), show(&a));
-    if let (Some(x), Some(y)) = (a.read_lock::<rhai::ImmutableString>(), b.read_lock::<rhai::ImmutableString>()) {
-        if let Some(i) = x.chars().zip(y.chars()).position(|(p, q)| p != q).or_else(|| {
-            (x.chars().count() != y.chars().count()).then(|| x.chars().count().min(y.chars().count()))
-        }) {
+    let mut text = format!(
+        "assert_eq failed\n  expected: {}\n    actual: {}",
+        show(&b),
+        show(&a)
+    );
+    if let (Some(x), Some(y)) = (
+        a.read_lock::<rhai::ImmutableString>(),
+        b.read_lock::<rhai::ImmutableString>(),
+    ) {
+        if let Some(i) = x
+            .chars()
+            .zip(y.chars())
+            .position(|(p, q)| p != q)
+            .or_else(|| {
+                (x.chars().count() != y.chars().count())
+                    .then(|| x.chars().count().min(y.chars().count()))
+            })
+        {
             text.push_str(&format!("\n  first difference at character {i}"));
         }
     }
@@ -76,10 +93,21 @@ fn check_ne(ctx: &NativeCallContext, a: Dynamic, b: Dynamic, msg: &str) -> RResu
     )))
 }
 
-fn check_contains(ctx: &NativeCallContext, hay: Dynamic, needle: Dynamic, msg: &str) -> RResult<()> {
+fn check_contains(
+    ctx: &NativeCallContext,
+    hay: Dynamic,
+    needle: Dynamic,
+    msg: &str,
+) -> RResult<()> {
     let found = if let Some(s) = hay.read_lock::<rhai::ImmutableString>() {
         if !needle.is_string() {
-            return Err(invalid("needle", format!("searching a string needs a string, got {}", needle.type_name())));
+            return Err(invalid(
+                "needle",
+                format!(
+                    "searching a string needs a string, got {}",
+                    needle.type_name()
+                ),
+            ));
         }
         s.contains(needle.to_string().as_str())
     } else if let Some(arr) = hay.read_lock::<Array>() {
@@ -89,14 +117,21 @@ fn check_contains(ctx: &NativeCallContext, hay: Dynamic, needle: Dynamic, msg: &
     } else {
         return Err(invalid(
             "haystack",
-            format!("assert_contains works on strings, arrays and maps, not {}", hay.type_name()),
+            format!(
+                "assert_contains works on strings, arrays and maps, not {}",
+                hay.type_name()
+            ),
         ));
     };
     if found {
         return Ok(());
     }
     Err(fail(with_msg(
-        format!("assert_contains failed\n  looked for: {}\n          in: {}", show(&needle), show(&hay)),
+        format!(
+            "assert_contains failed\n  looked for: {}\n          in: {}",
+            show(&needle),
+            show(&hay)
+        ),
         msg,
     )))
 }
@@ -107,7 +142,10 @@ fn check_match(text: &str, pattern: &str, msg: &str) -> RResult<()> {
         return Ok(());
     }
     Err(fail(with_msg(
-        format!("assert_match failed\n  pattern: {pattern}\n     text: {}", show(&Dynamic::from(text.to_string()))),
+        format!(
+            "assert_match failed\n  pattern: {pattern}\n     text: {}",
+            show(&Dynamic::from(text.to_string()))
+        ),
         msg,
     )))
 }
@@ -134,7 +172,9 @@ fn check_throws(ctx: &NativeCallContext, f: FnPtr, want_kind: Option<&str>) -> R
     match f.call_within_context::<Dynamic>(ctx, ()) {
         Ok(v) => Err(fail(format!(
             "assert_throws failed: expected an error{}, but the function returned {}",
-            want_kind.map(|k| format!(" of kind `{k}`")).unwrap_or_default(),
+            want_kind
+                .map(|k| format!(" of kind `{k}`"))
+                .unwrap_or_default(),
             show(&v)
         ))),
         Err(e) if matches!(e.unwrap_inner(), EvalAltResult::ErrorTerminated(..)) => Err(e),
@@ -158,7 +198,11 @@ fn check_throws(ctx: &NativeCallContext, f: FnPtr, want_kind: Option<&str>) -> R
 }
 
 fn skip_now(reason: &str) -> Box<EvalAltResult> {
-    EvalAltResult::ErrorTerminated(Dynamic::from(SkipRequest(reason.to_string())), Position::NONE).into()
+    EvalAltResult::ErrorTerminated(
+        Dynamic::from(SkipRequest(reason.to_string())),
+        Position::NONE,
+    )
+    .into()
 }
 
 /// True when missing tools must fail instead of skip (CI).
@@ -167,7 +211,8 @@ pub fn tools_required() -> bool {
 }
 
 pub fn register(r: &mut Registrar) {
-    r.engine().register_type_with_name::<SkipRequest>("SkipRequest");
+    r.engine()
+        .register_type_with_name::<SkipRequest>("SkipRequest");
     r.func(
         "assert",
         &["condition", "message"],
@@ -176,7 +221,11 @@ pub fn register(r: &mut Registrar) {
 assert(exist("/etc/hosts"), "hosts file must exist");
 ```"#,
         |c: bool, msg: &str| -> RResult<()> {
-            if c { Ok(()) } else { Err(fail(format!("assertion failed: {msg}"))) }
+            if c {
+                Ok(())
+            } else {
+                Err(fail(format!("assertion failed: {msg}")))
+            }
         },
     );
     r.func(
@@ -187,7 +236,11 @@ assert(exist("/etc/hosts"), "hosts file must exist");
 assert(1 + 1 == 2);
 ```"#,
         |c: bool| -> RResult<()> {
-            if c { Ok(()) } else { Err(fail("assertion failed".into())) }
+            if c {
+                Ok(())
+            } else {
+                Err(fail("assertion failed".into()))
+            }
         },
     );
     r.func(
@@ -198,7 +251,11 @@ assert(1 + 1 == 2);
 assert_true(which("sh") != "");
 ```"#,
         |c: bool| -> RResult<()> {
-            if c { Ok(()) } else { Err(fail("assert_true failed: the value is false".into())) }
+            if c {
+                Ok(())
+            } else {
+                Err(fail("assert_true failed: the value is false".into()))
+            }
         },
     );
     r.func(
@@ -209,7 +266,11 @@ assert_true(which("sh") != "");
 assert_true(exist("/tmp"), "/tmp must exist");
 ```"#,
         |c: bool, msg: &str| -> RResult<()> {
-            if c { Ok(()) } else { Err(fail(format!("assert_true failed: {msg}"))) }
+            if c {
+                Ok(())
+            } else {
+                Err(fail(format!("assert_true failed: {msg}")))
+            }
         },
     );
     r.func(
@@ -220,7 +281,11 @@ assert_true(exist("/tmp"), "/tmp must exist");
 assert_false(exist("/no/such/path"));
 ```"#,
         |c: bool| -> RResult<()> {
-            if !c { Ok(()) } else { Err(fail("assert_false failed: the value is true".into())) }
+            if !c {
+                Ok(())
+            } else {
+                Err(fail("assert_false failed: the value is true".into()))
+            }
         },
     );
     r.func(
@@ -231,7 +296,11 @@ assert_false(exist("/no/such/path"));
 assert_false(tcp_check("127.0.0.1", 1), "nothing listens on port 1");
 ```"#,
         |c: bool, msg: &str| -> RResult<()> {
-            if !c { Ok(()) } else { Err(fail(format!("assert_false failed: {msg}"))) }
+            if !c {
+                Ok(())
+            } else {
+                Err(fail(format!("assert_false failed: {msg}")))
+            }
         },
     );
     r.func(

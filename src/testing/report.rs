@@ -22,13 +22,22 @@ pub enum Format {
 pub trait Reporter {
     fn result(&mut self, r: &TestResult);
     /// Called once at the end; `interrupted` when Ctrl-C stopped the run.
-    fn finish(&mut self, all: &[TestResult], summary: &Summary, elapsed: Duration, interrupted: bool);
+    fn finish(
+        &mut self,
+        all: &[TestResult],
+        summary: &Summary,
+        elapsed: Duration,
+        interrupted: bool,
+    );
 }
 
 pub fn reporter(format: Format, color: bool) -> Box<dyn Reporter> {
     match format {
         Format::Pretty => Box::new(Pretty { color }),
-        Format::Tap => Box::new(Tap { n: 0, started: false }),
+        Format::Tap => Box::new(Tap {
+            n: 0,
+            started: false,
+        }),
         Format::Json => Box::new(Json),
     }
 }
@@ -73,7 +82,13 @@ impl Reporter for Pretty {
         let _ = out.flush();
     }
 
-    fn finish(&mut self, all: &[TestResult], summary: &Summary, elapsed: Duration, interrupted: bool) {
+    fn finish(
+        &mut self,
+        all: &[TestResult],
+        summary: &Summary,
+        elapsed: Duration,
+        interrupted: bool,
+    ) {
         let mut out = std::io::stdout().lock();
         let failures: Vec<&TestResult> = all.iter().filter(|r| r.status.is_failure()).collect();
         if !failures.is_empty() {
@@ -83,17 +98,31 @@ impl Reporter for Pretty {
                 let _ = writeln!(out, "{}", r.message.trim_end());
             }
         }
-        let skipped: Vec<&TestResult> = all.iter().filter(|r| r.status == Status::Skipped).collect();
+        let skipped: Vec<&TestResult> =
+            all.iter().filter(|r| r.status == Status::Skipped).collect();
         if !skipped.is_empty() {
             let _ = writeln!(out, "\n{}", self.paint("1", "skipped:"));
             for r in &skipped {
                 let _ = writeln!(out, "  {}: {}", r.full_name(), r.message);
             }
         }
-        let cleaned: usize = all.iter().map(|r| r.resources.len()).sum();
+        let handled: Vec<&String> = all.iter().flat_map(|r| r.resources.iter()).collect();
         let _ = writeln!(out);
-        if cleaned > 0 {
-            let _ = writeln!(out, "{cleaned} leftover resource(s) handled after tests (see --keep)");
+        let kept: Vec<&&String> = handled.iter().filter(|r| r.starts_with("kept ")).collect();
+        if !kept.is_empty() {
+            let _ = writeln!(out, "{}", self.paint("1", "kept (--keep):"));
+            for k in kept {
+                let _ = writeln!(out, "  {k}");
+            }
+        } else if !handled.is_empty() {
+            let _ = writeln!(
+                out,
+                "removed {} resource(s) tests left behind (--keep keeps them)",
+                handled.len()
+            );
+        }
+        for failed in handled.iter().filter(|r| r.starts_with("could not remove")) {
+            let _ = writeln!(out, "warning: {failed}");
         }
         if interrupted {
             let _ = writeln!(out, "interrupted by Ctrl-C");
@@ -131,7 +160,12 @@ impl Reporter for Tap {
                 let _ = writeln!(out, "ok {} - {name}", self.n);
             }
             Status::Skipped => {
-                let _ = writeln!(out, "ok {} - {name} # SKIP {}", self.n, r.message.replace('\n', " "));
+                let _ = writeln!(
+                    out,
+                    "ok {} - {name} # SKIP {}",
+                    self.n,
+                    r.message.replace('\n', " ")
+                );
             }
             Status::Failed | Status::TimedOut => {
                 let _ = writeln!(out, "not ok {} - {name}", self.n);
@@ -139,7 +173,11 @@ impl Reporter for Tap {
                 let _ = writeln!(
                     out,
                     "  status: {}",
-                    if r.status == Status::TimedOut { "timed_out" } else { "failed" }
+                    if r.status == Status::TimedOut {
+                        "timed_out"
+                    } else {
+                        "failed"
+                    }
                 );
                 let _ = writeln!(out, "  duration_ms: {}", r.duration.as_millis());
                 let _ = writeln!(out, "  message: |-\n{}", yaml_block(&r.message));
@@ -149,7 +187,13 @@ impl Reporter for Tap {
         let _ = out.flush();
     }
 
-    fn finish(&mut self, _all: &[TestResult], summary: &Summary, _elapsed: Duration, interrupted: bool) {
+    fn finish(
+        &mut self,
+        _all: &[TestResult],
+        summary: &Summary,
+        _elapsed: Duration,
+        interrupted: bool,
+    ) {
         let mut out = std::io::stdout().lock();
         if !self.started {
             let _ = writeln!(out, "TAP version 13");
@@ -167,7 +211,13 @@ struct Json;
 impl Reporter for Json {
     fn result(&mut self, _r: &TestResult) {}
 
-    fn finish(&mut self, all: &[TestResult], summary: &Summary, elapsed: Duration, interrupted: bool) {
+    fn finish(
+        &mut self,
+        all: &[TestResult],
+        summary: &Summary,
+        elapsed: Duration,
+        interrupted: bool,
+    ) {
         let doc = serde_json::json!({
             "tests": all,
             "summary": summary,
@@ -263,7 +313,11 @@ pub fn junit(all: &[TestResult], elapsed: Duration) -> String {
                 )),
                 Status::Failed | Status::TimedOut => {
                     let first = r.message.lines().next().unwrap_or("failed");
-                    let kind = if r.status == Status::TimedOut { "timeout" } else { "failure" };
+                    let kind = if r.status == Status::TimedOut {
+                        "timeout"
+                    } else {
+                        "failure"
+                    };
                     xml.push_str(&format!(
                         "{open}>\n      <failure message=\"{}\" type=\"{kind}\">{}</failure>\n    </testcase>\n",
                         xml_escape(first),
@@ -303,10 +357,16 @@ mod tests {
         ];
         let xml = junit(&all, Duration::from_secs(1));
         assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"));
-        assert!(xml.contains("<testsuites name=\"herodo\" tests=\"4\" failures=\"2\" errors=\"0\" skipped=\"1\""));
+        assert!(xml.contains(
+            "<testsuites name=\"herodo\" tests=\"4\" failures=\"2\" errors=\"0\" skipped=\"1\""
+        ));
         assert!(xml.contains("<testsuite name=\"tests/a_test.rhai\" tests=\"4\" failures=\"2\" errors=\"0\" skipped=\"1\""));
-        assert!(xml.contains("<testcase classname=\"tests/a_test.rhai\" name=\"test_ok\" time=\"0.005\"/>"));
-        assert!(xml.contains("<failure message=\"expected &lt;1&gt; &amp; &quot;2&quot;\" type=\"failure\">"));
+        assert!(xml.contains(
+            "<testcase classname=\"tests/a_test.rhai\" name=\"test_ok\" time=\"0.005\"/>"
+        ));
+        assert!(xml.contains(
+            "<failure message=\"expected &lt;1&gt; &amp; &quot;2&quot;\" type=\"failure\">"
+        ));
         assert!(xml.contains("<skipped message=\"no podman\"/>"));
         assert!(xml.contains("type=\"timeout\""));
         assert_eq!(xml.matches("<testcase").count(), 4);
@@ -316,7 +376,13 @@ mod tests {
     #[test]
     fn summary_line_format() {
         let mut s = Summary::default();
-        for st in [Status::Passed, Status::Passed, Status::Failed, Status::TimedOut, Status::Skipped] {
+        for st in [
+            Status::Passed,
+            Status::Passed,
+            Status::Failed,
+            Status::TimedOut,
+            Status::Skipped,
+        ] {
             s.add(st);
         }
         assert_eq!(s.line(), "2 passed, 2 failed, 1 skipped");

@@ -110,7 +110,11 @@ pub const CALL_SOURCE: &str = "<herodo test>";
 
 /// Run `f` under `timeout`: when it expires, the cancel flag stops the script and whatever
 /// command it is running. Also reports whether Ctrl-C interrupted it.
-fn timed<T>(host: &Host, timeout: Duration, f: impl FnOnce() -> Result<T, Box<EvalAltResult>>) -> (Run<T>, bool) {
+fn timed<T>(
+    host: &Host,
+    timeout: Duration,
+    f: impl FnOnce() -> Result<T, Box<EvalAltResult>>,
+) -> (Run<T>, bool) {
     let fired = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::channel::<()>();
     let (flag, cancel) = (fired.clone(), host.cancel.clone());
@@ -171,7 +175,10 @@ impl Runner<'_> {
         match run {
             Run::TimedOut => (
                 Status::TimedOut,
-                format!("timed out after {} (see --timeout)", fmt_duration(self.opts.timeout)),
+                format!(
+                    "timed out after {} (see --timeout)",
+                    fmt_duration(self.opts.timeout)
+                ),
             ),
             Run::Done(Ok(())) => (Status::Passed, String::new()),
             Run::Done(Err(e)) => match diagnostics::outcome(&e) {
@@ -208,7 +215,13 @@ impl Runner<'_> {
             .collect()
     }
 
-    fn result(file: &str, name: &str, status: Status, started: Instant, message: String) -> TestResult {
+    fn result(
+        file: &str,
+        name: &str,
+        status: Status,
+        started: Instant,
+        message: String,
+    ) -> TestResult {
         TestResult {
             file: file.to_string(),
             name: name.to_string(),
@@ -226,7 +239,13 @@ impl Runner<'_> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) => {
-                out.push(Self::result(&shown, "(file)", Status::Failed, started, format!("cannot read {shown}: {e}")));
+                out.push(Self::result(
+                    &shown,
+                    "(file)",
+                    Status::Failed,
+                    started,
+                    format!("cannot read {shown}: {e}"),
+                ));
                 return;
             }
         };
@@ -234,7 +253,13 @@ impl Runner<'_> {
             Ok(a) => a,
             Err(e) => {
                 let msg = diagnostics::render(self.host, &e, &abs, None, self.style);
-                out.push(Self::result(&shown, "(compile)", Status::Failed, started, msg));
+                out.push(Self::result(
+                    &shown,
+                    "(compile)",
+                    Status::Failed,
+                    started,
+                    msg,
+                ));
                 return;
             }
         };
@@ -243,13 +268,14 @@ impl Runner<'_> {
 
         if all_tests.is_empty() {
             // A plain script: the whole file is one test.
-            let name = path.file_stem().map_or("script".into(), |s| s.to_string_lossy().into_owned());
+            let name = path
+                .file_stem()
+                .map_or("script".into(), |s| s.to_string_lossy().into_owned());
             if !self.selected(&format!("{shown}::{name}")) {
                 return;
             }
-            let run = self.timed(|engine| {
-                engine.run_ast_with_scope(&mut engine::scope_with_args(&[]), &ast)
-            });
+            let run = self
+                .timed(|engine| engine.run_ast_with_scope(&mut engine::scope_with_args(&[]), &ast));
             let (status, message) = self.judge(run, &abs);
             let mut r = Self::result(&shown, &name, status, started, message);
             r.resources = self.cleanup(file_mark);
@@ -267,11 +293,16 @@ impl Runner<'_> {
         }
 
         // The top level runs once; its imports and constants stay with the functions.
-        let module = match self.timed(|engine| Module::eval_ast_as_new(Scope::new(), &ast, engine)) {
+        let module = match self.timed(|engine| Module::eval_ast_as_new(Scope::new(), &ast, engine))
+        {
             Run::Done(Ok(m)) => m,
             other => {
                 let (status, message) = self.judge(other.map_unit(), &abs);
-                let status = if status == Status::Passed { Status::Failed } else { status };
+                let status = if status == Status::Passed {
+                    Status::Failed
+                } else {
+                    status
+                };
                 let mut r = Self::result(&shown, "(top level)", status, started, message);
                 r.resources = self.cleanup(file_mark);
                 self.note_failure(&r);
@@ -402,7 +433,9 @@ pub fn run(host: &Arc<Host>, limits: &Limits, opts: &TestOptions) -> i32 {
     let color = std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
     let reporter: Box<dyn Reporter> = match &opts.worker_out {
         Some(p) => match std::fs::File::create(p) {
-            Ok(f) => Box::new(report::Stream { out: std::io::BufWriter::new(f) }),
+            Ok(f) => Box::new(report::Stream {
+                out: std::io::BufWriter::new(f),
+            }),
             Err(e) => {
                 eprintln!("herodo: cannot write {}: {e}", p.display());
                 return code::USAGE;
@@ -454,7 +487,12 @@ pub fn run(host: &Arc<Host>, limits: &Limits, opts: &TestOptions) -> i32 {
     }
 }
 
-fn list(host: &Arc<Host>, engine: &Engine, files: &[PathBuf], filter: Option<&regex::Regex>) -> i32 {
+fn list(
+    host: &Arc<Host>,
+    engine: &Engine,
+    files: &[PathBuf],
+    filter: Option<&regex::Regex>,
+) -> i32 {
     let mut rc = code::OK;
     for f in files {
         let abs = engine::absolute(f).display().to_string();
@@ -464,7 +502,10 @@ fn list(host: &Arc<Host>, engine: &Engine, files: &[PathBuf], filter: Option<&re
             Ok(ast) => {
                 let mut names = test_functions(&ast, &text);
                 if names.is_empty() {
-                    names.push(f.file_stem().map_or("script".into(), |s| s.to_string_lossy().into_owned()));
+                    names.push(
+                        f.file_stem()
+                            .map_or("script".into(), |s| s.to_string_lossy().into_owned()),
+                    );
                 }
                 for n in names {
                     let full = format!("{shown}::{n}");
@@ -474,7 +515,10 @@ fn list(host: &Arc<Host>, engine: &Engine, files: &[PathBuf], filter: Option<&re
                 }
             }
             Err(e) => {
-                eprint!("{}", diagnostics::render(host, &e, &abs, None, Style { color: false }));
+                eprint!(
+                    "{}",
+                    diagnostics::render(host, &e, &abs, None, Style { color: false })
+                );
                 rc = code::SCRIPT_ERROR;
             }
         }
@@ -483,7 +527,12 @@ fn list(host: &Arc<Host>, engine: &Engine, files: &[PathBuf], filter: Option<&re
 }
 
 /// Run files in `opts.jobs` worker processes; returns true when interrupted.
-fn run_parallel(host: &Arc<Host>, opts: &TestOptions, files: &[PathBuf], out: &mut Collector) -> bool {
+fn run_parallel(
+    host: &Arc<Host>,
+    opts: &TestOptions,
+    files: &[PathBuf],
+    out: &mut Collector,
+) -> bool {
     let exe = match std::env::current_exe() {
         Ok(p) => p,
         Err(e) => {
@@ -504,17 +553,30 @@ fn run_parallel(host: &Arc<Host>, opts: &TestOptions, files: &[PathBuf], out: &m
     let (tx, rx) = mpsc::channel::<(usize, Vec<TestResult>)>();
     let mut handles = Vec::new();
     for _ in 0..opts.jobs.min(files.len()) {
-        let (queue, stop, tx, host, exe, scratch) =
-            (queue.clone(), stop.clone(), tx.clone(), host.clone(), exe.clone(), scratch.clone());
+        let (queue, stop, tx, host, exe, scratch) = (
+            queue.clone(),
+            stop.clone(),
+            tx.clone(),
+            host.clone(),
+            exe.clone(),
+            scratch.clone(),
+        );
         let opts = opts.clone();
         handles.push(std::thread::spawn(move || loop {
             if stop.load(Ordering::SeqCst) || host.cancel.is_cancelled() {
                 break;
             }
-            let Some((i, file)) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front() else {
+            let Some((i, file)) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front()
+            else {
                 break;
             };
-            let results = run_worker(&host, &opts, &exe, &scratch.join(format!("{i}.jsonl")), &file);
+            let results = run_worker(
+                &host,
+                &opts,
+                &exe,
+                &scratch.join(format!("{i}.jsonl")),
+                &file,
+            );
             if opts.fail_fast && results.iter().any(|r| r.status.is_failure()) {
                 stop.store(true, Ordering::SeqCst);
             }
@@ -546,7 +608,13 @@ fn run_parallel(host: &Arc<Host>, opts: &TestOptions, files: &[PathBuf], out: &m
 }
 
 /// One worker process for one file; its JSON-lines results, or a failure describing the crash.
-fn run_worker(host: &Host, opts: &TestOptions, exe: &Path, result_file: &Path, file: &Path) -> Vec<TestResult> {
+fn run_worker(
+    host: &Host,
+    opts: &TestOptions,
+    exe: &Path,
+    result_file: &Path,
+    file: &Path,
+) -> Vec<TestResult> {
     let mut cmd = Cmd::new(exe.display().to_string())
         .args(opts.forward.iter().cloned())
         .arg("test")
@@ -562,7 +630,9 @@ fn run_worker(host: &Host, opts: &TestOptions, exe: &Path, result_file: &Path, f
         cmd = cmd.arg("--filter").arg(f.clone());
     }
     // A file's tests may take as long as each test's timeout allows; the worker enforces it.
-    cmd = cmd.arg(file.display().to_string()).timeout(Duration::from_secs(7 * 24 * 3600));
+    cmd = cmd
+        .arg(file.display().to_string())
+        .timeout(Duration::from_secs(7 * 24 * 3600));
     let shown = host.display_path(&engine::absolute(file).display().to_string());
     let output = host.exec(cmd);
     let mut results: Vec<TestResult> = std::fs::read_to_string(result_file)
@@ -573,19 +643,27 @@ fn run_worker(host: &Host, opts: &TestOptions, exe: &Path, result_file: &Path, f
     match output {
         Ok(o) => {
             let captured = format!("{}{}", o.stdout, o.stderr);
-            let crashed = results.is_empty() && o.status.code() != code::OK && o.status.code() != code::USAGE;
+            let crashed =
+                results.is_empty() && o.status.code() != code::OK && o.status.code() != code::USAGE;
             if crashed {
                 results.push(TestResult {
                     file: shown,
                     name: "(worker)".into(),
                     status: Status::Failed,
                     duration: o.duration,
-                    message: format!("the worker process failed with {}\n{}", o.status, crate::exec::tail(&captured, 4000)),
+                    message: format!(
+                        "the worker process failed with {}\n{}",
+                        o.status,
+                        crate::exec::tail(&captured, 4000)
+                    ),
                     resources: vec![],
                 });
             } else if !captured.trim().is_empty() {
                 for r in results.iter_mut().filter(|r| r.status.is_failure()) {
-                    r.message.push_str(&format!("\n\ncaptured output of {shown}:\n{}", crate::exec::tail(&captured, 4000)));
+                    r.message.push_str(&format!(
+                        "\n\ncaptured output of {shown}:\n{}",
+                        crate::exec::tail(&captured, 4000)
+                    ));
                 }
             }
         }

@@ -15,10 +15,10 @@ pub fn register(r: &mut Registrar) {
         &["text"],
         r#"Remove the indentation common to all lines (handy for multi-line strings).
 ```rhai
-let conf = dedent("
+let conf = dedent(`
     [server]
     port = 80
-");
+`);
 ```"#,
         |t: &str| super::dedent(t),
     );

@@ -18,7 +18,13 @@ pub fn dedent(text: &str) -> String {
         .unwrap_or(0);
     let mut out: Vec<&str> = lines
         .iter()
-        .map(|l| if l.trim().is_empty() { "" } else { &l[indent..] })
+        .map(|l| {
+            if l.trim().is_empty() {
+                ""
+            } else {
+                &l[indent..]
+            }
+        })
         .collect();
     if text.ends_with('\n') {
         out.push("");

@@ -6,7 +6,10 @@ use crate::support::{herodo, TempDir};
 #[test]
 fn runs_a_file_with_args() {
     let t = TempDir::new("file");
-    t.write("a.rhai", r#"print(`n=${ARGS.len()} first=${ARGS[0]} last=${ARGS[2]}`);"#);
+    t.write(
+        "a.rhai",
+        r#"print(`n=${ARGS.len()} first=${ARGS[0]} last=${ARGS[2]}`);"#,
+    );
     herodo(t.path(), ["a.rhai", "x", "--y", "z z"])
         .run()
         .ok()
@@ -63,12 +66,20 @@ fn eval_and_stdin() {
 fn exit_codes() {
     let t = TempDir::new("codes");
     herodo(t.path(), ["-e", "let x = 1;"]).run().code(0);
-    herodo(t.path(), ["-e", "exit(7)"]).run().code(7).stderr_is_empty();
-    herodo(t.path(), ["-e", "fn f() { exit(3); } f();"]).run().code(3);
-    herodo(t.path(), ["-e", "try { exit(4); } catch { print(\"caught\"); }"])
+    herodo(t.path(), ["-e", "exit(7)"])
         .run()
-        .code(4)
-        .stdout_lacks("caught");
+        .code(7)
+        .stderr_is_empty();
+    herodo(t.path(), ["-e", "fn f() { exit(3); } f();"])
+        .run()
+        .code(3);
+    herodo(
+        t.path(),
+        ["-e", "try { exit(4); } catch { print(\"caught\"); }"],
+    )
+    .run()
+    .code(4)
+    .stdout_lacks("caught");
     herodo(t.path(), ["-e", "throw \"x\""]).run().code(1);
     herodo(t.path(), ["--no-such-flag"]).run().code(2);
     herodo(t.path(), ["missing.rhai"])
@@ -101,7 +112,11 @@ fn shebang_scripts_run_directly() {
         "#!/usr/bin/env herodo\nprint(`hello ${ARGS[0]}`);\nthrow \"line three\";\n",
     );
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let out = std::process::Command::new(&script)
         .arg("you")
         .env("PATH", path)
@@ -130,7 +145,10 @@ fn non_rhai_files_are_refused_unless_they_have_a_herodo_shebang() {
 #[test]
 fn imports_resolve_relative_to_the_importer_and_std() {
     let t = TempDir::new("imports");
-    t.write("lib/util.rhai", "fn twice(x) { x * 2 }\nimport \"helper\" as h;\nfn via_helper() { h::name() }");
+    t.write(
+        "lib/util.rhai",
+        "fn twice(x) { x * 2 }\nimport \"helper\" as h;\nfn via_helper() { h::name() }",
+    );
     t.write("lib/helper.rhai", "fn name() { \"helper\" }");
     t.write(
         "app/main.rhai",
@@ -171,7 +189,10 @@ fn import_cycles_are_reported() {
 fn check_reports_every_broken_file_and_runs_nothing() {
     let t = TempDir::new("check");
     let marker = t.path().join("ran");
-    t.write("good.rhai", &format!("file_write(\"{}\", \"x\");", marker.display()));
+    t.write(
+        "good.rhai",
+        &format!("file_write(\"{}\", \"x\");", marker.display()),
+    );
     t.write("sub/bad1.rhai", "let x = ;\n");
     t.write("sub/bad2.rhai", "print(1);\nfn f( {\n");
     herodo(t.path(), ["check", "."])
@@ -198,21 +219,59 @@ fn fns_lists_functions_with_docs() {
     let fns = v.as_array().unwrap();
     let names: Vec<&str> = fns.iter().filter_map(|f| f["name"].as_str()).collect();
     for expected in [
-        "run", "cmd", "which", "process_list", "process_get", "kill", "exist", "file_read",
-        "file_write", "file_write_append", "file_size", "mkdir", "delete", "copy", "mv",
-        "find_file", "find_files", "find_dir", "find_dirs", "chdir", "env_get", "env_set",
-        "tmpdir", "mktemp", "dedent", "prefix", "name_fix", "path_fix", "template_render",
-        "tcp_check", "wait_for_port", "http_status", "sleep", "timestamp", "exit", "to_json",
-        "parse_json", "CommandResult.stdout",
+        "run",
+        "cmd",
+        "which",
+        "process_list",
+        "process_get",
+        "kill",
+        "exist",
+        "file_read",
+        "file_write",
+        "file_write_append",
+        "file_size",
+        "mkdir",
+        "delete",
+        "copy",
+        "mv",
+        "find_file",
+        "find_files",
+        "find_dir",
+        "find_dirs",
+        "chdir",
+        "env_get",
+        "env_set",
+        "tmpdir",
+        "mktemp",
+        "dedent",
+        "prefix",
+        "name_fix",
+        "path_fix",
+        "template_render",
+        "tcp_check",
+        "wait_for_port",
+        "http_status",
+        "sleep",
+        "timestamp",
+        "exit",
+        "to_json",
+        "parse_json",
+        "CommandResult.stdout",
     ] {
         assert!(names.contains(&expected), "fns lacks {expected}");
     }
     // Every function has a summary and an example.
     for f in fns {
         let name = f["name"].as_str().unwrap();
-        assert!(!f["summary"].as_str().unwrap().is_empty(), "{name} has no doc");
+        assert!(
+            !f["summary"].as_str().unwrap().is_empty(),
+            "{name} has no doc"
+        );
         if !name.contains('.') && !name.starts_with("to_") {
-            assert!(f["doc"].as_str().unwrap().contains("```rhai"), "{name} has no example");
+            assert!(
+                f["doc"].as_str().unwrap().contains("```rhai"),
+                "{name} has no example"
+            );
         }
     }
     let run = fns
@@ -250,7 +309,11 @@ fn verbose_echoes_commands_with_duration_and_hides_secrets() {
     let t = TempDir::new("verbose");
     herodo(
         t.path(),
-        ["-v", "-e", "cmd([\"true\"], #{env: #{PW: \"very-secret-pw\"}});"],
+        [
+            "-v",
+            "-e",
+            "cmd([\"true\"], #{env: #{PW: \"very-secret-pw\"}});",
+        ],
     )
     .run()
     .ok()
@@ -279,13 +342,33 @@ fn help_is_complete() {
     let t = TempDir::new("help");
     let out = herodo(t.path(), ["--help"]).run().ok();
     for flag in [
-        "--dry-run", "--verbose", "--timeout", "-C", "--eval", "--max-operations",
-        "--max-call-depth", "--max-string-size", "--max-array-size", "--max-map-size",
-        "--max-time", "check", "fns", "Exit codes",
+        "--dry-run",
+        "--verbose",
+        "--timeout",
+        "-C",
+        "--eval",
+        "--max-operations",
+        "--max-call-depth",
+        "--max-string-size",
+        "--max-array-size",
+        "--max-map-size",
+        "--max-time",
+        "check",
+        "fns",
+        "Exit codes",
     ] {
         assert!(out.stdout.contains(flag), "--help lacks {flag}");
     }
-    herodo(t.path(), ["check", "--help"]).run().ok().stdout_has("syntax error");
-    herodo(t.path(), ["fns", "--help"]).run().ok().stdout_has("--json");
-    herodo(t.path(), ["--version"]).run().ok().stdout_has("herodo ");
+    herodo(t.path(), ["check", "--help"])
+        .run()
+        .ok()
+        .stdout_has("syntax error");
+    herodo(t.path(), ["fns", "--help"])
+        .run()
+        .ok()
+        .stdout_has("--json");
+    herodo(t.path(), ["--version"])
+        .run()
+        .ok()
+        .stdout_has("herodo ");
 }

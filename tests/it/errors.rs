@@ -41,7 +41,7 @@ fn runtime_error_in_a_function_shows_the_call_chain() {
         .code(1)
         .stderr_has("no function matches no_such_method (int)")
         .stderr_has("--> f.rhai:2:7")
-        .stderr_has("  2 |     x.no_such_method()")
+        .stderr_has(" 2 |     x.no_such_method()")
         .stderr_has("in function `inner`, called at f.rhai:5:5")
         .stderr_has("in function `outer`, called at f.rhai:7:1");
 }
@@ -53,14 +53,26 @@ fn failed_command_in_an_imported_module_shows_command_and_stderr() {
         "lib/ops.rhai",
         "fn deploy(dir) {\n    run(`ls ${dir}`, #{silent: true});\n}\n",
     );
-    t.write("main.rhai", "import \"lib/ops\" as ops;\n\nops::deploy(\"/definitely/missing\");\n");
+    t.write(
+        "main.rhai",
+        "import \"lib/ops\" as ops;\n\nops::deploy(\"/definitely/missing\");\n",
+    );
     let out = herodo(t.path(), ["main.rhai"]).run().code(1);
     let err = &out.stderr;
-    assert!(err.contains("error[command_failed]: command failed with exit code 2"), "{err}");
+    assert!(
+        err.contains("error[command_failed]: command failed with exit code 2"),
+        "{err}"
+    );
     assert!(err.contains("--> lib/ops.rhai:2:5"), "{err}");
     assert!(err.contains("run(`ls ${dir}`, #{silent: true});"), "{err}");
-    assert!(err.contains("in function `deploy`, called at main.rhai:3:"), "{err}");
-    assert!(err.contains("= command: sh -c 'ls /definitely/missing'"), "{err}");
+    assert!(
+        err.contains("in function `deploy`, called at main.rhai:3:"),
+        "{err}"
+    );
+    assert!(
+        err.contains("= command: sh -c 'ls /definitely/missing'"),
+        "{err}"
+    );
     assert!(err.contains("= exit code: 2"), "{err}");
     assert!(err.contains("No such file or directory"), "{err}");
     // The caret sits under `run`.
@@ -81,7 +93,9 @@ try {
     print(e.kind);
     print(e.exit_code);
     print(e.cmd);
-    print(e.stdout.trim());
+    let out = e.stdout;
+    out.trim();
+    print(out);
     print(e.stderr);
     print(e.message);
 }
@@ -100,11 +114,19 @@ try { process_get("no-such-process-pattern-xyz"); } catch (e) { print(e.kind); }
     assert_eq!(lines[2], "sh -c 'echo to-out; echo to-err >&2; exit 3'");
     assert_eq!(lines[3], "to-out");
     assert_eq!(lines[4], "to-err");
-    assert!(lines[6].starts_with("command failed with exit code 3"), "{}", out.stdout);
+    assert!(
+        lines[6].starts_with("command failed with exit code 3"),
+        "{}",
+        out.stdout
+    );
     assert_eq!(lines[7], "not_found | /no/such/file");
     assert_eq!(lines[8], "command_not_found");
     assert_eq!(lines[9], "timeout");
-    assert!(lines[10].starts_with("invalid_argument: invalid run option: unknown key `bogus`"), "{}", out.stdout);
+    assert!(
+        lines[10].starts_with("invalid_argument: invalid run option: unknown key `bogus`"),
+        "{}",
+        out.stdout
+    );
     assert_eq!(lines[11], "parse");
     assert_eq!(lines[12], "template");
     assert_eq!(lines[13], "not_found");
@@ -120,7 +142,7 @@ fn secrets_never_reach_errors() {
         .stderr_has("TOKEN=*** sh -c")
         .stderr_has("token=***")
         .stderr_lacks("abc-super-secret");
-    let script = r#"run("echo pw=hunter22 >&2; exit 1", #{secret: true, silent: true});"#;
+    let script = r#"run("curl -u admin:hunter22 http://127.0.0.1:1/ 2>/dev/null; exit 1", #{secret: true, silent: true});"#;
     herodo(t.path(), ["-e", script])
         .run()
         .code(1)
@@ -183,18 +205,42 @@ fn sandbox_limits_stop_runaway_scripts_cleanly() {
         .run()
         .code(1)
         .stderr_has("error[limit]: call stack too deep");
-    herodo(t.path(), ["--max-call-depth", "500", "-e", "fn r(n) { if n == 0 { 0 } else { 1 + r(n - 1) } } print(r(400));"])
-        .run()
-        .ok()
-        .stdout_is("400\n");
-    herodo(t.path(), ["--max-string-size", "100", "-e", "let s = \"\"; loop { s += \"xxxxxxxxxx\"; }"])
-        .run()
-        .code(1)
-        .stderr_has("error[limit]");
-    herodo(t.path(), ["--max-array-size", "10", "-e", "let a = []; for i in 0..20 { a.push(i); }"])
-        .run()
-        .code(1)
-        .stderr_has("error[limit]");
+    herodo(
+        t.path(),
+        [
+            "--max-call-depth",
+            "500",
+            "-e",
+            "fn r(n) { if n == 0 { 0 } else { 1 + r(n - 1) } } print(r(400));",
+        ],
+    )
+    .run()
+    .ok()
+    .stdout_is("400\n");
+    herodo(
+        t.path(),
+        [
+            "--max-string-size",
+            "100",
+            "-e",
+            "let s = \"\"; loop { s += \"xxxxxxxxxx\"; }",
+        ],
+    )
+    .run()
+    .code(1)
+    .stderr_has("error[limit]");
+    herodo(
+        t.path(),
+        [
+            "--max-array-size",
+            "10",
+            "-e",
+            "let a = []; for i in 0..20 { a.push(i); }",
+        ],
+    )
+    .run()
+    .code(1)
+    .stderr_has("error[limit]");
     herodo(t.path(), ["--max-time", "0.5", "-e", "loop { }"])
         .run()
         .code(1)
@@ -205,7 +251,10 @@ fn sandbox_limits_stop_runaway_scripts_cleanly() {
 fn ctrl_c_stops_the_running_command_and_the_script() {
     let t = TempDir::new("ctrlc");
     let child = std::process::Command::new(crate::support::BIN)
-        .args(["-e", "print(\"started\"); run(\"sleep 30\"); print(\"not reached\");"])
+        .args([
+            "-e",
+            "print(\"started\"); run(\"sleep 30\"); print(\"not reached\");",
+        ])
         .current_dir(t.path())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -221,6 +270,9 @@ fn ctrl_c_stops_the_running_command_and_the_script() {
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     assert_eq!(out.status.code(), Some(130));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("started") && !stdout.contains("not reached"), "{stdout}");
+    assert!(
+        stdout.contains("started") && !stdout.contains("not reached"),
+        "{stdout}"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("cancelled"));
 }

@@ -5,3 +5,4 @@ mod support;
 mod cli;
 mod errors;
 mod host_fns;
+mod runner;

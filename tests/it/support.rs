@@ -20,9 +20,22 @@ where
 {
     let mut cmd = Command::new(BIN);
     let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
-    let shown = format!("herodo {}", args.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" "));
-    cmd.args(&args).current_dir(dir).env("NO_COLOR", "1").stdin(Stdio::null());
-    Herodo { cmd, stdin: None, shown }
+    let shown = format!(
+        "herodo {}",
+        args.iter()
+            .map(|a| a.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    cmd.args(&args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    Herodo {
+        cmd,
+        stdin: None,
+        shown,
+    }
 }
 
 impl Herodo {
@@ -86,22 +99,38 @@ impl Done {
     }
 
     pub fn stdout_has(self, needle: &str) -> Self {
-        assert!(self.stdout.contains(needle), "stdout lacks {needle:?}\n{}", self.dump());
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}\n{}",
+            self.dump()
+        );
         self
     }
 
     pub fn stdout_lacks(self, needle: &str) -> Self {
-        assert!(!self.stdout.contains(needle), "stdout has {needle:?}\n{}", self.dump());
+        assert!(
+            !self.stdout.contains(needle),
+            "stdout has {needle:?}\n{}",
+            self.dump()
+        );
         self
     }
 
     pub fn stderr_has(self, needle: &str) -> Self {
-        assert!(self.stderr.contains(needle), "stderr lacks {needle:?}\n{}", self.dump());
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}\n{}",
+            self.dump()
+        );
         self
     }
 
     pub fn stderr_lacks(self, needle: &str) -> Self {
-        assert!(!self.stderr.contains(needle), "stderr has {needle:?}\n{}", self.dump());
+        assert!(
+            !self.stderr.contains(needle),
+            "stderr has {needle:?}\n{}",
+            self.dump()
+        );
         self
     }
 }
@@ -136,4 +165,9 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// True when CI asks for every real-tool test to run (HERODO_REQUIRE_TOOLS=1).
+pub fn tools_required() -> bool {
+    std::env::var("HERODO_REQUIRE_TOOLS").is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
 }
