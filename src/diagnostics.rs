@@ -274,13 +274,7 @@ fn describe(err: &EvalAltResult, engine: Option<&Engine>) -> (Option<String>, St
             }
             (
                 None,
-                format!(
-                    "no function matches {}",
-                    sig.replace("i64", "int")
-                        .replace("f64", "float")
-                        .replace("ImmutableString", "string")
-                        .replace("&str", "string")
-                ),
+                format!("no function matches {}", friendly_signature(sig)),
                 details,
             )
         }
@@ -294,6 +288,26 @@ fn describe(err: &EvalAltResult, engine: Option<&Engine>) -> (Option<String>, St
             (None, text, vec![])
         }
     }
+}
+
+/// `f (&str | ImmutableString | String, i64)` as a script writer reads it: `f (string, int)`.
+fn friendly_signature(sig: &str) -> String {
+    let Some((name, rest)) = sig.split_once(" (") else {
+        return sig.to_string();
+    };
+    let params = rest.trim_end_matches(')');
+    let shown: Vec<String> = params
+        .split(", ")
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let first = p.split(" | ").next().unwrap_or(p).trim();
+            match first {
+                "&str" | "ImmutableString" | "String" => "string".to_string(),
+                other => crate::glue::display_type(other),
+            }
+        })
+        .collect();
+    format!("{name} ({})", shown.join(", "))
 }
 
 /// A thrown value: herodo's error maps get their kind, command and stderr shown.

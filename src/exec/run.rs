@@ -1,22 +1,20 @@
-//! The real executor: spawn in a new process group, drain both pipes concurrently, enforce the
-//! timeout and honour cancellation by signalling the whole group.
+//! The real executor: spawn in a new process group, drain both pipes with one `poll(2)` loop
+//! (no thread per command: a pidfd tells us when the child exits), enforce the timeout and
+//! honour cancellation by signalling the whole group.
 
-use std::io::{Read, Write};
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use super::{tail, CancelToken, Cmd, ExecError, Executor, Output, Status, ERROR_TAIL_BYTES};
 
 /// How long a TERM-ed process group gets before it is KILLed.
 const KILL_GRACE: Duration = Duration::from_millis(1500);
-/// How often the wait loop looks at the cancel flag.
+/// How often the wait loop looks at the cancel flag and the clock.
 const TICK: Duration = Duration::from_millis(25);
-/// After the child exits, how long we keep reading pipes that a background grandchild
-/// (`run("daemon &")`) may hold open forever.
+/// After the child exits, how long we keep reading pipes a background grandchild may hold.
 const PIPE_GRACE: Duration = Duration::from_millis(200);
 
 /// Runs commands for real. Holds the cancel token that Ctrl-C sets.
@@ -63,46 +61,80 @@ impl TailBuf {
     }
 }
 
-type Shared = Arc<Mutex<TailBuf>>;
-
-fn lock(buf: &Shared) -> std::sync::MutexGuard<'_, TailBuf> {
-    buf.lock().unwrap_or_else(|e| e.into_inner())
+/// An open pipe from the child, drained without blocking.
+struct Pipe {
+    fd: Option<OwnedFd>,
+    buf: TailBuf,
+    /// Where to copy output as it arrives: our stdout (true) or stderr (false).
+    echo: Option<bool>,
 }
 
-/// Read `src` to EOF into a shared tail buffer, optionally echoing to our stdout or stderr.
-/// Sends on `done` at EOF.
-fn drain<R: Read + Send + 'static>(
-    mut src: R,
-    buf: Shared,
-    echo: Option<bool>,
-    done: mpsc::Sender<()>,
-) {
-    thread::spawn(move || {
-        let mut chunk = vec![0u8; 64 * 1024];
+impl Pipe {
+    fn new(fd: Option<OwnedFd>, cap: usize, echo: Option<bool>) -> Self {
+        if let Some(fd) = &fd {
+            set_nonblocking(fd.as_raw_fd());
+        }
+        Pipe {
+            fd,
+            buf: TailBuf {
+                cap,
+                ..TailBuf::default()
+            },
+            echo,
+        }
+    }
+
+    /// Read what is available; close the pipe at EOF.
+    fn drain(&mut self, chunk: &mut [u8]) {
+        let Some(fd) = &self.fd else { return };
         loop {
-            match src.read(&mut chunk) {
-                Ok(0) => break,
-                Ok(n) => {
-                    match echo {
-                        Some(true) => {
-                            let _ = std::io::stdout().lock().write_all(&chunk[..n]);
-                        }
-                        Some(false) => {
-                            let _ = std::io::stderr().lock().write_all(&chunk[..n]);
-                        }
-                        None => {}
+            // SAFETY: reading into a valid buffer from a file descriptor we own.
+            let n = unsafe { libc::read(fd.as_raw_fd(), chunk.as_mut_ptr().cast(), chunk.len()) };
+            if n > 0 {
+                let data = &chunk[..n as usize];
+                match self.echo {
+                    Some(true) => {
+                        let _ = std::io::stdout().lock().write_all(data);
                     }
-                    lock(&buf).push(&chunk[..n]);
+                    Some(false) => {
+                        let _ = std::io::stderr().lock().write_all(data);
+                    }
+                    None => {}
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
+                self.buf.push(data);
+                continue;
             }
+            let err = std::io::Error::last_os_error().raw_os_error();
+            if n < 0 && err == Some(libc::EINTR) {
+                continue;
+            }
+            if n == 0 || err != Some(libc::EAGAIN) {
+                self.fd = None;
+            }
+            return;
         }
-        if echo == Some(true) {
-            let _ = std::io::stdout().lock().flush();
+    }
+}
+
+fn set_nonblocking(fd: i32) {
+    // SAFETY: fcntl on a file descriptor we own.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags >= 0 {
+            libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
         }
-        let _ = done.send(());
-    });
+    }
+}
+
+/// A file descriptor that becomes readable when the process exits (Linux 5.3+).
+fn pidfd_open(pid: i32) -> Option<OwnedFd> {
+    // SAFETY: the syscall returns a new descriptor we then own, or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: fd is a fresh descriptor owned by nobody else.
+    Some(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
 fn signal_group(pgid: i32, sig: i32) {
@@ -161,104 +193,127 @@ impl Executor for ProcessExecutor {
 
         if let (Some(data), Some(mut pipe)) = (cmd.stdin.clone(), child.stdin.take()) {
             // A child that never reads stdin must not block us: write from a thread.
-            thread::spawn(move || {
+            std::thread::spawn(move || {
                 let _ = pipe.write_all(&data);
             });
         }
 
-        let (done_tx, done_rx) = mpsc::channel();
-        let out_buf: Shared = Arc::new(Mutex::new(TailBuf {
-            cap: cmd.max_output,
-            ..TailBuf::default()
-        }));
-        let err_buf: Shared = Arc::new(Mutex::new(TailBuf {
-            cap: cmd.max_output,
-            ..TailBuf::default()
-        }));
-        let mut pipes = 0;
-        if let Some(out) = child.stdout.take() {
-            drain(
-                out,
-                out_buf.clone(),
-                cmd.echo.then_some(true),
-                done_tx.clone(),
-            );
-            pipes += 1;
-        }
-        if let Some(err) = child.stderr.take() {
-            drain(
-                err,
-                err_buf.clone(),
-                cmd.echo.then_some(false),
-                done_tx.clone(),
-            );
-            pipes += 1;
-        }
-        drop(done_tx);
-
-        let (status_tx, status_rx) = mpsc::channel();
-        thread::spawn(move || {
-            let _ = status_tx.send(child.wait());
-        });
+        let mut out = Pipe::new(
+            child.stdout.take().map(OwnedFd::from),
+            cmd.max_output,
+            cmd.echo.then_some(true),
+        );
+        let mut err = Pipe::new(
+            child.stderr.take().map(OwnedFd::from),
+            cmd.max_output,
+            cmd.echo.then_some(false),
+        );
+        let pidfd = pidfd_open(pgid);
 
         let deadline = cmd.timeout.map(|t| start + t);
         let mut stop = Stop::No;
         let mut kill_at: Option<Instant> = None;
-        let waited = loop {
-            let mut wait_for = TICK;
-            if let Some(d) = deadline {
-                wait_for = wait_for.min(d.saturating_duration_since(Instant::now()));
-            }
-            match status_rx.recv_timeout(wait_for) {
-                Ok(res) => break res,
-                Err(RecvTimeoutError::Disconnected) => {
-                    break Err(std::io::Error::other("wait thread vanished"))
+        let mut status = None;
+        // Once the child has exited, how long we keep reading pipes that a background
+        // grandchild (`run("daemon &")`) may hold open forever.
+        let mut pipes_until: Option<Instant> = None;
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            if status.is_none() {
+                status = child.try_wait().map_err(|e| ExecError::Spawn {
+                    cmd: cmd.to_string(),
+                    source: e,
+                })?;
+                if status.is_some() {
+                    out.drain(&mut chunk);
+                    err.drain(&mut chunk);
+                    pipes_until = Some(
+                        Instant::now()
+                            + if stop == Stop::No {
+                                PIPE_GRACE
+                            } else {
+                                Duration::from_millis(500)
+                            },
+                    );
                 }
-                Err(RecvTimeoutError::Timeout) => {}
             }
-            let now = Instant::now();
-            if stop == Stop::No {
-                if self.cancel.is_cancelled() {
-                    stop = Stop::Cancelled;
-                } else if deadline.is_some_and(|d| now >= d) {
-                    stop = Stop::Timeout;
-                }
-                if stop != Stop::No {
-                    signal_group(pgid, libc::SIGTERM);
-                    kill_at = Some(now + KILL_GRACE);
-                }
-            } else if kill_at.is_some_and(|k| now >= k) {
-                signal_group(pgid, libc::SIGKILL);
-                kill_at = None;
+            let pipes_open = out.fd.is_some() || err.fd.is_some();
+            if status.is_some() && (!pipes_open || pipes_until.is_some_and(|t| Instant::now() >= t))
+            {
+                break;
             }
-        };
 
+            let now = Instant::now();
+            if status.is_none() {
+                if stop == Stop::No {
+                    if self.cancel.is_cancelled() {
+                        stop = Stop::Cancelled;
+                    } else if deadline.is_some_and(|d| now >= d) {
+                        stop = Stop::Timeout;
+                    }
+                    if stop != Stop::No {
+                        signal_group(pgid, libc::SIGTERM);
+                        kill_at = Some(now + KILL_GRACE);
+                    }
+                } else if kill_at.is_some_and(|k| now >= k) {
+                    signal_group(pgid, libc::SIGKILL);
+                    kill_at = None;
+                }
+            }
+
+            // Sleep in poll until output arrives, the child exits, or the next check is due.
+            let mut wake = now + TICK;
+            for t in [deadline.filter(|_| stop == Stop::No), kill_at, pipes_until]
+                .into_iter()
+                .flatten()
+            {
+                wake = wake.min(t);
+            }
+            let mut fds: Vec<libc::pollfd> = Vec::with_capacity(3);
+            for fd in [&out.fd, &err.fd].into_iter().flatten() {
+                fds.push(libc::pollfd {
+                    fd: fd.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
+            }
+            match (&pidfd, status.is_none()) {
+                (Some(p), true) => fds.push(libc::pollfd {
+                    fd: p.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                }),
+                // Without a pidfd, exit is noticed on the next tick.
+                (None, true) => wake = wake.min(now + Duration::from_millis(5)),
+                _ => {}
+            }
+            let ms = wake
+                .saturating_duration_since(now)
+                .as_millis()
+                .min(i32::MAX as u128) as i32;
+            // SAFETY: fds is a valid array of pollfd for its length.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+            if n > 0 {
+                out.drain(&mut chunk);
+                err.drain(&mut chunk);
+            }
+        }
+        if cmd.echo {
+            let _ = std::io::stdout().lock().flush();
+        }
         if stop != Stop::No {
             // The leader is gone; make sure no member of its group survives it.
             signal_group(pgid, libc::SIGKILL);
         }
-
-        // Collect the pipes. A background grandchild may keep them open: give up after a grace.
-        let pipe_deadline = Instant::now()
-            + if stop == Stop::No {
-                PIPE_GRACE
-            } else {
-                Duration::from_millis(500)
-            };
-        for _ in 0..pipes {
-            let left = pipe_deadline.saturating_duration_since(Instant::now());
-            if done_rx.recv_timeout(left).is_err() {
-                break;
-            }
-        }
         let duration = start.elapsed();
-        let (stdout, t1) = lock(&out_buf).finish();
-        let (stderr, t2) = lock(&err_buf).finish();
-
-        let status = waited.map_err(|e| ExecError::Spawn {
-            cmd: cmd.to_string(),
-            source: e,
-        })?;
+        let (stdout, t1) = out.buf.finish();
+        let (stderr, t2) = err.buf.finish();
+        let Some(status) = status else {
+            return Err(ExecError::Spawn {
+                cmd: cmd.to_string(),
+                source: std::io::Error::other("lost track of the child process"),
+            });
+        };
         match stop {
             Stop::Cancelled => {
                 return Err(ExecError::Cancelled {
@@ -293,6 +348,7 @@ impl Executor for ProcessExecutor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::thread;
 
     fn exec() -> ProcessExecutor {
         ProcessExecutor::new(CancelToken::new())

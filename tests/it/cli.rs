@@ -372,3 +372,16 @@ fn help_is_complete() {
         .ok()
         .stdout_has("herodo ");
 }
+
+#[test]
+fn the_readme_demo_runs() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    herodo(root, ["scripts/demo.rhai", "ci"])
+        .run()
+        .ok()
+        .stdout_has("herodo demo for ci")
+        .stdout_has("listen = \"127.0.0.1:8080\"")
+        .stdout_has("caught command_failed: exit code 2")
+        .stdout_has("caught timeout: command timed out after 200ms")
+        .stdout_has("done");
+}
