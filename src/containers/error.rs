@@ -1,0 +1,94 @@
+//! Errors of the container module.
+
+use crate::error::{kind, Classify, CommandInfo, ErrorInfo};
+use crate::exec::ExecError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    #[error("invalid {field}: {reason}")]
+    InvalidArgument { field: String, reason: String },
+    #[error("no container engine found: install nerdctl, podman or docker, or set HERODO_CONTAINER_ENGINE")]
+    EngineNotInstalled,
+    #[error("container engine `{0}` is not installed")]
+    EngineMissing(String),
+    #[error("no such container: {name}")]
+    NoSuchContainer { name: String, command: Option<CommandInfo> },
+    #[error("image not found: {image}")]
+    ImageNotFound { image: String, command: Option<CommandInfo> },
+    #[error("{what} did not happen within {secs:.1}s{detail}")]
+    Timeout { what: String, secs: f64, detail: String },
+    #[error("container {name} is not running (state: {state}){logs}")]
+    NotRunning { name: String, state: String, logs: String },
+    #[error("cannot read the output of `{cmd}`: {reason}")]
+    Parse { cmd: String, reason: String },
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+}
+
+impl ContainerError {
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        ContainerError::InvalidArgument {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl Classify for ContainerError {
+    fn info(&self) -> ErrorInfo {
+        let message = self.to_string();
+        match self {
+            ContainerError::InvalidArgument { field, .. } => {
+                ErrorInfo::new(kind::INVALID_ARGUMENT, message).field("field", field)
+            }
+            ContainerError::EngineNotInstalled | ContainerError::EngineMissing(_) => {
+                ErrorInfo::new("engine_not_installed", message)
+            }
+            ContainerError::NoSuchContainer { name, command } => ErrorInfo {
+                command: command.clone(),
+                ..ErrorInfo::new("no_such_container", message).field("name", name)
+            },
+            ContainerError::ImageNotFound { image, command } => ErrorInfo {
+                command: command.clone(),
+                ..ErrorInfo::new("image_not_found", message).field("image", image)
+            },
+            ContainerError::Timeout { .. } => ErrorInfo::new(kind::TIMEOUT, message),
+            ContainerError::NotRunning { name, .. } => {
+                ErrorInfo::new("not_running", message).field("name", name)
+            }
+            ContainerError::Parse { .. } => ErrorInfo::new(kind::PARSE, message),
+            ContainerError::Exec(e) => e.info(),
+        }
+    }
+}
+
+/// Turn an engine failure into the matching kind: a missing container or image gets its own.
+pub fn classify_failure(err: ExecError, subject: &str) -> ContainerError {
+    if let ExecError::Failed { stderr, .. } = &err {
+        let s = stderr.to_ascii_lowercase();
+        let info = err.info().command;
+        if s.contains("no such container")
+            || s.contains("no container with name or id")
+            || (s.contains("no such object") && !s.contains("image"))
+            || s.contains("container not found")
+        {
+            return ContainerError::NoSuchContainer {
+                name: subject.to_string(),
+                command: info,
+            };
+        }
+        if s.contains("image not known")
+            || s.contains("no such image")
+            || s.contains("image not found")
+            || s.contains("repository does not exist")
+            || s.contains("manifest unknown")
+            || s.contains("pull access denied")
+        {
+            return ContainerError::ImageNotFound {
+                image: subject.to_string(),
+                command: info,
+            };
+        }
+    }
+    ContainerError::Exec(err)
+}

@@ -1,0 +1,318 @@
+//! Checks on every value before any command runs: a bad value is an `invalid_argument` error
+//! naming the field, and nothing is executed.
+
+use super::error::ContainerError;
+
+type Result<T> = std::result::Result<T, ContainerError>;
+
+fn bad(field: &str, reason: impl Into<String>) -> ContainerError {
+    ContainerError::invalid(field, reason)
+}
+
+/// Container, network and volume names: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, at most 128 characters.
+pub fn name(field: &str, v: &str) -> Result<()> {
+    let ok_first = v.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let ok_rest = v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if v.is_empty() || !ok_first || !ok_rest || v.len() > 128 {
+        return Err(bad(field, format!("`{v}` must start with a letter or digit and contain only letters, digits, `_`, `.` and `-`")));
+    }
+    Ok(())
+}
+
+/// An image reference: `[registry[:port]/]path[:tag][@digest]`, lowercase path components.
+pub fn image(field: &str, v: &str) -> Result<()> {
+    if v.is_empty() || v.len() > 512 || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad(field, format!("`{v}` is not an image reference")));
+    }
+    if v.starts_with('-') {
+        return Err(bad(field, format!("`{v}` must not start with `-`")));
+    }
+    let (rest, digest) = match v.split_once('@') {
+        Some((r, d)) => (r, Some(d)),
+        None => (v, None),
+    };
+    if let Some(d) = digest {
+        let ok = d.split_once(':').is_some_and(|(alg, hex)| {
+            !alg.is_empty() && hex.len() >= 32 && hex.chars().all(|c| c.is_ascii_hexdigit())
+        });
+        if !ok {
+            return Err(bad(field, format!("`{v}` has a malformed digest")));
+        }
+    }
+    let mut parts: Vec<&str> = rest.split('/').collect();
+    let last = parts.pop().unwrap_or_default();
+    let (repo_last, tag) = match last.rsplit_once(':') {
+        Some((r, t)) => (r, Some(t)),
+        None => (last, None),
+    };
+    if let Some(t) = tag {
+        let ok = !t.is_empty()
+            && t.len() <= 128
+            && t.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+            && !t.starts_with(['.', '-']);
+        if !ok {
+            return Err(bad(field, format!("`{v}` has an invalid tag `{t}`")));
+        }
+    }
+    // The first part may be a registry host (with a port, dots or uppercase).
+    let registry = parts.first().filter(|p| p.contains(['.', ':']) || **p == "localhost").copied();
+    let start = usize::from(registry.is_some());
+    for comp in parts[start..].iter().chain(std::iter::once(&repo_last)) {
+        let ok = !comp.is_empty()
+            && comp.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-'))
+            && comp.starts_with(|c: char| c.is_ascii_alphanumeric());
+        if !ok {
+            return Err(bad(field, format!("`{v}` has an invalid path component `{comp}` (lowercase letters, digits, `_`, `.`, `-`)")));
+        }
+    }
+    if let Some(r) = registry {
+        let ok = r.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
+        if !ok {
+            return Err(bad(field, format!("`{v}` has an invalid registry `{r}`")));
+        }
+    }
+    Ok(())
+}
+
+fn port_number(field: &str, spec: &str, p: &str) -> Result<()> {
+    let range: Vec<&str> = p.split('-').collect();
+    if range.len() > 2 {
+        return Err(bad(field, format!("`{spec}`: bad port range `{p}`")));
+    }
+    for n in range {
+        match n.parse::<u32>() {
+            Ok(v) if (1..=65535).contains(&v) => {}
+            _ => return Err(bad(field, format!("`{spec}`: `{n}` is not a port number (1-65535)"))),
+        }
+    }
+    Ok(())
+}
+
+/// A port mapping: `[ip:][hostPort:]containerPort[/tcp|udp|sctp]`.
+pub fn port(v: &str) -> Result<()> {
+    let field = "port";
+    let (body, proto) = match v.rsplit_once('/') {
+        Some((b, p)) => (b, Some(p)),
+        None => (v, None),
+    };
+    if let Some(p) = proto {
+        if !matches!(p, "tcp" | "udp" | "sctp") {
+            return Err(bad(field, format!("`{v}`: unknown protocol `{p}`")));
+        }
+    }
+    let parts: Vec<&str> = if let Some(rest) = body.strip_prefix('[') {
+        // [ipv6]:host:container
+        let Some((ip, tail)) = rest.split_once(']') else {
+            return Err(bad(field, format!("`{v}`: unclosed `[`")));
+        };
+        let tail = tail.strip_prefix(':').unwrap_or(tail);
+        let mut p = vec![ip];
+        p.extend(tail.split(':'));
+        p
+    } else {
+        body.split(':').collect()
+    };
+    match parts.as_slice() {
+        [c] => port_number(field, v, c),
+        [h, c] => {
+            port_number(field, v, h)?;
+            port_number(field, v, c)
+        }
+        [ip, h, c] => {
+            if ip.parse::<std::net::IpAddr>().is_err() {
+                return Err(bad(field, format!("`{v}`: `{ip}` is not an IP address")));
+            }
+            if !h.is_empty() {
+                port_number(field, v, h)?;
+            }
+            port_number(field, v, c)
+        }
+        _ => Err(bad(field, format!("`{v}` is not [ip:][hostPort:]containerPort[/proto]"))),
+    }
+}
+
+/// A volume: `hostPathOrName:/container/path[:options]`, or an anonymous `/container/path`.
+pub fn volume(v: &str) -> Result<()> {
+    let field = "volume";
+    if v.is_empty() || v.contains('\0') || v.contains('\n') {
+        return Err(bad(field, "is empty or contains a control character"));
+    }
+    let parts: Vec<&str> = v.split(':').collect();
+    let (src, dst, opts) = match parts.as_slice() {
+        [d] => (None, *d, None),
+        [s, d] => (Some(*s), *d, None),
+        [s, d, o] => (Some(*s), *d, Some(*o)),
+        _ => return Err(bad(field, format!("`{v}` is not source:/container/path[:options]"))),
+    };
+    if !dst.starts_with('/') {
+        return Err(bad(field, format!("`{v}`: the container path `{dst}` must be absolute")));
+    }
+    if let Some(s) = src {
+        if s.is_empty() {
+            return Err(bad(field, format!("`{v}`: empty source")));
+        }
+        if !s.starts_with('/') && !s.starts_with('.') {
+            name(field, s)?;
+        }
+    }
+    if let Some(o) = opts {
+        for opt in o.split(',') {
+            if !matches!(opt, "ro" | "rw" | "z" | "Z" | "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate" | "nocopy" | "U" | "O" | "exec" | "noexec" | "suid" | "nosuid" | "dev" | "nodev") {
+                return Err(bad(field, format!("`{v}`: unknown option `{opt}`")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An environment variable name.
+pub fn env_key(k: &str) -> Result<()> {
+    let ok = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !ok {
+        return Err(bad("env", format!("`{k}` is not a valid variable name (letters, digits, `_`)")));
+    }
+    Ok(())
+}
+
+/// A CPU count like `0.5` or `2`.
+pub fn cpus(v: &str) -> Result<()> {
+    match v.parse::<f64>() {
+        Ok(n) if n > 0.0 && n <= 1024.0 => Ok(()),
+        _ => Err(bad("cpu_limit", format!("`{v}` is not a positive number of CPUs"))),
+    }
+}
+
+/// A memory size like `512m`, `1g`, `1048576`, or `-1` (unlimited swap).
+pub fn memory(field: &str, v: &str) -> Result<()> {
+    if field == "memory_swap_limit" && v == "-1" {
+        return Ok(());
+    }
+    let lower = v.to_ascii_lowercase();
+    let num = lower.trim_end_matches(['b', 'k', 'm', 'g', 't']);
+    let suffix = &lower[num.len()..];
+    let ok = !num.is_empty()
+        && num.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && num.parse::<f64>().is_ok_and(|n| n > 0.0)
+        && matches!(suffix, "" | "b" | "k" | "m" | "g" | "t" | "kb" | "mb" | "gb" | "tb");
+    if !ok {
+        return Err(bad(field, format!("`{v}` is not a size like 512m or 1g")));
+    }
+    Ok(())
+}
+
+pub fn cpu_shares(v: &str) -> Result<()> {
+    match v.parse::<u64>() {
+        Ok(n) if (2..=262144).contains(&n) => Ok(()),
+        _ => Err(bad("cpu_shares", format!("`{v}` is not a number from 2 to 262144"))),
+    }
+}
+
+/// `no`, `always`, `unless-stopped`, `on-failure[:N]`.
+pub fn restart_policy(v: &str) -> Result<()> {
+    let ok = match v.split_once(':') {
+        Some(("on-failure", n)) => n.parse::<u32>().is_ok(),
+        Some(_) => false,
+        None => matches!(v, "no" | "always" | "unless-stopped" | "on-failure"),
+    };
+    if !ok {
+        return Err(bad("restart_policy", format!("`{v}` is not no, always, unless-stopped or on-failure[:N]")));
+    }
+    Ok(())
+}
+
+/// A duration like `10s`, `1m30s`, `500ms`.
+pub fn duration(field: &str, v: &str) -> Result<()> {
+    let re_ok = !v.is_empty() && {
+        let mut rest = v;
+        let mut ok = true;
+        while !rest.is_empty() {
+            let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
+            if digits == 0 {
+                ok = false;
+                break;
+            }
+            rest = &rest[digits..];
+            let unit = ["ms", "us", "ns", "h", "m", "s"].iter().find(|u| rest.starts_with(**u));
+            match unit {
+                Some(u) => rest = &rest[u.len()..],
+                None => {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        ok
+    };
+    if !re_ok {
+        return Err(bad(field, format!("`{v}` is not a duration like 10s, 1m30s or 500ms")));
+    }
+    Ok(())
+}
+
+/// A label or annotation key.
+pub fn label_key(field: &str, k: &str) -> Result<()> {
+    if k.is_empty() || k.contains(['=', '\n', '\0']) {
+        return Err(bad(field, format!("`{k}` is not a valid key")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(name("name", "web-1.a_b").is_ok());
+        for bad in ["", "-x", "a b", "a/b", "x;rm", &"a".repeat(129)] {
+            assert!(name("name", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn images() {
+        for ok in [
+            "busybox", "localhost/busybox:test", "127.0.0.1:5000/a/b:1.0", "docker.io/library/redis:alpine",
+            "nginx@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        ] {
+            assert!(image("image", ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "Busybox", "a b", "-x", "x:", "x:bad tag", "a//b", "x@sha256:zz"] {
+            assert!(image("image", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ports() {
+        for ok in ["80", "8080:80", "127.0.0.1:8080:80", "127.0.0.1::80", "53:53/udp", "8000-8010:8000-8010", "[::1]:80:80"] {
+            assert!(port(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "0", "70000", "a:80", "80/xyz", "1.2.3:80:80", "1:2:3:4"] {
+            assert!(port(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn volumes() {
+        for ok in ["/data", "/host:/data", "./rel:/data:ro", "named:/data:ro,z"] {
+            assert!(volume(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "/host:data", "/h:/d:bogus", "a:b:c:d", "bad name:/d"] {
+            assert!(volume(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn limits_and_policies() {
+        assert!(cpus("0.5").is_ok() && cpus("0").is_err() && cpus("x").is_err());
+        assert!(memory("memory_limit", "512m").is_ok() && memory("memory_limit", "1G").is_ok());
+        assert!(memory("memory_limit", "lots").is_err() && memory("memory_limit", "-1").is_err());
+        assert!(memory("memory_swap_limit", "-1").is_ok());
+        assert!(cpu_shares("512").is_ok() && cpu_shares("1").is_err());
+        assert!(restart_policy("on-failure:3").is_ok() && restart_policy("sometimes").is_err());
+        assert!(duration("interval", "1m30s").is_ok() && duration("interval", "500ms").is_ok());
+        assert!(duration("interval", "10").is_err() && duration("interval", "s").is_err());
+        assert!(env_key("MY_VAR").is_ok() && env_key("1X").is_err() && env_key("A-B").is_err());
+    }
+}
