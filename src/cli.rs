@@ -74,6 +74,11 @@ pub struct GlobalArgs {
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<f64>,
 
+    /// Container engine: nerdctl, podman or docker [default: HERODO_CONTAINER_ENGINE, else the
+    /// first one installed]
+    #[arg(long, value_name = "ENGINE", global = true)]
+    pub engine: Option<String>,
+
     /// Change to DIR before doing anything
     #[arg(short = 'C', value_name = "DIR", global = true)]
     pub dir: Option<PathBuf>,
@@ -253,6 +258,7 @@ fn forward_flags(g: &GlobalArgs) -> Vec<String> {
         }
     };
     num("--timeout", g.timeout.map(|v| v.to_string()));
+    num("--engine", g.engine.clone());
     num("--max-operations", g.max_operations.map(|v| v.to_string()));
     num("--max-call-depth", g.max_call_depth.map(|v| v.to_string()));
     num(
@@ -273,6 +279,7 @@ impl Cli {
             dry_run: g.dry_run,
             verbose: g.verbose,
             default_timeout: secs("--timeout", g.timeout)?.unwrap_or(DEFAULT_TIMEOUT),
+            container_engine: g.engine.clone(),
         };
         let limits = Limits {
             max_operations: g.max_operations,

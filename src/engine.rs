@@ -75,6 +75,7 @@ pub fn build(host: &Arc<Host>, limits: &Limits) -> Engine {
     crate::net::bindings::register(&mut r, host);
     crate::misc::bindings::register(&mut r, host);
     crate::testing::bindings::register(&mut r);
+    crate::containers::bindings::register(&mut r, host);
     engine
 }
 

@@ -22,6 +22,8 @@ pub struct Settings {
     pub dry_run: bool,
     pub verbose: bool,
     pub default_timeout: Duration,
+    /// `--engine`: the container engine to use (else HERODO_CONTAINER_ENGINE, else detected).
+    pub container_engine: Option<String>,
 }
 
 impl Default for Settings {
@@ -30,6 +32,7 @@ impl Default for Settings {
             dry_run: false,
             verbose: false,
             default_timeout: DEFAULT_TIMEOUT,
+            container_engine: None,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! recursion must end in a clean "call stack too deep" error, never a crash).
 
 pub mod cli;
+pub mod containers;
 pub mod diagnostics;
 pub mod engine;
 pub mod error;

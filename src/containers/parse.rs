@@ -1,0 +1,399 @@
+//! Parsing of engine output. podman prints JSON arrays; docker and nerdctl print one JSON object
+//! per line (`--format '{{json .}}'`) with other key names. Fixtures captured from the real
+//! tools (nerdctl's from its documented shapes) live in tests/fixtures/containers.
+
+use serde_json::Value;
+
+use super::Flavor;
+
+/// `inspect` of one container, as seed 000's ContainerStatus plus the exit code.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Status {
+    /// `created`, `running`, `paused`, `restarting`, `exited`, ...
+    pub state: String,
+    /// A one-line summary: `running`, `running (healthy)`, `exited (code 3)`.
+    pub status: String,
+    pub created: String,
+    pub started: String,
+    pub finished: String,
+    pub running: bool,
+    pub exit_code: i64,
+    /// `starting`, `healthy`, `unhealthy`, or None without a health check.
+    pub health_status: Option<String>,
+    /// Output of the last health check.
+    pub health_output: Option<String>,
+    pub failing_streak: i64,
+}
+
+impl Status {
+    /// Seed 004's lifecycle state: `starting`, `running`, `healthy`, `unhealthy`, `stopped`.
+    pub fn phase(&self) -> &'static str {
+        match (self.state.as_str(), self.health_status.as_deref()) {
+            ("running", Some("healthy")) => "healthy",
+            ("running", Some("unhealthy")) => "unhealthy",
+            ("running", _) => "running",
+            ("created", _) | ("restarting", _) => "starting",
+            ("paused", _) => "running",
+            _ => "stopped",
+        }
+    }
+}
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::String(x) => x.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// The first element of an inspect array.
+pub fn inspect(text: &str) -> Result<Status, String> {
+    let v: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let item = match &v {
+        Value::Array(a) => a.first().ok_or("inspect returned no container")?,
+        other => other,
+    };
+    let st = &item["State"];
+    let state = s(&st["Status"]).to_ascii_lowercase();
+    let health = if st["Health"].is_object() { &st["Health"] } else { &st["Healthcheck"] };
+    let health_status = health["Status"].as_str().filter(|h| !h.is_empty()).map(String::from);
+    let health_output = health["Log"]
+        .as_array()
+        .and_then(|l| l.last())
+        .map(|e| s(&e["Output"]));
+    let exit_code = st["ExitCode"].as_i64().unwrap_or(0);
+    let status = match (state.as_str(), &health_status) {
+        ("running", Some(h)) => format!("running ({h})"),
+        ("exited", _) => format!("exited (code {exit_code})"),
+        (other, _) => other.to_string(),
+    };
+    Ok(Status {
+        running: st["Running"].as_bool().unwrap_or(state == "running"),
+        state,
+        status,
+        created: s(&item["Created"]),
+        started: s(&st["StartedAt"]),
+        finished: s(&st["FinishedAt"]),
+        exit_code,
+        health_status,
+        health_output,
+        failing_streak: health["FailingStreak"].as_i64().unwrap_or(0),
+    })
+}
+
+/// `stats` of one container (seed 000's ResourceUsage).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ResourceUsage {
+    pub cpu_usage: String,
+    pub memory_usage: String,
+    pub memory_limit: String,
+    pub memory_percentage: String,
+    pub network_input: String,
+    pub network_output: String,
+    pub block_input: String,
+    pub block_output: String,
+    pub pids: String,
+}
+
+fn split_pair(v: &str) -> (String, String) {
+    match v.split_once(" / ") {
+        Some((a, b)) => (a.trim().to_string(), b.trim().to_string()),
+        None => (v.trim().to_string(), String::new()),
+    }
+}
+
+/// One object per line (docker, nerdctl) or a JSON array (podman), as a list of objects.
+fn objects(text: &str) -> Result<Vec<Value>, String> {
+    let t = text.trim();
+    if t.is_empty() || t == "null" {
+        return Ok(Vec::new());
+    }
+    if t.starts_with('[') {
+        return match serde_json::from_str::<Value>(t).map_err(|e| e.to_string())? {
+            Value::Array(a) => Ok(a),
+            _ => Err("expected a JSON array".into()),
+        };
+    }
+    t.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).map_err(|e| format!("{e} in `{l}`")))
+        .collect()
+}
+
+pub fn stats(flavor: Flavor, text: &str) -> Result<ResourceUsage, String> {
+    let all = objects(text)?;
+    let o = all.first().ok_or("stats returned nothing")?;
+    let (cpu, mem, memp, net, block, pids) = match flavor {
+        Flavor::Podman => ("cpu_percent", "mem_usage", "mem_percent", "net_io", "block_io", "pids"),
+        _ => ("CPUPerc", "MemUsage", "MemPerc", "NetIO", "BlockIO", "PIDs"),
+    };
+    let (mu, ml) = split_pair(&s(&o[mem]));
+    let (ni, no) = split_pair(&s(&o[net]));
+    let (bi, bo) = split_pair(&s(&o[block]));
+    Ok(ResourceUsage {
+        cpu_usage: s(&o[cpu]),
+        memory_usage: mu,
+        memory_limit: ml,
+        memory_percentage: s(&o[memp]),
+        network_input: ni,
+        network_output: no,
+        block_input: bi,
+        block_output: bo,
+        pids: s(&o[pids]),
+    })
+}
+
+/// One row of `ps`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ContainerRow {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    pub state: String,
+    pub status: String,
+    pub ports: String,
+}
+
+fn podman_ports(v: &Value) -> String {
+    v.as_array()
+        .map(|ps| {
+            ps.iter()
+                .map(|p| {
+                    let ip = p["host_ip"].as_str().filter(|i| !i.is_empty()).unwrap_or("0.0.0.0");
+                    format!(
+                        "{ip}:{}->{}/{}",
+                        p["host_port"],
+                        p["container_port"],
+                        p["protocol"].as_str().unwrap_or("tcp")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
+
+/// nerdctl's `ps` has no State: derive it from Status (`Up`, `Exited (3) ...`, `Created`).
+fn state_from_status(status: &str) -> String {
+    let l = status.to_ascii_lowercase();
+    if l.starts_with("up") {
+        "running".into()
+    } else if l.starts_with("exited") {
+        "exited".into()
+    } else {
+        l.split_whitespace().next().unwrap_or("").to_string()
+    }
+}
+
+pub fn ps(flavor: Flavor, text: &str) -> Result<Vec<ContainerRow>, String> {
+    Ok(objects(text)?
+        .iter()
+        .map(|o| match flavor {
+            Flavor::Podman => ContainerRow {
+                id: s(&o["Id"]).chars().take(12).collect(),
+                name: o["Names"].as_array().and_then(|n| n.first()).map(s).unwrap_or_default(),
+                image: s(&o["Image"]),
+                state: s(&o["State"]),
+                status: s(&o["Status"]),
+                ports: podman_ports(&o["Ports"]),
+            },
+            _ => {
+                let status = s(&o["Status"]);
+                let state = match o.get("State") {
+                    Some(v) if !s(v).is_empty() => s(v),
+                    _ => state_from_status(&status),
+                };
+                ContainerRow {
+                    id: s(&o["ID"]),
+                    name: s(&o["Names"]),
+                    image: s(&o["Image"]),
+                    state,
+                    status,
+                    ports: s(&o["Ports"]),
+                }
+            }
+        })
+        .collect())
+}
+
+/// One row of `images` (seed 001's Image).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ImageRow {
+    pub id: String,
+    pub repository: String,
+    pub tag: String,
+    pub size: String,
+    pub created: String,
+}
+
+fn human_size(bytes: f64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = bytes;
+    let mut i = 0;
+    while v >= 1000.0 && i + 1 < units.len() {
+        v /= 1000.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{v:.0}{}", units[i])
+    } else {
+        format!("{v:.3}{}", units[i]).replace(".000", "")
+    }
+}
+
+pub fn images(flavor: Flavor, text: &str) -> Result<Vec<ImageRow>, String> {
+    let mut out = Vec::new();
+    for o in objects(text)? {
+        match flavor {
+            Flavor::Podman => {
+                let id: String = s(&o["Id"]).chars().take(12).collect();
+                let size = o["Size"].as_f64().map(human_size).unwrap_or_else(|| s(&o["Size"]));
+                let created = s(&o["CreatedAt"]);
+                let names: Vec<String> = o["Names"].as_array().map(|n| n.iter().map(s).collect()).unwrap_or_default();
+                if names.is_empty() {
+                    out.push(ImageRow { id, repository: "<none>".into(), tag: "<none>".into(), size, created });
+                    continue;
+                }
+                for n in names {
+                    let (repo, tag) = split_reference(&n);
+                    out.push(ImageRow { id: id.clone(), repository: repo, tag, size: size.clone(), created: created.clone() });
+                }
+            }
+            _ => out.push(ImageRow {
+                id: s(&o["ID"]),
+                repository: s(&o["Repository"]),
+                tag: s(&o["Tag"]),
+                size: s(&o["Size"]),
+                created: s(&o["CreatedAt"]),
+            }),
+        }
+    }
+    Ok(out)
+}
+
+/// `host:5000/a/b:tag` -> (`host:5000/a/b`, `tag`); no tag -> `latest`.
+pub fn split_reference(r: &str) -> (String, String) {
+    let last_slash = r.rfind('/').map_or(0, |i| i + 1);
+    match r[last_slash..].rfind(':') {
+        Some(i) => (r[..last_slash + i].to_string(), r[last_slash + i + 1..].to_string()),
+        None => (r.to_string(), "latest".into()),
+    }
+}
+
+/// The host address a container port is published on, from `port NAME PORT` output
+/// (`127.0.0.1:18080`, `0.0.0.0:80`, `[::]:80`, one per line).
+pub fn published(text: &str) -> Option<(String, u16)> {
+    let line = text.lines().find(|l| l.contains("0.0.0.0") || l.contains("127.")).or_else(|| text.lines().next())?;
+    let (host, port) = line.trim().rsplit_once(':')?;
+    let host = match host {
+        "0.0.0.0" | "" | "[::]" | "::" => "127.0.0.1".to_string(),
+        h => h.trim_matches(['[', ']']).to_string(),
+    };
+    Some((host, port.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> String {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/containers").join(name);
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+
+    #[test]
+    fn inspect_running_and_healthy_on_every_flavor() {
+        for f in ["podman_inspect_healthy.json", "docker_inspect_healthy.json"] {
+            let st = inspect(&fixture(f)).unwrap();
+            assert_eq!(st.state, "running", "{f}");
+            assert!(st.running);
+            assert_eq!(st.health_status.as_deref(), Some("healthy"), "{f}");
+            assert_eq!(st.phase(), "healthy");
+            assert_eq!(st.status, "running (healthy)");
+            assert!(st.created.starts_with("20"), "{f}: {}", st.created);
+            assert!(st.started.starts_with("20"), "{f}");
+        }
+        let st = inspect(&fixture("nerdctl_inspect.json")).unwrap();
+        assert_eq!(st.phase(), "unhealthy");
+        assert_eq!(st.failing_streak, 3);
+        assert!(st.health_output.unwrap().contains("HTTP/1.1 500"));
+    }
+
+    #[test]
+    fn inspect_exited() {
+        for f in ["podman_inspect_exited.json", "docker_inspect_exited.json"] {
+            let st = inspect(&fixture(f)).unwrap();
+            assert_eq!(st.state, "exited", "{f}");
+            assert_eq!(st.exit_code, 3, "{f}");
+            assert_eq!(st.phase(), "stopped");
+            assert_eq!(st.status, "exited (code 3)");
+            assert_eq!(st.health_status, None);
+        }
+        assert!(inspect("[]").is_err());
+        assert!(inspect("{not json").is_err());
+    }
+
+    #[test]
+    fn stats_per_flavor() {
+        let p = stats(Flavor::Podman, &fixture("podman_stats.json")).unwrap();
+        assert!(p.cpu_usage.ends_with('%'));
+        assert!(!p.memory_usage.is_empty() && !p.memory_limit.is_empty());
+        assert_eq!(p.pids, "1");
+        let d = stats(Flavor::Docker, &fixture("docker_stats.jsonl")).unwrap();
+        assert!(d.memory_usage.ends_with("KiB") || d.memory_usage.ends_with("MiB"), "{d:?}");
+        assert!(d.memory_limit.ends_with("GiB"));
+        assert_eq!(d.pids, "1");
+        let n = stats(Flavor::Nerdctl, &fixture("nerdctl_stats.jsonl")).unwrap();
+        assert_eq!(n, ResourceUsage {
+            cpu_usage: "0.25%".into(),
+            memory_usage: "1.148MiB".into(),
+            memory_limit: "23.5GiB".into(),
+            memory_percentage: "0.01%".into(),
+            network_input: "1.2kB".into(),
+            network_output: "648B".into(),
+            block_input: "4.1kB".into(),
+            block_output: "0B".into(),
+            pids: "1".into(),
+        });
+    }
+
+    #[test]
+    fn ps_per_flavor() {
+        let p = ps(Flavor::Podman, &fixture("podman_ps.json")).unwrap();
+        let fx1 = p.iter().find(|r| r.name == "fx1").unwrap();
+        assert_eq!(fx1.state, "running");
+        assert_eq!(fx1.image, "localhost/busybox:test");
+        assert_eq!(fx1.ports, "127.0.0.1:18090->80/tcp");
+        assert_eq!(fx1.id.len(), 12);
+        let d = ps(Flavor::Docker, &fixture("docker_ps.jsonl")).unwrap();
+        assert_eq!(d[0].name, "fx1");
+        assert_eq!(d[0].state, "running");
+        assert_eq!(d[0].ports, "127.0.0.1:18091->80/tcp");
+        let n = ps(Flavor::Nerdctl, &fixture("nerdctl_ps.jsonl")).unwrap();
+        assert_eq!(n[0].state, "running");
+        assert_eq!(n[1].state, "exited");
+        assert_eq!(n[1].name, "done");
+        assert!(ps(Flavor::Podman, "null").unwrap().is_empty());
+    }
+
+    #[test]
+    fn images_per_flavor() {
+        let p = images(Flavor::Podman, &fixture("podman_images.json")).unwrap();
+        assert!(p.iter().any(|i| i.repository == "localhost/busybox" && i.tag == "test" && i.size == "2.127MB"), "{p:?}");
+        let d = images(Flavor::Docker, &fixture("docker_images.jsonl")).unwrap();
+        assert_eq!((d[0].repository.as_str(), d[0].tag.as_str(), d[0].size.as_str()), ("localhost/busybox", "test", "1.98MB"));
+        let n = images(Flavor::Nerdctl, &fixture("nerdctl_images.jsonl")).unwrap();
+        assert_eq!(n[0].id, "e671bc11e7c6");
+        assert_eq!(n[0].size, "2.0 MiB");
+    }
+
+    #[test]
+    fn references_and_published_ports() {
+        assert_eq!(split_reference("127.0.0.1:5000/a/b:1"), ("127.0.0.1:5000/a/b".into(), "1".into()));
+        assert_eq!(split_reference("127.0.0.1:5000/a"), ("127.0.0.1:5000/a".into(), "latest".into()));
+        assert_eq!(published("127.0.0.1:18080\n"), Some(("127.0.0.1".into(), 18080)));
+        assert_eq!(published("0.0.0.0:80\n[::]:80\n"), Some(("127.0.0.1".into(), 80)));
+        assert_eq!(published(""), None);
+    }
+}
