@@ -371,9 +371,10 @@ let r2 = c.exec(["ls", "-l", "/"]);
 c.copy("/tmp/index.html", `${c.name}:/www/index.html`);
 ```"#, move |_c: &mut Container, s: &str, d: &str| -> RResult<CommandResult> { ops::copy(&h, &engine(&h)?, s, d).rhai() });
     let h = host.clone();
-    r.func("export", &["container", "path"], r#"Export the container's filesystem to a tar file.
+    r.func("export_to", &["container", "path"], r#"Export the container's filesystem to a tar file. (The seeds call this `export`, but
+`export` is a reserved word in Rhai: `c.export(...)` cannot be written in a script.)
 ```rhai
-c.export("/tmp/web.tar");
+c.export_to("/tmp/web.tar");
 ```"#, move |c: &mut Container, p: &str| -> RResult<CommandResult> { ops::export(&h, &engine(&h)?, &c.name, p).rhai() });
     let h = host.clone();
     r.func("commit", &["container", "image"], r#"Save the container as a new image.

@@ -78,6 +78,10 @@ pub fn classify_failure(err: ExecError, subject: &str) -> ContainerError {
             };
         }
         if s.contains("image not known")
+            || s.contains("unable to find image")
+            || s.contains("initializing source")
+            || s.contains("failed to resolve reference")
+            || s.contains("error pulling image")
             || s.contains("no such image")
             || s.contains("image not found")
             || s.contains("repository does not exist")

@@ -281,6 +281,17 @@ pub fn run_argv(flavor: Flavor, c: &Container, owner: &str, healthcheck_file: Op
     a
 }
 
+/// `rm` argv: forceful and immediate (podman would otherwise wait 10 s for a PID 1 that
+/// ignores SIGTERM before killing it).
+pub fn rm_argv(flavor: Flavor, name: &str) -> Vec<String> {
+    let mut a = vec!["rm".to_string(), "-f".into()];
+    if flavor == Flavor::Podman {
+        a.extend(["-t".into(), "0".into()]);
+    }
+    a.push(name.into());
+    a
+}
+
 /// `push` / `pull` argv; registries on the loopback address are plain HTTP.
 pub fn registry_argv(flavor: Flavor, verb: &str, image: &str) -> Vec<String> {
     let mut a = vec![verb.to_string()];

@@ -96,7 +96,7 @@ fn register_container(host: &Host, e: &EngineCli, name: &str) {
     let n = name.to_string();
     host.resources.forget("container", name);
     host.resources.register(Resource::new("container", name, move |h| {
-        h.exec(engine.cmd(["rm", "-f", n.as_str()]))
+        h.exec(engine.cmd(super::rm_argv(engine.flavor, &n)))
             .map(|_| ())
             .map_err(|err| err.to_string())
     }));
@@ -177,13 +177,19 @@ pub fn start(host: &Host, e: &EngineCli, c: &mut Container) -> Result<CommandRes
     if host.settings.dry_run {
         return Ok(res);
     }
-    let st = status(host, e, &c.name)?;
-    if !st.running {
-        return Err(ContainerError::NotRunning {
-            name: c.name.clone(),
-            state: st.status,
-            logs: log_tail(host, e, &c.name),
-        });
+    // A container that dies right after starting is a failed start: look a few times.
+    for i in 0..3 {
+        let st = status(host, e, &c.name)?;
+        if !st.running {
+            return Err(ContainerError::NotRunning {
+                name: c.name.clone(),
+                state: st.status,
+                logs: log_tail(host, e, &c.name),
+            });
+        }
+        if i < 2 {
+            sleep(host, Duration::from_millis(100))?;
+        }
     }
     Ok(res)
 }
@@ -208,7 +214,7 @@ pub fn stop(host: &Host, e: &EngineCli, name: &str, grace: Option<u64>) -> Resul
 /// Remove (forcefully, also when running). Removing a container that does not exist is fine.
 pub fn remove(host: &Host, e: &EngineCli, name: &str) -> Result<CommandResult> {
     validate::name("name", name)?;
-    let cmd = e.cmd(["rm", "-f", name]);
+    let cmd = e.cmd(super::rm_argv(e.flavor, name));
     let res = match run_result(host, cmd.clone(), name) {
         Err(ContainerError::NoSuchContainer { .. }) => {
             let mut empty = Output::empty_success();

@@ -25,6 +25,9 @@ pub use run::ProcessExecutor;
 /// Default cap on captured bytes per stream; the tail is kept when output is longer.
 pub const DEFAULT_MAX_OUTPUT: usize = 32 * 1024 * 1024;
 
+/// Shortest secret value that is scrubbed from free text.
+pub const MIN_SECRET_LEN: usize = 6;
+
 /// How many bytes of a stream an error message shows.
 pub const ERROR_TAIL_BYTES: usize = 2048;
 
@@ -151,7 +154,10 @@ impl Cmd {
                     .filter(|a| a.secret || self.secret)
                     .map(|a| a.value.as_str()),
             )
-            .filter(|v| v.len() >= 3)
+            // Free text (stderr tails, source lines) is scrubbed of values long enough to be
+            // credentials; shorter ones ("1", "prod") would mangle ordinary words. Command
+            // lines never show any value: see Display.
+            .filter(|v| v.len() >= MIN_SECRET_LEN)
             .collect();
         // Longest first so a secret that contains another is replaced whole.
         out.sort_by_key(|v| std::cmp::Reverse(v.len()));
