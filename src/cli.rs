@@ -30,9 +30,7 @@ Exit codes: 0 success, 1 script error (or the code given to exit(n)), 2 usage er
     name = "herodo",
     version,
     about = ABOUT,
-    after_help = AFTER_HELP,
-    args_conflicts_with_subcommands = true,
-    subcommand_negates_reqs = true
+    after_help = AFTER_HELP
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -242,6 +240,58 @@ fn secs(flag: &str, v: Option<f64>) -> Result<Option<Duration>, UsageError> {
     }
 }
 
+/// Options that take a value (so the token after them is not the script or a subcommand).
+const VALUE_FLAGS: &[&str] = &[
+    "--timeout",
+    "-C",
+    "--engine",
+    "--max-operations",
+    "--max-call-depth",
+    "--max-string-size",
+    "--max-array-size",
+    "--max-map-size",
+    "--max-time",
+];
+
+/// Parse argv. A script's own arguments may look like subcommands (`herodo x.rhai test`), and
+/// options may precede a subcommand (`herodo --engine podman test`): the first token that is not
+/// an option decides which of the two it is.
+pub fn parse<I, T>(argv: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::{CommandFactory, FromArgMatches};
+    let argv: Vec<std::ffi::OsString> = argv.into_iter().map(Into::into).collect();
+    let mut first_free = None;
+    let mut i = 1;
+    while i < argv.len() {
+        let t = argv[i].to_string_lossy();
+        if t == "-e" || t == "--eval" || t.starts_with("--eval=") || t == "-" || t == "--" {
+            break;
+        }
+        if VALUE_FLAGS.contains(&t.as_ref()) {
+            i += 2;
+            continue;
+        }
+        if t.starts_with('-') {
+            i += 1;
+            continue;
+        }
+        first_free = Some(t.into_owned());
+        break;
+    }
+    let is_subcommand = first_free.is_some_and(|t| {
+        Cli::command().get_subcommands().any(|s| s.get_name() == t) || t == "help"
+    });
+    let mut cmd = Cli::command();
+    if !is_subcommand {
+        cmd = cmd.args_conflicts_with_subcommands(true);
+    }
+    let matches = cmd.try_get_matches_from(argv)?;
+    Cli::from_arg_matches(&matches)
+}
+
 /// The global flags again, for the worker processes of `herodo test -j N`.
 fn forward_flags(g: &GlobalArgs) -> Vec<String> {
     let mut out = Vec::new();
@@ -356,10 +406,7 @@ mod tests {
     fn parse(args: &[&str]) -> Config {
         let mut argv = vec!["herodo"];
         argv.extend_from_slice(args);
-        Cli::try_parse_from(argv)
-            .unwrap()
-            .into_config(true)
-            .unwrap()
+        super::parse(argv).unwrap().into_config(true).unwrap()
     }
 
     #[test]
@@ -409,7 +456,31 @@ mod tests {
         ]);
         assert_eq!(c.settings.default_timeout, Duration::from_millis(2500));
         assert_eq!(c.limits.max_operations, Some(100));
-        assert!(Cli::try_parse_from(["herodo", "--timeout", "0", "x"])
+        assert_eq!(
+            c.action,
+            Action::Check {
+                paths: vec!["a.rhai".into()]
+            }
+        );
+        let c = parse(&["--engine", "podman", "test", "--list", "tests/x"]);
+        assert_eq!(c.settings.container_engine.as_deref(), Some("podman"));
+        assert!(
+            matches!(c.action, Action::Test(ref t) if t.list && t.paths == vec![PathBuf::from("tests/x")])
+        );
+        // Script arguments that look like subcommands stay arguments.
+        let a = parse(&["x.rhai", "test", "check"]).action;
+        assert!(
+            matches!(a, Action::File { ref args, .. } if args == &["test", "check"]),
+            "{a:?}"
+        );
+        assert!(
+            matches!(parse(&["-e", "1", "a", "test"]).action, Action::Eval { ref args, .. } if args == &["a", "test"])
+        );
+        assert!(matches!(
+            parse(&["-v", "check.rhai", "x"]).action,
+            Action::File { .. }
+        ));
+        assert!(super::parse(["herodo", "--timeout", "0", "x"])
             .unwrap()
             .into_config(true)
             .is_err());

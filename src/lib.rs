@@ -28,8 +28,7 @@ const SCRIPT_STACK: usize = 256 * 1024 * 1024;
 
 /// Parse `argv`, run it, and return the process exit code.
 pub fn main_entry(argv: Vec<std::ffi::OsString>) -> i32 {
-    use clap::Parser;
-    let cli = match cli::Cli::try_parse_from(argv) {
+    let cli = match cli::parse(argv) {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();

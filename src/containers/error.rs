@@ -12,13 +12,27 @@ pub enum ContainerError {
     #[error("container engine `{0}` is not installed")]
     EngineMissing(String),
     #[error("no such container: {name}")]
-    NoSuchContainer { name: String, command: Option<CommandInfo> },
+    NoSuchContainer {
+        name: String,
+        command: Option<CommandInfo>,
+    },
     #[error("image not found: {image}")]
-    ImageNotFound { image: String, command: Option<CommandInfo> },
+    ImageNotFound {
+        image: String,
+        command: Option<CommandInfo>,
+    },
     #[error("{what} did not happen within {secs:.1}s{detail}")]
-    Timeout { what: String, secs: f64, detail: String },
+    Timeout {
+        what: String,
+        secs: f64,
+        detail: String,
+    },
     #[error("container {name} is not running (state: {state}){logs}")]
-    NotRunning { name: String, state: String, logs: String },
+    NotRunning {
+        name: String,
+        state: String,
+        logs: String,
+    },
     #[error("cannot read the output of `{cmd}`: {reason}")]
     Parse { cmd: String, reason: String },
     #[error(transparent)]

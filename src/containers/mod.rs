@@ -116,7 +116,9 @@ impl Container {
         validate::image("image", &self.image)?;
         self.ports.iter().try_for_each(|p| validate::port(p))?;
         self.volumes.iter().try_for_each(|v| validate::volume(v))?;
-        self.env_vars.keys().try_for_each(|k| validate::env_key(k))?;
+        self.env_vars
+            .keys()
+            .try_for_each(|k| validate::env_key(k))?;
         if let Some(n) = &self.network {
             validate::name("network", n)?;
         }
@@ -140,7 +142,10 @@ impl Container {
         }
         if let Some(h) = &self.health_check {
             if h.cmd.trim().is_empty() {
-                return Err(ContainerError::invalid("health_check", "the command is empty"));
+                return Err(ContainerError::invalid(
+                    "health_check",
+                    "the command is empty",
+                ));
             }
             for (field, v) in [
                 ("health_check.interval", &h.interval),
@@ -163,20 +168,38 @@ impl Container {
         }
         if let Some(r) = &self.runtime {
             if r.is_empty() || r.starts_with('-') {
-                return Err(ContainerError::invalid("runtime", format!("`{r}` is not a runtime name or path")));
+                return Err(ContainerError::invalid(
+                    "runtime",
+                    format!("`{r}` is not a runtime name or path"),
+                ));
             }
         }
-        for (field, v) in [("workdir", &self.workdir), ("user", &self.user), ("entrypoint", &self.entrypoint)] {
-            if v.as_deref().is_some_and(|s| s.is_empty() || s.contains('\0')) {
-                return Err(ContainerError::invalid(field, "is empty or contains a NUL byte"));
+        for (field, v) in [
+            ("workdir", &self.workdir),
+            ("user", &self.user),
+            ("entrypoint", &self.entrypoint),
+        ] {
+            if v.as_deref()
+                .is_some_and(|s| s.is_empty() || s.contains('\0'))
+            {
+                return Err(ContainerError::invalid(
+                    field,
+                    "is empty or contains a NUL byte",
+                ));
             }
         }
         if self.workdir.as_deref().is_some_and(|w| !w.starts_with('/')) {
-            return Err(ContainerError::invalid("workdir", "must be an absolute path"));
+            return Err(ContainerError::invalid(
+                "workdir",
+                "must be an absolute path",
+            ));
         }
         for d in &self.devices {
             if !d.starts_with('/') {
-                return Err(ContainerError::invalid("device", format!("`{d}` must be a /dev path")));
+                return Err(ContainerError::invalid(
+                    "device",
+                    format!("`{d}` must be a /dev path"),
+                ));
             }
         }
         Ok(())
@@ -198,7 +221,12 @@ pub fn health_cmd(h: &HealthCheck) -> (String, bool) {
 /// passed as `-e KEY` and its value through the engine's environment, so it never shows up in
 /// a process listing, a log or an error. `healthcheck_file` is the host path of a multi-line
 /// health check script.
-pub fn run_argv(flavor: Flavor, c: &Container, owner: &str, healthcheck_file: Option<&str>) -> Vec<String> {
+pub fn run_argv(
+    flavor: Flavor,
+    c: &Container,
+    owner: &str,
+    healthcheck_file: Option<&str>,
+) -> Vec<String> {
     let mut a: Vec<String> = vec!["run".into()];
     if c.detach {
         a.push("-d".into());
@@ -297,7 +325,10 @@ pub fn registry_argv(flavor: Flavor, verb: &str, image: &str) -> Vec<String> {
     let mut a = vec![verb.to_string()];
     let host = image.split('/').next().unwrap_or("");
     let local = image.contains('/')
-        && (host.starts_with("127.") || host.starts_with("localhost:") || host == "localhost" || host.starts_with("[::1]"));
+        && (host.starts_with("127.")
+            || host.starts_with("localhost:")
+            || host == "localhost"
+            || host.starts_with("[::1]"));
     if local {
         match flavor {
             Flavor::Podman => a.push("--tls-verify=false".into()),
@@ -415,7 +446,9 @@ mod tests {
             format!("run -d --name web {common} --annotation note=x {tail} --health-interval 5s {health} --snapshotter native {end}")
         );
         // Env values never reach argv.
-        assert!(run_argv(Flavor::Docker, &c, "me", None).iter().all(|a| !a.contains("s3cret")));
+        assert!(run_argv(Flavor::Docker, &c, "me", None)
+            .iter()
+            .all(|a| !a.contains("s3cret")));
     }
 
     #[test]
@@ -445,25 +478,56 @@ mod tests {
         let mut c = full();
         c.ports.push("99999".into());
         let e = c.validate().unwrap_err();
-        assert!(matches!(&e, ContainerError::InvalidArgument { field, .. } if field == "port"), "{e}");
+        assert!(
+            matches!(&e, ContainerError::InvalidArgument { field, .. } if field == "port"),
+            "{e}"
+        );
         let mut c = full();
         c.env_vars.insert("BAD-KEY".into(), "v".into());
-        assert!(matches!(c.validate().unwrap_err(), ContainerError::InvalidArgument { field, .. } if field == "env"));
+        assert!(
+            matches!(c.validate().unwrap_err(), ContainerError::InvalidArgument { field, .. } if field == "env")
+        );
         let c = Container::new("noimage").unwrap();
-        assert!(matches!(c.validate().unwrap_err(), ContainerError::InvalidArgument { field, .. } if field == "image"));
+        assert!(
+            matches!(c.validate().unwrap_err(), ContainerError::InvalidArgument { field, .. } if field == "image")
+        );
         assert!(Container::new("bad name").is_err());
         assert!(Container::from_image("ok", "UPPER").is_err());
     }
 
     #[test]
     fn registry_and_listing_argv() {
-        assert_eq!(registry_argv(Flavor::Podman, "push", "127.0.0.1:5000/a:1"), vec!["push", "--tls-verify=false", "127.0.0.1:5000/a:1"]);
-        assert_eq!(registry_argv(Flavor::Nerdctl, "pull", "localhost:5000/a"), vec!["pull", "--insecure-registry", "localhost:5000/a"]);
-        assert_eq!(registry_argv(Flavor::Docker, "push", "127.0.0.1:5000/a"), vec!["push", "127.0.0.1:5000/a"]);
-        assert_eq!(registry_argv(Flavor::Podman, "pull", "docker.io/library/redis"), vec!["pull", "docker.io/library/redis"]);
-        assert_eq!(joined(&ps_argv(Flavor::Podman, true, None)), "ps -a --format json");
-        assert_eq!(joined(&ps_argv(Flavor::Docker, false, Some("label=x"))), "ps --filter label=x --format {{json .}}");
-        assert_eq!(joined(&images_argv(Flavor::Nerdctl)), "images --format {{json .}}");
-        assert_eq!(joined(&stats_argv(Flavor::Podman, "w")), "stats --no-stream --format json w");
+        assert_eq!(
+            registry_argv(Flavor::Podman, "push", "127.0.0.1:5000/a:1"),
+            vec!["push", "--tls-verify=false", "127.0.0.1:5000/a:1"]
+        );
+        assert_eq!(
+            registry_argv(Flavor::Nerdctl, "pull", "localhost:5000/a"),
+            vec!["pull", "--insecure-registry", "localhost:5000/a"]
+        );
+        assert_eq!(
+            registry_argv(Flavor::Docker, "push", "127.0.0.1:5000/a"),
+            vec!["push", "127.0.0.1:5000/a"]
+        );
+        assert_eq!(
+            registry_argv(Flavor::Podman, "pull", "docker.io/library/redis"),
+            vec!["pull", "docker.io/library/redis"]
+        );
+        assert_eq!(
+            joined(&ps_argv(Flavor::Podman, true, None)),
+            "ps -a --format json"
+        );
+        assert_eq!(
+            joined(&ps_argv(Flavor::Docker, false, Some("label=x"))),
+            "ps --filter label=x --format {{json .}}"
+        );
+        assert_eq!(
+            joined(&images_argv(Flavor::Nerdctl)),
+            "images --format {{json .}}"
+        );
+        assert_eq!(
+            joined(&stats_argv(Flavor::Podman, "w")),
+            "stats --no-stream --format json w"
+        );
     }
 }

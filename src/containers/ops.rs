@@ -49,24 +49,34 @@ pub fn resolve(host: &Host) -> Result<EngineCli> {
             ContainerError::invalid("engine", format!("`{w}` is not nerdctl, podman or docker"))
         })?;
         return match crate::exec::which(&w) {
-            Some(p) => Ok(EngineCli { flavor, program: p.display().to_string() }),
+            Some(p) => Ok(EngineCli {
+                flavor,
+                program: p.display().to_string(),
+            }),
             None if host.settings.dry_run => Ok(EngineCli { flavor, program: w }),
             None => Err(ContainerError::EngineMissing(w)),
         };
     }
     for flavor in Flavor::ALL {
         if let Some(p) = crate::exec::which(flavor.name()) {
-            return Ok(EngineCli { flavor, program: p.display().to_string() });
+            return Ok(EngineCli {
+                flavor,
+                program: p.display().to_string(),
+            });
         }
     }
     if host.settings.dry_run {
-        return Ok(EngineCli { flavor: Flavor::Nerdctl, program: "nerdctl".into() });
+        return Ok(EngineCli {
+            flavor: Flavor::Nerdctl,
+            program: "nerdctl".into(),
+        });
     }
     Err(ContainerError::EngineNotInstalled)
 }
 
 fn run(host: &Host, cmd: Cmd, subject: &str) -> Result<Output> {
-    host.exec_checked(cmd).map_err(|e| classify_failure(e, subject))
+    host.exec_checked(cmd)
+        .map_err(|e| classify_failure(e, subject))
 }
 
 fn result(cmd: &Cmd, out: &Output) -> CommandResult {
@@ -95,21 +105,30 @@ fn register_container(host: &Host, e: &EngineCli, name: &str) {
     let engine = e.clone();
     let n = name.to_string();
     host.resources.forget("container", name);
-    host.resources.register(Resource::new("container", name, move |h| {
-        h.exec(engine.cmd(super::rm_argv(engine.flavor, &n)))
-            .map(|_| ())
-            .map_err(|err| err.to_string())
-    }));
+    host.resources
+        .register(Resource::new("container", name, move |h| {
+            h.exec(engine.cmd(super::rm_argv(engine.flavor, &n)))
+                .map(|_| ())
+                .map_err(|err| err.to_string())
+        }));
 }
 
-fn register_named(host: &Host, e: &EngineCli, kind: &'static str, rm: &'static [&'static str], name: &str) {
+fn register_named(
+    host: &Host,
+    e: &EngineCli,
+    kind: &'static str,
+    rm: &'static [&'static str],
+    name: &str,
+) {
     let engine = e.clone();
     let n = name.to_string();
     host.resources.forget(kind, name);
     host.resources.register(Resource::new(kind, name, move |h| {
         let mut args: Vec<String> = rm.iter().map(|s| s.to_string()).collect();
         args.push(n.clone());
-        h.exec(engine.cmd(args)).map(|_| ()).map_err(|err| err.to_string())
+        h.exec(engine.cmd(args))
+            .map(|_| ())
+            .map_err(|err| err.to_string())
     }));
 }
 
@@ -122,11 +141,19 @@ pub fn build(host: &Host, e: &EngineCli, c: &mut Container) -> Result<CommandRes
             let path = healthcheck_file(&c.name);
             if !host.settings.dry_run {
                 if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|err| ContainerError::invalid("health_check", format!("cannot create {}: {err}", dir.display())))?;
+                    std::fs::create_dir_all(dir).map_err(|err| {
+                        ContainerError::invalid(
+                            "health_check",
+                            format!("cannot create {}: {err}", dir.display()),
+                        )
+                    })?;
                 }
-                std::fs::write(&path, format!("set -e\n{}\n", h.cmd))
-                    .map_err(|err| ContainerError::invalid("health_check", format!("cannot write {}: {err}", path.display())))?;
+                std::fs::write(&path, format!("set -e\n{}\n", h.cmd)).map_err(|err| {
+                    ContainerError::invalid(
+                        "health_check",
+                        format!("cannot write {}: {err}", path.display()),
+                    )
+                })?;
             }
             script_file = Some(path.display().to_string());
         }
@@ -146,7 +173,14 @@ pub fn build(host: &Host, e: &EngineCli, c: &mut Container) -> Result<CommandRes
     } else if c.detach {
         first_line(&out.stdout)
     } else {
-        first_line(&run(host, e.cmd(["inspect", "--format", "{{.Id}}", c.name.as_str()]), &c.name)?.stdout)
+        first_line(
+            &run(
+                host,
+                e.cmd(["inspect", "--format", "{{.Id}}", c.name.as_str()]),
+                &c.name,
+            )?
+            .stdout,
+        )
     };
     Ok(result(&cmd, &out))
 }
@@ -205,7 +239,11 @@ pub fn stop(host: &Host, e: &EngineCli, name: &str, grace: Option<u64>) -> Resul
     let cmd = e.cmd(args);
     // Stopping can take the whole grace period: allow for it.
     let cmd = match grace {
-        Some(g) => cmd.timeout(host.settings.default_timeout.max(Duration::from_secs(g + 30))),
+        Some(g) => cmd.timeout(
+            host.settings
+                .default_timeout
+                .max(Duration::from_secs(g + 30)),
+        ),
         None => cmd,
     };
     run_result(host, cmd, name)
@@ -253,7 +291,10 @@ pub fn exec(host: &Host, e: &EngineCli, name: &str, what: ExecCommand) -> Result
 /// `cp SRC DST`; one side is `container:/path`.
 pub fn copy(host: &Host, e: &EngineCli, src: &str, dst: &str) -> Result<CommandResult> {
     if src.is_empty() || dst.is_empty() || src.starts_with('-') || dst.starts_with('-') {
-        return Err(ContainerError::invalid("copy", "source and destination must be paths (one of them `container:/path`)"));
+        return Err(ContainerError::invalid(
+            "copy",
+            "source and destination must be paths (one of them `container:/path`)",
+        ));
     }
     let subject = [src, dst]
         .iter()
@@ -296,7 +337,10 @@ pub fn status(host: &Host, e: &EngineCli, name: &str) -> Result<Status> {
     if host.settings.dry_run {
         return Ok(Status::default());
     }
-    parse::inspect(&out.stdout).map_err(|reason| ContainerError::Parse { cmd: cmd.to_string(), reason })
+    parse::inspect(&out.stdout).map_err(|reason| ContainerError::Parse {
+        cmd: cmd.to_string(),
+        reason,
+    })
 }
 
 /// Run the health check now where the engine does not schedule it itself (podman without
@@ -310,7 +354,9 @@ fn drive_health_check(host: &Host, e: &EngineCli, name: &str) {
 /// `healthy`, `unhealthy`, `starting`, or `none` without a health check.
 pub fn health_status(host: &Host, e: &EngineCli, name: &str) -> Result<String> {
     drive_health_check(host, e, name);
-    Ok(status(host, e, name)?.health_status.unwrap_or_else(|| "none".into()))
+    Ok(status(host, e, name)?
+        .health_status
+        .unwrap_or_else(|| "none".into()))
 }
 
 pub fn resources(host: &Host, e: &EngineCli, name: &str) -> Result<ResourceUsage> {
@@ -320,11 +366,15 @@ pub fn resources(host: &Host, e: &EngineCli, name: &str) -> Result<ResourceUsage
     if host.settings.dry_run {
         return Ok(ResourceUsage::default());
     }
-    parse::stats(e.flavor, &out.stdout).map_err(|reason| ContainerError::Parse { cmd: cmd.to_string(), reason })
+    parse::stats(e.flavor, &out.stdout).map_err(|reason| ContainerError::Parse {
+        cmd: cmd.to_string(),
+        reason,
+    })
 }
 
 fn sleep(host: &Host, d: Duration) -> Result<()> {
-    host.sleep(d).map_err(|_| ContainerError::Exec(crate::exec::ExecError::Cancelled { cmd: "wait".into() }))
+    host.sleep(d)
+        .map_err(|_| ContainerError::Exec(crate::exec::ExecError::Cancelled { cmd: "wait".into() }))
 }
 
 /// Wait until the health check reports healthy. Throws `timeout` (with the last check's output)
@@ -338,28 +388,52 @@ pub fn wait_healthy(host: &Host, e: &EngineCli, name: &str, timeout: Duration) -
             return Ok(st);
         }
         if st.health_status.is_none() && st.running {
-            return Err(ContainerError::invalid("health_check", format!("container {name} has no health check")));
+            return Err(ContainerError::invalid(
+                "health_check",
+                format!("container {name} has no health check"),
+            ));
         }
         if !st.running {
-            return Err(ContainerError::NotRunning { name: name.into(), state: st.status, logs: log_tail(host, e, name) });
+            return Err(ContainerError::NotRunning {
+                name: name.into(),
+                state: st.status,
+                logs: log_tail(host, e, name),
+            });
         }
         if start.elapsed() >= timeout {
             let last = st.health_output.unwrap_or_default();
             return Err(ContainerError::Timeout {
-                what: format!("container {name} becoming healthy (it is {})", st.health_status.unwrap_or_default()),
+                what: format!(
+                    "container {name} becoming healthy (it is {})",
+                    st.health_status.unwrap_or_default()
+                ),
                 secs: timeout.as_secs_f64(),
-                detail: if last.trim().is_empty() { String::new() } else { format!("; last check said: {}", last.trim()) },
+                detail: if last.trim().is_empty() {
+                    String::new()
+                } else {
+                    format!("; last check said: {}", last.trim())
+                },
             });
         }
         // podman checks run when we run them: pace them; docker's own checks: poll its state.
         let pace = if e.flavor == Flavor::Podman { 250 } else { 50 };
-        sleep(host, Duration::from_millis(pace).min(timeout.saturating_sub(start.elapsed())))?;
+        sleep(
+            host,
+            Duration::from_millis(pace).min(timeout.saturating_sub(start.elapsed())),
+        )?;
     }
 }
 
 /// Wait until the container's logs match the regular expression `pattern`.
-pub fn wait_for_log(host: &Host, e: &EngineCli, name: &str, pattern: &str, timeout: Duration) -> Result<String> {
-    let re = regex::Regex::new(pattern).map_err(|err| ContainerError::invalid("pattern", err.to_string()))?;
+pub fn wait_for_log(
+    host: &Host,
+    e: &EngineCli,
+    name: &str,
+    pattern: &str,
+    timeout: Duration,
+) -> Result<String> {
+    let re = regex::Regex::new(pattern)
+        .map_err(|err| ContainerError::invalid("pattern", err.to_string()))?;
     let start = Instant::now();
     loop {
         let out = run(host, e.cmd(["logs", name]), name)?;
@@ -377,23 +451,39 @@ pub fn wait_for_log(host: &Host, e: &EngineCli, name: &str, pattern: &str, timeo
                 detail: String::new(),
             });
         }
-        sleep(host, Duration::from_millis(100).min(timeout.saturating_sub(start.elapsed())))?;
+        sleep(
+            host,
+            Duration::from_millis(100).min(timeout.saturating_sub(start.elapsed())),
+        )?;
     }
 }
 
 /// Wait until the host side of the container's published `port` accepts connections.
-pub fn wait_for_port(host: &Host, e: &EngineCli, name: &str, port: u16, timeout: Duration) -> Result<(String, u16)> {
+pub fn wait_for_port(
+    host: &Host,
+    e: &EngineCli,
+    name: &str,
+    port: u16,
+    timeout: Duration,
+) -> Result<(String, u16)> {
     let start = Instant::now();
     let spec = format!("{port}/tcp");
     let out = run(host, e.cmd(["port", name, spec.as_str()]), name)?;
     if host.settings.dry_run {
         return Ok(("127.0.0.1".into(), port));
     }
-    let (h, p) = parse::published(&out.stdout)
-        .ok_or_else(|| ContainerError::invalid("port", format!("port {port} of {name} is not published (use with_port)")))?;
-    crate::net::wait_for_port(&h, p, timeout.saturating_sub(start.elapsed()), &host.cancel).map_err(|err| {
-        ContainerError::Timeout { what: format!("port {port} of {name} ({h}:{p}) accepting connections"), secs: timeout.as_secs_f64(), detail: format!(" ({err})") }
+    let (h, p) = parse::published(&out.stdout).ok_or_else(|| {
+        ContainerError::invalid(
+            "port",
+            format!("port {port} of {name} is not published (use with_port)"),
+        )
     })?;
+    crate::net::wait_for_port(&h, p, timeout.saturating_sub(start.elapsed()), &host.cancel)
+        .map_err(|err| ContainerError::Timeout {
+            what: format!("port {port} of {name} ({h}:{p}) accepting connections"),
+            secs: timeout.as_secs_f64(),
+            detail: format!(" ({err})"),
+        })?;
     Ok((h, p))
 }
 
@@ -408,7 +498,10 @@ pub fn list_raw(host: &Host, e: &EngineCli, all: bool) -> Result<CommandResult> 
 pub fn container_list(host: &Host, e: &EngineCli, all: bool) -> Result<Vec<ContainerRow>> {
     let cmd = e.cmd(super::ps_argv(e.flavor, all, None));
     let out = run(host, cmd.clone(), "")?;
-    parse::ps(e.flavor, &out.stdout).map_err(|reason| ContainerError::Parse { cmd: cmd.to_string(), reason })
+    parse::ps(e.flavor, &out.stdout).map_err(|reason| ContainerError::Parse {
+        cmd: cmd.to_string(),
+        reason,
+    })
 }
 
 pub fn images_raw(host: &Host, e: &EngineCli) -> Result<CommandResult> {
@@ -418,7 +511,10 @@ pub fn images_raw(host: &Host, e: &EngineCli) -> Result<CommandResult> {
 pub fn image_list(host: &Host, e: &EngineCli) -> Result<Vec<ImageRow>> {
     let cmd = e.cmd(super::images_argv(e.flavor));
     let out = run(host, cmd.clone(), "")?;
-    parse::images(e.flavor, &out.stdout).map_err(|reason| ContainerError::Parse { cmd: cmd.to_string(), reason })
+    parse::images(e.flavor, &out.stdout).map_err(|reason| ContainerError::Parse {
+        cmd: cmd.to_string(),
+        reason,
+    })
 }
 
 pub fn image_remove(host: &Host, e: &EngineCli, image: &str) -> Result<CommandResult> {
@@ -438,25 +534,41 @@ pub fn image_tag(host: &Host, e: &EngineCli, image: &str, new_name: &str) -> Res
 
 pub fn image_pull(host: &Host, e: &EngineCli, image: &str) -> Result<CommandResult> {
     validate::image("image", image)?;
-    let r = run_result(host, e.cmd(super::registry_argv(e.flavor, "pull", image)), image)?;
+    let r = run_result(
+        host,
+        e.cmd(super::registry_argv(e.flavor, "pull", image)),
+        image,
+    )?;
     register_named(host, e, "image", &["rmi", "-f"], image);
     Ok(r)
 }
 
 /// Push `image` to `destination` (tagging it first when the names differ).
-pub fn image_push(host: &Host, e: &EngineCli, image: &str, destination: &str) -> Result<CommandResult> {
+pub fn image_push(
+    host: &Host,
+    e: &EngineCli,
+    image: &str,
+    destination: &str,
+) -> Result<CommandResult> {
     validate::image("image", image)?;
     validate::image("destination", destination)?;
     if image != destination {
         image_tag(host, e, image, destination)?;
     }
-    run_result(host, e.cmd(super::registry_argv(e.flavor, "push", destination)), destination)
+    run_result(
+        host,
+        e.cmd(super::registry_argv(e.flavor, "push", destination)),
+        destination,
+    )
 }
 
 pub fn image_build(host: &Host, e: &EngineCli, tag: &str, context: &str) -> Result<CommandResult> {
     validate::image("tag", tag)?;
     if !std::path::Path::new(context).is_dir() {
-        return Err(ContainerError::invalid("context", format!("{context} is not a directory")));
+        return Err(ContainerError::invalid(
+            "context",
+            format!("{context} is not a directory"),
+        ));
     }
     let r = run_result(host, e.cmd(["build", "-t", tag, context]), tag)?;
     register_named(host, e, "image", &["rmi", "-f"], tag);
@@ -470,17 +582,32 @@ pub struct NetworkOptions {
     pub subnet: Option<String>,
 }
 
-pub fn network_create(host: &Host, e: &EngineCli, name: &str, o: &NetworkOptions) -> Result<CommandResult> {
+pub fn network_create(
+    host: &Host,
+    e: &EngineCli,
+    name: &str,
+    o: &NetworkOptions,
+) -> Result<CommandResult> {
     validate::name("network", name)?;
-    let mut args = vec!["network".to_string(), "create".into(), "--label".into(), format!("{OWNER_LABEL}={OWNER}")];
+    let mut args = vec![
+        "network".to_string(),
+        "create".into(),
+        "--label".into(),
+        format!("{OWNER_LABEL}={OWNER}"),
+    ];
     if let Some(d) = &o.driver {
         validate::name("driver", d)?;
         args.extend(["--driver".into(), d.clone()]);
     }
     if let Some(s) = &o.subnet {
-        let ok = s.split_once('/').is_some_and(|(ip, bits)| ip.parse::<std::net::IpAddr>().is_ok() && bits.parse::<u8>().is_ok_and(|b| b <= 128));
+        let ok = s.split_once('/').is_some_and(|(ip, bits)| {
+            ip.parse::<std::net::IpAddr>().is_ok() && bits.parse::<u8>().is_ok_and(|b| b <= 128)
+        });
         if !ok {
-            return Err(ContainerError::invalid("subnet", format!("`{s}` is not a CIDR like 10.89.0.0/24")));
+            return Err(ContainerError::invalid(
+                "subnet",
+                format!("`{s}` is not a CIDR like 10.89.0.0/24"),
+            ));
         }
         args.extend(["--subnet".into(), s.clone()]);
     }
@@ -496,8 +623,14 @@ pub fn network_remove(host: &Host, e: &EngineCli, name: &str) -> Result<CommandR
     host.resources.forget("network", name);
     let cmd = e.cmd(["network", "rm", name]);
     let out = host.exec(cmd.clone())?;
-    if !out.success() && !out.stderr.to_ascii_lowercase().contains("not found") && !out.stderr.contains("No such network") {
-        return Err(classify_failure(crate::exec::ExecError::failed(&cmd, &out), name));
+    if !out.success()
+        && !out.stderr.to_ascii_lowercase().contains("not found")
+        && !out.stderr.contains("No such network")
+    {
+        return Err(classify_failure(
+            crate::exec::ExecError::failed(&cmd, &out),
+            name,
+        ));
     }
     Ok(result(&cmd, &out))
 }
@@ -508,10 +641,14 @@ fn name_driver_rows(flavor: Flavor, text: &str) -> Vec<(String, String)> {
     let values: Vec<serde_json::Value> = if t.starts_with('[') {
         serde_json::from_str::<Vec<serde_json::Value>>(t).unwrap_or_default()
     } else {
-        t.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+        t.lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
     };
     let pick = |v: &serde_json::Value, keys: &[&str]| {
-        keys.iter().find_map(|k| v[*k].as_str().map(String::from)).unwrap_or_default()
+        keys.iter()
+            .find_map(|k| v[*k].as_str().map(String::from))
+            .unwrap_or_default()
     };
     let _ = flavor;
     values
@@ -521,14 +658,28 @@ fn name_driver_rows(flavor: Flavor, text: &str) -> Vec<(String, String)> {
 }
 
 pub fn network_list(host: &Host, e: &EngineCli) -> Result<Vec<(String, String)>> {
-    let fmt = if e.flavor == Flavor::Podman { "json" } else { "{{json .}}" };
+    let fmt = if e.flavor == Flavor::Podman {
+        "json"
+    } else {
+        "{{json .}}"
+    };
     let out = run(host, e.cmd(["network", "ls", "--format", fmt]), "")?;
     Ok(name_driver_rows(e.flavor, &out.stdout))
 }
 
-pub fn volume_create(host: &Host, e: &EngineCli, name: &str, driver: Option<&str>) -> Result<CommandResult> {
+pub fn volume_create(
+    host: &Host,
+    e: &EngineCli,
+    name: &str,
+    driver: Option<&str>,
+) -> Result<CommandResult> {
     validate::name("volume", name)?;
-    let mut args = vec!["volume".to_string(), "create".into(), "--label".into(), format!("{OWNER_LABEL}={OWNER}")];
+    let mut args = vec![
+        "volume".to_string(),
+        "create".into(),
+        "--label".into(),
+        format!("{OWNER_LABEL}={OWNER}"),
+    ];
     if let Some(d) = driver {
         validate::name("driver", d)?;
         args.extend(["--driver".into(), d.into()]);
@@ -547,13 +698,20 @@ pub fn volume_remove(host: &Host, e: &EngineCli, name: &str) -> Result<CommandRe
     let out = host.exec(cmd.clone())?;
     let lower = out.stderr.to_ascii_lowercase();
     if !out.success() && !lower.contains("no such volume") && !lower.contains("not found") {
-        return Err(classify_failure(crate::exec::ExecError::failed(&cmd, &out), name));
+        return Err(classify_failure(
+            crate::exec::ExecError::failed(&cmd, &out),
+            name,
+        ));
     }
     Ok(result(&cmd, &out))
 }
 
 pub fn volume_list(host: &Host, e: &EngineCli) -> Result<Vec<(String, String)>> {
-    let fmt = if e.flavor == Flavor::Podman { "json" } else { "{{json .}}" };
+    let fmt = if e.flavor == Flavor::Podman {
+        "json"
+    } else {
+        "{{json .}}"
+    };
     let out = run(host, e.cmd(["volume", "ls", "--format", fmt]), "")?;
     Ok(name_driver_rows(e.flavor, &out.stdout))
 }
@@ -562,12 +720,22 @@ pub fn volume_list(host: &Host, e: &EngineCli) -> Result<Vec<(String, String)>> 
 /// name starts with `what`. Returns the names removed.
 pub fn cleanup(host: &Host, e: &EngineCli, what: &str) -> Result<Vec<String>> {
     if what.trim().is_empty() {
-        return Err(ContainerError::invalid("label_or_prefix", "must not be empty (it would match everything)"));
+        return Err(ContainerError::invalid(
+            "label_or_prefix",
+            "must not be empty (it would match everything)",
+        ));
     }
     let rows = if what.contains('=') {
-        let cmd = e.cmd(super::ps_argv(e.flavor, true, Some(&format!("label={what}"))));
+        let cmd = e.cmd(super::ps_argv(
+            e.flavor,
+            true,
+            Some(&format!("label={what}")),
+        ));
         let out = run(host, cmd.clone(), "")?;
-        parse::ps(e.flavor, &out.stdout).map_err(|reason| ContainerError::Parse { cmd: cmd.to_string(), reason })?
+        parse::ps(e.flavor, &out.stdout).map_err(|reason| ContainerError::Parse {
+            cmd: cmd.to_string(),
+            reason,
+        })?
     } else {
         container_list(host, e, true)?
             .into_iter()
@@ -583,10 +751,21 @@ pub fn cleanup(host: &Host, e: &EngineCli, what: &str) -> Result<Vec<String>> {
 }
 
 /// Run an image quickly (the seeds' `nerdctl_run*` functions).
-pub fn run_image(host: &Host, e: &EngineCli, image: &str, name: Option<&str>, ports: &[String], snapshotter: Option<&str>) -> Result<CommandResult> {
+pub fn run_image(
+    host: &Host,
+    e: &EngineCli,
+    image: &str,
+    name: Option<&str>,
+    ports: &[String],
+    snapshotter: Option<&str>,
+) -> Result<CommandResult> {
     let name = match name {
         Some(n) => n.to_string(),
-        None => format!("herodo-{}-{}", std::process::id(), crate::misc::timestamp_ms() % 1_000_000),
+        None => format!(
+            "herodo-{}-{}",
+            std::process::id(),
+            crate::misc::timestamp_ms() % 1_000_000
+        ),
     };
     let mut c = Container::from_image(&name, image)?;
     c.ports = ports.to_vec();
@@ -603,11 +782,17 @@ mod tests {
 
     fn host() -> (Host, Arc<RecordingExecutor>) {
         let rec = Arc::new(RecordingExecutor::new());
-        (Host::with_executor(Settings::default(), rec.clone(), CancelToken::new()), rec)
+        (
+            Host::with_executor(Settings::default(), rec.clone(), CancelToken::new()),
+            rec,
+        )
     }
 
     fn engine(f: Flavor) -> EngineCli {
-        EngineCli { flavor: f, program: f.name().into() }
+        EngineCli {
+            flavor: f,
+            program: f.name().into(),
+        }
     }
 
     #[test]
@@ -621,12 +806,22 @@ mod tests {
         let r = build(&h, &engine(Flavor::Docker), &mut c).unwrap();
         assert_eq!(c.container_id, "abc123");
         let calls = rec.calls();
-        assert_eq!(calls[0].env, vec![("PASSWORD".to_string(), "hunter2!".to_string())]);
+        assert_eq!(
+            calls[0].env,
+            vec![("PASSWORD".to_string(), "hunter2!".to_string())]
+        );
         assert!(!r.cmd.contains("hunter2"), "{}", r.cmd);
-        assert!(r.cmd.starts_with("PASSWORD=*** docker run -d --name web"), "{}", r.cmd);
+        assert!(
+            r.cmd.starts_with("PASSWORD=*** docker run -d --name web"),
+            "{}",
+            r.cmd
+        );
         assert_eq!(h.resources.len(), 1);
         h.cleanup_resources();
-        assert_eq!(rec.argvs().last().unwrap(), &vec!["docker", "rm", "-f", "web"]);
+        assert_eq!(
+            rec.argvs().last().unwrap(),
+            &vec!["docker", "rm", "-f", "web"]
+        );
     }
 
     #[test]
@@ -634,7 +829,10 @@ mod tests {
         let (h, rec) = host();
         let mut c = Container::from_image("web", "localhost/busybox:test").unwrap();
         c.ports.push("not-a-port".into());
-        assert!(matches!(build(&h, &engine(Flavor::Podman), &mut c), Err(ContainerError::InvalidArgument { .. })));
+        assert!(matches!(
+            build(&h, &engine(Flavor::Podman), &mut c),
+            Err(ContainerError::InvalidArgument { .. })
+        ));
         assert!(remove(&h, &engine(Flavor::Podman), "bad name").is_err());
         assert!(image_tag(&h, &engine(Flavor::Podman), "ok", "Bad").is_err());
         assert!(cleanup(&h, &engine(Flavor::Podman), "").is_err());
@@ -644,12 +842,23 @@ mod tests {
     #[test]
     fn push_tags_first_when_names_differ() {
         let (h, rec) = host();
-        image_push(&h, &engine(Flavor::Podman), "localhost/app:1", "127.0.0.1:5000/app:1").unwrap();
+        image_push(
+            &h,
+            &engine(Flavor::Podman),
+            "localhost/app:1",
+            "127.0.0.1:5000/app:1",
+        )
+        .unwrap();
         assert_eq!(
             rec.argvs(),
             vec![
                 vec!["podman", "tag", "localhost/app:1", "127.0.0.1:5000/app:1"],
-                vec!["podman", "push", "--tls-verify=false", "127.0.0.1:5000/app:1"],
+                vec![
+                    "podman",
+                    "push",
+                    "--tls-verify=false",
+                    "127.0.0.1:5000/app:1"
+                ],
             ]
         );
     }
@@ -660,7 +869,13 @@ mod tests {
         let e = engine(Flavor::Nerdctl);
         stop(&h, &e, "web", Some(3)).unwrap();
         exec(&h, &e, "web", ExecCommand::Shell("echo hi".into())).unwrap();
-        exec(&h, &e, "web", ExecCommand::Argv(vec!["ls".into(), "/".into()])).unwrap();
+        exec(
+            &h,
+            &e,
+            "web",
+            ExecCommand::Argv(vec!["ls".into(), "/".into()]),
+        )
+        .unwrap();
         copy(&h, &e, "/tmp/x", "web:/x").unwrap();
         export(&h, &e, "web", "/tmp/web.tar").unwrap();
         assert_eq!(
@@ -677,13 +892,26 @@ mod tests {
 
     #[test]
     fn engine_selection_honours_the_setting() {
-        let mut settings = Settings::default();
-        settings.container_engine = Some("definitely-not-an-engine".into());
-        let h = Host::with_executor(settings.clone(), Arc::new(RecordingExecutor::new()), CancelToken::new());
-        assert!(matches!(resolve(&h), Err(ContainerError::InvalidArgument { .. })));
+        let mut settings = Settings {
+            container_engine: Some("definitely-not-an-engine".into()),
+            ..Settings::default()
+        };
+        let h = Host::with_executor(
+            settings.clone(),
+            Arc::new(RecordingExecutor::new()),
+            CancelToken::new(),
+        );
+        assert!(matches!(
+            resolve(&h),
+            Err(ContainerError::InvalidArgument { .. })
+        ));
         settings.container_engine = Some("nerdctl".into());
         settings.dry_run = true;
-        let h = Host::with_executor(settings, Arc::new(RecordingExecutor::new()), CancelToken::new());
+        let h = Host::with_executor(
+            settings,
+            Arc::new(RecordingExecutor::new()),
+            CancelToken::new(),
+        );
         assert_eq!(resolve(&h).unwrap().flavor, Flavor::Nerdctl);
     }
 }

@@ -56,8 +56,15 @@ pub fn inspect(text: &str) -> Result<Status, String> {
     };
     let st = &item["State"];
     let state = s(&st["Status"]).to_ascii_lowercase();
-    let health = if st["Health"].is_object() { &st["Health"] } else { &st["Healthcheck"] };
-    let health_status = health["Status"].as_str().filter(|h| !h.is_empty()).map(String::from);
+    let health = if st["Health"].is_object() {
+        &st["Health"]
+    } else {
+        &st["Healthcheck"]
+    };
+    let health_status = health["Status"]
+        .as_str()
+        .filter(|h| !h.is_empty())
+        .map(String::from);
     let health_output = health["Log"]
         .as_array()
         .and_then(|l| l.last())
@@ -125,7 +132,14 @@ pub fn stats(flavor: Flavor, text: &str) -> Result<ResourceUsage, String> {
     let all = objects(text)?;
     let o = all.first().ok_or("stats returned nothing")?;
     let (cpu, mem, memp, net, block, pids) = match flavor {
-        Flavor::Podman => ("cpu_percent", "mem_usage", "mem_percent", "net_io", "block_io", "pids"),
+        Flavor::Podman => (
+            "cpu_percent",
+            "mem_usage",
+            "mem_percent",
+            "net_io",
+            "block_io",
+            "pids",
+        ),
         _ => ("CPUPerc", "MemUsage", "MemPerc", "NetIO", "BlockIO", "PIDs"),
     };
     let (mu, ml) = split_pair(&s(&o[mem]));
@@ -160,7 +174,10 @@ fn podman_ports(v: &Value) -> String {
         .map(|ps| {
             ps.iter()
                 .map(|p| {
-                    let ip = p["host_ip"].as_str().filter(|i| !i.is_empty()).unwrap_or("0.0.0.0");
+                    let ip = p["host_ip"]
+                        .as_str()
+                        .filter(|i| !i.is_empty())
+                        .unwrap_or("0.0.0.0");
                     format!(
                         "{ip}:{}->{}/{}",
                         p["host_port"],
@@ -192,7 +209,11 @@ pub fn ps(flavor: Flavor, text: &str) -> Result<Vec<ContainerRow>, String> {
         .map(|o| match flavor {
             Flavor::Podman => ContainerRow {
                 id: s(&o["Id"]).chars().take(12).collect(),
-                name: o["Names"].as_array().and_then(|n| n.first()).map(s).unwrap_or_default(),
+                name: o["Names"]
+                    .as_array()
+                    .and_then(|n| n.first())
+                    .map(s)
+                    .unwrap_or_default(),
                 image: s(&o["Image"]),
                 state: s(&o["State"]),
                 status: s(&o["Status"]),
@@ -248,16 +269,34 @@ pub fn images(flavor: Flavor, text: &str) -> Result<Vec<ImageRow>, String> {
         match flavor {
             Flavor::Podman => {
                 let id: String = s(&o["Id"]).chars().take(12).collect();
-                let size = o["Size"].as_f64().map(human_size).unwrap_or_else(|| s(&o["Size"]));
+                let size = o["Size"]
+                    .as_f64()
+                    .map(human_size)
+                    .unwrap_or_else(|| s(&o["Size"]));
                 let created = s(&o["CreatedAt"]);
-                let names: Vec<String> = o["Names"].as_array().map(|n| n.iter().map(s).collect()).unwrap_or_default();
+                let names: Vec<String> = o["Names"]
+                    .as_array()
+                    .map(|n| n.iter().map(s).collect())
+                    .unwrap_or_default();
                 if names.is_empty() {
-                    out.push(ImageRow { id, repository: "<none>".into(), tag: "<none>".into(), size, created });
+                    out.push(ImageRow {
+                        id,
+                        repository: "<none>".into(),
+                        tag: "<none>".into(),
+                        size,
+                        created,
+                    });
                     continue;
                 }
                 for n in names {
                     let (repo, tag) = split_reference(&n);
-                    out.push(ImageRow { id: id.clone(), repository: repo, tag, size: size.clone(), created: created.clone() });
+                    out.push(ImageRow {
+                        id: id.clone(),
+                        repository: repo,
+                        tag,
+                        size: size.clone(),
+                        created: created.clone(),
+                    });
                 }
             }
             _ => out.push(ImageRow {
@@ -276,7 +315,10 @@ pub fn images(flavor: Flavor, text: &str) -> Result<Vec<ImageRow>, String> {
 pub fn split_reference(r: &str) -> (String, String) {
     let last_slash = r.rfind('/').map_or(0, |i| i + 1);
     match r[last_slash..].rfind(':') {
-        Some(i) => (r[..last_slash + i].to_string(), r[last_slash + i + 1..].to_string()),
+        Some(i) => (
+            r[..last_slash + i].to_string(),
+            r[last_slash + i + 1..].to_string(),
+        ),
         None => (r.to_string(), "latest".into()),
     }
 }
@@ -284,7 +326,10 @@ pub fn split_reference(r: &str) -> (String, String) {
 /// The host address a container port is published on, from `port NAME PORT` output
 /// (`127.0.0.1:18080`, `0.0.0.0:80`, `[::]:80`, one per line).
 pub fn published(text: &str) -> Option<(String, u16)> {
-    let line = text.lines().find(|l| l.contains("0.0.0.0") || l.contains("127.")).or_else(|| text.lines().next())?;
+    let line = text
+        .lines()
+        .find(|l| l.contains("0.0.0.0") || l.contains("127."))
+        .or_else(|| text.lines().next())?;
     let (host, port) = line.trim().rsplit_once(':')?;
     let host = match host {
         "0.0.0.0" | "" | "[::]" | "::" => "127.0.0.1".to_string(),
@@ -298,7 +343,9 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> String {
-        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/containers").join(name);
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/containers")
+            .join(name);
         std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
     }
 
@@ -341,21 +388,27 @@ mod tests {
         assert!(!p.memory_usage.is_empty() && !p.memory_limit.is_empty());
         assert_eq!(p.pids, "1");
         let d = stats(Flavor::Docker, &fixture("docker_stats.jsonl")).unwrap();
-        assert!(d.memory_usage.ends_with("KiB") || d.memory_usage.ends_with("MiB"), "{d:?}");
+        assert!(
+            d.memory_usage.ends_with("KiB") || d.memory_usage.ends_with("MiB"),
+            "{d:?}"
+        );
         assert!(d.memory_limit.ends_with("GiB"));
         assert_eq!(d.pids, "1");
         let n = stats(Flavor::Nerdctl, &fixture("nerdctl_stats.jsonl")).unwrap();
-        assert_eq!(n, ResourceUsage {
-            cpu_usage: "0.25%".into(),
-            memory_usage: "1.148MiB".into(),
-            memory_limit: "23.5GiB".into(),
-            memory_percentage: "0.01%".into(),
-            network_input: "1.2kB".into(),
-            network_output: "648B".into(),
-            block_input: "4.1kB".into(),
-            block_output: "0B".into(),
-            pids: "1".into(),
-        });
+        assert_eq!(
+            n,
+            ResourceUsage {
+                cpu_usage: "0.25%".into(),
+                memory_usage: "1.148MiB".into(),
+                memory_limit: "23.5GiB".into(),
+                memory_percentage: "0.01%".into(),
+                network_input: "1.2kB".into(),
+                network_output: "648B".into(),
+                block_input: "4.1kB".into(),
+                block_output: "0B".into(),
+                pids: "1".into(),
+            }
+        );
     }
 
     #[test]
@@ -380,9 +433,21 @@ mod tests {
     #[test]
     fn images_per_flavor() {
         let p = images(Flavor::Podman, &fixture("podman_images.json")).unwrap();
-        assert!(p.iter().any(|i| i.repository == "localhost/busybox" && i.tag == "test" && i.size == "2.127MB"), "{p:?}");
+        assert!(
+            p.iter().any(|i| i.repository == "localhost/busybox"
+                && i.tag == "test"
+                && i.size == "2.127MB"),
+            "{p:?}"
+        );
         let d = images(Flavor::Docker, &fixture("docker_images.jsonl")).unwrap();
-        assert_eq!((d[0].repository.as_str(), d[0].tag.as_str(), d[0].size.as_str()), ("localhost/busybox", "test", "1.98MB"));
+        assert_eq!(
+            (
+                d[0].repository.as_str(),
+                d[0].tag.as_str(),
+                d[0].size.as_str()
+            ),
+            ("localhost/busybox", "test", "1.98MB")
+        );
         let n = images(Flavor::Nerdctl, &fixture("nerdctl_images.jsonl")).unwrap();
         assert_eq!(n[0].id, "e671bc11e7c6");
         assert_eq!(n[0].size, "2.0 MiB");
@@ -390,10 +455,22 @@ mod tests {
 
     #[test]
     fn references_and_published_ports() {
-        assert_eq!(split_reference("127.0.0.1:5000/a/b:1"), ("127.0.0.1:5000/a/b".into(), "1".into()));
-        assert_eq!(split_reference("127.0.0.1:5000/a"), ("127.0.0.1:5000/a".into(), "latest".into()));
-        assert_eq!(published("127.0.0.1:18080\n"), Some(("127.0.0.1".into(), 18080)));
-        assert_eq!(published("0.0.0.0:80\n[::]:80\n"), Some(("127.0.0.1".into(), 80)));
+        assert_eq!(
+            split_reference("127.0.0.1:5000/a/b:1"),
+            ("127.0.0.1:5000/a/b".into(), "1".into())
+        );
+        assert_eq!(
+            split_reference("127.0.0.1:5000/a"),
+            ("127.0.0.1:5000/a".into(), "latest".into())
+        );
+        assert_eq!(
+            published("127.0.0.1:18080\n"),
+            Some(("127.0.0.1".into(), 18080))
+        );
+        assert_eq!(
+            published("0.0.0.0:80\n[::]:80\n"),
+            Some(("127.0.0.1".into(), 80))
+        );
         assert_eq!(published(""), None);
     }
 }

@@ -12,7 +12,9 @@ fn bad(field: &str, reason: impl Into<String>) -> ContainerError {
 /// Container, network and volume names: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, at most 128 characters.
 pub fn name(field: &str, v: &str) -> Result<()> {
     let ok_first = v.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
-    let ok_rest = v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    let ok_rest = v
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
     if v.is_empty() || !ok_first || !ok_rest || v.len() > 128 {
         return Err(bad(field, format!("`{v}` must start with a letter or digit and contain only letters, digits, `_`, `.` and `-`")));
     }
@@ -48,25 +50,33 @@ pub fn image(field: &str, v: &str) -> Result<()> {
     if let Some(t) = tag {
         let ok = !t.is_empty()
             && t.len() <= 128
-            && t.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
             && !t.starts_with(['.', '-']);
         if !ok {
             return Err(bad(field, format!("`{v}` has an invalid tag `{t}`")));
         }
     }
     // The first part may be a registry host (with a port, dots or uppercase).
-    let registry = parts.first().filter(|p| p.contains(['.', ':']) || **p == "localhost").copied();
+    let registry = parts
+        .first()
+        .filter(|p| p.contains(['.', ':']) || **p == "localhost")
+        .copied();
     let start = usize::from(registry.is_some());
     for comp in parts[start..].iter().chain(std::iter::once(&repo_last)) {
         let ok = !comp.is_empty()
-            && comp.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-'))
+            && comp.chars().all(|c| {
+                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-')
+            })
             && comp.starts_with(|c: char| c.is_ascii_alphanumeric());
         if !ok {
             return Err(bad(field, format!("`{v}` has an invalid path component `{comp}` (lowercase letters, digits, `_`, `.`, `-`)")));
         }
     }
     if let Some(r) = registry {
-        let ok = r.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
+        let ok = r
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
         if !ok {
             return Err(bad(field, format!("`{v}` has an invalid registry `{r}`")));
         }
@@ -82,7 +92,12 @@ fn port_number(field: &str, spec: &str, p: &str) -> Result<()> {
     for n in range {
         match n.parse::<u32>() {
             Ok(v) if (1..=65535).contains(&v) => {}
-            _ => return Err(bad(field, format!("`{spec}`: `{n}` is not a port number (1-65535)"))),
+            _ => {
+                return Err(bad(
+                    field,
+                    format!("`{spec}`: `{n}` is not a port number (1-65535)"),
+                ))
+            }
         }
     }
     Ok(())
@@ -127,7 +142,10 @@ pub fn port(v: &str) -> Result<()> {
             }
             port_number(field, v, c)
         }
-        _ => Err(bad(field, format!("`{v}` is not [ip:][hostPort:]containerPort[/proto]"))),
+        _ => Err(bad(
+            field,
+            format!("`{v}` is not [ip:][hostPort:]containerPort[/proto]"),
+        )),
     }
 }
 
@@ -142,10 +160,18 @@ pub fn volume(v: &str) -> Result<()> {
         [d] => (None, *d, None),
         [s, d] => (Some(*s), *d, None),
         [s, d, o] => (Some(*s), *d, Some(*o)),
-        _ => return Err(bad(field, format!("`{v}` is not source:/container/path[:options]"))),
+        _ => {
+            return Err(bad(
+                field,
+                format!("`{v}` is not source:/container/path[:options]"),
+            ))
+        }
     };
     if !dst.starts_with('/') {
-        return Err(bad(field, format!("`{v}`: the container path `{dst}` must be absolute")));
+        return Err(bad(
+            field,
+            format!("`{v}`: the container path `{dst}` must be absolute"),
+        ));
     }
     if let Some(s) = src {
         if s.is_empty() {
@@ -157,7 +183,27 @@ pub fn volume(v: &str) -> Result<()> {
     }
     if let Some(o) = opts {
         for opt in o.split(',') {
-            if !matches!(opt, "ro" | "rw" | "z" | "Z" | "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate" | "nocopy" | "U" | "O" | "exec" | "noexec" | "suid" | "nosuid" | "dev" | "nodev") {
+            if !matches!(
+                opt,
+                "ro" | "rw"
+                    | "z"
+                    | "Z"
+                    | "shared"
+                    | "rshared"
+                    | "slave"
+                    | "rslave"
+                    | "private"
+                    | "rprivate"
+                    | "nocopy"
+                    | "U"
+                    | "O"
+                    | "exec"
+                    | "noexec"
+                    | "suid"
+                    | "nosuid"
+                    | "dev"
+                    | "nodev"
+            ) {
                 return Err(bad(field, format!("`{v}`: unknown option `{opt}`")));
             }
         }
@@ -167,10 +213,16 @@ pub fn volume(v: &str) -> Result<()> {
 
 /// An environment variable name.
 pub fn env_key(k: &str) -> Result<()> {
-    let ok = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    let ok = k
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !ok {
-        return Err(bad("env", format!("`{k}` is not a valid variable name (letters, digits, `_`)")));
+        return Err(bad(
+            "env",
+            format!("`{k}` is not a valid variable name (letters, digits, `_`)"),
+        ));
     }
     Ok(())
 }
@@ -179,7 +231,10 @@ pub fn env_key(k: &str) -> Result<()> {
 pub fn cpus(v: &str) -> Result<()> {
     match v.parse::<f64>() {
         Ok(n) if n > 0.0 && n <= 1024.0 => Ok(()),
-        _ => Err(bad("cpu_limit", format!("`{v}` is not a positive number of CPUs"))),
+        _ => Err(bad(
+            "cpu_limit",
+            format!("`{v}` is not a positive number of CPUs"),
+        )),
     }
 }
 
@@ -194,7 +249,10 @@ pub fn memory(field: &str, v: &str) -> Result<()> {
     let ok = !num.is_empty()
         && num.chars().all(|c| c.is_ascii_digit() || c == '.')
         && num.parse::<f64>().is_ok_and(|n| n > 0.0)
-        && matches!(suffix, "" | "b" | "k" | "m" | "g" | "t" | "kb" | "mb" | "gb" | "tb");
+        && matches!(
+            suffix,
+            "" | "b" | "k" | "m" | "g" | "t" | "kb" | "mb" | "gb" | "tb"
+        );
     if !ok {
         return Err(bad(field, format!("`{v}` is not a size like 512m or 1g")));
     }
@@ -204,7 +262,10 @@ pub fn memory(field: &str, v: &str) -> Result<()> {
 pub fn cpu_shares(v: &str) -> Result<()> {
     match v.parse::<u64>() {
         Ok(n) if (2..=262144).contains(&n) => Ok(()),
-        _ => Err(bad("cpu_shares", format!("`{v}` is not a number from 2 to 262144"))),
+        _ => Err(bad(
+            "cpu_shares",
+            format!("`{v}` is not a number from 2 to 262144"),
+        )),
     }
 }
 
@@ -216,7 +277,10 @@ pub fn restart_policy(v: &str) -> Result<()> {
         None => matches!(v, "no" | "always" | "unless-stopped" | "on-failure"),
     };
     if !ok {
-        return Err(bad("restart_policy", format!("`{v}` is not no, always, unless-stopped or on-failure[:N]")));
+        return Err(bad(
+            "restart_policy",
+            format!("`{v}` is not no, always, unless-stopped or on-failure[:N]"),
+        ));
     }
     Ok(())
 }
@@ -227,13 +291,17 @@ pub fn duration(field: &str, v: &str) -> Result<()> {
         let mut rest = v;
         let mut ok = true;
         while !rest.is_empty() {
-            let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
+            let digits = rest
+                .find(|c: char| !c.is_ascii_digit() && c != '.')
+                .unwrap_or(rest.len());
             if digits == 0 {
                 ok = false;
                 break;
             }
             rest = &rest[digits..];
-            let unit = ["ms", "us", "ns", "h", "m", "s"].iter().find(|u| rest.starts_with(**u));
+            let unit = ["ms", "us", "ns", "h", "m", "s"]
+                .iter()
+                .find(|u| rest.starts_with(**u));
             match unit {
                 Some(u) => rest = &rest[u.len()..],
                 None => {
@@ -245,7 +313,10 @@ pub fn duration(field: &str, v: &str) -> Result<()> {
         ok
     };
     if !re_ok {
-        return Err(bad(field, format!("`{v}` is not a duration like 10s, 1m30s or 500ms")));
+        return Err(bad(
+            field,
+            format!("`{v}` is not a duration like 10s, 1m30s or 500ms"),
+        ));
     }
     Ok(())
 }
@@ -273,19 +344,39 @@ mod tests {
     #[test]
     fn images() {
         for ok in [
-            "busybox", "localhost/busybox:test", "127.0.0.1:5000/a/b:1.0", "docker.io/library/redis:alpine",
+            "busybox",
+            "localhost/busybox:test",
+            "127.0.0.1:5000/a/b:1.0",
+            "docker.io/library/redis:alpine",
             "nginx@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
         ] {
             assert!(image("image", ok).is_ok(), "{ok}");
         }
-        for bad in ["", "Busybox", "a b", "-x", "x:", "x:bad tag", "a//b", "x@sha256:zz"] {
+        for bad in [
+            "",
+            "Busybox",
+            "a b",
+            "-x",
+            "x:",
+            "x:bad tag",
+            "a//b",
+            "x@sha256:zz",
+        ] {
             assert!(image("image", bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn ports() {
-        for ok in ["80", "8080:80", "127.0.0.1:8080:80", "127.0.0.1::80", "53:53/udp", "8000-8010:8000-8010", "[::1]:80:80"] {
+        for ok in [
+            "80",
+            "8080:80",
+            "127.0.0.1:8080:80",
+            "127.0.0.1::80",
+            "53:53/udp",
+            "8000-8010:8000-8010",
+            "[::1]:80:80",
+        ] {
             assert!(port(ok).is_ok(), "{ok}");
         }
         for bad in ["", "0", "70000", "a:80", "80/xyz", "1.2.3:80:80", "1:2:3:4"] {

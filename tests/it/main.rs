@@ -3,6 +3,7 @@
 mod support;
 
 mod cli;
+mod engines;
 mod errors;
 mod host_fns;
 mod runner;

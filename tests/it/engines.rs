@@ -1,0 +1,205 @@
+//! The container suite (tests/engines) on real engines: podman, and docker with a dockerd of
+//! its own on a private socket. A docker-registry on 127.0.0.1 serves push/pull. Daemons are
+//! started here and stopped when the test ends.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{herodo, tools_required, TempDir};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Skip (printing why) or, under HERODO_REQUIRE_TOOLS=1, fail.
+fn require(tools: &[&str]) -> bool {
+    let missing: Vec<&&str> = tools.iter().filter(|t| !have(t)).collect();
+    if missing.is_empty() {
+        return true;
+    }
+    if tools_required() {
+        panic!("required tools missing: {missing:?} (run scripts/setup.sh)");
+    }
+    eprintln!("skipping: {missing:?} not installed (run scripts/setup.sh)");
+    false
+}
+
+/// A background daemon, stopped (TERM, then KILL) when dropped.
+struct Daemon {
+    child: Child,
+    _dir: TempDir,
+    name: &'static str,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        // SAFETY: signalling our own child.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let until = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < until {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        eprintln!("{} did not stop on SIGTERM; killing it", self.name);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let until = Instant::now() + timeout;
+    while Instant::now() < until {
+        if ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{what} did not come up within {timeout:?}");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// docker-registry on 127.0.0.1:<free port>; returns it and its address.
+fn start_registry() -> (Daemon, String) {
+    let dir = TempDir::new("registry");
+    let port = free_port();
+    let conf = dir.write(
+        "config.yml",
+        &format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}/data\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().display()
+        ),
+    );
+    let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
+    let child = Command::new("docker-registry")
+        .args(["serve", &conf.display().to_string()])
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start docker-registry");
+    let addr = format!("127.0.0.1:{port}");
+    wait_until("docker-registry", Duration::from_secs(20), || {
+        std::net::TcpStream::connect(&addr).is_ok()
+    });
+    (
+        Daemon {
+            child,
+            _dir: dir,
+            name: "docker-registry",
+        },
+        addr,
+    )
+}
+
+/// dockerd on a private unix socket; returns it and the DOCKER_HOST value.
+fn start_dockerd() -> (Daemon, String) {
+    let dir = TempDir::new("dockerd");
+    let sock: PathBuf = dir.path().join("docker.sock");
+    let log = std::fs::File::create(dir.path().join("dockerd.log")).unwrap();
+    let p = |s: &str| dir.path().join(s).display().to_string();
+    let child = Command::new("dockerd")
+        .args([
+            "--host",
+            &format!("unix://{}", sock.display()),
+            "--data-root",
+            &p("data"),
+            "--exec-root",
+            &p("exec"),
+            "--pidfile",
+            &p("docker.pid"),
+        ])
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start dockerd");
+    let host = format!("unix://{}", sock.display());
+    let h = host.clone();
+    wait_until("dockerd", Duration::from_secs(60), move || {
+        Command::new("docker")
+            .args(["-H", &h, "version"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    (
+        Daemon {
+            child,
+            _dir: dir,
+            name: "dockerd",
+        },
+        host,
+    )
+}
+
+/// Make sure the offline test image exists (in podman's store, and in dockerd's when given).
+fn test_image(docker_host: Option<&str>) {
+    let mut cmd = Command::new(root().join("scripts/test-image.sh"));
+    if let Some(h) = docker_host {
+        cmd.env("DOCKER_HOST", h);
+    }
+    let out = cmd.output().expect("run scripts/test-image.sh");
+    assert!(
+        out.status.success(),
+        "test-image.sh failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn run_suite(engine: &str, registry: &str, docker_host: Option<&str>) {
+    let mut h = herodo(root(), ["--engine", engine, "test", "tests/engines"])
+        .env("HERODO_CONTAINER_ENGINE", engine)
+        .env("HERODO_TEST_REGISTRY", registry);
+    if let Some(d) = docker_host {
+        h = h.env("DOCKER_HOST", d);
+    }
+    let out = h.run();
+    print!("{}", out.stdout);
+    eprint!("{}", out.stderr);
+    let out = out.ok();
+    let last = out.stdout.lines().last().unwrap_or_default().to_string();
+    assert!(
+        last.ends_with(" passed, 0 failed, 0 skipped"),
+        "{engine}: {last}"
+    );
+}
+
+#[test]
+fn containers_on_podman() {
+    if !require(&["podman", "buildah", "docker-registry"]) {
+        return;
+    }
+    test_image(None);
+    let (_registry, addr) = start_registry();
+    run_suite("podman", &addr, None);
+}
+
+#[test]
+fn containers_on_docker() {
+    if !require(&["dockerd", "docker", "podman", "buildah", "docker-registry"]) {
+        return;
+    }
+    let (_dockerd, host) = start_dockerd();
+    test_image(Some(&host));
+    let (_registry, addr) = start_registry();
+    run_suite("docker", &addr, Some(&host));
+}
