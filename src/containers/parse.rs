@@ -55,7 +55,13 @@ pub fn inspect(text: &str) -> Result<Status, String> {
         other => other,
     };
     let st = &item["State"];
-    let state = s(&st["Status"]).to_ascii_lowercase();
+    // podman says "stopped" for an exited container it has cleaned up, "configured" for one
+    // created but never started: use the docker words everywhere.
+    let state = match s(&st["Status"]).to_ascii_lowercase().as_str() {
+        "stopped" => "exited".to_string(),
+        "configured" => "created".to_string(),
+        other => other.to_string(),
+    };
     let health = if st["Health"].is_object() {
         &st["Health"]
     } else {
@@ -377,6 +383,9 @@ mod tests {
             assert_eq!(st.status, "exited (code 3)");
             assert_eq!(st.health_status, None);
         }
+        let stopped = r#"[{"Created": "x", "State": {"Status": "stopped", "Running": false, "ExitCode": 2}}]"#;
+        let st = inspect(stopped).unwrap();
+        assert_eq!((st.state.as_str(), st.status.as_str()), ("exited", "exited (code 2)"));
         assert!(inspect("[]").is_err());
         assert!(inspect("{not json").is_err());
     }

@@ -385,3 +385,39 @@ fn the_readme_demo_runs() {
         .stdout_has("caught timeout: command timed out after 200ms")
         .stdout_has("done");
 }
+
+#[test]
+fn container_dry_run_prints_engine_argv_without_env_values() {
+    let t = TempDir::new("cdry");
+    let script = r#"
+let c = nerdctl_container_from_image("web", "localhost/busybox:test")
+    .with_port("127.0.0.1:8080:80")
+    .with_env("DB_PASSWORD", "correct-horse-battery")
+    .with_snapshotter("native")
+    .build();
+print(c.container_id);
+c.remove();
+"#;
+    herodo(t.path(), ["--dry-run", "--engine", "nerdctl", "-e", script])
+        .run()
+        .ok()
+        .stdout_has("[dry-run] DB_PASSWORD=*** nerdctl run -d --name web --label 'herodo.owner=herodo' -p 127.0.0.1:8080:80 -e DB_PASSWORD --snapshotter native localhost/busybox:test")
+        .stdout_has("dry-run-web")
+        .stdout_has("[dry-run] nerdctl rm -f web")
+        .stdout_lacks("correct-horse-battery");
+}
+
+#[test]
+fn missing_container_engine_has_its_own_kind() {
+    let t = TempDir::new("noengine");
+    herodo(t.path(), ["-e", "try { container_engine(); } catch (e) { print(e.kind); }"])
+        .env("HERODO_CONTAINER_ENGINE", "nerdctl")
+        .env("PATH", "/nonexistent")
+        .run()
+        .ok()
+        .stdout_is("engine_not_installed\n");
+    herodo(t.path(), ["--engine", "lxc", "-e", "container_engine()"])
+        .run()
+        .code(1)
+        .stderr_has("error[invalid_argument]: invalid engine: `lxc` is not nerdctl, podman or docker");
+}
