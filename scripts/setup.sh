@@ -18,11 +18,12 @@ need=(
     python3:python3 sh:dash sleep:coreutils
     podman:podman runc:runc buildah:buildah skopeo:skopeo umoci:umoci
     dockerd:docker.io docker-registry:docker-registry
+    sshd:openssh-server ssh:openssh-client
 )
 missing=()
 for entry in "${need[@]}"; do
     cmd=${entry%%:*} pkg=${entry##*:}
-    command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+    command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]}"

@@ -76,6 +76,7 @@ pub fn build(host: &Arc<Host>, limits: &Limits) -> Engine {
     crate::misc::bindings::register(&mut r, host);
     crate::testing::bindings::register(&mut r);
     crate::containers::bindings::register(&mut r, host);
+    crate::buildah::bindings::register(&mut r, host);
     engine
 }
 

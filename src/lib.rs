@@ -4,6 +4,7 @@
 //! [`cli::Config`], then [`run::execute`] it on a thread with a large stack (deep script
 //! recursion must end in a clean "call stack too deep" error, never a crash).
 
+pub mod buildah;
 pub mod cli;
 pub mod containers;
 pub mod diagnostics;

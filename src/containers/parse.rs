@@ -385,7 +385,10 @@ mod tests {
         }
         let stopped = r#"[{"Created": "x", "State": {"Status": "stopped", "Running": false, "ExitCode": 2}}]"#;
         let st = inspect(stopped).unwrap();
-        assert_eq!((st.state.as_str(), st.status.as_str()), ("exited", "exited (code 2)"));
+        assert_eq!(
+            (st.state.as_str(), st.status.as_str()),
+            ("exited", "exited (code 2)")
+        );
         assert!(inspect("[]").is_err());
         assert!(inspect("{not json").is_err());
     }

@@ -410,14 +410,22 @@ c.remove();
 #[test]
 fn missing_container_engine_has_its_own_kind() {
     let t = TempDir::new("noengine");
-    herodo(t.path(), ["-e", "try { container_engine(); } catch (e) { print(e.kind); }"])
-        .env("HERODO_CONTAINER_ENGINE", "nerdctl")
-        .env("PATH", "/nonexistent")
-        .run()
-        .ok()
-        .stdout_is("engine_not_installed\n");
+    herodo(
+        t.path(),
+        [
+            "-e",
+            "try { container_engine(); } catch (e) { print(e.kind); }",
+        ],
+    )
+    .env("HERODO_CONTAINER_ENGINE", "nerdctl")
+    .env("PATH", "/nonexistent")
+    .run()
+    .ok()
+    .stdout_is("engine_not_installed\n");
     herodo(t.path(), ["--engine", "lxc", "-e", "container_engine()"])
         .run()
         .code(1)
-        .stderr_has("error[invalid_argument]: invalid engine: `lxc` is not nerdctl, podman or docker");
+        .stderr_has(
+            "error[invalid_argument]: invalid engine: `lxc` is not nerdctl, podman or docker",
+        );
 }

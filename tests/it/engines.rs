@@ -1,6 +1,7 @@
 //! The container suite (tests/engines) on real engines: podman, and docker with a dockerd of
-//! its own on a private socket. A docker-registry on 127.0.0.1 serves push/pull. Daemons are
-//! started here and stopped when the test ends.
+//! its own on a private socket; the buildah suite (tests/buildah) with podman. A docker-registry
+//! on 127.0.0.1 serves push/pull and an sshd on 127.0.0.1 (throwaway keys) serves remote
+//! builds. Daemons are started here and stopped when the test ends.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -151,6 +152,65 @@ fn start_dockerd() -> (Daemon, String) {
     )
 }
 
+/// sshd on 127.0.0.1:<free port> accepting a throwaway key for root; returns it, the port and
+/// the private key's path.
+fn start_sshd() -> (Daemon, u16, PathBuf) {
+    let dir = TempDir::new("sshd");
+    let keygen = |name: &str| {
+        let st = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(dir.path().join(name))
+            .status()
+            .expect("run ssh-keygen");
+        assert!(st.success(), "ssh-keygen failed");
+    };
+    keygen("host_key");
+    keygen("client_key");
+    std::fs::copy(
+        dir.path().join("client_key.pub"),
+        dir.path().join("authorized_keys"),
+    )
+    .unwrap();
+    // sshd insists on its privilege-separation directory.
+    std::fs::create_dir_all("/run/sshd").expect("create /run/sshd");
+    let port = free_port();
+    let p = |s: &str| dir.path().join(s).display().to_string();
+    let log = std::fs::File::create(dir.path().join("sshd.log")).unwrap();
+    let child = Command::new("/usr/sbin/sshd")
+        .args(["-D", "-e", "-p", &port.to_string(), "-h", &p("host_key")])
+        .args([
+            "-o",
+            "ListenAddress=127.0.0.1",
+            "-o",
+            &format!("AuthorizedKeysFile={}", p("authorized_keys")),
+        ])
+        .args([
+            "-o",
+            "StrictModes=no",
+            "-o",
+            "UsePAM=no",
+            "-o",
+            &format!("PidFile={}", p("sshd.pid")),
+        ])
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start sshd");
+    let key = dir.path().join("client_key");
+    wait_until("sshd", Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    (
+        Daemon {
+            child,
+            _dir: dir,
+            name: "sshd",
+        },
+        port,
+        key,
+    )
+}
+
 /// Make sure the offline test image exists (in podman's store, and in dockerd's when given).
 fn test_image(docker_host: Option<&str>) {
     let mut cmd = Command::new(root().join("scripts/test-image.sh"));
@@ -165,12 +225,12 @@ fn test_image(docker_host: Option<&str>) {
     );
 }
 
-fn run_suite(engine: &str, registry: &str, docker_host: Option<&str>) {
-    let mut h = herodo(root(), ["--engine", engine, "test", "tests/engines"])
-        .env("HERODO_CONTAINER_ENGINE", engine)
-        .env("HERODO_TEST_REGISTRY", registry);
-    if let Some(d) = docker_host {
-        h = h.env("DOCKER_HOST", d);
+fn run_suite(engine: &str, dirs: &[&str], env: &[(&str, String)]) {
+    let mut args = vec!["--engine", engine, "test"];
+    args.extend_from_slice(dirs);
+    let mut h = herodo(root(), args).env("HERODO_CONTAINER_ENGINE", engine);
+    for (k, v) in env {
+        h = h.env(k, v);
     }
     let out = h.run();
     print!("{}", out.stdout);
@@ -183,14 +243,32 @@ fn run_suite(engine: &str, registry: &str, docker_host: Option<&str>) {
     );
 }
 
+/// The container suite on podman, and the buildah suite (buildah shares podman's storage, so
+/// built images run at once), with a registry and an sshd for remote builds.
 #[test]
-fn containers_on_podman() {
-    if !require(&["podman", "buildah", "docker-registry"]) {
+fn containers_and_buildah_on_podman() {
+    if !require(&[
+        "podman",
+        "buildah",
+        "docker-registry",
+        "sshd",
+        "ssh",
+        "ssh-keygen",
+    ]) {
         return;
     }
     test_image(None);
     let (_registry, addr) = start_registry();
-    run_suite("podman", &addr, None);
+    let (_sshd, port, key) = start_sshd();
+    run_suite(
+        "podman",
+        &["tests/engines", "tests/buildah"],
+        &[
+            ("HERODO_TEST_REGISTRY", addr),
+            ("HERODO_TEST_SSH_PORT", port.to_string()),
+            ("HERODO_TEST_SSH_KEY", key.display().to_string()),
+        ],
+    );
 }
 
 #[test]
@@ -201,5 +279,9 @@ fn containers_on_docker() {
     let (_dockerd, host) = start_dockerd();
     test_image(Some(&host));
     let (_registry, addr) = start_registry();
-    run_suite("docker", &addr, Some(&host));
+    run_suite(
+        "docker",
+        &["tests/engines"],
+        &[("HERODO_TEST_REGISTRY", addr), ("DOCKER_HOST", host)],
+    );
 }

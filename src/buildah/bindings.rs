@@ -1,0 +1,692 @@
+//! Rhai glue for buildah: `bah_new` Builders, the fluent `bah()` form, and `bah_*` functions.
+
+use std::sync::Arc;
+
+use rhai::{Array, Dynamic, Map};
+
+use super::ops::{self, Builder, ImageRow, RunWhat};
+use super::{BuildOptions, BuildahError, ConfigValue, Remote};
+use crate::glue::{invalid, map_of, string_array, IntoRhai, Opts, RResult, Registrar};
+use crate::host::Host;
+use crate::process::CommandResult;
+
+/// The fluent builder of `bah(name, image)`: every step returns it, the last result is readable.
+#[derive(Clone, Debug)]
+pub struct Bah {
+    builder: Builder,
+    last: Option<CommandResult>,
+    image_id: String,
+}
+
+fn run_what(v: &Dynamic) -> RResult<RunWhat> {
+    if v.is_string() {
+        return Ok(RunWhat::Shell(v.to_string()));
+    }
+    if let Some(a) = v.read_lock::<Array>() {
+        return Ok(RunWhat::Argv(string_array(&a)));
+    }
+    Err(invalid(
+        "command",
+        format!("expected a string or an array, got {}", v.type_name()),
+    ))
+}
+
+fn config_entries(m: &Map) -> Vec<(String, ConfigValue)> {
+    m.iter()
+        .map(|(k, v)| {
+            let value = match v.read_lock::<Array>() {
+                Some(a) => ConfigValue::Many(string_array(&a)),
+                None => ConfigValue::One(v.to_string()),
+            };
+            (k.to_string(), value)
+        })
+        .collect()
+}
+
+/// `entrypoint`/`cmd`: an array is exec form (JSON), a string is passed as is (shell form).
+fn exec_form(key: &str, v: &Dynamic) -> RResult<Vec<(String, ConfigValue)>> {
+    if let Some(a) = v.read_lock::<Array>() {
+        return Ok(vec![(key.into(), ConfigValue::Many(string_array(&a)))]);
+    }
+    if v.is_string() {
+        return Ok(vec![(key.into(), ConfigValue::One(v.to_string()))]);
+    }
+    Err(invalid(
+        key,
+        format!("expected a string or an array, got {}", v.type_name()),
+    ))
+}
+
+fn remote_from(v: &Dynamic) -> RResult<Remote> {
+    if v.is_string() {
+        let s = v.to_string();
+        // user@host:port
+        let (target, port) = match s.rsplit_once(':') {
+            Some((t, p)) if p.chars().all(|c| c.is_ascii_digit()) && !p.is_empty() => (
+                t.to_string(),
+                Some(
+                    p.parse::<u16>()
+                        .map_err(|_| invalid("remote", format!("bad port in `{s}`")))?,
+                ),
+            ),
+            _ => (s, None),
+        };
+        return Ok(Remote {
+            target,
+            port,
+            ..Remote::default()
+        });
+    }
+    let m = v.read_lock::<Map>().ok_or_else(|| {
+        invalid(
+            "remote",
+            format!(
+                "expected \"user@host[:port]\" or a map, got {}",
+                v.type_name()
+            ),
+        )
+    })?;
+    let o = Opts::new(
+        "remote",
+        &m,
+        &["host", "user", "port", "identity", "options"],
+    )?;
+    let host = o
+        .string("host")?
+        .ok_or_else(|| invalid("remote.host", "is required"))?;
+    let target = match o.string("user")? {
+        Some(u) => format!("{u}@{host}"),
+        None => host,
+    };
+    let port = match m.get("port") {
+        None => None,
+        Some(p) => Some(
+            p.as_int()
+                .ok()
+                .and_then(|p| u16::try_from(p).ok())
+                .ok_or_else(|| invalid("remote.port", "must be a port number"))?,
+        ),
+    };
+    let options = match m.get("options") {
+        None => Vec::new(),
+        Some(v) => v
+            .read_lock::<Array>()
+            .map(|a| string_array(&a))
+            .ok_or_else(|| {
+                invalid(
+                    "remote.options",
+                    "must be an array of \"Key=value\" strings",
+                )
+            })?,
+    };
+    Ok(Remote {
+        target,
+        port,
+        identity: o.string("identity")?,
+        options,
+    })
+}
+
+fn image_rows(rows: Vec<ImageRow>) -> Array {
+    rows.into_iter()
+        .map(|r| {
+            Dynamic::from_map(map_of([
+                ("id", r.id.into()),
+                (
+                    "names",
+                    Dynamic::from_array(r.names.into_iter().map(Dynamic::from).collect()),
+                ),
+                ("size", r.size.into()),
+                ("created", r.created.into()),
+            ]))
+        })
+        .collect()
+}
+
+fn build_options(m: &Map) -> RResult<BuildOptions> {
+    let o = Opts::new("build", m, &["file", "format", "build_args", "isolation"])?;
+    Ok(BuildOptions {
+        file: o.string("file")?,
+        format: o.string("format")?,
+        build_args: o.string_map("build_args")?,
+        isolation: o.string("isolation")?,
+    })
+}
+
+fn opt(s: &str) -> Option<&str> {
+    (!s.is_empty()).then_some(s)
+}
+
+pub fn register(r: &mut Registrar, host: &Arc<Host>) {
+    r.engine().register_type_with_name::<Builder>("Builder");
+    r.engine().register_type_with_name::<Bah>("BuildahFluent");
+    register_builder(r, host);
+    register_fluent(r, host);
+    register_functions(r, host);
+}
+
+fn register_builder(r: &mut Registrar, host: &Arc<Host>) {
+    let h = host.clone();
+    r.func("bah_new", &["name", "image"], r#"A buildah Builder: the working container `name` from `image` (`scratch` for an empty one).
+Re-attaches when a working container of that name exists.
+```rhai
+let b = bah_new("web-build", "localhost/busybox:test");
+```"#, move |name: &str, image: &str| Builder::open(&h, name, image, None).rhai());
+    let h = host.clone();
+    r.func("bah_remote", &["name", "image", "remote"], r#"A Builder whose buildah commands run on another host over SSH: `remote` is
+`"user@host[:port]"` or `#{host, user, port, identity, options: ["StrictHostKeyChecking=no"]}`.
+```rhai
+let b = bah_remote("web-build", "scratch", #{host: "10.0.0.5", user: "root", identity: "/root/.ssh/id_ed25519"});
+```"#, move |name: &str, image: &str, remote: Dynamic| Builder::open(&h, name, image, Some(remote_from(&remote)?)).rhai());
+
+    r.getter(
+        "container_id",
+        "The working container's id.",
+        |b: &mut Builder| b.container_id.clone(),
+    );
+    r.getter(
+        "name",
+        "The working container's name.",
+        |b: &mut Builder| b.name.clone(),
+    );
+    r.getter("image", "The base image.", |b: &mut Builder| {
+        b.image.clone()
+    });
+    r.getter(
+        "debug_mode",
+        "When true, each buildah command and its output is printed to stderr.",
+        |b: &mut Builder| b.debug_mode,
+    );
+    r.engine()
+        .register_set("debug_mode", |b: &mut Builder, v: bool| b.debug_mode = v);
+
+    let h = host.clone();
+    r.func(
+        "run",
+        &["builder", "command"],
+        r#"Run a shell line (`sh -c`) or an argv array in the working container.
+Throws `command_failed` with buildah's exit code and stderr.
+```rhai
+b.run("apk add curl");
+b.run(["/bin/busybox", "--install", "-s", "/bin"]);
+```"#,
+        move |b: &mut Builder, c: Dynamic| -> RResult<CommandResult> {
+            b.run(&h, run_what(&c)?, None).rhai()
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "run_with_isolation",
+        &["builder", "command", "isolation"],
+        r#"Run with an isolation: `oci`, `chroot` or `rootless`.
+```rhai
+b.run_with_isolation("make install", "chroot");
+```"#,
+        move |b: &mut Builder, c: Dynamic, i: &str| -> RResult<CommandResult> {
+            b.run(&h, run_what(&c)?, Some(i)).rhai()
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "copy",
+        &["builder", "source", "destination"],
+        r#"Copy a host file or directory into the working container.
+```rhai
+b.copy("./site", "/www");
+```"#,
+        move |b: &mut Builder, s: &str, d: &str| -> RResult<CommandResult> {
+            b.copy(&h, s, d).rhai()
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "add",
+        &["builder", "source", "destination"],
+        r#"Like `copy`, but archives are unpacked and URLs fetched.
+```rhai
+b.add("./rootfs.tar", "/");
+```"#,
+        move |b: &mut Builder, s: &str, d: &str| -> RResult<CommandResult> {
+            b.add(&h, s, d).rhai()
+        },
+    );
+    let h = host.clone();
+    r.func("write_content", &["builder", "content", "path"], r#"Write `content` to the file `path` in the working container (no shell needed in the image).
+```rhai
+b.write_content("root:x:0:0:root:/root:/bin/sh\n", "/etc/passwd");
+```"#, move |b: &mut Builder, c: &str, p: &str| -> RResult<CommandResult> { b.write_content(&h, c, p).rhai() });
+    let h = host.clone();
+    r.func(
+        "read_content",
+        &["builder", "path"],
+        r#"The content of the text file `path` in the working container. Throws `not_found`.
+```rhai
+print(b.read_content("/etc/os-release"));
+```"#,
+        move |b: &mut Builder, p: &str| -> RResult<String> { b.read_content(&h, p).rhai() },
+    );
+    let h = host.clone();
+    r.func(
+        "config",
+        &["builder", "options"],
+        r#"Set image configuration with `buildah config` option names, matched case-insensitively:
+`env`, `label`, `entrypoint`, `cmd`, `workingdir`, `user`, `port`, `author`, `annotation`, ...
+A value is a string, or an array for repeatable options (several `env` or `label` values; for
+`entrypoint`/`cmd` an array is the exec form). Throws `invalid_argument` naming an unknown key.
+```rhai
+b.config(#{env: ["A=1", "B=2"], LABEL: "app=web", entrypoint: ["/bin/httpd", "-f"], port: "80"});
+```"#,
+        move |b: &mut Builder, m: Map| -> RResult<CommandResult> {
+            b.config(&h, &config_entries(&m)).rhai()
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "set_entrypoint",
+        &["builder", "entrypoint"],
+        r#"Set the entrypoint: an array (exec form) or a string (shell form).
+```rhai
+b.set_entrypoint(["/bin/httpd", "-f"]);
+```"#,
+        move |b: &mut Builder, v: Dynamic| -> RResult<CommandResult> {
+            b.config(&h, &exec_form("entrypoint", &v)?).rhai()
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "set_cmd",
+        &["builder", "cmd"],
+        r#"Set the default command: an array (exec form) or a string (shell form).
+```rhai
+b.set_cmd(["-p", "8080"]);
+```"#,
+        move |b: &mut Builder, v: Dynamic| -> RResult<CommandResult> {
+            b.config(&h, &exec_form("cmd", &v)?).rhai()
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "commit",
+        &["builder", "image"],
+        r#"Commit the working container to `image` (OCI format); returns the image id.
+```rhai
+let id = b.commit("localhost/web:1");
+```"#,
+        move |b: &mut Builder, i: &str| -> RResult<String> { b.commit(&h, i, None).rhai() },
+    );
+    let h = host.clone();
+    r.func(
+        "commit",
+        &["builder", "image", "options"],
+        r#"Commit with options: `format` (`oci` or `docker`; docker keeps HEALTHCHECK).
+```rhai
+b.commit("localhost/web:1", #{format: "docker"});
+```"#,
+        move |b: &mut Builder, i: &str, m: Map| -> RResult<String> {
+            let o = Opts::new("commit", &m, &["format"])?;
+            b.commit(&h, i, o.string("format")?.as_deref()).rhai()
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "remove",
+        &["builder"],
+        r#"Remove the working container.
+```rhai
+b.remove();
+```"#,
+        move |b: &mut Builder| -> RResult<CommandResult> { b.remove(&h).rhai() },
+    );
+    let h = host.clone();
+    r.func(
+        "reset",
+        &["builder"],
+        r#"Remove the working container and start a fresh one from the same image.
+```rhai
+b.reset();
+```"#,
+        move |b: &mut Builder| -> RResult<Builder> {
+            if !b.container_id.is_empty() {
+                b.remove(&h).rhai()?;
+            }
+            *b = Builder::open(&h, &b.name, &b.image, b.remote.clone()).rhai()?;
+            Ok(b.clone())
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "mount",
+        &["builder"],
+        r#"Mount the working container's filesystem on the host; returns the path.
+```rhai
+let root = b.mount();
+file_write(`${root}/etc/motd`, "hi\n");
+b.umount();
+```"#,
+        move |b: &mut Builder| -> RResult<String> { b.mount(&h).rhai() },
+    );
+    let h = host.clone();
+    r.func(
+        "umount",
+        &["builder"],
+        r#"Unmount the working container's filesystem.
+```rhai
+b.umount();
+```"#,
+        move |b: &mut Builder| -> RResult<CommandResult> { b.umount(&h).rhai() },
+    );
+
+    let h = host.clone();
+    r.func(
+        "images",
+        &["builder"],
+        r#"Local images as maps with `id`, `names`, `size`, `created`.
+```rhai
+for i in b.images() { print(i.names); }
+```"#,
+        move |b: &mut Builder| -> RResult<Array> {
+            Ok(image_rows(ops::images(&h, b.remote.as_ref()).rhai()?))
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "image_remove",
+        &["builder", "image"],
+        r#"Remove an image.
+```rhai
+b.image_remove("localhost/web:old");
+```"#,
+        move |b: &mut Builder, i: &str| -> RResult<CommandResult> {
+            ops::image_remove(&h, b.remote.as_ref(), i).rhai()
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "image_pull",
+        &["builder", "image", "tls_verify"],
+        r#"Pull an image; `tls_verify` false for a plain-HTTP registry.
+```rhai
+b.image_pull("127.0.0.1:5000/web:1", false);
+```"#,
+        move |b: &mut Builder, i: &str, t: bool| -> RResult<CommandResult> {
+            ops::image_pull(&h, b.remote.as_ref(), i, t).rhai()
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "image_push",
+        &["builder", "image", "destination", "tls_verify"],
+        r#"Push an image to a registry reference (`docker://` is implied).
+```rhai
+b.image_push("localhost/web:1", "127.0.0.1:5000/web:1", false);
+```"#,
+        move |b: &mut Builder, i: &str, d: &str, t: bool| -> RResult<CommandResult> {
+            ops::image_push(&h, b.remote.as_ref(), i, d, t).rhai()
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "image_tag",
+        &["builder", "image", "new_name"],
+        r#"Give an image another name.
+```rhai
+b.image_tag("localhost/web:1", "localhost/web:latest");
+```"#,
+        move |b: &mut Builder, i: &str, n: &str| -> RResult<CommandResult> {
+            ops::image_tag(&h, b.remote.as_ref(), i, n).rhai()
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "build",
+        &["builder", "tag", "context_dir", "file", "isolation"],
+        r#"Build a Containerfile (`file` "" for the default) with an isolation ("" for the default).
+Throws `build_failed` naming the failing step, `not_found` for a missing context.
+```rhai
+b.build("localhost/app:1", "./app", "Containerfile", "chroot");
+```"#,
+        move |b: &mut Builder, t: &str, c: &str, f: &str, i: &str| -> RResult<CommandResult> {
+            let o = BuildOptions {
+                file: opt(f).map(String::from),
+                isolation: opt(i).map(String::from),
+                ..BuildOptions::default()
+            };
+            ops::build(&h, b.remote.as_ref(), t, c, &o).rhai()
+        },
+    );
+    r.pure(
+        "to_string",
+        &["builder"],
+        "Show a Builder.",
+        |b: &mut Builder| {
+            format!(
+                "Builder(name: {}, image: {}, container: {})",
+                b.name, b.image, b.container_id
+            )
+        },
+    );
+}
+
+fn step(bah: &mut Bah, res: Result<CommandResult, BuildahError>) -> RResult<Bah> {
+    bah.last = Some(res.rhai()?);
+    Ok(bah.clone())
+}
+
+fn register_fluent(r: &mut Registrar, host: &Arc<Host>) {
+    let h = host.clone();
+    r.func(
+        "bah",
+        &["name", "image"],
+        r#"A fluent buildah builder: every step returns the builder, and `.stdout`, `.stderr`,
+`.success`, `.code` read the last step's result.
+```rhai
+let id = bah("web", "localhost/busybox:test")
+    .run("mkdir -p /www")
+    .write("<h1>hi</h1>\n", "/www/index.html")
+    .cmd(["httpd", "-f", "-h", "/www"])
+    .commit("localhost/web:1")
+    .image_id;
+```"#,
+        move |name: &str, image: &str| -> RResult<Bah> {
+            Ok(Bah {
+                builder: Builder::open(&h, name, image, None).rhai()?,
+                last: None,
+                image_id: String::new(),
+            })
+        },
+    );
+    let h = host.clone();
+    r.func("run", &["bah", "command"], "Run a shell line or argv; returns the builder.\n```rhai\nbah(\"x\", \"localhost/busybox:test\").run(\"echo hi\").stdout\n```",
+        move |b: &mut Bah, c: Dynamic| -> RResult<Bah> { let res = b.builder.run(&h, run_what(&c)?, None); step(b, res) });
+    let h = host.clone();
+    r.func(
+        "write",
+        &["bah", "content", "path"],
+        "Write a file; returns the builder.\n```rhai\nb.write(\"x\", \"/x\")\n```",
+        move |b: &mut Bah, c: &str, p: &str| -> RResult<Bah> {
+            let res = b.builder.write_content(&h, c, p);
+            step(b, res)
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "copy",
+        &["bah", "source", "destination"],
+        "Copy host files in; returns the builder.\n```rhai\nb.copy(\"./app\", \"/app\")\n```",
+        move |b: &mut Bah, s: &str, d: &str| -> RResult<Bah> {
+            let res = b.builder.copy(&h, s, d);
+            step(b, res)
+        },
+    );
+    let h = host.clone();
+    r.func("add", &["bah", "source", "destination"], "Add host files (archives unpacked); returns the builder.\n```rhai\nb.add(\"./rootfs.tar\", \"/\")\n```",
+        move |b: &mut Bah, s: &str, d: &str| -> RResult<Bah> { let res = b.builder.add(&h, s, d); step(b, res) });
+    let h = host.clone();
+    r.func("cmd", &["bah", "cmd"], "Set the default command (array: exec form); returns the builder.\n```rhai\nb.cmd([\"httpd\", \"-f\"])\n```",
+        move |b: &mut Bah, v: Dynamic| -> RResult<Bah> { let e = exec_form("cmd", &v)?; let res = b.builder.config(&h, &e); step(b, res) });
+    let h = host.clone();
+    r.func("entrypoint", &["bah", "entrypoint"], "Set the entrypoint (array: exec form); returns the builder.\n```rhai\nb.entrypoint([\"/bin/sh\", \"-c\"])\n```",
+        move |b: &mut Bah, v: Dynamic| -> RResult<Bah> { let e = exec_form("entrypoint", &v)?; let res = b.builder.config(&h, &e); step(b, res) });
+    let h = host.clone();
+    r.func("env", &["bah", "key", "value"], "Set an environment variable in the image; returns the builder.\n```rhai\nb.env(\"MODE\", \"prod\")\n```",
+        move |b: &mut Bah, k: &str, v: &str| -> RResult<Bah> { let res = b.builder.config(&h, &[("env".into(), ConfigValue::One(format!("{k}={v}")))]); step(b, res) });
+    let h = host.clone();
+    r.func(
+        "label",
+        &["bah", "key", "value"],
+        "Set a label on the image; returns the builder.\n```rhai\nb.label(\"app\", \"web\")\n```",
+        move |b: &mut Bah, k: &str, v: &str| -> RResult<Bah> {
+            let res = b.builder.config(
+                &h,
+                &[("label".into(), ConfigValue::One(format!("{k}={v}")))],
+            );
+            step(b, res)
+        },
+    );
+    let h = host.clone();
+    r.func("config", &["bah", "options"], "`buildah config` options (see Builder.config); returns the builder.\n```rhai\nb.config(#{port: \"80\"})\n```",
+        move |b: &mut Bah, m: Map| -> RResult<Bah> { let res = b.builder.config(&h, &config_entries(&m)); step(b, res) });
+    let h = host.clone();
+    r.func("commit", &["bah", "image"], "Commit to `image`; `.image_id` then holds its id. Returns the builder.\n```rhai\nb.commit(\"localhost/web:1\").image_id\n```",
+        move |b: &mut Bah, i: &str| -> RResult<Bah> {
+            b.image_id = b.builder.commit(&h, i, None).rhai()?;
+            let mut out = crate::exec::Output::empty_success();
+            out.stdout = format!("{}\n", b.image_id);
+            b.last = Some(CommandResult::from_output(&crate::exec::Cmd::new("buildah").args(["commit", i]), &out));
+            Ok(b.clone())
+        });
+    let h = host.clone();
+    r.func(
+        "remove",
+        &["bah"],
+        "Remove the working container; returns the builder.\n```rhai\nb.remove()\n```",
+        move |b: &mut Bah| -> RResult<Bah> {
+            let res = b.builder.remove(&h);
+            step(b, res)
+        },
+    );
+    fn last(b: &Bah) -> CommandResult {
+        b.last.clone().unwrap_or_else(|| {
+            CommandResult::from_output(
+                &crate::exec::Cmd::new("buildah"),
+                &crate::exec::Output::empty_success(),
+            )
+        })
+    }
+    r.getter("stdout", "stdout of the last step.", |b: &mut Bah| {
+        last(b).stdout
+    });
+    r.getter("stderr", "stderr of the last step.", |b: &mut Bah| {
+        last(b).stderr
+    });
+    r.getter(
+        "success",
+        "Whether the last step succeeded.",
+        |b: &mut Bah| last(b).success,
+    );
+    r.getter("code", "Exit code of the last step.", |b: &mut Bah| {
+        last(b).code
+    });
+    r.getter("result", "The last step's CommandResult.", |b: &mut Bah| {
+        last(b)
+    });
+    r.getter(
+        "image_id",
+        "The id of the image the last commit made (\"\" before).",
+        |b: &mut Bah| b.image_id.clone(),
+    );
+    r.getter(
+        "container_id",
+        "The working container's id.",
+        |b: &mut Bah| b.builder.container_id.clone(),
+    );
+    r.getter("name", "The working container's name.", |b: &mut Bah| {
+        b.builder.name.clone()
+    });
+    r.getter("builder", "The underlying Builder.", |b: &mut Bah| {
+        b.builder.clone()
+    });
+}
+
+fn register_functions(r: &mut Registrar, host: &Arc<Host>) {
+    let h = host.clone();
+    r.func(
+        "bah_images",
+        &[],
+        r#"Local images as maps with `id`, `names`, `size`, `created`.
+```rhai
+for i in bah_images() { print(i.names); }
+```"#,
+        move || -> RResult<Array> { Ok(image_rows(ops::images(&h, None).rhai()?)) },
+    );
+    let h = host.clone();
+    r.func(
+        "bah_image_remove",
+        &["image"],
+        r#"Remove an image.
+```rhai
+bah_image_remove("localhost/web:old");
+```"#,
+        move |i: &str| -> RResult<CommandResult> { ops::image_remove(&h, None, i).rhai() },
+    );
+    let h = host.clone();
+    r.func(
+        "bah_image_pull",
+        &["image", "tls_verify"],
+        r#"Pull an image; `tls_verify` false for a plain-HTTP registry.
+```rhai
+bah_image_pull("127.0.0.1:5000/web:1", false);
+```"#,
+        move |i: &str, t: bool| -> RResult<CommandResult> {
+            ops::image_pull(&h, None, i, t).rhai()
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "bah_image_push",
+        &["image", "destination", "tls_verify"],
+        r#"Push an image to a registry reference (`docker://` is implied).
+```rhai
+bah_image_push("localhost/web:1", "127.0.0.1:5000/web:1", false);
+```"#,
+        move |i: &str, d: &str, t: bool| -> RResult<CommandResult> {
+            ops::image_push(&h, None, i, d, t).rhai()
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "bah_image_tag",
+        &["image", "new_name"],
+        r#"Give an image another name.
+```rhai
+bah_image_tag("localhost/web:1", "localhost/web:stable");
+```"#,
+        move |i: &str, n: &str| -> RResult<CommandResult> { ops::image_tag(&h, None, i, n).rhai() },
+    );
+    let h = host.clone();
+    r.func(
+        "bah_build",
+        &["tag", "context_dir", "options"],
+        r#"Build a Containerfile in `context_dir`. Options: `file`, `format` (`docker` keeps
+HEALTHCHECK), `build_args` (map; values are never shown), `isolation`.
+Throws `build_failed` naming the failing step, `not_found` for a missing context or file.
+```rhai
+bah_build("localhost/app:1", "./app", #{format: "docker", build_args: #{VERSION: "1.2"}});
+```"#,
+        move |t: &str, c: &str, m: Map| -> RResult<CommandResult> {
+            ops::build(&h, None, t, c, &build_options(&m)?).rhai()
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "bah_build",
+        &["tag", "context_dir"],
+        r#"Build the Containerfile (or Dockerfile) in `context_dir`.
+```rhai
+bah_build("localhost/app:1", "./app");
+```"#,
+        move |t: &str, c: &str| -> RResult<CommandResult> {
+            ops::build(&h, None, t, c, &BuildOptions::default()).rhai()
+        },
+    );
+}
