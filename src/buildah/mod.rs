@@ -16,14 +16,14 @@ pub enum BuildahError {
     NotFound {
         what: &'static str,
         name: String,
-        command: Option<CommandInfo>,
+        command: Option<Box<CommandInfo>>,
     },
     #[error("build of {tag} failed (exit code {code}){step}")]
     BuildFailed {
         tag: String,
         code: i32,
         step: String,
-        command: Option<CommandInfo>,
+        command: Option<Box<CommandInfo>>,
     },
     #[error("cannot read the output of `{cmd}`: {reason}")]
     Parse { cmd: String, reason: String },
@@ -59,11 +59,11 @@ impl Classify for BuildahError {
                 ErrorInfo::new(kind::INVALID_ARGUMENT, message).field("field", field)
             }
             BuildahError::NotFound { name, command, .. } => ErrorInfo {
-                command: command.clone(),
+                command: command.as_deref().cloned(),
                 ..ErrorInfo::new(kind::NOT_FOUND, message).field("name", name)
             },
             BuildahError::BuildFailed { command, .. } => ErrorInfo {
-                command: command.clone(),
+                command: command.as_deref().cloned(),
                 ..ErrorInfo::new("build_failed", message)
             },
             BuildahError::Parse { .. } => ErrorInfo::new(kind::PARSE, message),
@@ -91,7 +91,7 @@ pub fn classify(err: ExecError, what: &'static str, subject: &str) -> BuildahErr
             return BuildahError::NotFound {
                 what,
                 name: subject.to_string(),
-                command: err.info().command,
+                command: err.info().command.map(Box::new),
             };
         }
     }

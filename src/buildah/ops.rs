@@ -521,12 +521,13 @@ pub fn build(
     let cmd = super::bud_cmd(remote, tag, context, o)?;
     let out = host.exec(cmd.clone())?;
     if !out.success() {
+        // buildah names the failing step in stderr; else the last STEP it printed.
         let step = out
             .stderr
             .lines()
-            .chain(out.stdout.lines())
-            .filter(|l| l.starts_with("STEP ") || l.contains("error building at STEP"))
-            .last()
+            .rev()
+            .find(|l| l.contains("error building at STEP"))
+            .or_else(|| out.stdout.lines().rev().find(|l| l.starts_with("STEP ")))
             .map(|l| format!(" at {}", l.trim()))
             .unwrap_or_default();
         let failed = crate::exec::ExecError::failed(&cmd, &out);
@@ -534,7 +535,7 @@ pub fn build(
             tag: tag.into(),
             code: out.status.code(),
             step,
-            command: crate::error::Classify::info(&failed).command,
+            command: crate::error::Classify::info(&failed).command.map(Box::new),
         });
     }
     register_image(host, remote, tag);
