@@ -109,6 +109,20 @@ impl<'a> Registrar<'a> {
         self.add(&format!("get${name}"), &["self"], doc, false, f)
     }
 
+    /// Register a property setter `obj.name = value` on a custom type.
+    pub fn setter<A: 'static, const X: bool, R, const F: bool, FUNC>(
+        &mut self,
+        name: &str,
+        doc: &str,
+        f: FUNC,
+    ) -> &mut Self
+    where
+        R: rhai::Variant + Clone,
+        FUNC: RhaiNativeFunc<A, 2, X, R, F> + 'static,
+    {
+        self.add(&format!("set${name}"), &["self", "value"], doc, true, f)
+    }
+
     fn add<A: 'static, const N: usize, const X: bool, R, const F: bool, FUNC>(
         &mut self,
         name: &str,

@@ -298,7 +298,11 @@ pub fn function_docs(engine: &Engine) -> Vec<FnDoc> {
                                 .join("\n")
                         })
                         .unwrap_or_default();
-                    let (name, signature) = if let Some(prop) = raw_name.strip_prefix("get$") {
+                    let (name, signature) = if let Some(prop) = raw_name.strip_prefix("set$") {
+                        let owner = params.first().map(|p| p.ty.clone()).unwrap_or_default();
+                        let ty = params.get(1).map(|p| p.ty.clone()).unwrap_or_default();
+                        (format!("{owner}.{prop} ="), format!("{owner}.{prop} = {ty}"))
+                    } else if let Some(prop) = raw_name.strip_prefix("get$") {
                         let owner = params.first().map(|p| p.ty.clone()).unwrap_or_default();
                         (
                             format!("{owner}.{prop}"),

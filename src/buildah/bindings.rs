@@ -197,8 +197,11 @@ let b = bah_remote("web-build", "scratch", #{host: "10.0.0.5", user: "root", ide
         "When true, each buildah command and its output is printed to stderr.",
         |b: &mut Builder| b.debug_mode,
     );
-    r.engine()
-        .register_set("debug_mode", |b: &mut Builder, v: bool| b.debug_mode = v);
+    r.setter(
+        "debug_mode",
+        "Turn printing of each buildah command and its output on or off.\n```rhai\nb.debug_mode = true;\n```",
+        |b: &mut Builder, v: bool| b.debug_mode = v,
+    );
 
     let h = host.clone();
     r.func(

@@ -106,55 +106,85 @@ impl Builder {
             remote,
             ..Builder::default()
         };
-        let (list_cmd, out) = b.exec(host, vec!["containers".into(), "--json".into()])?;
-        if !host.settings.dry_run {
-            // buildah prints `null`, not `[]`, when there are no containers.
-            let rows: Vec<serde_json::Value> =
-                serde_json::from_str::<Option<Vec<serde_json::Value>>>(out.stdout.trim())
-                    .map(Option::unwrap_or_default)
-                    .map_err(|e| BuildahError::Parse {
-                        cmd: list_cmd.to_string(),
-                        reason: e.to_string(),
-                    })?;
-            if let Some(row) = rows.iter().find(|r| r["containername"] == name) {
-                b.container_id = row["id"].as_str().unwrap_or_default().to_string();
-                if let Some(img) = row["imagename"].as_str().filter(|s| !s.is_empty()) {
-                    b.image = img.to_string();
-                }
-                b.track(host);
-                return Ok(b);
-            }
-        }
-        let cmd = b.cmd(vec![
-            "from".into(),
-            "--name".into(),
-            name.into(),
-            image.into(),
-        ]);
-        run(host, cmd, "image", image, b.debug_mode)?;
-        let (_, out) = b.exec(
-            host,
-            vec![
-                "containers".into(),
-                "--json".into(),
-                "--filter".into(),
-                format!("name={name}"),
-            ],
-        )?;
-        b.container_id = if host.settings.dry_run {
-            format!("dry-run-{name}")
+        // Create first (one command); only a name already taken means re-attaching.
+        let cidfile = if b.remote.is_none() && !host.settings.dry_run {
+            Some(crate::os::mktemp().map_err(|e| BuildahError::invalid("builder", e.to_string()))?)
         } else {
-            serde_json::from_str::<Vec<serde_json::Value>>(out.stdout.trim())
-                .ok()
-                .and_then(|rows| {
-                    rows.iter()
-                        .find(|r| r["containername"] == name)
-                        .and_then(|r| r["id"].as_str().map(String::from))
-                })
-                .unwrap_or_else(|| name.to_string())
+            None
+        };
+        let mut argv = vec!["from".to_string()];
+        if let Some(f) = &cidfile {
+            let _ = std::fs::remove_file(f);
+            argv.extend(["--cidfile".into(), f.display().to_string()]);
+        }
+        argv.extend(["--name".into(), name.into(), image.into()]);
+        let created = host.exec(b.cmd(argv.clone()))?;
+        let cid = cidfile
+            .as_ref()
+            .and_then(|f| std::fs::read_to_string(f).ok());
+        if let Some(f) = &cidfile {
+            let _ = std::fs::remove_file(f);
+        }
+        if !created.success() {
+            if !created.stderr.contains("already in use") {
+                return Err(classify(
+                    crate::exec::ExecError::failed(&b.cmd(argv), &created),
+                    "image",
+                    image,
+                ));
+            }
+            return b.reattach(host);
+        }
+        b.container_id = match cid.filter(|c| !c.trim().is_empty()) {
+            Some(c) => c.trim().to_string(),
+            None if host.settings.dry_run => format!("dry-run-{name}"),
+            None => b
+                .lookup(host)?
+                .map(|(id, _)| id)
+                .unwrap_or_else(|| name.to_string()),
         };
         b.track(host);
         Ok(b)
+    }
+
+    /// (id, image) of the working container with this builder's name, if there is one.
+    fn lookup(&self, host: &Host) -> Result<Option<(String, String)>> {
+        let (cmd, out) = self.exec(host, vec!["containers".into(), "--json".into()])?;
+        // buildah prints `null`, not `[]`, when there are no containers.
+        let rows: Vec<serde_json::Value> =
+            serde_json::from_str::<Option<Vec<serde_json::Value>>>(out.stdout.trim())
+                .map(Option::unwrap_or_default)
+                .map_err(|e| BuildahError::Parse {
+                    cmd: cmd.to_string(),
+                    reason: e.to_string(),
+                })?;
+        Ok(rows
+            .iter()
+            .find(|r| r["containername"] == self.name.as_str())
+            .map(|r| {
+                (
+                    r["id"].as_str().unwrap_or_default().to_string(),
+                    r["imagename"].as_str().unwrap_or_default().to_string(),
+                )
+            }))
+    }
+
+    fn reattach(mut self, host: &Host) -> Result<Builder> {
+        let (id, image) = self.lookup(host)?.ok_or_else(|| {
+            BuildahError::invalid(
+                "name",
+                format!(
+                    "`{}` is used by a container that is not a buildah working container",
+                    self.name
+                ),
+            )
+        })?;
+        self.container_id = id;
+        if !image.is_empty() {
+            self.image = image;
+        }
+        self.track(host);
+        Ok(self)
     }
 
     fn track(&self, host: &Host) {
@@ -559,7 +589,12 @@ mod tests {
 
     #[test]
     fn open_creates_or_reattaches() {
+        // The name is taken: re-attach to the existing working container.
         let (h, rec) = host();
+        let mut taken = Output::empty_success();
+        taken.status = crate::exec::Status::Exited(125);
+        taken.stderr = "Error: the container name \"b1\" is already in use by abc".into();
+        rec.reply(taken);
         let mut list = Output::empty_success();
         list.stdout =
             r#"[{"id": "abc", "containername": "b1", "imagename": "localhost/x:1"}]"#.into();
@@ -569,23 +604,23 @@ mod tests {
             (b.container_id.as_str(), b.image.as_str()),
             ("abc", "localhost/x:1")
         );
-        assert_eq!(rec.argvs(), vec![vec!["buildah", "containers", "--json"]]);
-
-        let (h, rec) = host();
-        let mut empty = Output::empty_success();
-        empty.stdout = "[]".into();
-        rec.reply(empty);
-        rec.reply(Output::empty_success());
-        let mut after = Output::empty_success();
-        after.stdout = r#"[{"id": "def", "containername": "b2"}]"#.into();
-        rec.reply(after);
-        let b = Builder::open(&h, "b2", "scratch", None).unwrap();
-        assert_eq!(b.container_id, "def");
-        assert_eq!(
-            rec.argvs()[1],
-            vec!["buildah", "from", "--name", "b2", "scratch"]
-        );
+        let argvs = rec.argvs();
+        assert_eq!(argvs[0][..2], ["buildah", "from"]);
+        assert_eq!(argvs[0][4..], ["--name", "b1", "scratch"]);
+        assert_eq!(argvs[1], vec!["buildah", "containers", "--json"]);
         assert_eq!(h.resources.len(), 1);
+
+        // Any other failure is an error, not a re-attach.
+        let (h, rec) = host();
+        let mut missing = Output::empty_success();
+        missing.status = crate::exec::Status::Exited(125);
+        missing.stderr = "Error: localhost/nope: image not known".into();
+        rec.reply(missing);
+        assert!(matches!(
+            Builder::open(&h, "b2", "localhost/nope:1", None),
+            Err(BuildahError::NotFound { .. })
+        ));
+        assert_eq!(rec.calls().len(), 1);
     }
 
     #[test]

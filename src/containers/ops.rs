@@ -166,8 +166,9 @@ pub fn build(host: &Host, e: &EngineCli, c: &mut Container) -> Result<CommandRes
     if !c.detach {
         cmd = cmd.echo(true);
     }
-    let out = run(host, cmd.clone(), &c.image)?;
+    // Registered before running: a failed `run` may still have created the container.
     register_container(host, e, &c.name);
+    let out = run(host, cmd.clone(), &c.image)?;
     c.container_id = if host.settings.dry_run {
         format!("dry-run-{}", c.name)
     } else if c.detach {

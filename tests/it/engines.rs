@@ -241,6 +241,23 @@ fn run_suite(engine: &str, dirs: &[&str], env: &[(&str, String)]) {
         last.ends_with(" passed, 0 failed, 0 skipped"),
         "{engine}: {last}"
     );
+
+    // Nothing the suites created may outlive them.
+    let mut ps = Command::new(engine);
+    ps.args(["ps", "-a", "-q", "--filter", "label=herodo.owner=herodo"]);
+    for (k, v) in env {
+        ps.env(k, v);
+    }
+    let left = String::from_utf8_lossy(&ps.output().expect("list containers").stdout).into_owned();
+    assert_eq!(left.trim(), "", "{engine}: containers left behind");
+    if dirs.contains(&"tests/buildah") {
+        let out = Command::new("buildah")
+            .args(["containers", "-q"])
+            .output()
+            .expect("buildah containers");
+        let left = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(left.trim(), "", "buildah working containers left behind");
+    }
 }
 
 /// The container suite on podman, and the buildah suite (buildah shares podman's storage, so
