@@ -18,7 +18,7 @@ need=(
     python3:python3 sh:dash sleep:coreutils
     podman:podman runc:runc buildah:buildah skopeo:skopeo umoci:umoci
     dockerd:docker.io docker-registry:docker-registry
-    sshd:openssh-server ssh:openssh-client
+    sshd:openssh-server ssh:openssh-client tmux:tmux
 )
 missing=()
 for entry in "${need[@]}"; do

@@ -20,6 +20,7 @@ Examples:
   echo 'print(1 + 1)' | herodo -  read the script from stdin
   herodo check scripts/           syntax-check without running anything
   herodo fns file_                list functions whose name contains file_
+  herodo                          the interactive shell (history, Tab completion, /help)
   herodo --dry-run deploy.rhai    print the commands deploy.rhai would run, run none
 
 Exit codes: 0 success, 1 script error (or the code given to exit(n)), 2 usage error, 130 Ctrl-C.";
@@ -128,6 +129,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Open the interactive shell (also what `herodo` alone does on a terminal)
+    Repl,
     /// Run test suites: every test_* function of tests/**/*_test.rhai and tests/**/test_*.rhai
     #[command(after_help = TEST_HELP)]
     Test(TestArgs),
@@ -212,8 +215,8 @@ pub enum Action {
         json: bool,
     },
     Test(TestOptions),
-    /// No script given on an interactive terminal.
-    Usage,
+    /// The interactive shell.
+    Repl,
 }
 
 /// Everything the run needs, resolved from the command line.
@@ -342,6 +345,7 @@ impl Cli {
         let action = match (self.command, self.eval, self.script) {
             (Some(Command::Check { paths }), _, _) => Action::Check { paths },
             (Some(Command::Fns { filter, json }), _, _) => Action::Fns { filter, json },
+            (Some(Command::Repl), _, _) => Action::Repl,
             (Some(Command::Test(t)), _, _) => {
                 if t.jobs == 0 {
                     return Err(UsageError("--jobs must be at least 1".into()));
@@ -388,7 +392,7 @@ impl Cli {
                 }
             }
             (None, None, None) if !stdin_is_terminal => Action::Stdin { args: self.args },
-            (None, None, None) => Action::Usage,
+            (None, None, None) => Action::Repl,
         };
         Ok(Config {
             action,
@@ -432,7 +436,8 @@ mod tests {
             }
         );
         assert_eq!(parse(&["-"]).action, Action::Stdin { args: vec![] });
-        assert_eq!(parse(&[]).action, Action::Usage);
+        assert_eq!(parse(&[]).action, Action::Repl);
+        assert_eq!(parse(&["repl"]).action, Action::Repl);
     }
 
     #[test]

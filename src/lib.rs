@@ -17,6 +17,7 @@ pub mod misc;
 pub mod net;
 pub mod os;
 pub mod process;
+pub mod repl;
 pub mod run;
 pub mod stdlib;
 pub mod testing;

@@ -50,10 +50,7 @@ pub fn execute(config: Config) -> i32 {
         Action::Check { paths } => ctx.check(&paths),
         Action::Fns { filter, json } => fns(&engine, filter.as_deref(), json),
         Action::Test(opts) => crate::testing::runner::run(&host, &config.limits, &opts),
-        Action::Usage => {
-            eprintln!("herodo: no script given\n\nUsage: herodo [OPTIONS] <SCRIPT> [ARGS]...\n       herodo -e CODE\n       herodo check PATH...\n       herodo fns [FILTER]\n\nRun `herodo --help` for more.");
-            code::USAGE
-        }
+        Action::Repl => crate::repl::run_interactive(host.clone(), &config.limits),
     }
 }
 
@@ -301,7 +298,10 @@ pub fn function_docs(engine: &Engine) -> Vec<FnDoc> {
                     let (name, signature) = if let Some(prop) = raw_name.strip_prefix("set$") {
                         let owner = params.first().map(|p| p.ty.clone()).unwrap_or_default();
                         let ty = params.get(1).map(|p| p.ty.clone()).unwrap_or_default();
-                        (format!("{owner}.{prop} ="), format!("{owner}.{prop} = {ty}"))
+                        (
+                            format!("{owner}.{prop} ="),
+                            format!("{owner}.{prop} = {ty}"),
+                        )
                     } else if let Some(prop) = raw_name.strip_prefix("get$") {
                         let owner = params.first().map(|p| p.ty.clone()).unwrap_or_default();
                         (

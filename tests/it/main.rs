@@ -6,4 +6,5 @@ mod cli;
 mod engines;
 mod errors;
 mod host_fns;
+mod repl;
 mod runner;

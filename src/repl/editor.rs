@@ -1,0 +1,203 @@
+//! The terminal side of the REPL: rustyline with history, completion, signature hints and
+//! multi-line entry; everything else is the [`Session`].
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use rustyline::completion::{Completer, Pair};
+use rustyline::error::ReadlineError;
+use rustyline::highlight::{CmdKind, Highlighter};
+use rustyline::hint::Hinter;
+use rustyline::history::DefaultHistory;
+use rustyline::validate::{ValidationContext, ValidationResult, Validator};
+use rustyline::{Config, Context, EditMode, Editor, Helper};
+
+use super::{is_complete, Reply, Session};
+use crate::diagnostics::Style;
+use crate::engine::Limits;
+use crate::host::Host;
+
+struct ReplHelper {
+    session: Rc<RefCell<Session>>,
+    color: bool,
+}
+
+impl Completer for ReplHelper {
+    type Candidate = Pair;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let before = &line[..pos];
+        let trimmed = before.trim_start();
+        let start = if trimmed.starts_with('/') && !trimmed.contains(' ') {
+            before.len() - trimmed.len()
+        } else {
+            before
+                .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .map_or(0, |i| i + 1)
+        };
+        let prefix = &before[start..];
+        let names = self
+            .session
+            .borrow()
+            .completions(before, prefix.trim_start_matches('/'));
+        let names = if prefix.starts_with('/') {
+            names
+        } else {
+            names.into_iter().filter(|n| !n.starts_with('/')).collect()
+        };
+        Ok((
+            start,
+            names
+                .into_iter()
+                .map(|n| Pair {
+                    display: n.clone(),
+                    replacement: n,
+                })
+                .collect(),
+        ))
+    }
+}
+
+impl Hinter for ReplHelper {
+    type Hint = String;
+
+    fn hint(&self, line: &str, pos: usize, _ctx: &Context<'_>) -> Option<String> {
+        if pos < line.len() {
+            return None;
+        }
+        self.session
+            .borrow()
+            .signature_hint(line)
+            .map(|sig| format!("    {sig}"))
+    }
+}
+
+impl Highlighter for ReplHelper {
+    fn highlight_prompt<'b, 's: 'b, 'p: 'b>(
+        &'s self,
+        prompt: &'p str,
+        _default: bool,
+    ) -> Cow<'b, str> {
+        if self.color {
+            Cow::Owned(format!("\x1b[1;32m{prompt}\x1b[0m"))
+        } else {
+            Cow::Borrowed(prompt)
+        }
+    }
+
+    fn highlight_hint<'h>(&self, hint: &'h str) -> Cow<'h, str> {
+        if self.color {
+            Cow::Owned(format!("\x1b[2m{hint}\x1b[0m"))
+        } else {
+            Cow::Borrowed(hint)
+        }
+    }
+
+    fn highlight_char(&self, _line: &str, _pos: usize, _kind: CmdKind) -> bool {
+        false
+    }
+}
+
+impl Validator for ReplHelper {
+    fn validate(&self, ctx: &mut ValidationContext) -> rustyline::Result<ValidationResult> {
+        if is_complete(ctx.input()) {
+            Ok(ValidationResult::Valid(None))
+        } else {
+            Ok(ValidationResult::Incomplete)
+        }
+    }
+}
+
+impl Helper for ReplHelper {}
+
+/// Where the history of every session is kept.
+fn history_path() -> Option<PathBuf> {
+    let dir = dirs::data_dir()?.join("herodo");
+    std::fs::create_dir_all(&dir).ok()?;
+    Some(dir.join("history.txt"))
+}
+
+/// Run the interactive shell until /quit or Ctrl-D; returns the exit code.
+pub fn run_interactive(host: Arc<Host>, limits: &Limits) -> i32 {
+    let color = std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+    let session = Rc::new(RefCell::new(Session::new(
+        host,
+        limits,
+        Style::for_stderr(),
+    )));
+    let config = Config::builder()
+        .auto_add_history(false)
+        .history_ignore_dups(true)
+        .map(|b| b.max_history_size(10_000))
+        .and_then(|b| b)
+        .map(|b| b.edit_mode(EditMode::Emacs).build());
+    let config = match config {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("herodo: cannot configure the line editor: {e}");
+            return 1;
+        }
+    };
+    let mut editor: Editor<ReplHelper, DefaultHistory> = match Editor::with_config(config) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("herodo: cannot start the line editor: {e}");
+            return 1;
+        }
+    };
+    editor.set_helper(Some(ReplHelper {
+        session: session.clone(),
+        color,
+    }));
+    let history = history_path();
+    if let Some(h) = &history {
+        if h.exists() {
+            let _ = editor.load_history(h);
+        }
+    }
+    println!(
+        "herodo {} (Rhai). /help for help, Tab completes, Ctrl-D quits.",
+        env!("CARGO_PKG_VERSION")
+    );
+    loop {
+        match editor.readline("herodo> ") {
+            Ok(entry) => {
+                if !entry.trim().is_empty() {
+                    let _ = editor.add_history_entry(entry.as_str());
+                    if let Some(h) = &history {
+                        let _ = editor.save_history(h);
+                    }
+                }
+                let reply = session.borrow_mut().handle(&entry);
+                // The next prompt redraws its line: output must end with a newline.
+                let nl = |s: &str| if s.ends_with('\n') { "" } else { "\n" };
+                match reply {
+                    Reply::Output(s) => {
+                        print!("{s}{}", nl(&s));
+                        let _ = std::io::stdout().flush();
+                    }
+                    Reply::Error(s) => eprint!("{s}{}", nl(&s)),
+                    Reply::Nothing => {}
+                    Reply::Quit => break,
+                }
+            }
+            // Ctrl-C at the prompt clears the line.
+            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Eof) => break,
+            Err(e) => {
+                eprintln!("herodo: {e}");
+                return 1;
+            }
+        }
+    }
+    0
+}

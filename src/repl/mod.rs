@@ -1,0 +1,589 @@
+//! The interactive shell. [`Session`] holds everything that is not the terminal: the engine,
+//! the scope that persists between entries, the functions and imports defined so far, and the
+//! meta-commands; it is unit-tested on its own. `editor.rs` puts rustyline in front of it.
+
+mod editor;
+
+use std::sync::Arc;
+
+use rhai::{Dynamic, Engine, EvalAltResult, Scope, AST};
+
+use crate::diagnostics::{self, Outcome, Style};
+use crate::engine::{self, Limits};
+use crate::host::Host;
+use crate::run::{function_docs, FnDoc};
+
+pub use editor::run_interactive;
+
+/// Source name of REPL entries in error messages.
+pub const SOURCE: &str = "<repl>";
+
+/// A meta-command (a line starting with `/`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Meta {
+    Help,
+    Functions(Option<String>),
+    Scope,
+    Load(String),
+    Reset,
+    History,
+    Quit,
+    Unknown(String),
+}
+
+pub const META_COMMANDS: &[(&str, &str)] = &[
+    ("/help", "this help"),
+    (
+        "/functions [FILTER]",
+        "functions you can call, with signatures and summaries",
+    ),
+    ("/scope", "variables defined so far, with their values"),
+    (
+        "/load FILE",
+        "run a script into this session (its variables and functions stay)",
+    ),
+    ("/reset", "forget all variables, functions and imports"),
+    ("/history", "the entries of this session"),
+    ("/quit", "leave (also Ctrl-D)"),
+];
+
+/// Parse a meta-command; `None` when the line is code.
+pub fn parse_meta(line: &str) -> Option<Meta> {
+    let t = line.trim();
+    let rest = t.strip_prefix('/')?;
+    let (cmd, arg) = match rest.split_once(char::is_whitespace) {
+        Some((c, a)) => (c, a.trim()),
+        None => (rest, ""),
+    };
+    let arg = (!arg.is_empty()).then(|| arg.to_string());
+    Some(match cmd {
+        "help" | "h" | "?" => Meta::Help,
+        "functions" | "fns" | "f" => Meta::Functions(arg),
+        "scope" | "vars" => Meta::Scope,
+        "load" | "l" => match arg {
+            Some(a) => Meta::Load(a),
+            None => Meta::Unknown("load needs a file: /load FILE".into()),
+        },
+        "reset" => Meta::Reset,
+        "history" => Meta::History,
+        "quit" | "exit" | "q" => Meta::Quit,
+        other => Meta::Unknown(other.to_string()),
+    })
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push(
+                (prev[j] + usize::from(ca != *cb))
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1),
+            );
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The meta-command closest to a mistyped one.
+pub fn suggest(unknown: &str) -> Option<&'static str> {
+    META_COMMANDS
+        .iter()
+        .map(|(c, _)| c.split_whitespace().next().unwrap_or(c))
+        .min_by_key(|c| edit_distance(unknown, c.trim_start_matches('/')))
+        .filter(|c| edit_distance(unknown, c.trim_start_matches('/')) <= 3)
+}
+
+/// True when `src` has no open bracket, brace, string or block comment: the entry is complete.
+pub fn is_complete(src: &str) -> bool {
+    let mut depth: i64 = 0;
+    let mut chars = src.chars().peekable();
+    let mut in_str: Option<char> = None;
+    let mut block_comment = 0;
+    while let Some(c) = chars.next() {
+        if block_comment > 0 {
+            if c == '*' && chars.peek() == Some(&'/') {
+                chars.next();
+                block_comment -= 1;
+            } else if c == '/' && chars.peek() == Some(&'*') {
+                chars.next();
+                block_comment += 1;
+            }
+            continue;
+        }
+        if let Some(q) = in_str {
+            if c == '\\' {
+                chars.next();
+            } else if c == q {
+                in_str = None;
+            }
+            continue;
+        }
+        match c {
+            '"' | '`' => in_str = Some(c),
+            '\'' => {
+                // a character literal: skip to its closing quote
+                for d in chars.by_ref() {
+                    if d == '\'' {
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'/') => {
+                for d in chars.by_ref() {
+                    if d == '\n' {
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                block_comment += 1;
+            }
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            _ => {}
+        }
+    }
+    // A closing bracket too many is complete (and a syntax error the parser will report).
+    depth <= 0 && in_str.is_none() && block_comment == 0
+}
+
+/// What the front end should do after an entry.
+#[derive(Debug, PartialEq)]
+pub enum Reply {
+    /// Print this on stdout.
+    Output(String),
+    /// Print this on stderr.
+    Error(String),
+    Nothing,
+    Quit,
+}
+
+pub struct Session {
+    host: Arc<Host>,
+    engine: Engine,
+    scope: Scope<'static>,
+    /// Functions defined so far (no statements).
+    lib: AST,
+    /// `import` statements of earlier entries, re-run (from the module cache) before each entry.
+    imports: AST,
+    history: Vec<String>,
+    docs: Vec<FnDoc>,
+    limits: Limits,
+    pub style: Style,
+}
+
+impl Session {
+    pub fn new(host: Arc<Host>, limits: &Limits, style: Style) -> Self {
+        let engine = engine::build(&host, limits);
+        let docs = function_docs(&engine);
+        Session {
+            host,
+            engine,
+            scope: engine::scope_with_args(&[]),
+            lib: AST::empty(),
+            imports: AST::empty(),
+            history: Vec::new(),
+            docs,
+            limits: limits.clone(),
+            style,
+        }
+    }
+
+    /// Handle one entry: a meta-command or code.
+    pub fn handle(&mut self, input: &str) -> Reply {
+        if input.trim().is_empty() {
+            return Reply::Nothing;
+        }
+        self.history.push(input.to_string());
+        let reply = match parse_meta(input) {
+            Some(m) => self.meta(m),
+            None => self.eval(SOURCE, input),
+        };
+        // A Ctrl-C that stopped this entry must not stop the next one.
+        self.host.cancel.reset();
+        reply
+    }
+
+    fn meta(&mut self, m: Meta) -> Reply {
+        match m {
+            Meta::Help => {
+                let mut s = String::from("Type Rhai code; an entry continues while brackets are open. Results are printed.\nTab completes names, Ctrl-R searches history, Ctrl-C cancels a running command.\n\n");
+                for (c, d) in META_COMMANDS {
+                    s.push_str(&format!("  {c:<22} {d}\n"));
+                }
+                Reply::Output(s)
+            }
+            Meta::Functions(filter) => {
+                let mut s = String::new();
+                for d in self
+                    .docs
+                    .iter()
+                    .filter(|d| filter.as_deref().is_none_or(|f| d.name.contains(f)))
+                {
+                    s.push_str(&format!("{}\n    {}\n", d.signature, d.summary));
+                }
+                for f in self.lib.iter_functions() {
+                    if filter.as_deref().is_none_or(|x| f.name.contains(x)) {
+                        s.push_str(&format!(
+                            "{}({})\n    (defined in this session)\n",
+                            f.name,
+                            f.params.join(", ")
+                        ));
+                    }
+                }
+                if s.is_empty() {
+                    Reply::Error(format!(
+                        "no function matches `{}`",
+                        filter.unwrap_or_default()
+                    ))
+                } else {
+                    Reply::Output(s)
+                }
+            }
+            Meta::Scope => {
+                let mut s = String::new();
+                for (name, constant, value) in self.scope.iter() {
+                    let kind = if constant { "const" } else { "let" };
+                    let shown = show(&self.engine, &value).unwrap_or_else(|| "()".into());
+                    let shown = shown.replace('\n', "\n    ");
+                    s.push_str(&format!("{kind} {name} = {shown}\n"));
+                }
+                Reply::Output(s)
+            }
+            Meta::Load(file) => match std::fs::read_to_string(&file) {
+                Ok(text) => {
+                    let name = engine::absolute(std::path::Path::new(&file))
+                        .display()
+                        .to_string();
+                    self.eval(&name, &text)
+                }
+                Err(e) => Reply::Error(format!("cannot read {file}: {e}")),
+            },
+            Meta::Reset => {
+                self.engine = engine::build(&self.host, &self.limits);
+                self.scope = engine::scope_with_args(&[]);
+                self.lib = AST::empty();
+                self.imports = AST::empty();
+                Reply::Output("session reset: no variables, functions or imports\n".into())
+            }
+            Meta::History => Reply::Output(
+                self.history
+                    .iter()
+                    .enumerate()
+                    .map(|(i, h)| format!("{:>4}  {}\n", i + 1, h.replace('\n', "\n      ")))
+                    .collect(),
+            ),
+            Meta::Quit => Reply::Quit,
+            Meta::Unknown(u) => {
+                let hint = suggest(&u)
+                    .map(|s| format!("; did you mean {s}?"))
+                    .unwrap_or_default();
+                Reply::Error(format!("unknown command /{u}{hint} (/help lists them)"))
+            }
+        }
+    }
+
+    /// Evaluate code in the session: variables, functions and imports persist.
+    pub fn eval(&mut self, name: &str, code: &str) -> Reply {
+        let ast = match engine::compile(&self.engine, &self.host, name, code) {
+            Ok(a) => a,
+            Err(e) => return self.error(&e, name),
+        };
+        let new_imports: Vec<rhai::Stmt> = ast
+            .statements()
+            .iter()
+            .filter(|s| matches!(s, rhai::Stmt::Import(..)))
+            .cloned()
+            .collect();
+        let runnable = self.imports.merge(&self.lib).merge(&ast);
+        let result = self
+            .engine
+            .eval_ast_with_scope::<Dynamic>(&mut self.scope, &runnable);
+        // Definitions and imports stay even when a later statement of the entry failed.
+        self.lib = self.lib.merge(&ast.clone_functions_only());
+        if !new_imports.is_empty() {
+            let mut imports = AST::new(new_imports, rhai::Module::new());
+            imports.set_source(name);
+            self.imports = self.imports.merge(&imports);
+        }
+        match result {
+            Ok(v) => match show(&self.engine, &v) {
+                Some(s) => Reply::Output(format!("{s}\n")),
+                None => Reply::Nothing,
+            },
+            Err(e) => self.error(&e, name),
+        }
+    }
+
+    fn error(&self, e: &EvalAltResult, name: &str) -> Reply {
+        match diagnostics::outcome(e) {
+            Outcome::Cancelled => Reply::Error("cancelled\n".into()),
+            Outcome::Exit(c) => {
+                Reply::Error(format!("exit({c}) ends scripts, not the REPL: use /quit\n"))
+            }
+            Outcome::Skipped(r) => Reply::Error(format!("skipped: {r}\n")),
+            Outcome::Error => Reply::Error(diagnostics::render(
+                &self.host,
+                e,
+                name,
+                Some(&self.engine),
+                self.style,
+            )),
+        }
+    }
+
+    /// Names to complete `prefix` with: functions (or methods after a `.`), session functions,
+    /// variables in scope, and meta-commands when the line starts with `/`.
+    pub fn completions(&self, line_before: &str, prefix: &str) -> Vec<String> {
+        if line_before.trim_start().starts_with('/') && !line_before.contains(' ') {
+            return META_COMMANDS
+                .iter()
+                .map(|(c, _)| c.split_whitespace().next().unwrap_or(c).to_string())
+                .filter(|c| c.starts_with(line_before.trim_start()))
+                .collect();
+        }
+        let after_dot = line_before[..line_before.len() - prefix.len()].ends_with('.');
+        let mut out: Vec<String> = Vec::new();
+        for d in &self.docs {
+            let name = d.name.trim_end_matches(" =");
+            let (owner, base) = match name.split_once('.') {
+                Some((o, p)) => (Some(o), p),
+                None => (None, name),
+            };
+            // After a dot: methods (functions taking a receiver) and properties.
+            let fits = if after_dot {
+                owner.is_some() || !d.params.is_empty()
+            } else {
+                owner.is_none()
+            };
+            if fits && base.starts_with(prefix) {
+                out.push(base.to_string());
+            }
+        }
+        if !after_dot {
+            out.extend(
+                self.lib
+                    .iter_functions()
+                    .map(|f| f.name.to_string())
+                    .filter(|n| n.starts_with(prefix)),
+            );
+            out.extend(
+                self.scope
+                    .iter()
+                    .map(|(n, _, _)| n.to_string())
+                    .filter(|n| n.starts_with(prefix)),
+            );
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// The signature(s) of the function being called just before the cursor (`name(`).
+    pub fn signature_hint(&self, line_before: &str) -> Option<String> {
+        let open = line_before.rfind('(')?;
+        if line_before[open..].contains(')') {
+            return None;
+        }
+        let head = &line_before[..open];
+        let name: String = head
+            .chars()
+            .rev()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        if name.is_empty() {
+            return None;
+        }
+        let sigs: Vec<&str> = self
+            .docs
+            .iter()
+            .filter(|d| d.name == name)
+            .map(|d| d.signature.as_str())
+            .collect();
+        if sigs.is_empty() {
+            let f = self.lib.iter_functions().find(|f| f.name == name)?;
+            return Some(format!("{}({})", f.name, f.params.join(", ")));
+        }
+        Some(sigs.join("  |  "))
+    }
+
+    pub fn history(&self) -> &[String] {
+        &self.history
+    }
+}
+
+/// How a result is printed: `()` not at all, strings plainly, maps and arrays as indented JSON
+/// when they can be, other values with their `to_string`.
+pub fn show(engine: &Engine, v: &Dynamic) -> Option<String> {
+    if v.is_unit() {
+        return None;
+    }
+    if v.is_string() {
+        return Some(v.to_string());
+    }
+    if v.is_map() || v.is_array() {
+        if let Ok(s) = serde_json::to_string_pretty(v) {
+            return Some(s);
+        }
+    }
+    if v.is_int() || v.is_float() || v.is_bool() || v.is_char() {
+        return Some(v.to_string());
+    }
+    let mut scope = Scope::new();
+    scope.push("__v", v.clone());
+    engine
+        .eval_with_scope::<String>(&mut scope, "to_string(__v)")
+        .ok()
+        .or_else(|| Some(format!("{v:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::Settings;
+
+    fn session() -> Session {
+        let host = Arc::new(Host::new(Settings::default()));
+        Session::new(host, &Limits::default(), Style { color: false })
+    }
+
+    fn out(r: Reply) -> String {
+        match r {
+            Reply::Output(s) | Reply::Error(s) => s,
+            other => format!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn state_persists_without_rerunning_earlier_entries() {
+        let mut s = session();
+        assert_eq!(s.handle("let counter = 0;"), Reply::Nothing);
+        assert_eq!(s.handle("fn bump(x) { x + 1 }"), Reply::Nothing);
+        assert_eq!(s.handle("counter = bump(counter);"), Reply::Nothing);
+        assert_eq!(
+            s.handle("counter = bump(counter); counter"),
+            Reply::Output("2\n".into())
+        );
+        // Functions can be redefined.
+        s.handle("fn bump(x) { x + 10 }");
+        assert_eq!(s.handle("bump(0)"), Reply::Output("10\n".into()));
+    }
+
+    #[test]
+    fn imports_persist() {
+        let mut s = session();
+        assert_eq!(s.handle("import \"std/retry\" as r;"), Reply::Nothing);
+        assert_eq!(
+            s.handle("r::retry(|| 7, 1, 0)"),
+            Reply::Output("7\n".into())
+        );
+    }
+
+    #[test]
+    fn results_are_printed_by_type() {
+        let mut s = session();
+        assert_eq!(s.handle("\"plain\""), Reply::Output("plain\n".into()));
+        assert_eq!(s.handle("()"), Reply::Nothing);
+        assert_eq!(
+            s.handle("[1, 2]"),
+            Reply::Output("[\n  1,\n  2\n]\n".into())
+        );
+        assert_eq!(
+            s.handle("#{a: 1}"),
+            Reply::Output("{\n  \"a\": 1\n}\n".into())
+        );
+        assert!(out(s.handle("run_silent(\"echo hi\")")).starts_with("CommandResult(code: 0"));
+    }
+
+    #[test]
+    fn errors_point_at_the_entry_and_the_session_goes_on() {
+        let mut s = session();
+        let e = out(s.handle("let y = 1;\ny.nope()"));
+        assert!(e.contains("--> <repl>:2:3"), "{e}");
+        assert!(e.contains(" 2 | y.nope()"), "{e}");
+        assert!(e.contains('^'), "{e}");
+        assert_eq!(s.handle("y + 1"), Reply::Output("2\n".into()));
+        let e = out(s.handle("let z = (1 +;"));
+        assert!(e.contains("error[syntax]"), "{e}");
+    }
+
+    #[test]
+    fn meta_commands() {
+        let mut s = session();
+        s.handle("let name = \"web\";");
+        assert!(out(s.handle("/scope")).contains("let name = web"));
+        assert!(out(s.handle("/functions file_re")).contains("file_read(path: string) -> string"));
+        assert!(out(s.handle("/help")).contains("/load FILE"));
+        assert!(out(s.handle("/history")).contains("let name = \"web\";"));
+        assert!(out(s.handle("/scop")).contains("did you mean /scope?"));
+        assert_eq!(s.handle("/quit"), Reply::Quit);
+        s.handle("/reset");
+        assert!(out(s.handle("name")).contains("Variable not found"));
+        let f = std::env::temp_dir().join(format!("herodo-repl-load-{}.rhai", std::process::id()));
+        std::fs::write(&f, "let loaded = 41;\nfn plus_one(x) { x + 1 }\n").unwrap();
+        s.handle(&format!("/load {}", f.display()));
+        assert_eq!(s.handle("plus_one(loaded)"), Reply::Output("42\n".into()));
+        std::fs::remove_file(&f).unwrap();
+        assert!(out(s.handle("/load /no/such.rhai")).contains("cannot read"));
+    }
+
+    #[test]
+    fn completion_and_hints() {
+        let mut s = session();
+        s.handle("let my_var = 1; fn my_fn() { 1 }");
+        assert_eq!(
+            s.completions("file_wr", "file_wr"),
+            vec!["file_write", "file_write_append"]
+        );
+        assert_eq!(s.completions("my_", "my_"), vec!["my_fn", "my_var"]);
+        assert!(s
+            .completions("c.with_po", "with_po")
+            .contains(&"with_port".to_string()));
+        assert!(s
+            .completions("r.std", "std")
+            .contains(&"stdout".to_string()));
+        assert_eq!(s.completions("/sc", "sc"), vec!["/scope"]);
+        assert_eq!(
+            s.signature_hint("file_read(").as_deref(),
+            Some("file_read(path: string) -> string")
+        );
+        assert_eq!(s.signature_hint("my_fn(").as_deref(), Some("my_fn()"));
+        assert_eq!(s.signature_hint("file_read(\"x\")"), None);
+    }
+
+    #[test]
+    fn completeness_of_entries() {
+        assert!(is_complete("let x = 1;"));
+        assert!(!is_complete("fn f(a) {"));
+        assert!(!is_complete("let s = `multi"));
+        assert!(!is_complete("call(1,\n 2"));
+        assert!(is_complete("let s = \"{ not a brace\";"));
+        assert!(is_complete("// { comment\nlet x = 1;"));
+        assert!(!is_complete("/* open comment"));
+        assert!(is_complete("let c = '{';"));
+        assert!(is_complete("}"));
+    }
+
+    #[test]
+    fn meta_parsing_and_suggestions() {
+        assert_eq!(
+            parse_meta("/functions file"),
+            Some(Meta::Functions(Some("file".into())))
+        );
+        assert_eq!(
+            parse_meta("/load x.rhai"),
+            Some(Meta::Load("x.rhai".into()))
+        );
+        assert_eq!(parse_meta("let x = 1 / 2;"), None);
+        assert_eq!(suggest("hepl"), Some("/help"));
+        assert_eq!(suggest("zzzzzzzz"), None);
+    }
+}
