@@ -263,6 +263,16 @@ impl Host {
     }
 }
 
+/// A host whose commands are recorded, not run (for unit tests of argv builders).
+#[cfg(test)]
+pub(crate) fn recording_host() -> (Host, Arc<crate::exec::RecordingExecutor>) {
+    let rec = Arc::new(crate::exec::RecordingExecutor::new());
+    (
+        Host::with_executor(Settings::default(), rec.clone(), CancelToken::new()),
+        rec,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

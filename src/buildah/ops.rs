@@ -575,17 +575,8 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exec::{CancelToken, RecordingExecutor};
-    use crate::host::Settings;
-    use std::sync::Arc;
 
-    fn host() -> (Host, Arc<RecordingExecutor>) {
-        let rec = Arc::new(RecordingExecutor::new());
-        (
-            Host::with_executor(Settings::default(), rec.clone(), CancelToken::new()),
-            rec,
-        )
-    }
+    use crate::host::recording_host as host;
 
     #[test]
     fn open_creates_or_reattaches() {

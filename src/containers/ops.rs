@@ -783,13 +783,7 @@ mod tests {
     use crate::host::Settings;
     use std::sync::Arc;
 
-    fn host() -> (Host, Arc<RecordingExecutor>) {
-        let rec = Arc::new(RecordingExecutor::new());
-        (
-            Host::with_executor(Settings::default(), rec.clone(), CancelToken::new()),
-            rec,
-        )
-    }
+    use crate::host::recording_host as host;
 
     fn engine(f: Flavor) -> EngineCli {
         EngineCli {
