@@ -29,13 +29,23 @@ pub fn execute(config: Config) -> i32 {
     }
     let host = Arc::new(Host::new(config.settings.clone()));
     host.cancel.install_ctrlc();
-    let engine = engine::build(&host, &config.limits);
+    match config.action {
+        // The test runner and the REPL set up engines of their own.
+        Action::Test(opts) => crate::testing::runner::run(&host, &config.limits, &opts),
+        Action::Repl => crate::repl::run_interactive(host.clone(), &config.limits),
+        action => run_scripts(&host, &config.limits, action),
+    }
+}
+
+/// The actions that run (or check, or list) scripts on one engine.
+fn run_scripts(host: &Arc<Host>, limits: &crate::engine::Limits, action: Action) -> i32 {
+    let engine = engine::build(host, limits);
     let ctx = Ctx {
-        host: &host,
+        host,
         engine: &engine,
         style: Style::for_stderr(),
     };
-    match config.action {
+    match action {
         Action::File { path, args } => ctx.run_file(&path, &args),
         Action::Dir { path } => ctx.run_dir(&path),
         Action::Eval { code, args } => ctx.run_text("<eval>", &code, &args),
@@ -49,8 +59,7 @@ pub fn execute(config: Config) -> i32 {
         }
         Action::Check { paths } => ctx.check(&paths),
         Action::Fns { filter, json } => fns(&engine, filter.as_deref(), json),
-        Action::Test(opts) => crate::testing::runner::run(&host, &config.limits, &opts),
-        Action::Repl => crate::repl::run_interactive(host.clone(), &config.limits),
+        Action::Test(_) | Action::Repl => code::USAGE,
     }
 }
 
