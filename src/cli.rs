@@ -243,18 +243,18 @@ fn secs(flag: &str, v: Option<f64>) -> Result<Option<Duration>, UsageError> {
     }
 }
 
-/// Options that take a value (so the token after them is not the script or a subcommand).
-const VALUE_FLAGS: &[&str] = &[
-    "--timeout",
-    "-C",
-    "--engine",
-    "--max-operations",
-    "--max-call-depth",
-    "--max-string-size",
-    "--max-array-size",
-    "--max-map-size",
-    "--max-time",
-];
+/// True for an option (`--timeout`, `-C`) that takes its value from the next token, as the clap
+/// definition says.
+fn takes_value(token: &str) -> bool {
+    use clap::CommandFactory;
+    Cli::command().get_arguments().any(|a| {
+        a.get_action().takes_values()
+            && (a
+                .get_long()
+                .is_some_and(|l| token.strip_prefix("--") == Some(l))
+                || a.get_short().is_some_and(|c| token == format!("-{c}")))
+    })
+}
 
 /// Parse argv. A script's own arguments may look like subcommands (`herodo x.rhai test`), and
 /// options may precede a subcommand (`herodo --engine podman test`): the first token that is not
@@ -273,7 +273,7 @@ where
         if t == "-e" || t == "--eval" || t.starts_with("--eval=") || t == "-" || t == "--" {
             break;
         }
-        if VALUE_FLAGS.contains(&t.as_ref()) {
+        if takes_value(&t) {
             i += 2;
             continue;
         }
