@@ -185,17 +185,24 @@ impl Host {
     }
 
     fn remember_secrets(&self, cmd: &Cmd) {
-        let values = cmd.secret_values();
-        if values.is_empty() {
+        for v in cmd.secret_values() {
+            self.register_secret(v);
+        }
+    }
+
+    /// Remember a secret value (an env value, a token) the moment a script hands it over, so
+    /// every later error, report and debug print is scrubbed of it, even before any command ran.
+    /// Values shorter than [`crate::exec::MIN_SECRET_LEN`] are not scrubbed from free text
+    /// (they would mangle ordinary output); command lines never show any env value at all.
+    pub fn register_secret(&self, value: &str) {
+        if value.len() < crate::exec::MIN_SECRET_LEN {
             return;
         }
         let mut known = self.secrets.lock().unwrap_or_else(|e| e.into_inner());
-        for v in values {
-            if !known.iter().any(|k| k == v) {
-                known.push(v.to_string());
-            }
+        if !known.iter().any(|k| k == value) {
+            known.push(value.to_string());
+            known.sort_by_key(|k| std::cmp::Reverse(k.len()));
         }
-        known.sort_by_key(|k| std::cmp::Reverse(k.len()));
     }
 
     /// `text` with every secret value a command was given replaced by `***`.
