@@ -6,6 +6,7 @@
 
 pub mod buildah;
 pub mod cli;
+pub mod common;
 pub mod containers;
 pub mod diagnostics;
 pub mod engine;

@@ -1,0 +1,89 @@
+//! Who created a resource: every container, volume, network and builder herodo creates carries
+//! an owner tag naming the creating process, so a later run can tell leftovers of a dead herodo
+//! (killed with `kill -9`, a crashed CI job) from resources that a live herodo still uses.
+//!
+//! The tag is `BOOTID-PID-STARTTIME`: the process id alone is reused by the kernel, the start
+//! time (in clock ticks since boot, field 22 of /proc/PID/stat) tells a reused pid apart, and the
+//! boot id makes every tag from before a reboot dead.
+
+use std::sync::OnceLock;
+
+/// The label key carried by every resource herodo creates. A user label cannot override it.
+pub const OWNER_LABEL: &str = "io.herodo.owner";
+
+/// This process's owner tag.
+pub fn owner_tag() -> &'static str {
+    static TAG: OnceLock<String> = OnceLock::new();
+    TAG.get_or_init(|| tag_for(std::process::id()).unwrap_or_else(|| format!("x-{}-0", std::process::id())))
+}
+
+/// `OWNER_LABEL=TAG`, ready for an engine's `--label` flag.
+pub fn owner_label_arg() -> String {
+    format!("{OWNER_LABEL}={}", owner_tag())
+}
+
+/// Whether the process named by `tag` still runs. Tags that cannot be parsed count as alive
+/// (never remove what we do not understand).
+pub fn owner_alive(tag: &str) -> bool {
+    let mut parts = tag.splitn(3, '-');
+    let (Some(boot), Some(pid), Some(start)) = (parts.next(), parts.next(), parts.next()) else {
+        return true;
+    };
+    let Ok(pid) = pid.parse::<u32>() else {
+        return true;
+    };
+    if boot != boot_id() {
+        return false;
+    }
+    match start_time(pid) {
+        Some(now) => now.to_string() == start,
+        None => false,
+    }
+}
+
+fn tag_for(pid: u32) -> Option<String> {
+    Some(format!("{}-{pid}-{}", boot_id(), start_time(pid)?))
+}
+
+fn boot_id() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .map(|s| s.trim().replace('-', "").chars().take(12).collect())
+            .unwrap_or_else(|_| "noboot".to_string())
+    })
+}
+
+/// Field 22 of /proc/PID/stat (after the parenthesised command name, which may hold spaces).
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_tag_is_alive_and_stable() {
+        let t = owner_tag();
+        assert_eq!(t, owner_tag());
+        assert!(owner_alive(t), "{t}");
+        assert!(owner_label_arg().starts_with("io.herodo.owner="));
+    }
+
+    #[test]
+    fn dead_and_foreign_tags() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        let tag = tag_for(pid);
+        child.wait().unwrap();
+        if let Some(tag) = tag {
+            assert!(!owner_alive(&tag), "{tag}");
+        }
+        assert!(!owner_alive(&format!("otherboot-{}-1", std::process::id())));
+        assert!(!owner_alive(&format!("{}-{}-1", boot_id(), std::process::id())));
+        assert!(owner_alive("garbage"));
+    }
+}
