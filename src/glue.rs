@@ -285,25 +285,21 @@ impl<'a> Opts<'a> {
     }
 }
 
-/// A number of seconds from an int or a float, non-negative.
+/// A number of seconds from an int or a float: non-negative and at most ten years (checked,
+/// never a panic on `1e300` or `i64::MAX`).
 pub fn seconds(v: &Dynamic, field: &str) -> RResult<std::time::Duration> {
-    let secs = if let Ok(i) = v.as_int() {
-        i as f64
+    use crate::common::convert;
+    let res = if let Ok(i) = v.as_int() {
+        convert::seconds_i64(field, i)
     } else if let Ok(f) = v.as_float() {
-        f
+        convert::seconds_f64(field, f)
     } else {
         return Err(invalid(
             field,
             format!("expected seconds as a number, got {}", v.type_name()),
         ));
     };
-    if !secs.is_finite() || secs < 0.0 {
-        return Err(invalid(
-            field,
-            format!("must be a non-negative number, got {secs}"),
-        ));
-    }
-    Ok(std::time::Duration::from_secs_f64(secs))
+    res.rhai()
 }
 
 /// An array of strings (every element converted with `to_string`).

@@ -1,4 +1,5 @@
 //! The common floor: plain Rust helpers that more than one domain needs. Imports only
 //! `exec`, `error` and `host`; never a domain.
 
+pub mod convert;
 pub mod owner;
