@@ -124,6 +124,9 @@ pub struct Host {
     pub resources: ResourceRegistry,
     /// The directory herodo started in; error paths are shown relative to it.
     pub start_dir: PathBuf,
+    /// herodo's state directory (records of containers, pods, VMs, owners), resolved once:
+    /// `$HERODO_STATE_DIR`, else `$XDG_STATE_HOME/herodo`, else `~/.local/state/herodo`.
+    pub state_dir: PathBuf,
 }
 
 impl Host {
@@ -151,6 +154,7 @@ impl Host {
             secrets: Mutex::new(Vec::new()),
             resources: ResourceRegistry::default(),
             start_dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+            state_dir: crate::common::state::default_root(),
         }
     }
 

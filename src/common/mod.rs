@@ -3,3 +3,4 @@
 
 pub mod convert;
 pub mod owner;
+pub mod state;
