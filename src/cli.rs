@@ -236,7 +236,9 @@ pub struct UsageError(pub String);
 fn secs(flag: &str, v: Option<f64>) -> Result<Option<Duration>, UsageError> {
     match v {
         None => Ok(None),
-        Some(s) if s.is_finite() && s > 0.0 => Ok(Some(Duration::from_secs_f64(s))),
+        Some(s) if s > 0.0 => crate::common::convert::seconds_f64(flag, s)
+            .map(Some)
+            .map_err(|e| UsageError(e.to_string())),
         Some(s) => Err(UsageError(format!(
             "{flag} must be a positive number of seconds, got {s}"
         ))),
@@ -265,12 +267,23 @@ where
     T: Into<std::ffi::OsString> + Clone,
 {
     use clap::{CommandFactory, FromArgMatches};
-    let argv: Vec<std::ffi::OsString> = argv.into_iter().map(Into::into).collect();
+    let mut argv: Vec<std::ffi::OsString> = argv.into_iter().map(Into::into).collect();
     let mut first_free = None;
+    // Where the script (its path, `-`, or the code of `-e`) ends: everything after it belongs
+    // to the script, even `--help` or `-e` (a `#!/usr/bin/env herodo` tool has its own flags).
+    let mut script_end = None;
     let mut i = 1;
     while i < argv.len() {
         let t = argv[i].to_string_lossy();
-        if t == "-e" || t == "--eval" || t.starts_with("--eval=") || t == "-" || t == "--" {
+        if t == "--" {
+            break;
+        }
+        if t == "-e" || t == "--eval" {
+            script_end = Some(i + 1);
+            break;
+        }
+        if t.starts_with("--eval=") || t == "-" {
+            script_end = Some(i);
             break;
         }
         if takes_value(&t) {
@@ -281,18 +294,32 @@ where
             i += 1;
             continue;
         }
-        first_free = Some(t.into_owned());
+        first_free = Some((i, t.into_owned()));
         break;
     }
-    let is_subcommand = first_free.is_some_and(|t| {
+    let is_subcommand = first_free.as_ref().is_some_and(|(_, t)| {
         Cli::command().get_subcommands().any(|s| s.get_name() == t) || t == "help"
     });
+    if !is_subcommand {
+        if let Some((i, _)) = first_free {
+            script_end = Some(i);
+        }
+    }
+    let mut script_args = Vec::new();
+    if let Some(end) = script_end {
+        if end + 1 < argv.len() {
+            script_args = argv.split_off(end + 1);
+        }
+    }
     let mut cmd = Cli::command();
     if !is_subcommand {
         cmd = cmd.args_conflicts_with_subcommands(true);
     }
     let matches = cmd.try_get_matches_from(argv)?;
-    Cli::from_arg_matches(&matches)
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    cli.args
+        .extend(script_args.iter().map(|a| a.to_string_lossy().into_owned()));
+    Ok(cli)
 }
 
 /// The global flags again, for the worker processes of `herodo test -j N`.

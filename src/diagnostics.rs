@@ -52,6 +52,11 @@ pub fn outcome(err: &EvalAltResult) -> Outcome {
         EvalAltResult::ErrorRuntime(v, _) if kind_of(v).as_deref() == Some("cancelled") => {
             Outcome::Cancelled
         }
+        // Rhai's own `exit(value)`, should a script reach it: only an integer 0-255 is a code.
+        EvalAltResult::Exit(v, _) => match v.as_int().ok().map(u8::try_from) {
+            Some(Ok(code)) => Outcome::Exit(i32::from(code)),
+            _ => Outcome::Error,
+        },
         _ => Outcome::Error,
     }
 }

@@ -28,6 +28,13 @@ pub struct Limits {
     pub max_time: Option<Duration>,
 }
 
+/// Default sandbox sizes: far beyond ordinary scripts, far below what exhausts memory (a
+/// doubling `s += s` loop must end in a clean `error[limit]`, not an allocation abort).
+/// `0` on the command line lifts a limit.
+pub const DEFAULT_MAX_STRING_SIZE: usize = 256 * 1024 * 1024;
+pub const DEFAULT_MAX_ARRAY_SIZE: usize = 16 * 1024 * 1024;
+pub const DEFAULT_MAX_MAP_SIZE: usize = 16 * 1024 * 1024;
+
 /// The token `on_progress` stops a script with when Ctrl-C was pressed.
 pub const CANCELLED_TOKEN: &str = "cancelled";
 /// The token `on_progress` stops a script with when `--max-time` ran out.
@@ -46,17 +53,11 @@ pub fn build(host: &Arc<Host>, limits: &Limits) -> Engine {
     if let Some(n) = limits.max_call_depth {
         engine.set_max_call_levels(n);
     }
-    if let Some(n) = limits.max_string_size {
-        engine.set_max_string_size(n);
-    }
-    if let Some(n) = limits.max_array_size {
-        engine.set_max_array_size(n);
-    }
-    if let Some(n) = limits.max_map_size {
-        engine.set_max_map_size(n);
-    }
+    engine.set_max_string_size(limits.max_string_size.unwrap_or(DEFAULT_MAX_STRING_SIZE));
+    engine.set_max_array_size(limits.max_array_size.unwrap_or(DEFAULT_MAX_ARRAY_SIZE));
+    engine.set_max_map_size(limits.max_map_size.unwrap_or(DEFAULT_MAX_MAP_SIZE));
     let cancel = host.cancel.clone();
-    let deadline = limits.max_time.map(|t| Instant::now() + t);
+    let deadline = limits.max_time.map(crate::common::convert::deadline);
     engine.on_progress(move |ops| {
         if cancel.is_cancelled() {
             return Some(CANCELLED_TOKEN.into());
@@ -77,7 +78,102 @@ pub fn build(host: &Arc<Host>, limits: &Limits) -> Engine {
     crate::testing::bindings::register(&mut r);
     crate::containers::bindings::register(&mut r, host);
     crate::buildah::bindings::register(&mut r, host);
+    // The hidden helper that `catch (e)` blocks call (see `mark_catches`).
+    engine.register_fn(CATCH_HELPER, classify_caught);
     engine
+}
+
+/// Called at the start of every `catch (e)` block: Rhai hands its own errors (unknown variable,
+/// wrong type, data too large) to a catch block as a map without `kind`; give them one, so
+/// `e.kind` works for every error a script can catch.
+const CATCH_HELPER: &str = "__herodo_caught";
+
+fn classify_caught(e: rhai::Dynamic) -> rhai::Dynamic {
+    let Some(mut map) = e.clone().try_cast::<rhai::Map>() else {
+        return e;
+    };
+    if map.contains_key("kind") {
+        return e;
+    }
+    let Some(variant) = map.get("error").map(|v| v.to_string()) else {
+        return e;
+    };
+    let kind = match variant.as_str() {
+        "ErrorTooManyOperations" | "ErrorTooManyVariables" | "ErrorTooManyModules"
+        | "ErrorStackOverflow" | "ErrorDataTooLarge" => crate::error::kind::LIMIT,
+        "ErrorParsing" => crate::error::kind::SYNTAX,
+        _ => crate::error::kind::SCRIPT,
+    };
+    map.insert("kind".into(), kind.into());
+    map.into()
+}
+
+/// Insert `e = __herodo_caught(e);` right after the `{` of every `catch (e) {`, found with
+/// Rhai's own tokenizer (so text inside strings is never touched). Only the line of the `{`
+/// shifts, by the length of the insertion.
+fn mark_catches(engine: &Engine, text: &str) -> Option<String> {
+    use rhai::Token;
+    let inputs = [text];
+    let (mut tokens, control) = engine.lex(&inputs);
+    let mut recent: Vec<Token> = Vec::with_capacity(5);
+    // Brace depths at which an interpolation `${ ... }` ends and string text resumes.
+    let mut resume_text: Vec<usize> = Vec::new();
+    let mut depth = 0usize;
+    let mut in_interpolation = false;
+    let mut inserts: Vec<(usize, usize, String)> = Vec::new();
+    for (tok, pos) in tokens.by_ref() {
+        match &tok {
+            Token::EOF | Token::LexError(_) => break,
+            Token::InterpolatedString(_) => in_interpolation = true,
+            Token::LeftBrace => {
+                depth += 1;
+                if in_interpolation {
+                    resume_text.push(depth);
+                    in_interpolation = false;
+                }
+            }
+            Token::RightBrace => {
+                if resume_text.last() == Some(&depth) {
+                    resume_text.pop();
+                    control.borrow_mut().is_within_text = true;
+                }
+                depth = depth.saturating_sub(1);
+            }
+            _ => {}
+        }
+        if matches!(tok, Token::LeftBrace) {
+            if let [Token::Catch, Token::LeftParen, Token::Identifier(var), Token::RightParen] =
+                recent.as_slice()
+            {
+                if let (Some(line), Some(col)) = (pos.line(), pos.position()) {
+                    inserts.push((line, col, format!(" {var} = {CATCH_HELPER}({var});")));
+                }
+            }
+        }
+        if recent.len() == 4 {
+            recent.remove(0);
+        }
+        recent.push(tok);
+    }
+    if inserts.is_empty() {
+        return None;
+    }
+    let mut lines: Vec<String> = text.split('\n').map(str::to_string).collect();
+    // Right to left within a line, so earlier columns stay valid.
+    inserts.sort_by(|a, b| b.cmp(a));
+    for (line, col, code) in inserts {
+        let Some(l) = lines.get_mut(line - 1) else {
+            continue;
+        };
+        // `col` counts characters; the `{` is at character col-1.
+        let Some((at, _)) = l.char_indices().nth(col - 1) else {
+            continue;
+        };
+        if l[at..].starts_with('{') {
+            l.insert_str(at + 1, &code);
+        }
+    }
+    Some(lines.join("\n"))
 }
 
 /// Blank out a `#!` first line (keeping the newline, so line numbers stay right).
@@ -99,8 +195,10 @@ pub fn compile(
     text: &str,
 ) -> Result<AST, Box<EvalAltResult>> {
     host.add_source(name, text);
+    let text = strip_shebang(text);
+    let marked = mark_catches(engine, &text);
     let mut ast = engine
-        .compile(strip_shebang(text))
+        .compile(marked.as_deref().unwrap_or(&text))
         .map_err(|e| Box::new(EvalAltResult::from(e)))?;
     ast.set_source(name);
     Ok(ast)
@@ -264,5 +362,25 @@ impl ModuleResolver for Resolver {
             .unwrap_or_else(|e| e.into_inner())
             .insert(id, module.clone());
         Ok(module)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catches_are_marked_outside_strings_only() {
+        let engine = Engine::new();
+        let text = "try { x } catch (e) { print(e.kind); }\nlet s = `a ${ 1 } catch (e) { b`;\ntry {} catch (err) {}";
+        let out = mark_catches(&engine, text).expect("marked");
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines[0],
+            "try { x } catch (e) { e = __herodo_caught(e); print(e.kind); }"
+        );
+        assert_eq!(lines[1], "let s = `a ${ 1 } catch (e) { b`;");
+        assert_eq!(lines[2], "try {} catch (err) { err = __herodo_caught(err);}");
+        assert!(mark_catches(&engine, "let x = 1;").is_none());
     }
 }

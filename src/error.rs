@@ -21,6 +21,12 @@ pub mod kind {
     pub const TEMPLATE: &str = "template";
     pub const NETWORK: &str = "network";
     pub const AMBIGUOUS: &str = "ambiguous";
+    /// An error raised by the Rhai language itself (unknown variable, wrong type, ...).
+    pub const SCRIPT: &str = "script";
+    /// A sandbox limit (operations, call depth, data size, --max-time) was reached.
+    pub const LIMIT: &str = "limit";
+    /// The script does not parse.
+    pub const SYNTAX: &str = "syntax";
 }
 
 /// Details of a command that ran (or was attempted) as part of an error.
@@ -72,6 +78,22 @@ impl Classify for ExecError {
             ExecError::NotFound { program } => {
                 ErrorInfo::new(kind::COMMAND_NOT_FOUND, message).field("program", program)
             }
+            ExecError::Invalid { cmd, .. } => ErrorInfo {
+                command: Some(CommandInfo {
+                    cmd: cmd.clone(),
+                    ..CommandInfo::default()
+                }),
+                ..ErrorInfo::new(kind::INVALID_ARGUMENT, message)
+            },
+            ExecError::Cwd {
+                cmd, dir, source, ..
+            } => ErrorInfo {
+                command: Some(CommandInfo {
+                    cmd: cmd.clone(),
+                    ..CommandInfo::default()
+                }),
+                ..ErrorInfo::new(io_kind(source), message).field("path", dir.clone())
+            },
             ExecError::Spawn { cmd, .. } => ErrorInfo {
                 command: Some(CommandInfo {
                     cmd: cmd.clone(),

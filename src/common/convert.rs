@@ -12,16 +12,22 @@ pub const MAX_SECONDS: u64 = 10 * 365 * 24 * 3600;
 
 /// Seconds given as a float: finite, non-negative, at most [`MAX_SECONDS`].
 pub fn seconds_f64(field: &str, secs: f64) -> Result<Duration, HostError> {
+    // `1e300` prints as 301 digits with `{}`; show big values in exponent form.
+    let shown = if secs.abs() >= 1e12 {
+        format!("{secs:e}")
+    } else {
+        secs.to_string()
+    };
     if !secs.is_finite() || secs < 0.0 {
         return Err(HostError::invalid(
             field,
-            format!("must be a non-negative number of seconds, got {secs}"),
+            format!("must be a non-negative number of seconds, got {shown}"),
         ));
     }
     if secs > MAX_SECONDS as f64 {
         return Err(HostError::invalid(
             field,
-            format!("{secs} seconds is too long (at most {MAX_SECONDS})"),
+            format!("{shown} seconds is too long (at most {MAX_SECONDS}, ten years)"),
         ));
     }
     Ok(Duration::from_secs_f64(secs))
@@ -33,7 +39,7 @@ pub fn seconds_i64(field: &str, secs: i64) -> Result<Duration, HostError> {
         Ok(s) if s <= MAX_SECONDS => Ok(Duration::from_secs(s)),
         Ok(_) => Err(HostError::invalid(
             field,
-            format!("{secs} seconds is too long (at most {MAX_SECONDS})"),
+            format!("{secs} seconds is too long (at most {MAX_SECONDS}, ten years)"),
         )),
         Err(_) => Err(HostError::invalid(
             field,

@@ -4,3 +4,4 @@
 pub mod convert;
 pub mod owner;
 pub mod state;
+pub mod validate;

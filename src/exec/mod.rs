@@ -31,6 +31,10 @@ pub const MIN_SECRET_LEN: usize = 6;
 /// How many bytes of a stream an error message shows.
 pub const ERROR_TAIL_BYTES: usize = 2048;
 
+/// Longest command line an error or log line shows; the rest is elided (an `E2BIG` failure
+/// must not print a 3 MB command line).
+pub const MAX_SHOWN_CMD: usize = 1000;
+
 /// One argument, possibly secret (shown as `***` whenever the command is displayed).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Arg {
@@ -54,6 +58,9 @@ pub struct Cmd {
     /// Copy output to the terminal while capturing it.
     pub echo: bool,
     pub max_output: usize,
+    /// Give the child the terminal (stdin, stdout, stderr inherited, herodo's process group) so
+    /// it can prompt (ssh, sudo, git). Nothing is captured.
+    pub interactive: bool,
 }
 
 impl Cmd {
@@ -68,6 +75,7 @@ impl Cmd {
             secret: false,
             echo: false,
             max_output: DEFAULT_MAX_OUTPUT,
+            interactive: false,
         }
     }
 
@@ -133,6 +141,55 @@ impl Cmd {
     pub fn echo(mut self, echo: bool) -> Self {
         self.echo = echo;
         self
+    }
+
+    pub fn interactive(mut self, interactive: bool) -> Self {
+        self.interactive = interactive;
+        self
+    }
+
+    /// The command line as errors and logs show it: shell-quoted, secrets as `***`, and cut
+    /// after [`MAX_SHOWN_CMD`] characters.
+    pub fn shown(&self) -> String {
+        let full = self.to_string();
+        if full.len() <= MAX_SHOWN_CMD {
+            return full;
+        }
+        let mut cut = MAX_SHOWN_CMD;
+        while !full.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!(
+            "{} ... ({} more bytes, {} arguments in all)",
+            &full[..cut],
+            full.len() - cut,
+            self.args.len()
+        )
+    }
+
+    /// Why this command cannot be started at all, checked before spawning: a NUL byte in a
+    /// value, or an environment name that is empty or holds `=`.
+    pub fn problem(&self) -> Option<String> {
+        if self.program.is_empty() {
+            return Some("the program name is empty".into());
+        }
+        if self.program.contains('\0') {
+            return Some("the program name contains a NUL byte".into());
+        }
+        if let Some(i) = self.args.iter().position(|a| a.value.contains('\0')) {
+            return Some(format!("argument {} contains a NUL byte", i + 1));
+        }
+        for (k, v) in &self.env {
+            if k.is_empty() || k.contains('=') || k.contains('\0') {
+                return Some(format!(
+                    "environment variable name {k:?} is not valid (empty, or holds `=` or NUL)"
+                ));
+            }
+            if v.contains('\0') {
+                return Some(format!("the value of environment variable {k} contains a NUL byte"));
+            }
+        }
+        None
     }
 
     /// The argument values, secrets included (for the executor, never for display).
@@ -279,6 +336,15 @@ impl Output {
 pub enum ExecError {
     #[error("command not found: {program}")]
     NotFound { program: String },
+    #[error("cannot start `{cmd}`: {reason}")]
+    Invalid { cmd: String, reason: String },
+    #[error("cannot start `{cmd}`: working directory {dir}: {source}")]
+    Cwd {
+        cmd: String,
+        dir: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot start `{cmd}`: {source}")]
     Spawn {
         cmd: String,
@@ -307,7 +373,7 @@ impl ExecError {
     /// A failure for a command that ran and ended unsuccessfully; output tails are redacted.
     pub fn failed(cmd: &Cmd, out: &Output) -> Self {
         ExecError::Failed {
-            cmd: cmd.to_string(),
+            cmd: cmd.shown(),
             status: out.status,
             stdout: cmd.redact(tail(&out.stdout, ERROR_TAIL_BYTES)),
             stderr: cmd.redact(tail(&out.stderr, ERROR_TAIL_BYTES)),

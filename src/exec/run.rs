@@ -137,10 +137,15 @@ fn pidfd_open(pid: i32) -> Option<OwnedFd> {
     Some(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
+/// Signal a child's process group, or (for a negative value) the one interactive child.
 fn signal_group(pgid: i32, sig: i32) {
-    // SAFETY: killpg only sends a signal; a stale pgid yields ESRCH, which we ignore.
+    // SAFETY: killpg/kill only send a signal; a stale id yields ESRCH, which we ignore.
     unsafe {
-        libc::killpg(pgid, sig);
+        if pgid < 0 {
+            libc::kill(-pgid, sig);
+        } else {
+            libc::killpg(pgid, sig);
+        }
     }
 }
 
@@ -155,21 +160,46 @@ impl Executor for ProcessExecutor {
     fn execute(&self, cmd: &Cmd) -> Result<Output, ExecError> {
         if self.cancel.is_cancelled() {
             return Err(ExecError::Cancelled {
-                cmd: cmd.to_string(),
+                cmd: cmd.shown(),
             });
+        }
+        if let Some(reason) = cmd.problem() {
+            return Err(ExecError::Invalid {
+                cmd: cmd.shown(),
+                reason,
+            });
+        }
+        if let Some(dir) = &cmd.cwd {
+            if let Err(source) = std::fs::read_dir(dir) {
+                return Err(ExecError::Cwd {
+                    cmd: cmd.shown(),
+                    dir: dir.display().to_string(),
+                    source,
+                });
+            }
         }
         let mut command = Command::new(&cmd.program);
         command
             .args(cmd.args.iter().map(|a| &a.value))
-            .envs(cmd.env.iter().map(|(k, v)| (k, v)))
-            .stdin(if cmd.stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
+            .envs(cmd.env.iter().map(|(k, v)| (k, v)));
+        if cmd.interactive {
+            // The terminal's foreground group stays ours, so the child can read the terminal
+            // and a Ctrl-C reaches it as it would from a shell.
+            command
+                .stdin(Stdio::inherit())
+                .stdout(Stdio::inherit())
+                .stderr(Stdio::inherit());
+        } else {
+            command
+                .stdin(if cmd.stdin.is_some() {
+                    Stdio::piped()
+                } else {
+                    Stdio::null()
+                })
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .process_group(0);
+        }
         if let Some(dir) = &cmd.cwd {
             command.current_dir(dir);
         }
@@ -184,12 +214,17 @@ impl Executor for ProcessExecutor {
                 }
             } else {
                 ExecError::Spawn {
-                    cmd: cmd.to_string(),
+                    cmd: cmd.shown(),
                     source: e,
                 }
             }
         })?;
-        let pgid = child.id() as i32;
+        // An interactive child shares our process group: signal it alone, not ourselves.
+        let pgid = if cmd.interactive {
+            -(child.id() as i32)
+        } else {
+            child.id() as i32
+        };
 
         if let (Some(data), Some(mut pipe)) = (cmd.stdin.clone(), child.stdin.take()) {
             // A child that never reads stdin must not block us: write from a thread.
@@ -208,9 +243,9 @@ impl Executor for ProcessExecutor {
             cmd.max_output,
             cmd.echo.then_some(false),
         );
-        let pidfd = pidfd_open(pgid);
+        let pidfd = pidfd_open(pgid.abs());
 
-        let deadline = cmd.timeout.map(|t| start + t);
+        let deadline = cmd.timeout.and_then(|t| start.checked_add(t));
         let mut stop = Stop::No;
         let mut kill_at: Option<Instant> = None;
         let mut status = None;
@@ -221,7 +256,7 @@ impl Executor for ProcessExecutor {
         loop {
             if status.is_none() {
                 status = child.try_wait().map_err(|e| ExecError::Spawn {
-                    cmd: cmd.to_string(),
+                    cmd: cmd.shown(),
                     source: e,
                 })?;
                 if status.is_some() {
@@ -310,19 +345,19 @@ impl Executor for ProcessExecutor {
         let (stderr, t2) = err.buf.finish();
         let Some(status) = status else {
             return Err(ExecError::Spawn {
-                cmd: cmd.to_string(),
+                cmd: cmd.shown(),
                 source: std::io::Error::other("lost track of the child process"),
             });
         };
         match stop {
             Stop::Cancelled => {
                 return Err(ExecError::Cancelled {
-                    cmd: cmd.to_string(),
+                    cmd: cmd.shown(),
                 })
             }
             Stop::Timeout => {
                 return Err(ExecError::Timeout {
-                    cmd: cmd.to_string(),
+                    cmd: cmd.shown(),
                     after: cmd.timeout.unwrap_or_default(),
                     stdout: cmd.redact(tail(&stdout, ERROR_TAIL_BYTES)),
                     stderr: cmd.redact(tail(&stderr, ERROR_TAIL_BYTES)),

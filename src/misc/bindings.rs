@@ -68,16 +68,40 @@ let t0 = timestamp_ms(); run("true"); print(`${timestamp_ms() - t0} ms`);
     r.func(
         "exit",
         &["code"],
-        r#"Stop the script now; herodo exits with `code`. Cannot be caught.
+        r#"Stop the script now; herodo exits with `code` (0-255). Cannot be caught.
+Throws `invalid_argument` for a code outside 0-255.
 ```rhai
 if which("podman") == "" { print("podman missing"); exit(3); }
 ```"#,
         |code: INT| -> RResult<()> {
-            let code = i32::try_from(code).unwrap_or(1).clamp(0, 255);
-            Err(
-                EvalAltResult::ErrorTerminated(Dynamic::from(ExitRequest(code)), Position::NONE)
-                    .into(),
+            let code = u8::try_from(code).map_err(|_| {
+                crate::glue::invalid(
+                    "code",
+                    format!("exit code must be between 0 and 255, got {code}"),
+                )
+            })?;
+            Err(EvalAltResult::ErrorTerminated(
+                Dynamic::from(ExitRequest(i32::from(code))),
+                Position::NONE,
             )
+            .into())
+        },
+    );
+    r.func(
+        "exit",
+        &["code"],
+        r#"`exit` with a code that is not an integer: throws `invalid_argument`.
+```rhai
+exit(0);
+```"#,
+        |code: Dynamic| -> RResult<()> {
+            Err(crate::glue::invalid(
+                "code",
+                format!(
+                    "exit code must be an integer between 0 and 255, got {}",
+                    crate::glue::display_type(code.type_name())
+                ),
+            ))
         },
     );
     r.func(

@@ -16,18 +16,26 @@ const RUN_KEYS: &[&str] = &[
     "env",
     "stdin",
     "secret",
+    "interactive",
 ];
 
-fn options(map: &Map) -> RResult<RunOptions> {
+fn options(host: &Host, map: &Map) -> RResult<RunOptions> {
     let o = Opts::new("run", map, RUN_KEYS)?;
+    let env = o.string_map("env")?;
+    for (k, v) in &env {
+        // Registered now, so even an error raised before the command runs is scrubbed.
+        host.register_secret(v);
+        crate::common::validate::env_name("run.env", k).rhai()?;
+    }
     Ok(RunOptions {
         ignore_error: o.bool("ignore_error")?.unwrap_or(false),
         silent: o.bool("silent")?.unwrap_or(false),
         timeout: o.seconds("timeout")?,
         cwd: o.string("cwd")?.map(Into::into),
-        env: o.string_map("env")?,
+        env,
         stdin: o.string("stdin")?,
         secret: o.bool("secret")?.unwrap_or(false),
+        interactive: o.bool("interactive")?.unwrap_or(false),
     })
 }
 
@@ -133,12 +141,14 @@ print(r.stdout);
         r#"Run a shell command line with options:
 `ignore_error` (return a failed result instead of throwing), `silent` (do not show output),
 `timeout` (seconds), `cwd`, `env` (map; values are never logged), `stdin` (string),
-`secret` (hide the whole command line in logs and errors).
+`secret` (hide the whole command line in logs and errors), `interactive` (give the
+command the terminal so it can prompt, e.g. for an ssh or sudo password; nothing is captured,
+so `stdout`/`stderr` of the result are empty).
 ```rhai
 let r = run("grep -q x /etc/hostname", #{ignore_error: true, silent: true});
 if !r.success { print(`exit code ${r.code}`); }
 ```"#,
-        move |line: &str, opts: Map| run_line(&h, line, options(&opts)?),
+        move |line: &str, opts: Map| run_line(&h, line, options(&h, &opts)?),
     );
     let h = host.clone();
     r.func(
@@ -190,7 +200,7 @@ let r = cmd(["sh", "-c", "exit 3"], #{ignore_error: true});
 assert_eq(r.code, 3);
 ```"#,
         move |argv: Array, opts: Map| {
-            let mut o = options(&opts)?;
+            let mut o = options(&h, &opts)?;
             if !opts.contains_key("silent") {
                 o.silent = true;
             }

@@ -25,6 +25,8 @@ pub struct RunOptions {
     pub stdin: Option<String>,
     /// Hide the whole command line in logs and errors.
     pub secret: bool,
+    /// Give the child the terminal (it can prompt); nothing is captured.
+    pub interactive: bool,
 }
 
 /// What a script gets back from a command.
@@ -49,7 +51,7 @@ impl CommandResult {
             success: out.success(),
             code: out.status.code() as i64,
             signal: out.status.signal().map(i64::from),
-            cmd: cmd.to_string(),
+            cmd: cmd.shown(),
             duration: out.duration,
         }
     }
@@ -95,7 +97,9 @@ fn apply(mut cmd: Cmd, opts: &RunOptions) -> Cmd {
     if let Some(t) = opts.timeout {
         cmd = cmd.timeout(t);
     }
-    cmd.secret(opts.secret).echo(!opts.silent)
+    cmd.secret(opts.secret)
+        .echo(!opts.silent)
+        .interactive(opts.interactive)
 }
 
 /// The `Cmd` that `run(line)` executes.
