@@ -275,6 +275,10 @@ fn describe(err: &EvalAltResult, engine: Option<&Engine>) -> (Option<String>, St
                 known.dedup();
                 if !known.is_empty() {
                     details.push(format!("available: {}", known.join(", ")));
+                } else if let Some(s) =
+                    crate::lint::suggest(&name, &crate::lint::known_names(engine))
+                {
+                    details.push(format!("did you mean `{s}`?"));
                 }
             }
             (

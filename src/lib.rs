@@ -14,6 +14,7 @@ pub mod error;
 pub mod exec;
 pub mod glue;
 pub mod host;
+pub mod lint;
 pub mod misc;
 pub mod net;
 pub mod os;

@@ -28,7 +28,7 @@ pub fn execute(config: Config) -> i32 {
         }
     }
     let host = Arc::new(Host::new(config.settings.clone()));
-    host.cancel.install_ctrlc();
+    host.cancel.install_signal_handlers();
     match config.action {
         // The test runner and the REPL set up engines of their own.
         Action::Test(opts) => crate::testing::runner::run(&host, &config.limits, &opts),
@@ -82,11 +82,17 @@ fn is_script(path: &Path) -> bool {
     head.starts_with("#!") && head.lines().next().is_some_and(|l| l.contains("herodo"))
 }
 
-/// Every `.rhai` file below `dir`, sorted by path.
+/// Every `.rhai` file below `dir`, sorted by path. Symlinked directories are followed once:
+/// a directory already visited (by canonical path) is skipped, so a link back up the tree
+/// (`ln -s .. d/sub/up`) cannot make a loop.
 pub fn scripts_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
+        if !seen.insert(d.canonicalize()?) {
+            continue;
+        }
         for entry in std::fs::read_dir(&d)? {
             let p = entry?.path();
             if p.is_dir() {
@@ -97,6 +103,9 @@ pub fn scripts_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         }
     }
     out.sort();
+    // The same file reached through two links is one script.
+    let mut files = std::collections::HashSet::new();
+    out.retain(|p| files.insert(p.canonicalize().unwrap_or_else(|_| p.clone())));
     Ok(out)
 }
 
@@ -109,8 +118,11 @@ impl Ctx<'_> {
                 code::OK
             }
             Outcome::Cancelled => {
-                eprintln!("herodo: cancelled");
-                code::CANCELLED
+                match self.host.cancel.signal() {
+                    Some(libc::SIGINT) | None => eprintln!("herodo: cancelled"),
+                    Some(s) => eprintln!("herodo: stopped by {}", crate::exec::signal_name(s)),
+                }
+                self.host.cancel.exit_code()
             }
             Outcome::Error => {
                 let text = diagnostics::render(self.host, err, file, Some(self.engine), self.style);
@@ -219,19 +231,12 @@ impl Ctx<'_> {
             return code::USAGE;
         }
         let mut bad = 0;
+        let mut problems = 0;
         for f in &files {
-            let name = engine::absolute(f).display().to_string();
-            match engine::compile_file(self.engine, self.host, f) {
-                Ok(_) => {}
-                Err(LoadError::Read(p, e)) => {
-                    eprintln!("herodo: cannot read {}: {e}", p.display());
-                    bad += 1;
-                }
-                Err(LoadError::Compile(e)) => {
-                    let text = diagnostics::render(self.host, &e, &name, None, self.style);
-                    let _ = std::io::stderr().lock().write_all(text.as_bytes());
-                    bad += 1;
-                }
+            let found = self.check_file(f);
+            if found > 0 {
+                bad += 1;
+                problems += found;
             }
         }
         let n = files.len();
@@ -240,9 +245,47 @@ impl Ctx<'_> {
             println!("checked {n} {noun}: no errors");
             code::OK
         } else {
-            println!("checked {n} {noun}: {bad} with errors");
+            println!("checked {n} {noun}: {bad} with errors ({problems} problems)");
             code::SCRIPT_ERROR
         }
+    }
+
+    /// Report every syntax error of one file, or (when it parses) every call to a function
+    /// that exists nowhere; returns how many problems were found.
+    fn check_file(&self, f: &Path) -> usize {
+        let name = engine::absolute(f).display().to_string();
+        let text = match std::fs::read_to_string(f) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("herodo: cannot read {}: {e}", f.display());
+                return 1;
+            }
+        };
+        self.host.add_source(&name, &text);
+        let body = engine::strip_shebang(&text);
+        let show = |err: &EvalAltResult| {
+            let text = diagnostics::render(self.host, err, &name, None, self.style);
+            let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        };
+        let syntax = crate::lint::syntax_errors(self.engine, &body);
+        if !syntax.is_empty() {
+            for e in &syntax {
+                show(&EvalAltResult::from(e.clone()));
+            }
+            return syntax.len();
+        }
+        let Ok(ast) = self.engine.compile(&*body) else {
+            return 1;
+        };
+        let unknown = crate::lint::unknown_calls(self.engine, &ast);
+        for u in &unknown {
+            let info = crate::error::ErrorInfo::new(crate::error::kind::NOT_FOUND, u.message())
+                .field("function", u.name.clone());
+            let mut err = *crate::glue::to_rhai_error(info);
+            err.set_position(u.pos);
+            show(&err);
+        }
+        unknown.len()
     }
 }
 
@@ -278,6 +321,10 @@ pub fn function_docs(engine: &Engine) -> Vec<FnDoc> {
             fs.iter()
                 .filter_map(|f| {
                     let raw_name = f["name"].as_str()?;
+                    // Hidden helpers (the catch-block classifier) are not for scripts.
+                    if raw_name.starts_with("__") {
+                        return None;
+                    }
                     let params: Vec<ParamDoc> = f["params"]
                         .as_array()
                         .map(|ps| {

@@ -61,6 +61,9 @@ pub struct Cmd {
     /// Give the child the terminal (stdin, stdout, stderr inherited, herodo's process group) so
     /// it can prompt (ssh, sudo, git). Nothing is captured.
     pub interactive: bool,
+    /// How long a process group stopped by a timeout or Ctrl-C gets between TERM and KILL
+    /// (`None`: the executor's default). A child that cleans up on TERM needs longer.
+    pub kill_grace: Option<Duration>,
 }
 
 impl Cmd {
@@ -76,6 +79,7 @@ impl Cmd {
             echo: false,
             max_output: DEFAULT_MAX_OUTPUT,
             interactive: false,
+            kill_grace: None,
         }
     }
 
@@ -140,6 +144,11 @@ impl Cmd {
 
     pub fn echo(mut self, echo: bool) -> Self {
         self.echo = echo;
+        self
+    }
+
+    pub fn kill_grace(mut self, grace: Duration) -> Self {
+        self.kill_grace = Some(grace);
         self
     }
 

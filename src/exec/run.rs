@@ -288,7 +288,7 @@ impl Executor for ProcessExecutor {
                     }
                     if stop != Stop::No {
                         signal_group(pgid, libc::SIGTERM);
-                        kill_at = Some(now + KILL_GRACE);
+                        kill_at = Some(now + cmd.kill_grace.unwrap_or(KILL_GRACE));
                     }
                 } else if kill_at.is_some_and(|k| now >= k) {
                     signal_group(pgid, libc::SIGKILL);

@@ -114,18 +114,21 @@ impl Reporter for Pretty {
             for k in kept {
                 let _ = writeln!(out, "  {k}");
             }
-        } else if !handled.is_empty() {
-            let _ = writeln!(
-                out,
-                "removed {} resource(s) tests left behind (--keep keeps them)",
-                handled.len()
-            );
+        } else {
+            // Count only what was really removed; failures are listed as warnings below.
+            let removed = handled.iter().filter(|r| r.starts_with("removed ")).count();
+            if removed > 0 {
+                let _ = writeln!(
+                    out,
+                    "removed {removed} resource(s) tests left behind (--keep keeps them)"
+                );
+            }
         }
         for failed in handled.iter().filter(|r| r.starts_with("could not remove")) {
             let _ = writeln!(out, "warning: {failed}");
         }
         if interrupted {
-            let _ = writeln!(out, "interrupted by Ctrl-C");
+            let _ = writeln!(out, "interrupted (Ctrl-C or SIGTERM): teardown and cleanup ran");
         }
         let _ = writeln!(out, "finished in {}", fmt_duration(elapsed));
         let _ = writeln!(out, "{}", summary.line());

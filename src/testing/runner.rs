@@ -157,7 +157,12 @@ impl Runner<'_> {
     fn timed<T>(&mut self, f: impl FnOnce(&Engine) -> Result<T, Box<EvalAltResult>>) -> Run<T> {
         let engine = &self.engine;
         let (run, interrupted) = timed(self.host, self.opts.timeout, || f(engine));
-        self.interrupted |= interrupted;
+        if interrupted {
+            // Ctrl-C, SIGTERM or SIGHUP: no further test starts, but teardown and cleanup
+            // still run, so the flag is cleared for them (a new signal sets it again).
+            self.interrupted = true;
+            self.host.cancel.reset();
+        }
         run
     }
 
@@ -297,7 +302,27 @@ impl Runner<'_> {
         {
             Run::Done(Ok(m)) => m,
             other => {
-                let (status, message) = self.judge(other.map_unit(), &abs);
+                let other = other.map_unit();
+                let exited = match &other {
+                    Run::Done(Err(e)) => match diagnostics::outcome(e) {
+                        Outcome::Exit(n) => Some(n),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                let (status, message) = match exited {
+                    // exit() at the top level stops the file before any of its tests could
+                    // run: that is never a pass (use skip(reason) to skip a whole file).
+                    Some(n) => (
+                        Status::Failed,
+                        format!(
+                            "exit({n}) at the top level of the file stopped it before its {} test(s) ran; \
+                             use skip(\"reason\") to skip a whole file",
+                            tests.len()
+                        ),
+                    ),
+                    None => self.judge(other, &abs),
+                };
                 let status = if status == Status::Passed {
                     Status::Failed
                 } else {
@@ -352,8 +377,8 @@ impl Runner<'_> {
                 let run = self.call(t);
                 (status, message) = self.judge(run, CALL_SOURCE);
             }
-            if has_teardown && !self.interrupted {
-                // Teardown always runs, also after a failure or a timeout.
+            if has_teardown {
+                // Teardown always runs, also after a failure, a timeout or Ctrl-C.
                 let run = self.call("teardown");
                 let (ts, tm) = self.judge(run, CALL_SOURCE);
                 if ts.is_failure() {
@@ -371,7 +396,7 @@ impl Runner<'_> {
             out.push(r);
         }
 
-        if has_fn(&ast, "teardown_file") && !self.interrupted {
+        if has_fn(&ast, "teardown_file") {
             let t0 = Instant::now();
             let run = self.call("teardown_file");
             let (status, message) = self.judge(run, CALL_SOURCE);
@@ -402,6 +427,19 @@ impl<T> Run<T> {
 
 /// Carry out `herodo test`; returns the exit code.
 pub fn run(host: &Arc<Host>, limits: &Limits, opts: &TestOptions) -> i32 {
+    if opts.worker_out.is_some() {
+        // A worker must not outlive the run that started it (kill -9 of the parent included):
+        // the kernel sends it SIGTERM, which cancels it like Ctrl-C, and it cleans up.
+        // SAFETY: prctl with PR_SET_PDEATHSIG only changes this process's death signal.
+        unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+        }
+        // SAFETY: getppid has no preconditions.
+        if unsafe { libc::getppid() } == 1 {
+            eprintln!("herodo: the parent of this test worker is gone");
+            return code::CANCELLED;
+        }
+    }
     let filter = match opts.filter.as_deref().map(regex::Regex::new).transpose() {
         Ok(f) => f,
         Err(e) => {
@@ -419,6 +457,13 @@ pub fn run(host: &Arc<Host>, limits: &Limits, opts: &TestOptions) -> i32 {
     if files.is_empty() {
         eprintln!("herodo: no test files found (test files are named *_test.rhai or test_*.rhai)");
         return code::USAGE;
+    }
+    // A report that cannot be written is a usage error now, not after a long run.
+    if let Some(path) = &opts.junit {
+        if let Err(e) = std::fs::File::create(path) {
+            eprintln!("herodo: cannot write the JUnit report {}: {e}", path.display());
+            return code::USAGE;
+        }
     }
     let mut engine = engine::build(host, limits);
     if opts.format != Format::Pretty || opts.worker_out.is_some() {
@@ -479,7 +524,7 @@ pub fn run(host: &Arc<Host>, limits: &Limits, opts: &TestOptions) -> i32 {
         }
     }
     if interrupted {
-        code::CANCELLED
+        host.cancel.exit_code()
     } else if out.summary.failed > 0 {
         code::SCRIPT_ERROR
     } else {
@@ -632,7 +677,9 @@ fn run_worker(
     // A file's tests may take as long as each test's timeout allows; the worker enforces it.
     cmd = cmd
         .arg(file.display().to_string())
-        .timeout(Duration::from_secs(7 * 24 * 3600));
+        .timeout(Duration::from_secs(7 * 24 * 3600))
+        // Stopped (Ctrl-C, SIGTERM), a worker runs teardown and removes what its tests made.
+        .kill_grace(Duration::from_secs(120));
     let shown = host.display_path(&engine::absolute(file).display().to_string());
     let output = host.exec(cmd);
     let mut results: Vec<TestResult> = std::fs::read_to_string(result_file)

@@ -429,3 +429,165 @@ fn missing_container_engine_has_its_own_kind() {
             "error[invalid_argument]: invalid engine: `lxc` is not nerdctl, podman or docker",
         );
 }
+
+#[test]
+fn everything_after_the_script_belongs_to_it() {
+    let t = TempDir::new("after-script");
+    t.write("tool.rhai", "for a in ARGS { print(`arg:${a}`); }");
+    for extra in [
+        vec!["--help"],
+        vec!["-V"],
+        vec!["-e", "print(\"injected\")"],
+        vec!["-C", "/tmp"],
+        vec!["--dry-run", "check"],
+    ] {
+        let mut args = vec!["tool.rhai"];
+        args.extend(extra.iter().copied());
+        let out = herodo(t.path(), &args).run().ok();
+        let expected: Vec<String> = extra.iter().map(|a| format!("arg:{a}")).collect();
+        let got: Vec<&str> = out.stdout.lines().collect();
+        assert_eq!(got, expected, "{args:?}");
+    }
+    // The code of -e is the script too: options after it are its arguments.
+    herodo(t.path(), ["-e", "print(ARGS)", "-v", "--help"])
+        .run()
+        .ok()
+        .stdout_has("[\"-v\", \"--help\"]");
+}
+
+#[test]
+fn exit_codes_outside_0_255_are_errors() {
+    let t = TempDir::new("exit-codes");
+    for (code, shown) in [("-1", "got -1"), ("300", "got 300"), ("\"x\"", "got string")] {
+        herodo(t.path(), ["-e", &format!("exit({code})")])
+            .run()
+            .code(1)
+            .stderr_has("error[invalid_argument]")
+            .stderr_has(shown);
+    }
+    herodo(t.path(), ["-e", "exit(255)"]).run().code(255);
+    herodo(t.path(), ["-e", "exit(0)"]).run().code(0);
+}
+
+#[test]
+fn check_reports_every_syntax_error_and_unknown_calls() {
+    let t = TempDir::new("check-all");
+    t.write("many.rhai", "let a = ;\nlet b = 1;\nlet c = );\n");
+    t.write(
+        "typo.rhai",
+        "let c = nerdctl_container_new(\"web\");\nc.with_prot(\"80\");\nfn helper(f) { f(1) }\nhelper(|x| x);\n",
+    );
+    herodo(t.path(), ["check", "many.rhai", "typo.rhai"])
+        .run()
+        .code(1)
+        .stderr_has("many.rhai:1:9")
+        .stderr_has("many.rhai:3:9")
+        .stderr_has("typo.rhai:2:3")
+        .stderr_has("did you mean `with_port`?")
+        .stderr_lacks("helper")
+        .stdout_has("2 with errors (3 problems)");
+    // The same hint at run time.
+    herodo(t.path(), ["typo.rhai"])
+        .run()
+        .code(1)
+        .stderr_has("did you mean `with_port`?");
+}
+
+#[test]
+fn symlinked_directory_loops_are_followed_once() {
+    let t = TempDir::new("symlink-loop");
+    t.write("d/sub/one_test.rhai", "fn test_one() { assert(true); }");
+    std::os::unix::fs::symlink("..", t.path().join("d/sub/up")).unwrap();
+    herodo(t.path(), ["test", "d"])
+        .run()
+        .ok()
+        .stdout_has("1 passed, 0 failed");
+    t.write("e/sub/a.rhai", "print(\"ran-a\");");
+    std::os::unix::fs::symlink("..", t.path().join("e/sub/up")).unwrap();
+    let out = herodo(t.path(), ["e"]).run().ok();
+    assert_eq!(out.stdout.matches("ran-a").count(), 1, "{}", out.stdout);
+}
+
+#[test]
+fn rhai_errors_have_a_kind_when_caught() {
+    let t = TempDir::new("rhai-kind");
+    herodo(
+        t.path(),
+        [
+            "-e",
+            "try { let x = nope + 1; } catch (e) { print(`kind=${e.kind}`); }\ntry { let n = 1 + \"x\" * 2; } catch (err) { print(`kind2=${err.kind}`); }\nlet s = `catch (e) { ${1} }`; print(s);",
+        ],
+    )
+    .run()
+    .ok()
+    .stdout_has("kind=script")
+    .stdout_has("kind2=script")
+    .stdout_has("catch (e) { 1 }");
+}
+
+#[test]
+fn huge_numbers_are_invalid_arguments_not_panics() {
+    let t = TempDir::new("huge");
+    for code in [
+        "sleep(1e300)",
+        "run(\"true\", #{timeout: 9223372036854775807})",
+        "run(\"true\", #{timeout: 1e300})",
+    ] {
+        herodo(t.path(), ["-e", code])
+            .run()
+            .code(1)
+            .stderr_has("error[invalid_argument]")
+            .stderr_lacks("panicked");
+    }
+    for args in [
+        vec!["--timeout", "1e300", "-e", "1"],
+        vec!["--max-time", "1e300", "-e", "1"],
+        vec!["test", "--timeout", "1e300"],
+    ] {
+        herodo(t.path(), &args)
+            .run()
+            .code(2)
+            .stderr_has("too long")
+            .stderr_lacks("panicked");
+    }
+}
+
+#[test]
+fn runaway_strings_hit_a_clean_limit() {
+    let t = TempDir::new("limit");
+    herodo(t.path(), ["-e", "let s = \"x\"; loop { s += s; }"])
+        .run()
+        .code(1)
+        .stderr_has("error[limit]")
+        .stderr_lacks("memory allocation");
+}
+
+#[test]
+fn run_env_names_are_validated_and_cwd_is_blamed() {
+    let t = TempDir::new("run-env");
+    for bad in ["A=B", "", "1X"] {
+        herodo(
+            t.path(),
+            ["-e", &format!("run(\"echo [$A]\", #{{env: #{{\"{bad}\": \"C\"}}}})")],
+        )
+        .run()
+        .code(1)
+        .stderr_has("error[invalid_argument]");
+    }
+    herodo(t.path(), ["-e", "run(\"true\", #{cwd: \"/nope-dir\"})"])
+        .run()
+        .code(1)
+        .stderr_has("error[not_found]")
+        .stderr_has("working directory /nope-dir");
+    herodo(t.path(), ["-e", "cmd([\"echo\", \"a\\x00b\"])"])
+        .run()
+        .code(1)
+        .stderr_has("error[invalid_argument]")
+        .stderr_has("NUL");
+    // E2BIG: the message shows a bounded command line.
+    let out = herodo(t.path(), ["-e", "let a = []; a.pad(30000, \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"); a.insert(0, \"echo\"); cmd(a);"])
+        .run()
+        .code(1);
+    assert!(out.stderr.len() < 5000, "{} bytes of error", out.stderr.len());
+    assert!(out.stderr.contains("more bytes"), "{}", out.stderr);
+}

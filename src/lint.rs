@@ -1,0 +1,209 @@
+//! What `herodo check` finds without running anything: every syntax error of a file (Rhai's
+//! parser stops at the first, so the failing line is blanked and the file parsed again), and
+//! calls to functions or methods that exist nowhere, with a "did you mean" suggestion (also used
+//! by the run-time "function not found" error).
+
+use std::collections::HashSet;
+
+use rhai::{ASTNode, Engine, Expr, ParseError, Position, Stmt, AST};
+
+/// At most this many syntax errors are reported per file.
+const MAX_SYNTAX_ERRORS: usize = 50;
+
+/// Every syntax error in `text`, in the order found. Recovery blanks the line of each error
+/// (keeping line numbers) and parses again; it stops when an error cannot be located or repeats.
+pub fn syntax_errors(engine: &Engine, text: &str) -> Vec<ParseError> {
+    let mut lines: Vec<String> = text.split('\n').map(str::to_string).collect();
+    let mut blanked: HashSet<usize> = HashSet::new();
+    let mut out = Vec::new();
+    while out.len() < MAX_SYNTAX_ERRORS {
+        let Err(e) = engine.compile(lines.join("\n")) else {
+            break;
+        };
+        let line = e.1.line();
+        if out
+            .last()
+            .is_some_and(|p: &ParseError| p.1 == e.1 && p.0 == e.0)
+        {
+            break;
+        }
+        out.push(e);
+        match line {
+            Some(l)
+                if l >= 1
+                    && l <= lines.len()
+                    && !lines[l - 1].trim().is_empty()
+                    && blanked.insert(l) =>
+            {
+                lines[l - 1] = String::new();
+            }
+            // Unlocatable, past the end (an unclosed block) or already blanked: later
+            // errors would only be echoes of this one.
+            _ => break,
+        }
+    }
+    out
+}
+
+/// The names of every function and method an engine knows, Rhai's own packages included.
+pub fn known_names(engine: &Engine) -> HashSet<String> {
+    let mut names: HashSet<String> = engine
+        .gen_fn_signatures(true)
+        .into_iter()
+        .filter_map(|sig| sig.split('(').next().map(|n| n.trim().to_string()))
+        .collect();
+    // Keywords that look like calls but are not registered functions.
+    for k in [
+        "print",
+        "debug",
+        "type_of",
+        "eval",
+        "Fn",
+        "call",
+        "curry",
+        "is_shared",
+        "is_def_var",
+        "is_def_fn",
+        "exit",
+    ] {
+        names.insert(k.to_string());
+    }
+    names
+}
+
+/// The closest known name to `name`, when one is close enough to be a typo.
+pub fn suggest<'a>(name: &str, known: impl IntoIterator<Item = &'a String>) -> Option<String> {
+    let max = (name.chars().count() / 3).clamp(1, 3);
+    known
+        .into_iter()
+        .filter(|k| !k.starts_with("__") && k.chars().any(char::is_alphanumeric))
+        .map(|k| (distance(name, k), k))
+        .filter(|(d, _)| *d <= max)
+        .min_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(b.1)))
+        .map(|(_, k)| k.clone())
+}
+
+/// Levenshtein distance over characters.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// A call to a function or method that no registered function, no Rhai function and no
+/// function of the script has.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnknownCall {
+    pub name: String,
+    pub method: bool,
+    pub pos: Position,
+    pub suggestion: Option<String>,
+}
+
+impl UnknownCall {
+    pub fn message(&self) -> String {
+        let what = if self.method { "method" } else { "function" };
+        let mut m = format!("no {what} named `{}` exists", self.name);
+        if let Some(s) = &self.suggestion {
+            m.push_str(&format!("; did you mean `{s}`?"));
+        }
+        m
+    }
+}
+
+/// Calls in `ast` to names that exist nowhere. Namespaced calls (`m::f()`) are left alone
+/// (modules load at run time), and so are calls through a variable holding a function pointer.
+pub fn unknown_calls(engine: &Engine, ast: &AST) -> Vec<UnknownCall> {
+    let mut known = known_names(engine);
+    known.extend(ast.iter_functions().map(|f| f.name.to_string()));
+    let mut variables: HashSet<String> = HashSet::new();
+    for f in ast.iter_functions() {
+        variables.extend(f.params.iter().map(|p| p.to_string()));
+    }
+    let mut calls: Vec<(String, bool, Position)> = Vec::new();
+    ast.walk(&mut |path: &[ASTNode]| {
+        match path.last() {
+            Some(ASTNode::Expr(Expr::FnCall(x, pos))) | Some(ASTNode::Stmt(Stmt::FnCall(x, pos)))
+                if x.namespace.is_empty() && x.op_token.is_none() =>
+            {
+                calls.push((x.name.to_string(), false, *pos));
+            }
+            Some(ASTNode::Expr(Expr::MethodCall(x, pos))) => {
+                calls.push((x.name.to_string(), true, *pos));
+            }
+            Some(ASTNode::Expr(Expr::Variable(x, ..))) => {
+                variables.insert(x.1.to_string());
+            }
+            Some(ASTNode::Stmt(Stmt::Var(x, ..))) => {
+                variables.insert(x.0.name.to_string());
+            }
+            _ => {}
+        }
+        true
+    });
+    let mut out: Vec<UnknownCall> = calls
+        .into_iter()
+        .filter(|(name, method, _)| {
+            !known.contains(name) && (*method || !variables.contains(name))
+        })
+        .map(|(name, method, pos)| UnknownCall {
+            suggestion: suggest(&name, &known),
+            name,
+            method,
+            pos,
+        })
+        .collect();
+    out.sort_by_key(|u| (u.pos.line(), u.pos.position()));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_syntax_error_is_found() {
+        let engine = Engine::new();
+        let text = "let a = ;\nlet b = 1;\nlet c = );\nprint(b);";
+        let errs = syntax_errors(&engine, text);
+        let lines: Vec<_> = errs.iter().map(|e| e.1.line()).collect();
+        assert_eq!(lines, vec![Some(1), Some(3)]);
+        assert!(syntax_errors(&engine, "let x = 1;").is_empty());
+        // An unclosed block is reported once, not echoed.
+        assert_eq!(syntax_errors(&engine, "fn f() {\nlet x = 1;\n").len(), 1);
+    }
+
+    #[test]
+    fn unknown_calls_with_suggestions() {
+        let mut engine = Engine::new();
+        engine.register_fn("with_port", |x: i64| x);
+        let ast = engine
+            .compile(
+                "fn mine(f) { f(1) }\nlet c = 1;\nc.with_prot(2);\nwith_port(1);\nmine(|x| x);\nprnt(1);\nm::x();\nc.len();",
+            )
+            .unwrap();
+        let found = unknown_calls(&engine, &ast);
+        let names: Vec<_> = found.iter().map(|u| u.name.as_str()).collect();
+        assert_eq!(names, vec!["with_prot", "prnt"]);
+        assert_eq!(found[0].suggestion.as_deref(), Some("with_port"));
+        assert!(found[0].method);
+        assert_eq!(found[0].pos.line(), Some(3));
+        assert_eq!(found[1].suggestion.as_deref(), Some("print"));
+        assert!(found[0].message().contains("did you mean `with_port`?"));
+    }
+
+    #[test]
+    fn distances() {
+        assert_eq!(distance("with_prot", "with_port"), 2);
+        assert_eq!(distance("", "ab"), 2);
+        assert_eq!(suggest("zzzzzz", &["print".to_string()]), None);
+    }
+}
