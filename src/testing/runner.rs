@@ -428,17 +428,25 @@ impl<T> Run<T> {
 /// Carry out `herodo test`; returns the exit code.
 pub fn run(host: &Arc<Host>, limits: &Limits, opts: &TestOptions) -> i32 {
     if opts.worker_out.is_some() {
-        // A worker must not outlive the run that started it (kill -9 of the parent included):
-        // the kernel sends it SIGTERM, which cancels it like Ctrl-C, and it cleans up.
-        // SAFETY: prctl with PR_SET_PDEATHSIG only changes this process's death signal.
-        unsafe {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-        }
+        // A worker must not outlive the run that started it (kill -9 of the parent included).
+        // A watcher notices when the parent is gone and cancels once, like Ctrl-C: teardown and
+        // cleanup run, then the worker ends. (PR_SET_PDEATHSIG would also fire again for each
+        // subreaper the worker is re-parented to, interrupting its teardown.)
         // SAFETY: getppid has no preconditions.
-        if unsafe { libc::getppid() } == 1 {
+        let parent = unsafe { libc::getppid() };
+        if parent == 1 {
             eprintln!("herodo: the parent of this test worker is gone");
             return code::CANCELLED;
         }
+        let cancel = host.cancel.clone();
+        std::thread::spawn(move || loop {
+            std::thread::sleep(Duration::from_millis(100));
+            // SAFETY: as above.
+            if unsafe { libc::getppid() } != parent {
+                cancel.cancel();
+                return;
+            }
+        });
     }
     let filter = match opts.filter.as_deref().map(regex::Regex::new).transpose() {
         Ok(f) => f,

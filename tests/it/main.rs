@@ -8,3 +8,4 @@ mod errors;
 mod host_fns;
 mod repl;
 mod runner;
+mod signals;
