@@ -99,8 +99,11 @@ fn classify_caught(e: rhai::Dynamic) -> rhai::Dynamic {
         return e;
     };
     let kind = match variant.as_str() {
-        "ErrorTooManyOperations" | "ErrorTooManyVariables" | "ErrorTooManyModules"
-        | "ErrorStackOverflow" | "ErrorDataTooLarge" => crate::error::kind::LIMIT,
+        "ErrorTooManyOperations"
+        | "ErrorTooManyVariables"
+        | "ErrorTooManyModules"
+        | "ErrorStackOverflow"
+        | "ErrorDataTooLarge" => crate::error::kind::LIMIT,
         "ErrorParsing" => crate::error::kind::SYNTAX,
         _ => crate::error::kind::SCRIPT,
     };
@@ -380,7 +383,10 @@ mod tests {
             "try { x } catch (e) { e = __herodo_caught(e); print(e.kind); }"
         );
         assert_eq!(lines[1], "let s = `a ${ 1 } catch (e) { b`;");
-        assert_eq!(lines[2], "try {} catch (err) { err = __herodo_caught(err);}");
+        assert_eq!(
+            lines[2],
+            "try {} catch (err) { err = __herodo_caught(err);}"
+        );
         assert!(mark_catches(&engine, "let x = 1;").is_none());
     }
 }

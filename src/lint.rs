@@ -131,7 +131,8 @@ pub fn unknown_calls(engine: &Engine, ast: &AST) -> Vec<UnknownCall> {
     let mut calls: Vec<(String, bool, Position)> = Vec::new();
     ast.walk(&mut |path: &[ASTNode]| {
         match path.last() {
-            Some(ASTNode::Expr(Expr::FnCall(x, pos))) | Some(ASTNode::Stmt(Stmt::FnCall(x, pos)))
+            Some(ASTNode::Expr(Expr::FnCall(x, pos)))
+            | Some(ASTNode::Stmt(Stmt::FnCall(x, pos)))
                 if x.namespace.is_empty() && x.op_token.is_none() =>
             {
                 calls.push((x.name.to_string(), false, *pos));
@@ -151,9 +152,7 @@ pub fn unknown_calls(engine: &Engine, ast: &AST) -> Vec<UnknownCall> {
     });
     let mut out: Vec<UnknownCall> = calls
         .into_iter()
-        .filter(|(name, method, _)| {
-            !known.contains(name) && (*method || !variables.contains(name))
-        })
+        .filter(|(name, method, _)| !known.contains(name) && (*method || !variables.contains(name)))
         .map(|(name, method, pos)| UnknownCall {
             suggestion: suggest(&name, &known),
             name,

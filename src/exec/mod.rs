@@ -195,7 +195,9 @@ impl Cmd {
                 ));
             }
             if v.contains('\0') {
-                return Some(format!("the value of environment variable {k} contains a NUL byte"));
+                return Some(format!(
+                    "the value of environment variable {k} contains a NUL byte"
+                ));
             }
         }
         None

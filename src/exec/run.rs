@@ -159,9 +159,7 @@ enum Stop {
 impl Executor for ProcessExecutor {
     fn execute(&self, cmd: &Cmd) -> Result<Output, ExecError> {
         if self.cancel.is_cancelled() {
-            return Err(ExecError::Cancelled {
-                cmd: cmd.shown(),
-            });
+            return Err(ExecError::Cancelled { cmd: cmd.shown() });
         }
         if let Some(reason) = cmd.problem() {
             return Err(ExecError::Invalid {
@@ -350,11 +348,7 @@ impl Executor for ProcessExecutor {
             });
         };
         match stop {
-            Stop::Cancelled => {
-                return Err(ExecError::Cancelled {
-                    cmd: cmd.shown(),
-                })
-            }
+            Stop::Cancelled => return Err(ExecError::Cancelled { cmd: cmd.shown() }),
             Stop::Timeout => {
                 return Err(ExecError::Timeout {
                     cmd: cmd.shown(),

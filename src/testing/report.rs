@@ -128,7 +128,10 @@ impl Reporter for Pretty {
             let _ = writeln!(out, "warning: {failed}");
         }
         if interrupted {
-            let _ = writeln!(out, "interrupted (Ctrl-C or SIGTERM): teardown and cleanup ran");
+            let _ = writeln!(
+                out,
+                "interrupted (Ctrl-C or SIGTERM): teardown and cleanup ran"
+            );
         }
         let _ = writeln!(out, "finished in {}", fmt_duration(elapsed));
         let _ = writeln!(out, "{}", summary.line());

@@ -469,7 +469,10 @@ pub fn run(host: &Arc<Host>, limits: &Limits, opts: &TestOptions) -> i32 {
     // A report that cannot be written is a usage error now, not after a long run.
     if let Some(path) = &opts.junit {
         if let Err(e) = std::fs::File::create(path) {
-            eprintln!("herodo: cannot write the JUnit report {}: {e}", path.display());
+            eprintln!(
+                "herodo: cannot write the JUnit report {}: {e}",
+                path.display()
+            );
             return code::USAGE;
         }
     }

@@ -458,7 +458,11 @@ fn everything_after_the_script_belongs_to_it() {
 #[test]
 fn exit_codes_outside_0_255_are_errors() {
     let t = TempDir::new("exit-codes");
-    for (code, shown) in [("-1", "got -1"), ("300", "got 300"), ("\"x\"", "got string")] {
+    for (code, shown) in [
+        ("-1", "got -1"),
+        ("300", "got 300"),
+        ("\"x\"", "got string"),
+    ] {
         herodo(t.path(), ["-e", &format!("exit({code})")])
             .run()
             .code(1)
@@ -568,7 +572,10 @@ fn run_env_names_are_validated_and_cwd_is_blamed() {
     for bad in ["A=B", "", "1X"] {
         herodo(
             t.path(),
-            ["-e", &format!("run(\"echo [$A]\", #{{env: #{{\"{bad}\": \"C\"}}}})")],
+            [
+                "-e",
+                &format!("run(\"echo [$A]\", #{{env: #{{\"{bad}\": \"C\"}}}})"),
+            ],
         )
         .run()
         .code(1)
@@ -588,6 +595,10 @@ fn run_env_names_are_validated_and_cwd_is_blamed() {
     let out = herodo(t.path(), ["-e", "let a = []; a.pad(30000, \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"); a.insert(0, \"echo\"); cmd(a);"])
         .run()
         .code(1);
-    assert!(out.stderr.len() < 5000, "{} bytes of error", out.stderr.len());
+    assert!(
+        out.stderr.len() < 5000,
+        "{} bytes of error",
+        out.stderr.len()
+    );
     assert!(out.stderr.contains("more bytes"), "{}", out.stderr);
 }

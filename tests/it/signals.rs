@@ -39,7 +39,10 @@ fn wait_for(path: &Path) {
 
 #[test]
 fn sigterm_and_sighup_stop_the_command_group() {
-    for (sig, code, name) in [(libc::SIGTERM, 143, "SIGTERM"), (libc::SIGHUP, 129, "SIGHUP")] {
+    for (sig, code, name) in [
+        (libc::SIGTERM, 143, "SIGTERM"),
+        (libc::SIGHUP, 129, "SIGHUP"),
+    ] {
         let t = TempDir::new("sigterm");
         let ready = t.path().join("ready");
         let after = t.path().join("after");
@@ -138,7 +141,10 @@ fn parallel_workers_clean_up_when_the_parent_is_stopped_or_killed() {
         let _ = child.wait_with_output().unwrap();
         let until = Instant::now() + Duration::from_secs(20);
         while workers_of(t.path()) > 0 {
-            assert!(Instant::now() < until, "workers outlived their parent ({sig})");
+            assert!(
+                Instant::now() < until,
+                "workers outlived their parent ({sig})"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         for out in [&out_a, &out_b] {
