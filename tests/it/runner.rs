@@ -364,3 +364,32 @@ fn discovery_finds_test_files_below_tests() {
         .code(2)
         .stderr_has("no tests/ directory");
 }
+
+#[test]
+fn exit_at_the_top_level_of_a_test_file_is_explained() {
+    let s = TempDir::new("rtopexit");
+    let t = TempDir::new("rtopexit-files");
+    t.write("early_test.rhai", "exit();\nfn test_a() { assert(true); }\nfn test_b() {}\n");
+    herodo(t.path(), ["test", "early_test.rhai"])
+        .env("FIXTURE_DIR", &s.path().display().to_string())
+        .run()
+        .code(1)
+        .stdout_has("exit(0) at the top level of the file stopped it before its 2 test(s) ran")
+        .stdout_has("0 passed, 1 failed");
+}
+
+#[test]
+fn report_paths_are_checked_before_the_suite_runs() {
+    let s = TempDir::new("rjunitpath");
+    let marker = s.path().join("ran");
+    let t = TempDir::new("rjunitpath-files");
+    t.write(
+        "mark_test.rhai",
+        &format!("fn test_mark() {{ file_write(\"{}\", \"x\"); }}", marker.display()),
+    );
+    herodo(t.path(), ["test", "--junit", "/nope/dir/j.xml", "mark_test.rhai"])
+        .run()
+        .code(2)
+        .stderr_has("cannot write the JUnit report /nope/dir/j.xml");
+    assert!(!marker.exists(), "the suite ran although its report cannot be written");
+}
