@@ -6,6 +6,7 @@ mod cli;
 mod engines;
 mod errors;
 mod host_fns;
+mod hostile;
 mod interactive;
 mod repl;
 mod runner;
