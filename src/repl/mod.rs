@@ -50,6 +50,10 @@ pub const META_COMMANDS: &[(&str, &str)] = &[
 /// Parse a meta-command; `None` when the line is code.
 pub fn parse_meta(line: &str) -> Option<Meta> {
     let t = line.trim();
+    // `//` and `/*` start comments, not commands.
+    if t.starts_with("//") || t.starts_with("/*") {
+        return None;
+    }
     let rest = t.strip_prefix('/')?;
     let (cmd, arg) = match rest.split_once(char::is_whitespace) {
         Some((c, a)) => (c, a.trim()),
@@ -150,6 +154,59 @@ pub fn is_complete(src: &str) -> bool {
     }
     // A closing bracket too many is complete (and a syntax error the parser will report).
     depth <= 0 && in_str.is_none() && block_comment == 0
+}
+
+/// The prompt of a new entry.
+pub const PROMPT: &str = "herodo> ";
+/// The prompt of the following lines of an entry that is not complete yet.
+pub const CONTINUATION: &str = "...> ";
+
+/// The lines of one entry, collected until it is complete: an entry goes on while a bracket,
+/// brace, string or block comment is open. A meta-command is always one line.
+#[derive(Debug, Default)]
+pub struct Pending {
+    text: String,
+    lines: usize,
+}
+
+impl Pending {
+    /// The prompt for the next line.
+    pub fn prompt(&self) -> &'static str {
+        if self.lines == 0 {
+            PROMPT
+        } else {
+            CONTINUATION
+        }
+    }
+
+    /// Add a line; returns the whole entry once it is complete.
+    pub fn push(&mut self, line: &str) -> Option<String> {
+        if self.lines > 0 {
+            self.text.push('\n');
+        }
+        self.text.push_str(line);
+        self.lines += 1;
+        if is_complete(&self.text) || parse_meta(&self.text).is_some() {
+            self.take()
+        } else {
+            None
+        }
+    }
+
+    /// The entry as it stands (Ctrl-D on a continuation line runs it, so the parser can say
+    /// what is missing); `None` when nothing was typed yet.
+    pub fn take(&mut self) -> Option<String> {
+        let had = self.lines > 0;
+        self.lines = 0;
+        let text = std::mem::take(&mut self.text);
+        had.then_some(text)
+    }
+
+    /// Drop what was typed (Ctrl-C).
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.lines = 0;
+    }
 }
 
 /// What the front end should do after an entry.
@@ -573,6 +630,35 @@ mod tests {
     }
 
     #[test]
+    fn entries_collect_lines_until_complete() {
+        let mut p = Pending::default();
+        assert_eq!(p.prompt(), PROMPT);
+        assert_eq!(p.push("fn triple(x) {"), None);
+        assert_eq!(p.prompt(), CONTINUATION);
+        assert_eq!(p.push("  x * 3"), None);
+        assert_eq!(p.push("}").as_deref(), Some("fn triple(x) {\n  x * 3\n}"));
+        assert_eq!(p.prompt(), PROMPT);
+        assert_eq!(p.push("1 + 1").as_deref(), Some("1 + 1"));
+        // An empty line is an (empty) entry of its own, or a line of an open one.
+        assert_eq!(p.push("").as_deref(), Some(""));
+        assert_eq!(p.push("[1,"), None);
+        assert_eq!(p.push(""), None);
+        assert_eq!(p.push("2]").as_deref(), Some("[1,\n\n2]"));
+        // Meta-commands are one line even with an open bracket; comments are code.
+        assert_eq!(p.push("/functions (").as_deref(), Some("/functions ("));
+        assert_eq!(p.push("/* a comment"), None);
+        assert_eq!(p.push("*/").as_deref(), Some("/* a comment\n*/"));
+        // Ctrl-D takes what is there; Ctrl-C drops it.
+        assert_eq!(p.take(), None);
+        p.push("let a = [");
+        assert_eq!(p.take().as_deref(), Some("let a = ["));
+        p.push("let b = [");
+        p.clear();
+        assert_eq!(p.prompt(), PROMPT);
+        assert_eq!(p.take(), None);
+    }
+
+    #[test]
     fn meta_parsing_and_suggestions() {
         assert_eq!(
             parse_meta("/functions file"),
@@ -583,6 +669,8 @@ mod tests {
             Some(Meta::Load("x.rhai".into()))
         );
         assert_eq!(parse_meta("let x = 1 / 2;"), None);
+        assert_eq!(parse_meta("// a comment"), None);
+        assert_eq!(parse_meta("/* a comment */ 1"), None);
         assert_eq!(suggest("hepl"), Some("/help"));
         assert_eq!(suggest("zzzzzzzz"), None);
     }
