@@ -478,28 +478,81 @@ impl Session {
 }
 
 /// How a result is printed: `()` not at all, strings plainly, maps and arrays as indented JSON
-/// when they can be, other values with their `to_string`.
+/// (herodo's objects inside them as their `to_string`, where JSON would only have their Rust
+/// type name), other values with their `to_string`.
 pub fn show(engine: &Engine, v: &Dynamic) -> Option<String> {
     if v.is_unit() {
         return None;
     }
-    if v.is_string() {
+    if v.is_string() || v.is_int() || v.is_float() || v.is_bool() || v.is_char() {
         return Some(v.to_string());
     }
-    if v.is_map() || v.is_array() {
-        if let Ok(s) = serde_json::to_string_pretty(v) {
-            return Some(s);
+    if v.is_array() || v.is_map() {
+        let mut out = String::new();
+        render(engine, v, 0, &mut out);
+        return Some(out);
+    }
+    Some(display(engine, v))
+}
+
+/// Append `v` to `out` as pretty JSON with two-space indents, nested `depth` levels deep.
+fn render(engine: &Engine, v: &Dynamic, depth: usize, out: &mut String) {
+    let pad = |n: usize| "  ".repeat(n);
+    if let Some(items) = v.read_lock::<rhai::Array>() {
+        if items.is_empty() {
+            out.push_str("[]");
+            return;
         }
+        out.push_str("[\n");
+        for (i, item) in items.iter().enumerate() {
+            out.push_str(&pad(depth + 1));
+            render(engine, item, depth + 1, out);
+            out.push_str(if i + 1 < items.len() { ",\n" } else { "\n" });
+        }
+        out.push_str(&pad(depth));
+        out.push(']');
+    } else if let Some(map) = v.read_lock::<rhai::Map>() {
+        if map.is_empty() {
+            out.push_str("{}");
+            return;
+        }
+        out.push_str("{\n");
+        for (i, (key, item)) in map.iter().enumerate() {
+            out.push_str(&pad(depth + 1));
+            out.push_str(&json_string(key));
+            out.push_str(": ");
+            render(engine, item, depth + 1, out);
+            out.push_str(if i + 1 < map.len() { ",\n" } else { "\n" });
+        }
+        out.push_str(&pad(depth));
+        out.push('}');
+    } else if v.is_unit()
+        || v.is_string()
+        || v.is_int()
+        || v.is_float()
+        || v.is_bool()
+        || v.is_char()
+    {
+        match serde_json::to_string(v) {
+            Ok(json) => out.push_str(&json),
+            Err(_) => out.push_str(&v.to_string()),
+        }
+    } else {
+        out.push_str(&display(engine, v));
     }
-    if v.is_int() || v.is_float() || v.is_bool() || v.is_char() {
-        return Some(v.to_string());
-    }
+}
+
+fn json_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| format!("{s:?}"))
+}
+
+/// A value's `to_string` as the script sees it (herodo's objects register their own).
+fn display(engine: &Engine, v: &Dynamic) -> String {
     let mut scope = Scope::new();
     scope.push("__v", v.clone());
     engine
         .eval_with_scope::<String>(&mut scope, "to_string(__v)")
-        .ok()
-        .or_else(|| Some(format!("{v:?}")))
+        .unwrap_or_else(|_| crate::glue::friendly_type_names(&format!("{v:?}")))
 }
 
 #[cfg(test)]
@@ -614,6 +667,87 @@ mod tests {
         );
         assert_eq!(s.signature_hint("my_fn(").as_deref(), Some("my_fn()"));
         assert_eq!(s.signature_hint("file_read(\"x\")"), None);
+    }
+
+    /// Issue 11: objects are called `Container`, never `herodo::containers::Container`, by
+    /// `type_of`, in error messages, in printed results and in /functions.
+    #[test]
+    fn script_objects_have_friendly_type_names() {
+        let mut s = session();
+        s.handle("let c = nerdctl_container_new(\"web\");");
+        assert_eq!(s.handle("type_of(c)"), Reply::Output("Container\n".into()));
+        for (code, expected) in [
+            ("c.nope()", "nope (Container)"),
+            ("let m = #{}; m[c]", "Container"),
+            ("[1][c]", "Container"),
+            ("sleep(c)", "got Container"),
+            ("throw c", "Container"),
+        ] {
+            let e = out(s.handle(code));
+            assert!(e.contains(expected), "{code}: {e}");
+            assert!(!e.contains("herodo::"), "{code}: {e}");
+        }
+        let e = out(s.handle("let m = (); try { sleep(c) } catch (e) { m = e.message } m"));
+        assert!(
+            e.contains("got Container") && !e.contains("herodo::"),
+            "{e}"
+        );
+        // Objects inside arrays and maps print as themselves.
+        let shown = out(s.handle("[c, 1]"));
+        assert_eq!(
+            shown,
+            "[\n  Container(name: web, image: , id: -),\n  1\n]\n"
+        );
+        let shown = out(s.handle("#{app: c, tags: [\"a\"]}"));
+        assert_eq!(
+            shown,
+            "{\n  \"app\": Container(name: web, image: , id: -),\n  \"tags\": [\n    \"a\"\n  ]\n}\n"
+        );
+        s.handle("let list = [c];");
+        let scope = out(s.handle("/scope"));
+        assert!(
+            scope.contains("let list = [\n      Container(name: web"),
+            "{scope}"
+        );
+        // Functions without a result show none.
+        let fns = out(s.handle("/functions exit"));
+        assert!(
+            fns.contains("exit()\n") && fns.contains("exit(code: int)\n"),
+            "{fns}"
+        );
+        assert!(!fns.contains("Result") && !fns.contains("::"), "{fns}");
+    }
+
+    /// Every type the function list names is one a script sees: Rhai's own, or a custom type
+    /// registered under its Rust name (so `type_of`, messages and `fns` agree).
+    #[test]
+    fn function_list_names_only_script_types() {
+        let host = Arc::new(Host::new(Settings::default()));
+        let engine = engine::build(&host, &Limits::default());
+        let meta: serde_json::Value =
+            serde_json::from_str(&engine.gen_fn_metadata_to_json(false).unwrap()).unwrap();
+        let mut known: Vec<String> = [
+            "", "string", "int", "float", "bool", "map", "array", "any", "Fn",
+        ]
+        .map(String::from)
+        .to_vec();
+        for t in meta["customTypes"].as_array().unwrap() {
+            let rust = t["typeName"].as_str().unwrap();
+            let shown = t["displayName"].as_str().unwrap();
+            assert_eq!(
+                shown,
+                crate::glue::short_type_name(rust),
+                "register {rust} under its own name"
+            );
+            known.push(shown.to_string());
+        }
+        assert!(known.contains(&"Container".to_string()), "{known:?}");
+        for d in function_docs(&engine) {
+            assert!(!d.signature.contains("::"), "{}", d.signature);
+            for ty in d.params.iter().map(|p| &p.ty).chain([&d.return_type]) {
+                assert!(known.contains(ty), "{}: unknown type {ty}", d.signature);
+            }
+        }
     }
 
     #[test]

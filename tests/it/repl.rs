@@ -324,3 +324,21 @@ fn piped_input_runs_as_a_script_without_prompt() {
         .ok()
         .stdout_has("interactive shell");
 }
+
+/// Issue 11: `herodo fns exit` showed `-> core::result::Result<(),alloc::boxed::Box<...>>`.
+#[test]
+fn function_list_shows_script_types() {
+    let t = TempDir::new("fnsnames");
+    herodo(t.path(), ["fns", "exit"])
+        .run()
+        .ok()
+        .stdout_has("exit()\n")
+        .stdout_has("exit(code: int)\n")
+        .stdout_lacks("Result")
+        .stdout_lacks("::");
+    herodo(t.path(), ["fns", "with_port"])
+        .run()
+        .ok()
+        .stdout_has("with_port(container: Container, ")
+        .stdout_lacks("::");
+}
