@@ -134,6 +134,22 @@ fn editor_config() -> rustyline::Result<Config> {
         .build())
 }
 
+type LineEditor = Editor<ReplHelper, DefaultHistory>;
+
+fn new_editor(
+    config: Config,
+    history: DefaultHistory,
+    session: &Rc<RefCell<Session>>,
+    color: bool,
+) -> rustyline::Result<LineEditor> {
+    let mut editor = Editor::with_history(config, history)?;
+    editor.set_helper(Some(ReplHelper {
+        session: session.clone(),
+        color,
+    }));
+    Ok(editor)
+}
+
 /// Run the interactive shell until /quit or Ctrl-D; returns the exit code.
 pub fn run_interactive(host: Arc<Host>, limits: &Limits) -> i32 {
     let color = std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
@@ -149,17 +165,18 @@ pub fn run_interactive(host: Arc<Host>, limits: &Limits) -> i32 {
             return 1;
         }
     };
-    let mut editor: Editor<ReplHelper, DefaultHistory> = match Editor::with_config(config) {
+    let mut editor = match new_editor(
+        config.clone(),
+        DefaultHistory::with_config(&config),
+        &session,
+        color,
+    ) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("herodo: cannot start the line editor: {e}");
             return 1;
         }
     };
-    editor.set_helper(Some(ReplHelper {
-        session: session.clone(),
-        color,
-    }));
     let history = history_path();
     if let Some(h) = &history {
         if h.exists() {
@@ -193,13 +210,14 @@ pub fn run_interactive(host: Arc<Host>, limits: &Limits) -> i32 {
                 return 1;
             }
         };
-        if !entry.trim().is_empty() {
-            let _ = editor.add_history_entry(entry.as_str());
+        let entry = entry.trim_end();
+        if !entry.is_empty() {
+            let _ = editor.add_history_entry(entry);
             if let Some(h) = &history {
                 let _ = editor.save_history(h);
             }
         }
-        let reply = session.borrow_mut().handle(&entry);
+        let reply = session.borrow_mut().handle(entry);
         // The next prompt redraws its line: output must end with a newline.
         let nl = |s: &str| if s.ends_with('\n') { "" } else { "\n" };
         match reply {
@@ -208,6 +226,19 @@ pub fn run_interactive(host: Arc<Host>, limits: &Limits) -> i32 {
                 let _ = std::io::stdout().flush();
             }
             Reply::Error(s) => eprint!("{s}{}", nl(&s)),
+            Reply::Cancelled => {
+                eprintln!("cancelled");
+                // The terminal discarded its unread input on Ctrl-C, but rustyline may have
+                // read lines of a paste ahead already: only a new editor forgets them.
+                let history = std::mem::take(editor.history_mut());
+                match new_editor(config.clone(), history, &session, color) {
+                    Ok(e) => editor = e,
+                    Err(e) => {
+                        eprintln!("herodo: cannot restart the line editor: {e}");
+                        return 1;
+                    }
+                }
+            }
             Reply::Nothing => {}
             Reply::Quit => break,
         }

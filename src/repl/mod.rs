@@ -216,6 +216,8 @@ pub enum Reply {
     Output(String),
     /// Print this on stderr.
     Error(String),
+    /// Ctrl-C stopped the entry: say so, and drop whatever was typed or pasted after it.
+    Cancelled,
     Nothing,
     Quit,
 }
@@ -379,7 +381,7 @@ impl Session {
 
     fn error(&self, e: &EvalAltResult, name: &str) -> Reply {
         match diagnostics::outcome(e) {
-            Outcome::Cancelled => Reply::Error("cancelled\n".into()),
+            Outcome::Cancelled => Reply::Cancelled,
             Outcome::Exit(c) => {
                 Reply::Error(format!("exit({c}) ends scripts, not the REPL: use /quit\n"))
             }
@@ -585,6 +587,21 @@ mod tests {
         // Functions can be redefined.
         s.handle("fn bump(x) { x + 10 }");
         assert_eq!(s.handle("bump(0)"), Reply::Output("10\n".into()));
+    }
+
+    #[test]
+    fn a_cancelled_entry_says_so_and_the_next_one_runs() {
+        let mut s = session();
+        let cancel = s.host.cancel.clone();
+        let stopper = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            cancel.cancel();
+        });
+        let started = std::time::Instant::now();
+        assert_eq!(s.handle("run(\"sleep 5\")"), Reply::Cancelled);
+        assert!(started.elapsed() < std::time::Duration::from_secs(3));
+        stopper.join().unwrap();
+        assert_eq!(s.handle("1 + 1"), Reply::Output("2\n".into()));
     }
 
     #[test]

@@ -265,6 +265,23 @@ fn lines_sent_in_one_write_run_at_once_and_in_order() {
     t.wait_for("\nsecond\n", prompt);
 }
 
+/// Ctrl-C stops the running entry and drops the lines typed or pasted after it, as a shell
+/// does: the rest of a pasted block must not run once the user asked to stop.
+#[test]
+fn ctrl_c_drops_the_lines_queued_behind_the_running_entry() {
+    let Some(t) = Tmux::start("replcancel", None) else {
+        return;
+    };
+    t.write("run(\"sleep 5\")\nprint(\"queued \" + \"ran\");\n");
+    std::thread::sleep(Duration::from_millis(800));
+    t.keys(&["C-c"]);
+    t.wait_for("cancelled", Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(500));
+    t.write("\"next\"\n");
+    let s = t.wait_for("\nnext\n", Duration::from_secs(5));
+    assert!(!s.contains("queued ran"), "{s}");
+}
+
 /// Issue 11: Tab with several candidates lists them (as bash does) instead of cycling.
 #[test]
 fn tab_lists_candidates_and_ctrl_d_quits() {
