@@ -288,7 +288,8 @@ fn describe(err: &EvalAltResult, engine: Option<&Engine>) -> (Option<String>, St
             )
         }
         other => {
-            let text = other.to_string();
+            // Rhai names herodo's objects by their Rust path in some messages.
+            let text = crate::glue::friendly_type_names(&other.to_string());
             // Display appends " (line L, position P)"; the location is shown separately.
             let text = match text.rfind(" (line ") {
                 Some(i) if text.ends_with(')') => text[..i].to_string(),
@@ -322,7 +323,12 @@ fn friendly_signature(sig: &str) -> String {
 /// A thrown value: herodo's error maps get their kind, command and stderr shown.
 fn describe_value(v: &Dynamic) -> (Option<String>, String, Vec<String>) {
     let Some(map) = v.read_lock::<Map>() else {
-        return (None, v.to_string(), vec![]);
+        // A thrown object displays as its Rust path.
+        return (
+            None,
+            crate::glue::friendly_type_names(&v.to_string()),
+            vec![],
+        );
     };
     let get = |k: &str| map.get(k).filter(|v| !v.is_unit()).map(|v| v.to_string());
     let kind = get("kind");

@@ -15,7 +15,8 @@ pub type RResult<T> = Result<T, Box<EvalAltResult>>;
 pub fn to_rhai_error(info: ErrorInfo) -> Box<EvalAltResult> {
     let mut map = Map::new();
     map.insert("kind".into(), info.kind.into());
-    map.insert("message".into(), info.message.into());
+    // Messages name values by `Dynamic::type_name`, which is the Rust path for herodo's objects.
+    map.insert("message".into(), friendly_type_names(&info.message).into());
     if let Some(c) = info.command {
         map.insert("cmd".into(), c.cmd.into());
         map.insert(
@@ -149,10 +150,9 @@ impl<'a> Registrar<'a> {
                 format!("{pname}: {}", display_type(ty))
             })
             .collect();
-        let ret = display_type(FUNC::return_type_name());
-        if !ret.is_empty() {
-            info.push(ret);
-        }
+        // Always one entry more than the parameters, even an empty one: with no entries at all
+        // (no parameters, no result) Rhai would fill in the Rust type names itself.
+        info.push(display_type(FUNC::return_type_name()));
         let comments: Vec<String> = doc
             .trim_matches('\n')
             .lines()
@@ -207,6 +207,33 @@ pub fn display_type(ty: &str) -> String {
         "FnPtr" => "Fn".into(),
         other => other.into(),
     }
+}
+
+/// `herodo::containers::Container` -> `Container`. Each custom type is registered under the last
+/// segment of its Rust name (a test in repl/ checks it), so this is the name `type_of` shows.
+pub fn short_type_name(name: &str) -> &str {
+    if name.contains('<') {
+        return name;
+    }
+    name.rsplit("::").next().unwrap_or(name)
+}
+
+/// `text` with every `herodo::module::Type` path shortened to `Type` (see [`short_type_name`]).
+pub fn friendly_type_names(text: &str) -> String {
+    const PREFIX: &str = "herodo::";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(PREFIX) {
+        out.push_str(&rest[..i]);
+        let path = &rest[i..];
+        let end = path
+            .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+            .unwrap_or(path.len());
+        out.push_str(short_type_name(&path[..end]));
+        rest = &path[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A strict view of an options map: typed getters, and unknown keys are an error.
@@ -337,6 +364,38 @@ mod tests {
             display_type("core::result::Result<alloc::vec::Vec<rhai::Dynamic>, alloc::boxed::Box<rhai::EvalAltResult>>"),
             "array"
         );
+    }
+
+    #[test]
+    fn herodo_paths_become_type_names() {
+        assert_eq!(
+            short_type_name("herodo::containers::Container"),
+            "Container"
+        );
+        assert_eq!(short_type_name("i64"), "i64");
+        assert_eq!(
+            friendly_type_names(
+                "got herodo::containers::Container, not herodo::process::CommandResult."
+            ),
+            "got Container, not CommandResult."
+        );
+        assert_eq!(
+            friendly_type_names("nothing to do: a::b"),
+            "nothing to do: a::b"
+        );
+        #[derive(Clone)]
+        struct Marker;
+        let raw = Dynamic::from(Marker).type_name();
+        assert!(
+            raw.starts_with("herodo::") && raw.ends_with("::Marker"),
+            "{raw}"
+        );
+        let err = invalid("x", format!("got {raw}"));
+        let EvalAltResult::ErrorRuntime(v, _) = *err else {
+            panic!("not a runtime error");
+        };
+        let message = v.read_lock::<Map>().unwrap()["message"].to_string();
+        assert_eq!(message, "invalid x: got Marker");
     }
 
     #[test]

@@ -159,7 +159,7 @@ fn opt(s: &str) -> Option<&str> {
 
 pub fn register(r: &mut Registrar, host: &Arc<Host>) {
     r.engine().register_type_with_name::<Builder>("Builder");
-    r.engine().register_type_with_name::<Bah>("BuildahFluent");
+    r.engine().register_type_with_name::<Bah>("Bah");
     register_builder(r, host);
     register_fluent(r, host);
     register_functions(r, host);

@@ -1,5 +1,8 @@
 //! The terminal side of the REPL: rustyline with history, completion, signature hints and
-//! multi-line entry; everything else is the [`Session`].
+//! multi-line entries; everything else is the [`Session`].
+//!
+//! Multi-line entries are read line by line (see [`Pending`]) rather than with rustyline's
+//! validator, because rustyline draws no prompt in front of continuation lines.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -13,10 +16,10 @@ use rustyline::error::ReadlineError;
 use rustyline::highlight::{CmdKind, Highlighter};
 use rustyline::hint::Hinter;
 use rustyline::history::DefaultHistory;
-use rustyline::validate::{ValidationContext, ValidationResult, Validator};
-use rustyline::{Config, Context, EditMode, Editor, Helper};
+use rustyline::validate::Validator;
+use rustyline::{CompletionType, Config, Context, EditMode, Editor, Helper};
 
-use super::{is_complete, Reply, Session};
+use super::{Pending, Reply, Session};
 use crate::diagnostics::Style;
 use crate::engine::Limits;
 use crate::host::Host;
@@ -107,15 +110,8 @@ impl Highlighter for ReplHelper {
     }
 }
 
-impl Validator for ReplHelper {
-    fn validate(&self, ctx: &mut ValidationContext) -> rustyline::Result<ValidationResult> {
-        if is_complete(ctx.input()) {
-            Ok(ValidationResult::Valid(None))
-        } else {
-            Ok(ValidationResult::Incomplete)
-        }
-    }
-}
+// Enter always ends the line: [`Pending`] decides whether the entry goes on.
+impl Validator for ReplHelper {}
 
 impl Helper for ReplHelper {}
 
@@ -126,6 +122,34 @@ fn history_path() -> Option<PathBuf> {
     Some(dir.join("history.txt"))
 }
 
+/// The line editor's settings: Emacs keys, Tab lists the candidates when there are several
+/// (as bash does) instead of cycling through them, history without duplicates.
+fn editor_config() -> rustyline::Result<Config> {
+    Ok(Config::builder()
+        .auto_add_history(false)
+        .history_ignore_dups(true)?
+        .max_history_size(10_000)?
+        .edit_mode(EditMode::Emacs)
+        .completion_type(CompletionType::List)
+        .build())
+}
+
+type LineEditor = Editor<ReplHelper, DefaultHistory>;
+
+fn new_editor(
+    config: Config,
+    history: DefaultHistory,
+    session: &Rc<RefCell<Session>>,
+    color: bool,
+) -> rustyline::Result<LineEditor> {
+    let mut editor = Editor::with_history(config, history)?;
+    editor.set_helper(Some(ReplHelper {
+        session: session.clone(),
+        color,
+    }));
+    Ok(editor)
+}
+
 /// Run the interactive shell until /quit or Ctrl-D; returns the exit code.
 pub fn run_interactive(host: Arc<Host>, limits: &Limits) -> i32 {
     let color = std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
@@ -134,30 +158,25 @@ pub fn run_interactive(host: Arc<Host>, limits: &Limits) -> i32 {
         limits,
         Style::for_stderr(),
     )));
-    let config = Config::builder()
-        .auto_add_history(false)
-        .history_ignore_dups(true)
-        .map(|b| b.max_history_size(10_000))
-        .and_then(|b| b)
-        .map(|b| b.edit_mode(EditMode::Emacs).build());
-    let config = match config {
+    let config = match editor_config() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("herodo: cannot configure the line editor: {e}");
             return 1;
         }
     };
-    let mut editor: Editor<ReplHelper, DefaultHistory> = match Editor::with_config(config) {
+    let mut editor = match new_editor(
+        config.clone(),
+        DefaultHistory::with_config(&config),
+        &session,
+        color,
+    ) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("herodo: cannot start the line editor: {e}");
             return 1;
         }
     };
-    editor.set_helper(Some(ReplHelper {
-        session: session.clone(),
-        color,
-    }));
     let history = history_path();
     if let Some(h) = &history {
         if h.exists() {
@@ -168,36 +187,74 @@ pub fn run_interactive(host: Arc<Host>, limits: &Limits) -> i32 {
         "herodo {} (Rhai). /help for help, Tab completes, Ctrl-D quits.",
         env!("CARGO_PKG_VERSION")
     );
+    let mut pending = Pending::default();
     loop {
-        match editor.readline("herodo> ") {
-            Ok(entry) => {
-                if !entry.trim().is_empty() {
-                    let _ = editor.add_history_entry(entry.as_str());
-                    if let Some(h) = &history {
-                        let _ = editor.save_history(h);
-                    }
-                }
-                let reply = session.borrow_mut().handle(&entry);
-                // The next prompt redraws its line: output must end with a newline.
-                let nl = |s: &str| if s.ends_with('\n') { "" } else { "\n" };
-                match reply {
-                    Reply::Output(s) => {
-                        print!("{s}{}", nl(&s));
-                        let _ = std::io::stdout().flush();
-                    }
-                    Reply::Error(s) => eprint!("{s}{}", nl(&s)),
-                    Reply::Nothing => {}
-                    Reply::Quit => break,
-                }
+        let entry = match editor.readline(pending.prompt()) {
+            Ok(line) => match pending.push(&line) {
+                Some(entry) => entry,
+                None => continue,
+            },
+            // Ctrl-C at the prompt drops the entry typed so far.
+            Err(ReadlineError::Interrupted) => {
+                pending.clear();
+                continue;
             }
-            // Ctrl-C at the prompt clears the line.
-            Err(ReadlineError::Interrupted) => continue,
-            Err(ReadlineError::Eof) => break,
+            // Ctrl-D: on a continuation line, run the entry as it is (the parser says what is
+            // missing); at an empty prompt, leave.
+            Err(ReadlineError::Eof) => match pending.take() {
+                Some(entry) => entry,
+                None => break,
+            },
             Err(e) => {
                 eprintln!("herodo: {e}");
                 return 1;
             }
+        };
+        let entry = entry.trim_end();
+        if !entry.is_empty() {
+            let _ = editor.add_history_entry(entry);
+            if let Some(h) = &history {
+                let _ = editor.save_history(h);
+            }
+        }
+        let reply = session.borrow_mut().handle(entry);
+        // The next prompt redraws its line: output must end with a newline.
+        let nl = |s: &str| if s.ends_with('\n') { "" } else { "\n" };
+        match reply {
+            Reply::Output(s) => {
+                print!("{s}{}", nl(&s));
+                let _ = std::io::stdout().flush();
+            }
+            Reply::Error(s) => eprint!("{s}{}", nl(&s)),
+            Reply::Cancelled => {
+                eprintln!("cancelled");
+                // The terminal discarded its unread input on Ctrl-C, but rustyline may have
+                // read lines of a paste ahead already: only a new editor forgets them.
+                let history = std::mem::take(editor.history_mut());
+                match new_editor(config.clone(), history, &session, color) {
+                    Ok(e) => editor = e,
+                    Err(e) => {
+                        eprintln!("herodo: cannot restart the line editor: {e}");
+                        return 1;
+                    }
+                }
+            }
+            Reply::Nothing => {}
+            Reply::Quit => break,
         }
     }
     0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tab_lists_candidates_instead_of_cycling() {
+        let config = editor_config().unwrap();
+        assert_eq!(config.completion_type(), CompletionType::List);
+        assert_eq!(config.edit_mode(), EditMode::Emacs);
+        assert!(!config.auto_add_history());
+    }
 }

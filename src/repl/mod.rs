@@ -50,6 +50,10 @@ pub const META_COMMANDS: &[(&str, &str)] = &[
 /// Parse a meta-command; `None` when the line is code.
 pub fn parse_meta(line: &str) -> Option<Meta> {
     let t = line.trim();
+    // `//` and `/*` start comments, not commands.
+    if t.starts_with("//") || t.starts_with("/*") {
+        return None;
+    }
     let rest = t.strip_prefix('/')?;
     let (cmd, arg) = match rest.split_once(char::is_whitespace) {
         Some((c, a)) => (c, a.trim()),
@@ -152,6 +156,59 @@ pub fn is_complete(src: &str) -> bool {
     depth <= 0 && in_str.is_none() && block_comment == 0
 }
 
+/// The prompt of a new entry.
+pub const PROMPT: &str = "herodo> ";
+/// The prompt of the following lines of an entry that is not complete yet.
+pub const CONTINUATION: &str = "...> ";
+
+/// The lines of one entry, collected until it is complete: an entry goes on while a bracket,
+/// brace, string or block comment is open. A meta-command is always one line.
+#[derive(Debug, Default)]
+pub struct Pending {
+    text: String,
+    lines: usize,
+}
+
+impl Pending {
+    /// The prompt for the next line.
+    pub fn prompt(&self) -> &'static str {
+        if self.lines == 0 {
+            PROMPT
+        } else {
+            CONTINUATION
+        }
+    }
+
+    /// Add a line; returns the whole entry once it is complete.
+    pub fn push(&mut self, line: &str) -> Option<String> {
+        if self.lines > 0 {
+            self.text.push('\n');
+        }
+        self.text.push_str(line);
+        self.lines += 1;
+        if is_complete(&self.text) || parse_meta(&self.text).is_some() {
+            self.take()
+        } else {
+            None
+        }
+    }
+
+    /// The entry as it stands (Ctrl-D on a continuation line runs it, so the parser can say
+    /// what is missing); `None` when nothing was typed yet.
+    pub fn take(&mut self) -> Option<String> {
+        let had = self.lines > 0;
+        self.lines = 0;
+        let text = std::mem::take(&mut self.text);
+        had.then_some(text)
+    }
+
+    /// Drop what was typed (Ctrl-C).
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.lines = 0;
+    }
+}
+
 /// What the front end should do after an entry.
 #[derive(Debug, PartialEq)]
 pub enum Reply {
@@ -159,6 +216,8 @@ pub enum Reply {
     Output(String),
     /// Print this on stderr.
     Error(String),
+    /// Ctrl-C stopped the entry: say so, and drop whatever was typed or pasted after it.
+    Cancelled,
     Nothing,
     Quit,
 }
@@ -322,7 +381,7 @@ impl Session {
 
     fn error(&self, e: &EvalAltResult, name: &str) -> Reply {
         match diagnostics::outcome(e) {
-            Outcome::Cancelled => Reply::Error("cancelled\n".into()),
+            Outcome::Cancelled => Reply::Cancelled,
             Outcome::Exit(c) => {
                 Reply::Error(format!("exit({c}) ends scripts, not the REPL: use /quit\n"))
             }
@@ -421,28 +480,81 @@ impl Session {
 }
 
 /// How a result is printed: `()` not at all, strings plainly, maps and arrays as indented JSON
-/// when they can be, other values with their `to_string`.
+/// (herodo's objects inside them as their `to_string`, where JSON would only have their Rust
+/// type name), other values with their `to_string`.
 pub fn show(engine: &Engine, v: &Dynamic) -> Option<String> {
     if v.is_unit() {
         return None;
     }
-    if v.is_string() {
+    if v.is_string() || v.is_int() || v.is_float() || v.is_bool() || v.is_char() {
         return Some(v.to_string());
     }
-    if v.is_map() || v.is_array() {
-        if let Ok(s) = serde_json::to_string_pretty(v) {
-            return Some(s);
+    if v.is_array() || v.is_map() {
+        let mut out = String::new();
+        render(engine, v, 0, &mut out);
+        return Some(out);
+    }
+    Some(display(engine, v))
+}
+
+/// Append `v` to `out` as pretty JSON with two-space indents, nested `depth` levels deep.
+fn render(engine: &Engine, v: &Dynamic, depth: usize, out: &mut String) {
+    let pad = |n: usize| "  ".repeat(n);
+    if let Some(items) = v.read_lock::<rhai::Array>() {
+        if items.is_empty() {
+            out.push_str("[]");
+            return;
         }
+        out.push_str("[\n");
+        for (i, item) in items.iter().enumerate() {
+            out.push_str(&pad(depth + 1));
+            render(engine, item, depth + 1, out);
+            out.push_str(if i + 1 < items.len() { ",\n" } else { "\n" });
+        }
+        out.push_str(&pad(depth));
+        out.push(']');
+    } else if let Some(map) = v.read_lock::<rhai::Map>() {
+        if map.is_empty() {
+            out.push_str("{}");
+            return;
+        }
+        out.push_str("{\n");
+        for (i, (key, item)) in map.iter().enumerate() {
+            out.push_str(&pad(depth + 1));
+            out.push_str(&json_string(key));
+            out.push_str(": ");
+            render(engine, item, depth + 1, out);
+            out.push_str(if i + 1 < map.len() { ",\n" } else { "\n" });
+        }
+        out.push_str(&pad(depth));
+        out.push('}');
+    } else if v.is_unit()
+        || v.is_string()
+        || v.is_int()
+        || v.is_float()
+        || v.is_bool()
+        || v.is_char()
+    {
+        match serde_json::to_string(v) {
+            Ok(json) => out.push_str(&json),
+            Err(_) => out.push_str(&v.to_string()),
+        }
+    } else {
+        out.push_str(&display(engine, v));
     }
-    if v.is_int() || v.is_float() || v.is_bool() || v.is_char() {
-        return Some(v.to_string());
-    }
+}
+
+fn json_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| format!("{s:?}"))
+}
+
+/// A value's `to_string` as the script sees it (herodo's objects register their own).
+fn display(engine: &Engine, v: &Dynamic) -> String {
     let mut scope = Scope::new();
     scope.push("__v", v.clone());
     engine
         .eval_with_scope::<String>(&mut scope, "to_string(__v)")
-        .ok()
-        .or_else(|| Some(format!("{v:?}")))
+        .unwrap_or_else(|_| crate::glue::friendly_type_names(&format!("{v:?}")))
 }
 
 #[cfg(test)]
@@ -475,6 +587,21 @@ mod tests {
         // Functions can be redefined.
         s.handle("fn bump(x) { x + 10 }");
         assert_eq!(s.handle("bump(0)"), Reply::Output("10\n".into()));
+    }
+
+    #[test]
+    fn a_cancelled_entry_says_so_and_the_next_one_runs() {
+        let mut s = session();
+        let cancel = s.host.cancel.clone();
+        let stopper = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            cancel.cancel();
+        });
+        let started = std::time::Instant::now();
+        assert_eq!(s.handle("run(\"sleep 5\")"), Reply::Cancelled);
+        assert!(started.elapsed() < std::time::Duration::from_secs(3));
+        stopper.join().unwrap();
+        assert_eq!(s.handle("1 + 1"), Reply::Output("2\n".into()));
     }
 
     #[test]
@@ -559,6 +686,87 @@ mod tests {
         assert_eq!(s.signature_hint("file_read(\"x\")"), None);
     }
 
+    /// Issue 11: objects are called `Container`, never `herodo::containers::Container`, by
+    /// `type_of`, in error messages, in printed results and in /functions.
+    #[test]
+    fn script_objects_have_friendly_type_names() {
+        let mut s = session();
+        s.handle("let c = nerdctl_container_new(\"web\");");
+        assert_eq!(s.handle("type_of(c)"), Reply::Output("Container\n".into()));
+        for (code, expected) in [
+            ("c.nope()", "nope (Container)"),
+            ("let m = #{}; m[c]", "Container"),
+            ("[1][c]", "Container"),
+            ("sleep(c)", "got Container"),
+            ("throw c", "Container"),
+        ] {
+            let e = out(s.handle(code));
+            assert!(e.contains(expected), "{code}: {e}");
+            assert!(!e.contains("herodo::"), "{code}: {e}");
+        }
+        let e = out(s.handle("let m = (); try { sleep(c) } catch (e) { m = e.message } m"));
+        assert!(
+            e.contains("got Container") && !e.contains("herodo::"),
+            "{e}"
+        );
+        // Objects inside arrays and maps print as themselves.
+        let shown = out(s.handle("[c, 1]"));
+        assert_eq!(
+            shown,
+            "[\n  Container(name: web, image: , id: -),\n  1\n]\n"
+        );
+        let shown = out(s.handle("#{app: c, tags: [\"a\"]}"));
+        assert_eq!(
+            shown,
+            "{\n  \"app\": Container(name: web, image: , id: -),\n  \"tags\": [\n    \"a\"\n  ]\n}\n"
+        );
+        s.handle("let list = [c];");
+        let scope = out(s.handle("/scope"));
+        assert!(
+            scope.contains("let list = [\n      Container(name: web"),
+            "{scope}"
+        );
+        // Functions without a result show none.
+        let fns = out(s.handle("/functions exit"));
+        assert!(
+            fns.contains("exit()\n") && fns.contains("exit(code: int)\n"),
+            "{fns}"
+        );
+        assert!(!fns.contains("Result") && !fns.contains("::"), "{fns}");
+    }
+
+    /// Every type the function list names is one a script sees: Rhai's own, or a custom type
+    /// registered under its Rust name (so `type_of`, messages and `fns` agree).
+    #[test]
+    fn function_list_names_only_script_types() {
+        let host = Arc::new(Host::new(Settings::default()));
+        let engine = engine::build(&host, &Limits::default());
+        let meta: serde_json::Value =
+            serde_json::from_str(&engine.gen_fn_metadata_to_json(false).unwrap()).unwrap();
+        let mut known: Vec<String> = [
+            "", "string", "int", "float", "bool", "map", "array", "any", "Fn",
+        ]
+        .map(String::from)
+        .to_vec();
+        for t in meta["customTypes"].as_array().unwrap() {
+            let rust = t["typeName"].as_str().unwrap();
+            let shown = t["displayName"].as_str().unwrap();
+            assert_eq!(
+                shown,
+                crate::glue::short_type_name(rust),
+                "register {rust} under its own name"
+            );
+            known.push(shown.to_string());
+        }
+        assert!(known.contains(&"Container".to_string()), "{known:?}");
+        for d in function_docs(&engine) {
+            assert!(!d.signature.contains("::"), "{}", d.signature);
+            for ty in d.params.iter().map(|p| &p.ty).chain([&d.return_type]) {
+                assert!(known.contains(ty), "{}: unknown type {ty}", d.signature);
+            }
+        }
+    }
+
     #[test]
     fn completeness_of_entries() {
         assert!(is_complete("let x = 1;"));
@@ -573,6 +781,35 @@ mod tests {
     }
 
     #[test]
+    fn entries_collect_lines_until_complete() {
+        let mut p = Pending::default();
+        assert_eq!(p.prompt(), PROMPT);
+        assert_eq!(p.push("fn triple(x) {"), None);
+        assert_eq!(p.prompt(), CONTINUATION);
+        assert_eq!(p.push("  x * 3"), None);
+        assert_eq!(p.push("}").as_deref(), Some("fn triple(x) {\n  x * 3\n}"));
+        assert_eq!(p.prompt(), PROMPT);
+        assert_eq!(p.push("1 + 1").as_deref(), Some("1 + 1"));
+        // An empty line is an (empty) entry of its own, or a line of an open one.
+        assert_eq!(p.push("").as_deref(), Some(""));
+        assert_eq!(p.push("[1,"), None);
+        assert_eq!(p.push(""), None);
+        assert_eq!(p.push("2]").as_deref(), Some("[1,\n\n2]"));
+        // Meta-commands are one line even with an open bracket; comments are code.
+        assert_eq!(p.push("/functions (").as_deref(), Some("/functions ("));
+        assert_eq!(p.push("/* a comment"), None);
+        assert_eq!(p.push("*/").as_deref(), Some("/* a comment\n*/"));
+        // Ctrl-D takes what is there; Ctrl-C drops it.
+        assert_eq!(p.take(), None);
+        p.push("let a = [");
+        assert_eq!(p.take().as_deref(), Some("let a = ["));
+        p.push("let b = [");
+        p.clear();
+        assert_eq!(p.prompt(), PROMPT);
+        assert_eq!(p.take(), None);
+    }
+
+    #[test]
     fn meta_parsing_and_suggestions() {
         assert_eq!(
             parse_meta("/functions file"),
@@ -583,6 +820,8 @@ mod tests {
             Some(Meta::Load("x.rhai".into()))
         );
         assert_eq!(parse_meta("let x = 1 / 2;"), None);
+        assert_eq!(parse_meta("// a comment"), None);
+        assert_eq!(parse_meta("/* a comment */ 1"), None);
         assert_eq!(suggest("hepl"), Some("/help"));
         assert_eq!(suggest("zzzzzzzz"), None);
     }

@@ -33,7 +33,10 @@ impl Tmux {
             .map(String::from)
             .unwrap_or_else(|| dir.path().display().to_string());
         let session = format!("herodo-{tag}-{}", std::process::id());
-        let cmd = format!("env XDG_DATA_HOME={home} NO_COLOR=1 TERM=xterm {BIN}; sleep 30");
+        // The exit code is printed so tests can see that Ctrl-D or /quit ended herodo.
+        let cmd = format!(
+            "env XDG_DATA_HOME={home} NO_COLOR=1 TERM=xterm {BIN}; echo \"herodo exited: $?\"; sleep 30"
+        );
         let st = Command::new("tmux")
             .args([
                 "new-session",
@@ -80,6 +83,20 @@ impl Tmux {
             .unwrap();
         assert!(st.success());
         self.keys(&["Enter"]);
+    }
+
+    /// Send `text` to the terminal in one write, newlines included, as a paste without
+    /// bracketed-paste mode, typeahead, tmux or expect do.
+    fn write(&self, text: &str) {
+        let text = match text.strip_suffix(';') {
+            Some(t) => format!("{t}\\;"),
+            None => text.to_string(),
+        };
+        let st = Command::new("tmux")
+            .args(["send-keys", "-t", &self.session, "-l", &text])
+            .status()
+            .unwrap();
+        assert!(st.success());
     }
 
     fn screen(&self) -> String {
@@ -140,7 +157,10 @@ fn interactive_session_end_to_end() {
     t.line("}");
     t.line("add(40, 2)");
     let s = t.wait_for("\n42\n", Duration::from_secs(5));
-    assert!(s.contains("herodo> fn add(a, b) {\n  a + b\n}"), "{s}");
+    assert!(
+        s.contains("herodo> fn add(a, b) {\n...>   a + b\n...> }"),
+        "{s}"
+    );
 
     // Tab completes a registered function's name.
     t.keys(&["-l", "file_rea"]);
@@ -190,6 +210,123 @@ fn interactive_session_end_to_end() {
     again.wait_count("10", 1, Duration::from_secs(5));
 }
 
+/// Issue 11: whole lines that arrive in one write used to run only when the next key came, and
+/// the 2nd and later lines of a block were dropped.
+#[test]
+fn lines_sent_in_one_write_run_at_once_and_in_order() {
+    let Some(t) = Tmux::start("replwrite", None) else {
+        return;
+    };
+    let prompt = Duration::from_secs(5);
+
+    // One line with its newline in a single write runs without waiting for another key.
+    t.write("let q = 21;\n");
+    t.write("q * 2\n");
+    t.wait_for("herodo> q * 2\n42\n", prompt);
+
+    // A block of lines in one write: every line runs, in order.
+    t.write("let a1=1;\nlet a2=2;\nprint(a1+a2);\n");
+    let s = t.wait_for("herodo> print(a1+a2);\n3\n", prompt);
+    assert!(
+        s.contains("herodo> let a1=1;\nherodo> let a2=2;\nherodo> print(a1+a2);\n3\n"),
+        "{s}"
+    );
+    assert!(!s.contains("not found"), "{s}");
+
+    // A multi-line entry and a call in one write.
+    t.write("fn triple(x) {\n  x * 3\n}\ntriple(5)\n");
+    let s = t.wait_for("herodo> triple(5)\n15\n", prompt);
+    assert!(
+        s.contains("herodo> fn triple(x) {\n...>   x * 3\n...> }\nherodo> triple(5)\n15\n"),
+        "{s}"
+    );
+
+    // Output comes out in the order of the entries.
+    t.write("print(\"one\");\nprint(\"two\");\nprint(\"three\");\n");
+    let s = t.wait_for("three\n", prompt);
+    let at = |w: &str| {
+        s.rfind(&format!("\n{w}\n"))
+            .unwrap_or_else(|| panic!("no {w}:\n{s}"))
+    };
+    assert!(at("one") < at("two") && at("two") < at("three"), "{s}");
+
+    // Typed ahead while a command runs: runs when the command is done.
+    t.write("sleep(1);\n");
+    std::thread::sleep(Duration::from_millis(300));
+    t.write("\"typed ahead\"\n");
+    t.wait_for("\ntyped ahead\n", prompt);
+
+    // The last line of a write without its newline waits for Enter; the ones before it ran.
+    t.write("\"first\"\n\"sec");
+    t.wait_for("\nfirst\n", prompt);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!t.screen().contains("\nsec\n"));
+    t.write("ond\"\n");
+    t.wait_for("\nsecond\n", prompt);
+}
+
+/// Ctrl-C stops the running entry and drops the lines typed or pasted after it, as a shell
+/// does: the rest of a pasted block must not run once the user asked to stop.
+#[test]
+fn ctrl_c_drops_the_lines_queued_behind_the_running_entry() {
+    let Some(t) = Tmux::start("replcancel", None) else {
+        return;
+    };
+    t.write("run(\"sleep 5\")\nprint(\"queued \" + \"ran\");\n");
+    std::thread::sleep(Duration::from_millis(800));
+    t.keys(&["C-c"]);
+    t.wait_for("cancelled", Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(500));
+    t.write("\"next\"\n");
+    let s = t.wait_for("\nnext\n", Duration::from_secs(5));
+    assert!(!s.contains("queued ran"), "{s}");
+}
+
+/// Issue 11: Tab with several candidates lists them (as bash does) instead of cycling.
+#[test]
+fn tab_lists_candidates_and_ctrl_d_quits() {
+    let Some(t) = Tmux::start("repltab", None) else {
+        return;
+    };
+    // A unique prefix completes at once.
+    t.write("file_rea");
+    t.keys(&["Tab"]);
+    t.wait_for("herodo> file_read", Duration::from_secs(5));
+    t.keys(&["C-u"]);
+    // Several candidates: the common part completes, a second Tab lists them all.
+    t.write("file_wr");
+    t.keys(&["Tab"]);
+    t.wait_for("herodo> file_write", Duration::from_secs(5));
+    t.keys(&["Tab"]);
+    let s = t.wait_for("file_write_append", Duration::from_secs(5));
+    let listing = s
+        .lines()
+        .find(|l| l.contains("file_write_append"))
+        .unwrap_or_default();
+    assert!(
+        listing.split_whitespace().any(|w| w == "file_write"),
+        "candidates are listed on one line:\n{s}"
+    );
+    // The line is still there to go on typing.
+    t.write("(\"/dev/null\", \"x\")\n");
+    t.wait_for(
+        "herodo> file_write(\"/dev/null\", \"x\")\n",
+        Duration::from_secs(5),
+    );
+
+    // Ctrl-D in the middle of a multi-line entry runs it as it is (the parser says what is
+    // missing); Ctrl-D at an empty prompt leaves with exit code 0.
+    t.write("let unfinished = [1,\n");
+    // (tmux drops the trailing space of the prompt)
+    t.wait_for("[1,\n...>", Duration::from_secs(5));
+    t.keys(&["C-d"]);
+    t.wait_for("error[syntax]", Duration::from_secs(5));
+    t.write("\"still here\"\n");
+    t.wait_for("\nstill here\n", Duration::from_secs(5));
+    t.keys(&["C-d"]);
+    t.wait_for("herodo exited: 0", Duration::from_secs(5));
+}
+
 #[test]
 fn piped_input_runs_as_a_script_without_prompt() {
     let t = TempDir::new("replpipe");
@@ -203,4 +340,22 @@ fn piped_input_runs_as_a_script_without_prompt() {
         .run()
         .ok()
         .stdout_has("interactive shell");
+}
+
+/// Issue 11: `herodo fns exit` showed `-> core::result::Result<(),alloc::boxed::Box<...>>`.
+#[test]
+fn function_list_shows_script_types() {
+    let t = TempDir::new("fnsnames");
+    herodo(t.path(), ["fns", "exit"])
+        .run()
+        .ok()
+        .stdout_has("exit()\n")
+        .stdout_has("exit(code: int)\n")
+        .stdout_lacks("Result")
+        .stdout_lacks("::");
+    herodo(t.path(), ["fns", "with_port"])
+        .run()
+        .ok()
+        .stdout_has("with_port(container: Container, ")
+        .stdout_lacks("::");
 }
