@@ -374,9 +374,9 @@ fn help_is_complete() {
 }
 
 #[test]
-fn the_readme_demo_runs() {
+fn the_tour_runs() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    herodo(root, ["scripts/demo.rhai", "ci"])
+    herodo(root, ["scripts/tour.rhai", "ci"])
         .run()
         .ok()
         .stdout_has("herodo demo for ci")
@@ -384,6 +384,46 @@ fn the_readme_demo_runs() {
         .stdout_has("caught command_failed: exit code 2")
         .stdout_has("caught timeout: command timed out after 200ms")
         .stdout_has("done");
+}
+
+#[test]
+fn the_readme_demo_builds_runs_calls_and_cleans_up() {
+    let have = |t: &str| {
+        std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {t}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !have("podman") || !have("buildah") {
+        assert!(
+            !crate::support::tools_required(),
+            "podman and buildah are required (run scripts/setup.sh)"
+        );
+        eprintln!("skipping: podman or buildah not installed");
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let _engines = crate::support::engine_lock();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    herodo(root, ["--engine", "podman", "scripts/demo.rhai", &port])
+        .run()
+        .ok()
+        .stdout_has("1. building localhost/herodo-demo:latest with buildah")
+        .stdout_has("3. healthy")
+        .stdout_has("-> 200: <h1>hello from herodo</h1>")
+        .stdout_has("response:200")
+        .stdout_has("6. removed herodo-demo")
+        .stdout_has("done");
+    let left = std::process::Command::new("podman")
+        .args(["ps", "-a", "--format", "{{.Names}}"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&left.stdout).contains("herodo-demo"));
 }
 
 #[test]

@@ -226,6 +226,8 @@ fn test_image(docker_host: Option<&str>) {
 }
 
 fn run_suite(engine: &str, dirs: &[&str], env: &[(&str, String)]) {
+    // Other tests' podman containers and builders would count as left behind.
+    let _engines = (engine == "podman").then(crate::support::engine_lock);
     let mut args = vec!["--engine", engine, "test"];
     args.extend_from_slice(dirs);
     let mut h = herodo(root(), args).env("HERODO_CONTAINER_ENGINE", engine);

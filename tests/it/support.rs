@@ -171,3 +171,10 @@ impl Drop for TempDir {
 pub fn tools_required() -> bool {
     std::env::var("HERODO_REQUIRE_TOOLS").is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
 }
+
+/// Held by tests that create real containers or builders: the engine suites assert that nothing
+/// is left behind when they end, which another test's containers would break.
+pub fn engine_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
