@@ -14,57 +14,16 @@
 
 use rhai::{Dynamic, Engine, EvalAltResult, Map, Position};
 
-use crate::engine::{CANCELLED_TOKEN, TIME_LIMIT_TOKEN};
 use crate::host::Host;
-use crate::misc::bindings::ExitRequest;
-use crate::testing::bindings::SkipRequest;
+use crate::outcome::{CANCELLED_TOKEN, TIME_LIMIT_TOKEN};
+pub use crate::outcome::{outcome, Outcome};
+
+/// Source name of generated one-line scripts (the test runner's calls of a test): the call
+/// chain leaves them out, since they are not the user's code.
+pub const HIDDEN_SOURCE: &str = "<herodo test>";
 
 /// How many lines of a failed command's stderr to show.
 const STDERR_LINES: usize = 12;
-
-/// What a run ended with, from the point of view of the process exit code.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// `exit(code)` was called.
-    Exit(i32),
-    /// Ctrl-C stopped the script.
-    Cancelled,
-    /// `skip(reason)` was called.
-    Skipped(String),
-    /// Any other error.
-    Error,
-}
-
-/// Classify an error for the exit code.
-pub fn outcome(err: &EvalAltResult) -> Outcome {
-    match err.unwrap_inner() {
-        EvalAltResult::ErrorTerminated(v, _) => {
-            if let Some(ExitRequest(code)) = v.clone().try_cast::<ExitRequest>() {
-                Outcome::Exit(code)
-            } else if let Some(SkipRequest(reason)) = v.clone().try_cast::<SkipRequest>() {
-                Outcome::Skipped(reason)
-            } else if v.clone().into_string().ok().as_deref() == Some(CANCELLED_TOKEN) {
-                Outcome::Cancelled
-            } else {
-                Outcome::Error
-            }
-        }
-        EvalAltResult::ErrorRuntime(v, _) if kind_of(v).as_deref() == Some("cancelled") => {
-            Outcome::Cancelled
-        }
-        // Rhai's own `exit(value)`, should a script reach it: only an integer 0-255 is a code.
-        EvalAltResult::Exit(v, _) => match v.as_int().ok().map(u8::try_from) {
-            Some(Ok(code)) => Outcome::Exit(i32::from(code)),
-            _ => Outcome::Error,
-        },
-        _ => Outcome::Error,
-    }
-}
-
-fn kind_of(v: &Dynamic) -> Option<String> {
-    v.read_lock::<Map>()
-        .and_then(|m| m.get("kind").map(|k| k.to_string()))
-}
 
 /// Colours, off unless stderr is a terminal and NO_COLOR is unset.
 #[derive(Clone, Copy, Debug)]
@@ -112,7 +71,7 @@ pub fn render(
         match cur {
             EvalAltResult::ErrorInFunctionCall(name, src, inner, pos) => {
                 // The one-line script the test runner calls a test with is not the user's.
-                if cur_file != crate::testing::runner::CALL_SOURCE {
+                if cur_file != HIDDEN_SOURCE {
                     frames.push(Frame {
                         what: format!("in function `{name}`"),
                         file: cur_file.clone(),

@@ -1,6 +1,6 @@
 //! Builds the Rhai engine: every domain's bindings, the module resolver (relative imports and
 //! the embedded stdlib), sandbox limits and the progress hook that makes Ctrl-C stop a busy
-//! script. Also compiles scripts so that every AST carries its file name for error rendering.
+//! script. Compiling scripts is `scripts.rs`.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rhai::module_resolvers::ModuleResolver;
-use rhai::{Engine, EvalAltResult, Module, Position, Scope, Shared, AST};
+use rhai::{Engine, EvalAltResult, Module, Position, Scope, Shared};
 
 type SharedModule = Shared<Module>;
 
@@ -35,10 +35,7 @@ pub const DEFAULT_MAX_STRING_SIZE: usize = 256 * 1024 * 1024;
 pub const DEFAULT_MAX_ARRAY_SIZE: usize = 16 * 1024 * 1024;
 pub const DEFAULT_MAX_MAP_SIZE: usize = 16 * 1024 * 1024;
 
-/// The token `on_progress` stops a script with when Ctrl-C was pressed.
-pub const CANCELLED_TOKEN: &str = "cancelled";
-/// The token `on_progress` stops a script with when `--max-time` ran out.
-pub const TIME_LIMIT_TOKEN: &str = "time limit exceeded";
+use crate::outcome::{CANCELLED_TOKEN, TIME_LIMIT_TOKEN};
 
 /// A fully configured engine for `host`.
 pub fn build(host: &Arc<Host>, limits: &Limits) -> Engine {
@@ -78,177 +75,9 @@ pub fn build(host: &Arc<Host>, limits: &Limits) -> Engine {
     crate::testing::bindings::register(&mut r);
     crate::containers::bindings::register(&mut r, host);
     crate::buildah::bindings::register(&mut r, host);
-    // The hidden helper that `catch (e)` blocks call (see `mark_catches`).
-    engine.register_fn(CATCH_HELPER, classify_caught);
+    // The hidden helper that `catch (e)` blocks call (see `scripts::mark_catches`).
+    engine.register_fn(crate::scripts::CATCH_HELPER, crate::scripts::classify_caught);
     engine
-}
-
-/// Called at the start of every `catch (e)` block: Rhai hands its own errors (unknown variable,
-/// wrong type, data too large) to a catch block as a map without `kind`; give them one, so
-/// `e.kind` works for every error a script can catch.
-const CATCH_HELPER: &str = "__herodo_caught";
-
-fn classify_caught(e: rhai::Dynamic) -> rhai::Dynamic {
-    let Some(mut map) = e.clone().try_cast::<rhai::Map>() else {
-        return e;
-    };
-    if map.contains_key("kind") {
-        return e;
-    }
-    let Some(variant) = map.get("error").map(|v| v.to_string()) else {
-        return e;
-    };
-    let kind = match variant.as_str() {
-        "ErrorTooManyOperations"
-        | "ErrorTooManyVariables"
-        | "ErrorTooManyModules"
-        | "ErrorStackOverflow"
-        | "ErrorDataTooLarge" => crate::error::kind::LIMIT,
-        "ErrorParsing" => crate::error::kind::SYNTAX,
-        _ => crate::error::kind::SCRIPT,
-    };
-    map.insert("kind".into(), kind.into());
-    map.into()
-}
-
-/// Insert `e = __herodo_caught(e);` right after the `{` of every `catch (e) {`, found with
-/// Rhai's own tokenizer (so text inside strings is never touched). Only the line of the `{`
-/// shifts, by the length of the insertion.
-fn mark_catches(engine: &Engine, text: &str) -> Option<String> {
-    use rhai::Token;
-    let inputs = [text];
-    let (mut tokens, control) = engine.lex(&inputs);
-    let mut recent: Vec<Token> = Vec::with_capacity(5);
-    // Brace depths at which an interpolation `${ ... }` ends and string text resumes.
-    let mut resume_text: Vec<usize> = Vec::new();
-    let mut depth = 0usize;
-    let mut in_interpolation = false;
-    let mut inserts: Vec<(usize, usize, String)> = Vec::new();
-    for (tok, pos) in tokens.by_ref() {
-        match &tok {
-            Token::EOF | Token::LexError(_) => break,
-            Token::InterpolatedString(_) => in_interpolation = true,
-            Token::LeftBrace => {
-                depth += 1;
-                if in_interpolation {
-                    resume_text.push(depth);
-                    in_interpolation = false;
-                }
-            }
-            Token::RightBrace => {
-                if resume_text.last() == Some(&depth) {
-                    resume_text.pop();
-                    control.borrow_mut().is_within_text = true;
-                }
-                depth = depth.saturating_sub(1);
-            }
-            _ => {}
-        }
-        if matches!(tok, Token::LeftBrace) {
-            if let [Token::Catch, Token::LeftParen, Token::Identifier(var), Token::RightParen] =
-                recent.as_slice()
-            {
-                if let (Some(line), Some(col)) = (pos.line(), pos.position()) {
-                    inserts.push((line, col, format!(" {var} = {CATCH_HELPER}({var});")));
-                }
-            }
-        }
-        if recent.len() == 4 {
-            recent.remove(0);
-        }
-        recent.push(tok);
-    }
-    if inserts.is_empty() {
-        return None;
-    }
-    let mut lines: Vec<String> = text.split('\n').map(str::to_string).collect();
-    // Right to left within a line, so earlier columns stay valid.
-    inserts.sort_by(|a, b| b.cmp(a));
-    for (line, col, code) in inserts {
-        let Some(l) = lines.get_mut(line - 1) else {
-            continue;
-        };
-        // `col` counts characters; the `{` is at character col-1.
-        let Some((at, _)) = l.char_indices().nth(col - 1) else {
-            continue;
-        };
-        if l[at..].starts_with('{') {
-            l.insert_str(at + 1, &code);
-        }
-    }
-    Some(lines.join("\n"))
-}
-
-/// Blank out a `#!` first line (keeping the newline, so line numbers stay right).
-pub fn strip_shebang(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.starts_with("#!") {
-        let rest = text.find('\n').map_or("", |i| &text[i..]);
-        std::borrow::Cow::Owned(rest.to_string())
-    } else {
-        std::borrow::Cow::Borrowed(text)
-    }
-}
-
-/// Compile `text` as the script named `name` (an absolute path, `<eval>` or `<stdin>`),
-/// remembering its text for error rendering.
-pub fn compile(
-    engine: &Engine,
-    host: &Host,
-    name: &str,
-    text: &str,
-) -> Result<AST, Box<EvalAltResult>> {
-    host.add_source(name, text);
-    let text = strip_shebang(text);
-    let marked = mark_catches(engine, &text);
-    let mut ast = engine
-        .compile(marked.as_deref().unwrap_or(&text))
-        .map_err(|e| Box::new(EvalAltResult::from(e)))?;
-    ast.set_source(name);
-    Ok(ast)
-}
-
-/// Read a script file and compile it under its absolute path.
-pub fn compile_file(engine: &Engine, host: &Host, path: &Path) -> Result<AST, LoadError> {
-    let abs = absolute(path);
-    let text = std::fs::read_to_string(&abs).map_err(|e| LoadError::Read(path.to_path_buf(), e))?;
-    compile(engine, host, &abs.display().to_string(), &text).map_err(LoadError::Compile)
-}
-
-/// A script that could not be loaded.
-#[derive(Debug)]
-pub enum LoadError {
-    Read(PathBuf, std::io::Error),
-    Compile(Box<EvalAltResult>),
-}
-
-/// `path` made absolute against the current directory, with `.` and `..` removed.
-pub fn absolute(path: &Path) -> PathBuf {
-    let joined = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        std::env::current_dir()
-            .unwrap_or_else(|_| PathBuf::from("/"))
-            .join(path)
-    };
-    let mut out = PathBuf::new();
-    for c in joined.components() {
-        match c {
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
-}
-
-/// A scope with the script's arguments in `ARGS`.
-pub fn scope_with_args(args: &[String]) -> Scope<'static> {
-    let mut scope = Scope::new();
-    let arr: rhai::Array = args.iter().cloned().map(Into::into).collect();
-    scope.push_constant("ARGS", arr);
-    scope
 }
 
 /// Resolves `import "x"` relative to the importing file and `import "std/x"` to the stdlib.
@@ -297,7 +126,7 @@ impl Resolver {
         if file.extension().is_none_or(|e| e != "rhai") {
             file = PathBuf::from(format!("{}.rhai", file.display()));
         }
-        let file = absolute(&file);
+        let file = crate::scripts::absolute(&file);
         let text = std::fs::read_to_string(&file).map_err(|e| {
             format!(
                 "cannot read {}: {e}",
@@ -348,7 +177,7 @@ impl ModuleResolver for Resolver {
                 ),
             ));
         }
-        let result = compile(engine, &self.host, &id, &text).and_then(|ast| {
+        let result = crate::scripts::compile(engine, &self.host, &id, &text).and_then(|ast| {
             Module::eval_ast_as_new(Scope::new(), &ast, engine).map(|mut m| {
                 m.build_index();
                 SharedModule::new(m)
@@ -368,25 +197,3 @@ impl ModuleResolver for Resolver {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn catches_are_marked_outside_strings_only() {
-        let engine = Engine::new();
-        let text = "try { x } catch (e) { print(e.kind); }\nlet s = `a ${ 1 } catch (e) { b`;\ntry {} catch (err) {}";
-        let out = mark_catches(&engine, text).expect("marked");
-        let lines: Vec<&str> = out.lines().collect();
-        assert_eq!(
-            lines[0],
-            "try { x } catch (e) { e = __herodo_caught(e); print(e.kind); }"
-        );
-        assert_eq!(lines[1], "let s = `a ${ 1 } catch (e) { b`;");
-        assert_eq!(
-            lines[2],
-            "try {} catch (err) { err = __herodo_caught(err);}"
-        );
-        assert!(mark_catches(&engine, "let x = 1;").is_none());
-    }
-}

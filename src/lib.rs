@@ -1,14 +1,16 @@
 //! herodo: a Rhai script runner with typed bindings for infrastructure work.
 //!
 //! The binary is a thin shell over [`main_entry`]: parse the command line into a
-//! [`cli::Config`], then [`run::execute`] it on a thread with a large stack (deep script
+//! [`cli::Config`], then [`actions::execute`] it on a thread with a large stack (deep script
 //! recursion must end in a clean "call stack too deep" error, never a crash).
 
+pub mod actions;
 pub mod buildah;
 pub mod cli;
 pub mod common;
 pub mod containers;
 pub mod diagnostics;
+pub mod docs;
 pub mod engine;
 pub mod error;
 pub mod exec;
@@ -18,9 +20,10 @@ pub mod lint;
 pub mod misc;
 pub mod net;
 pub mod os;
+pub mod outcome;
 pub mod process;
 pub mod repl;
-pub mod run;
+pub mod scripts;
 pub mod stdlib;
 pub mod testing;
 pub mod text;
@@ -37,9 +40,9 @@ pub fn main_entry(argv: Vec<std::ffi::OsString>) -> i32 {
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() {
-                run::code::USAGE
+                outcome::code::USAGE
             } else {
-                run::code::OK
+                outcome::code::OK
             };
         }
     };
@@ -47,22 +50,22 @@ pub fn main_entry(argv: Vec<std::ffi::OsString>) -> i32 {
         Ok(c) => c,
         Err(e) => {
             eprintln!("herodo: {e}");
-            return run::code::USAGE;
+            return outcome::code::USAGE;
         }
     };
     let worker = std::thread::Builder::new()
         .name("script".into())
         .stack_size(SCRIPT_STACK)
-        .spawn(move || run::execute(config));
+        .spawn(move || actions::execute(config));
     match worker.map(|h| h.join()) {
         Ok(Ok(code)) => code,
         Ok(Err(_)) => {
             eprintln!("herodo: internal error (the script thread panicked); please report it");
-            run::code::SCRIPT_ERROR
+            outcome::code::SCRIPT_ERROR
         }
         Err(e) => {
             eprintln!("herodo: cannot start the script thread: {e}");
-            run::code::SCRIPT_ERROR
+            outcome::code::SCRIPT_ERROR
         }
     }
 }

@@ -12,7 +12,7 @@
 //! herodo only, and herodo decides to stop the running command.
 
 mod cancel;
-mod run;
+mod process;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -20,7 +20,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 pub use cancel::CancelToken;
-pub use run::ProcessExecutor;
+pub use process::ProcessExecutor;
 
 /// Default cap on captured bytes per stream; the tail is kept when output is longer.
 pub const DEFAULT_MAX_OUTPUT: usize = 32 * 1024 * 1024;

@@ -7,9 +7,7 @@ use rhai::{Dynamic, EvalAltResult, Position, INT};
 use crate::glue::{seconds, IntoRhai, RResult, Registrar};
 use crate::host::Host;
 
-/// The value `exit(code)` terminates a script with; the runner turns it into the exit code.
-#[derive(Clone, Debug)]
-pub struct ExitRequest(pub i32);
+use crate::outcome::ExitRequest;
 
 pub fn register(r: &mut Registrar, host: &Arc<Host>) {
     r.engine()

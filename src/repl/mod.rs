@@ -11,7 +11,8 @@ use rhai::{Dynamic, Engine, EvalAltResult, Scope, AST};
 use crate::diagnostics::{self, Outcome, Style};
 use crate::engine::{self, Limits};
 use crate::host::Host;
-use crate::run::{function_docs, FnDoc};
+use crate::docs::{function_docs, FnDoc};
+use crate::scripts;
 
 pub use editor::run_interactive;
 
@@ -243,7 +244,7 @@ impl Session {
         Session {
             host,
             engine,
-            scope: engine::scope_with_args(&[]),
+            scope: scripts::scope_with_args(&[]),
             lib: AST::empty(),
             imports: AST::empty(),
             history: Vec::new(),
@@ -316,7 +317,7 @@ impl Session {
             }
             Meta::Load(file) => match std::fs::read_to_string(&file) {
                 Ok(text) => {
-                    let name = engine::absolute(std::path::Path::new(&file))
+                    let name = scripts::absolute(std::path::Path::new(&file))
                         .display()
                         .to_string();
                     self.eval(&name, &text)
@@ -325,7 +326,7 @@ impl Session {
             },
             Meta::Reset => {
                 self.engine = engine::build(&self.host, &self.limits);
-                self.scope = engine::scope_with_args(&[]);
+                self.scope = scripts::scope_with_args(&[]);
                 self.lib = AST::empty();
                 self.imports = AST::empty();
                 Reply::Output("session reset: no variables, functions or imports\n".into())
@@ -349,7 +350,7 @@ impl Session {
 
     /// Evaluate code in the session: variables, functions and imports persist.
     pub fn eval(&mut self, name: &str, code: &str) -> Reply {
-        let ast = match engine::compile(&self.engine, &self.host, name, code) {
+        let ast = match scripts::compile(&self.engine, &self.host, name, code) {
             Ok(a) => a,
             Err(e) => return self.error(&e, name),
         };

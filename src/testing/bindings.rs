@@ -15,9 +15,7 @@ pub const ASSERTION: &str = "assertion";
 /// Kind of the error `require_tool` throws when HERODO_REQUIRE_TOOLS=1 and the tool is missing.
 pub const MISSING_TOOL: &str = "missing_tool";
 
-/// The value `skip(reason)` terminates a test with.
-#[derive(Clone, Debug)]
-pub struct SkipRequest(pub String);
+pub use crate::outcome::SkipRequest;
 
 fn fail(message: String) -> Box<EvalAltResult> {
     to_rhai_error(ErrorInfo::new(ASSERTION, message))

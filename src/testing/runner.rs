@@ -13,9 +13,10 @@ use super::report::{self, Format, Reporter};
 use super::{Status, Summary, TestResult};
 use crate::diagnostics::{self, Outcome, Style};
 use crate::engine::{self, Limits};
+use crate::scripts;
 use crate::exec::{fmt_duration, Cmd};
 use crate::host::Host;
-use crate::run::code;
+use crate::outcome::code;
 
 /// Default time one test (with its setup) may take.
 pub const DEFAULT_TEST_TIMEOUT: Duration = Duration::from_secs(300);
@@ -55,7 +56,7 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
         if root.is_file() {
             out.push(root.clone());
         } else if root.is_dir() {
-            let found = crate::run::scripts_in(root)
+            let found = crate::scripts::scripts_in(root)
                 .map_err(|e| format!("cannot read {}: {e}", root.display()))?;
             out.extend(found.into_iter().filter(|p| is_test_file(p)));
         } else if paths.is_empty() {
@@ -65,7 +66,7 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
         }
     }
     let mut seen = std::collections::HashSet::new();
-    out.retain(|p| seen.insert(engine::absolute(p)));
+    out.retain(|p| seen.insert(scripts::absolute(p)));
     Ok(out)
 }
 
@@ -106,7 +107,7 @@ impl Collector {
 const FILE_MODULE: &str = "herodo_test_file";
 
 /// Source name of the one-line scripts that call a test; diagnostics leave it out.
-pub const CALL_SOURCE: &str = "<herodo test>";
+const CALL_SOURCE: &str = diagnostics::HIDDEN_SOURCE;
 
 /// Run `f` under `timeout`: when it expires, the cancel flag stops the script and whatever
 /// command it is running. Also reports whether Ctrl-C interrupted it.
@@ -238,7 +239,7 @@ impl Runner<'_> {
     }
 
     fn run_file(&mut self, path: &Path, out: &mut Collector) {
-        let abs = engine::absolute(path).display().to_string();
+        let abs = scripts::absolute(path).display().to_string();
         let shown = self.host.display_path(&abs);
         let started = Instant::now();
         let text = match std::fs::read_to_string(path) {
@@ -254,7 +255,7 @@ impl Runner<'_> {
                 return;
             }
         };
-        let ast = match engine::compile(&self.engine, self.host, &abs, &text) {
+        let ast = match scripts::compile(&self.engine, self.host, &abs, &text) {
             Ok(a) => a,
             Err(e) => {
                 let msg = diagnostics::render(self.host, &e, &abs, None, self.style);
@@ -280,7 +281,7 @@ impl Runner<'_> {
                 return;
             }
             let run = self
-                .timed(|engine| engine.run_ast_with_scope(&mut engine::scope_with_args(&[]), &ast));
+                .timed(|engine| engine.run_ast_with_scope(&mut scripts::scope_with_args(&[]), &ast));
             let (status, message) = self.judge(run, &abs);
             let mut r = Self::result(&shown, &name, status, started, message);
             r.resources = self.cleanup(file_mark);
@@ -551,10 +552,10 @@ fn list(
 ) -> i32 {
     let mut rc = code::OK;
     for f in files {
-        let abs = engine::absolute(f).display().to_string();
+        let abs = scripts::absolute(f).display().to_string();
         let shown = host.display_path(&abs);
         let text = std::fs::read_to_string(f).unwrap_or_default();
-        match engine::compile(engine, host, &abs, &text) {
+        match scripts::compile(engine, host, &abs, &text) {
             Ok(ast) => {
                 let mut names = test_functions(&ast, &text);
                 if names.is_empty() {
@@ -691,7 +692,7 @@ fn run_worker(
         .timeout(Duration::from_secs(7 * 24 * 3600))
         // Stopped (Ctrl-C, SIGTERM), a worker runs teardown and removes what its tests made.
         .kill_grace(Duration::from_secs(120));
-    let shown = host.display_path(&engine::absolute(file).display().to_string());
+    let shown = host.display_path(&scripts::absolute(file).display().to_string());
     let output = host.exec(cmd);
     let mut results: Vec<TestResult> = std::fs::read_to_string(result_file)
         .unwrap_or_default()

@@ -1,4 +1,5 @@
-//! Carries out a [`Config`]: run a file, a directory, code from `-e` or stdin; `check`; `fns`.
+//! Carries out an [`Action`]: run a file, a directory, code from `-e` or stdin; `check`; `fns`;
+//! and hands `test` and `repl` to their modules.
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -8,16 +9,11 @@ use rhai::{Engine, EvalAltResult};
 
 use crate::cli::{Action, Config};
 use crate::diagnostics::{self, Outcome, Style};
-use crate::engine::{self, LoadError};
+use crate::engine;
+use crate::scripts::{self, LoadError};
 use crate::host::Host;
 
-/// Process exit codes.
-pub mod code {
-    pub const OK: i32 = 0;
-    pub const SCRIPT_ERROR: i32 = 1;
-    pub const USAGE: i32 = 2;
-    pub const CANCELLED: i32 = 130;
-}
+pub use crate::outcome::code;
 
 /// Run what `config` asks for and return the process exit code.
 pub fn execute(config: Config) -> i32 {
@@ -69,46 +65,6 @@ struct Ctx<'a> {
     style: Style,
 }
 
-/// True for files herodo runs: `.rhai`, or anything starting with a herodo shebang.
-fn is_script(path: &Path) -> bool {
-    if path.extension().is_some_and(|e| e == "rhai") {
-        return true;
-    }
-    let mut head = [0u8; 64];
-    let n = std::fs::File::open(path)
-        .and_then(|mut f| f.read(&mut head))
-        .unwrap_or(0);
-    let head = String::from_utf8_lossy(&head[..n]);
-    head.starts_with("#!") && head.lines().next().is_some_and(|l| l.contains("herodo"))
-}
-
-/// Every `.rhai` file below `dir`, sorted by path. Symlinked directories are followed once:
-/// a directory already visited (by canonical path) is skipped, so a link back up the tree
-/// (`ln -s .. d/sub/up`) cannot make a loop.
-pub fn scripts_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        if !seen.insert(d.canonicalize()?) {
-            continue;
-        }
-        for entry in std::fs::read_dir(&d)? {
-            let p = entry?.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|e| e == "rhai") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    // The same file reached through two links is one script.
-    let mut files = std::collections::HashSet::new();
-    out.retain(|p| files.insert(p.canonicalize().unwrap_or_else(|_| p.clone())));
-    Ok(out)
-}
-
 impl Ctx<'_> {
     fn report(&self, err: &EvalAltResult, file: &str) -> i32 {
         match diagnostics::outcome(err) {
@@ -133,7 +89,7 @@ impl Ctx<'_> {
     }
 
     fn run_ast(&self, ast: &rhai::AST, name: &str, args: &[String]) -> i32 {
-        let mut scope = engine::scope_with_args(args);
+        let mut scope = scripts::scope_with_args(args);
         match self.engine.run_ast_with_scope(&mut scope, ast) {
             Ok(()) => code::OK,
             Err(e) => self.report(&e, name),
@@ -141,15 +97,15 @@ impl Ctx<'_> {
     }
 
     fn run_text(&self, name: &str, text: &str, args: &[String]) -> i32 {
-        match engine::compile(self.engine, self.host, name, text) {
+        match scripts::compile(self.engine, self.host, name, text) {
             Ok(ast) => self.run_ast(&ast, name, args),
             Err(e) => self.report(&e, name),
         }
     }
 
     fn load(&self, path: &Path) -> Result<(rhai::AST, String), i32> {
-        let name = engine::absolute(path).display().to_string();
-        match engine::compile_file(self.engine, self.host, path) {
+        let name = scripts::absolute(path).display().to_string();
+        match scripts::compile_file(self.engine, self.host, path) {
             Ok(ast) => Ok((ast, name)),
             Err(LoadError::Read(p, e)) => {
                 eprintln!("herodo: cannot read {}: {e}", p.display());
@@ -164,7 +120,7 @@ impl Ctx<'_> {
             eprintln!("herodo: no such script: {}", path.display());
             return code::USAGE;
         }
-        if !is_script(path) {
+        if !scripts::is_script(path) {
             eprintln!(
                 "herodo: {} is not a .rhai script (rename it to .rhai or start it with `#!/usr/bin/env herodo`)",
                 path.display()
@@ -178,7 +134,7 @@ impl Ctx<'_> {
     }
 
     fn run_dir(&self, dir: &Path) -> i32 {
-        let scripts = match scripts_in(dir) {
+        let scripts = match scripts::scripts_in(dir) {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("herodo: cannot read directory {}: {e}", dir.display());
@@ -212,7 +168,7 @@ impl Ctx<'_> {
         let mut files = Vec::new();
         for p in paths {
             if p.is_dir() {
-                match scripts_in(p) {
+                match scripts::scripts_in(p) {
                     Ok(s) => files.extend(s),
                     Err(e) => {
                         eprintln!("herodo: cannot read directory {}: {e}", p.display());
@@ -253,7 +209,7 @@ impl Ctx<'_> {
     /// Report every syntax error of one file, or (when it parses) every call to a function
     /// that exists nowhere; returns how many problems were found.
     fn check_file(&self, f: &Path) -> usize {
-        let name = engine::absolute(f).display().to_string();
+        let name = scripts::absolute(f).display().to_string();
         let text = match std::fs::read_to_string(f) {
             Ok(t) => t,
             Err(e) => {
@@ -262,7 +218,7 @@ impl Ctx<'_> {
             }
         };
         self.host.add_source(&name, &text);
-        let body = engine::strip_shebang(&text);
+        let body = scripts::strip_shebang(&text);
         let show = |err: &EvalAltResult| {
             let text = diagnostics::render(self.host, err, &name, None, self.style);
             let _ = std::io::stderr().lock().write_all(text.as_bytes());
@@ -289,118 +245,8 @@ impl Ctx<'_> {
     }
 }
 
-/// One registered function, as `herodo fns` shows it.
-#[derive(serde::Serialize, Debug, Clone)]
-pub struct FnDoc {
-    pub name: String,
-    pub params: Vec<ParamDoc>,
-    pub return_type: String,
-    pub signature: String,
-    pub summary: String,
-    pub doc: String,
-}
-
-#[derive(serde::Serialize, Debug, Clone)]
-pub struct ParamDoc {
-    pub name: String,
-    #[serde(rename = "type")]
-    pub ty: String,
-}
-
-/// Every function registered in `engine` (standard Rhai packages excluded), sorted by name.
-pub fn function_docs(engine: &Engine) -> Vec<FnDoc> {
-    let Ok(json) = engine.gen_fn_metadata_to_json(false) else {
-        return Vec::new();
-    };
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(&json) else {
-        return Vec::new();
-    };
-    let mut out: Vec<FnDoc> = v["functions"]
-        .as_array()
-        .map(|fs| {
-            fs.iter()
-                .filter_map(|f| {
-                    let raw_name = f["name"].as_str()?;
-                    // Hidden helpers (the catch-block classifier) are not for scripts.
-                    if raw_name.starts_with("__") {
-                        return None;
-                    }
-                    let params: Vec<ParamDoc> = f["params"]
-                        .as_array()
-                        .map(|ps| {
-                            ps.iter()
-                                .map(|p| ParamDoc {
-                                    name: p["name"].as_str().unwrap_or("_").to_string(),
-                                    ty: p["type"].as_str().unwrap_or("?").to_string(),
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    let return_type = f["returnType"].as_str().unwrap_or("").to_string();
-                    let doc: String = f["docComments"]
-                        .as_array()
-                        .map(|c| {
-                            c.iter()
-                                .filter_map(|l| l.as_str())
-                                .flat_map(|block| block.lines())
-                                .map(|l| {
-                                    let l = l.trim_start().trim_start_matches("///");
-                                    l.strip_prefix(' ').unwrap_or(l).to_string()
-                                })
-                                .collect::<Vec<_>>()
-                                .join("\n")
-                        })
-                        .unwrap_or_default();
-                    let (name, signature) = if let Some(prop) = raw_name.strip_prefix("set$") {
-                        let owner = params.first().map(|p| p.ty.clone()).unwrap_or_default();
-                        let ty = params.get(1).map(|p| p.ty.clone()).unwrap_or_default();
-                        (
-                            format!("{owner}.{prop} ="),
-                            format!("{owner}.{prop} = {ty}"),
-                        )
-                    } else if let Some(prop) = raw_name.strip_prefix("get$") {
-                        let owner = params.first().map(|p| p.ty.clone()).unwrap_or_default();
-                        (
-                            format!("{owner}.{prop}"),
-                            format!("{owner}.{prop} -> {return_type}"),
-                        )
-                    } else {
-                        let ps: Vec<String> = params
-                            .iter()
-                            .map(|p| format!("{}: {}", p.name, p.ty))
-                            .collect();
-                        let ret = if return_type.is_empty() || return_type == "()" {
-                            String::new()
-                        } else {
-                            format!(" -> {return_type}")
-                        };
-                        (
-                            raw_name.to_string(),
-                            format!("{raw_name}({}){ret}", ps.join(", ")),
-                        )
-                    };
-                    Some(FnDoc {
-                        summary: doc.lines().next().unwrap_or("").to_string(),
-                        name,
-                        params,
-                        return_type,
-                        signature,
-                        doc,
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    out.sort_by(|a, b| {
-        a.name
-            .cmp(&b.name)
-            .then(a.params.len().cmp(&b.params.len()))
-    });
-    out
-}
-
 fn fns(engine: &Engine, filter: Option<&str>, json: bool) -> i32 {
-    let docs: Vec<FnDoc> = function_docs(engine)
+    let docs: Vec<crate::docs::FnDoc> = crate::docs::function_docs(engine)
         .into_iter()
         .filter(|d| filter.is_none_or(|f| d.name.contains(f)))
         .collect();
