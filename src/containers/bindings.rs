@@ -38,7 +38,10 @@ fn usage_map(u: ResourceUsage) -> Map {
         ("cpu_usage", Dynamic::from_float(u.cpu_usage)),
         ("memory_usage", Dynamic::from_int(u.memory_usage)),
         ("memory_limit", Dynamic::from_int(u.memory_limit)),
-        ("memory_percentage", Dynamic::from_float(u.memory_percentage)),
+        (
+            "memory_percentage",
+            Dynamic::from_float(u.memory_percentage),
+        ),
         ("network_input", Dynamic::from_int(u.network_input)),
         ("network_output", Dynamic::from_int(u.network_output)),
         ("block_input", Dynamic::from_int(u.block_input)),
@@ -124,13 +127,14 @@ fn health(
     let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
     // 0 keeps the engine's default; anything else must be a real count (4294967297 must not
     // wrap to 1, -5 must not vanish).
-    let retries = convert::int_in::<u32>("health_check.retries", retries, 0, 1_000_000)
-        .map_err(|e| match e {
+    let retries = convert::int_in::<u32>("health_check.retries", retries, 0, 1_000_000).map_err(
+        |e| match e {
             crate::error::HostError::InvalidArgument { field, reason } => {
                 ContainerError::InvalidArgument { field, reason }
             }
             other => ContainerError::invalid("health_check.retries", other.to_string()),
-        })?;
+        },
+    )?;
     let h = HealthCheck {
         cmd: cmd.to_string(),
         interval: opt(interval),
@@ -398,8 +402,10 @@ c.with_env("POSTGRES_PASSWORD", "example");
 c.with_envs(#{MODE: "prod", LEVEL: "3"});
 ```"#,
         move |c: &mut Container, m: Map| {
-            let vars: Vec<(String, String)> =
-                m.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            let vars: Vec<(String, String)> = m
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
             for (_, v) in &vars {
                 h.register_secret(v);
             }
@@ -837,7 +843,14 @@ let r = c.exec("cat /etc/hostname");
 let r2 = c.exec(["ls", "-l", "/"]);
 ```"#,
         move |c: &mut Container, v: Dynamic| -> RResult<CommandResult> {
-            ops::exec(&h, &engine(&h)?, &c.name, exec_what(&v)?, &ExecOptions::default()).rhai()
+            ops::exec(
+                &h,
+                &engine(&h)?,
+                &c.name,
+                exec_what(&v)?,
+                &ExecOptions::default(),
+            )
+            .rhai()
         },
     );
     let h = host.clone();

@@ -94,7 +94,9 @@ pub fn is_name_clash(err: &ExecError) -> bool {
     match err {
         ExecError::Failed { stderr, .. } => {
             let s = stderr.to_ascii_lowercase();
-            s.contains("already in use") || s.contains("already exists") || s.contains("already used")
+            s.contains("already in use")
+                || s.contains("already exists")
+                || s.contains("already used")
         }
         _ => false,
     }

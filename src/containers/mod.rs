@@ -93,11 +93,7 @@ pub struct Container {
 
 impl std::fmt::Debug for Container {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let env: BTreeMap<&str, &str> = self
-            .env_vars
-            .keys()
-            .map(|k| (k.as_str(), "***"))
-            .collect();
+        let env: BTreeMap<&str, &str> = self.env_vars.keys().map(|k| (k.as_str(), "***")).collect();
         f.debug_struct("Container")
             .field("name", &self.name)
             .field("container_id", &self.container_id)
@@ -503,14 +499,16 @@ pub fn images_argv(flavor: Flavor) -> Vec<String> {
     ]
 }
 
-/// `stats` argv for a flavor (one snapshot, JSON output).
+/// `stats` argv for a flavor (one snapshot, JSON output). podman's `json` format rounds sizes
+/// to four digits (`67.11MB` for 64 MiB); its raw `ContainerStats` record has exact numbers.
+/// docker and nerdctl print human sizes only.
 pub fn stats_argv(flavor: Flavor, name: &str) -> Vec<String> {
     vec![
         "stats".into(),
         "--no-stream".into(),
         "--format".into(),
         match flavor {
-            Flavor::Podman => "json".into(),
+            Flavor::Podman => "{{json .ContainerStats}}".into(),
             _ => "{{json .}}".into(),
         },
         name.into(),
@@ -573,7 +571,9 @@ mod tests {
         );
         assert_eq!(
             joined(&run_argv(Flavor::Docker, &c, "io.herodo.owner=me", None)),
-            format!("run -d --name web {common} {owner} {tail} --health-interval 5s {health} {end}")
+            format!(
+                "run -d --name web {common} {owner} {tail} --health-interval 5s {health} {end}"
+            )
         );
         assert_eq!(
             joined(&run_argv(Flavor::Nerdctl, &c, "io.herodo.owner=me", None)),
@@ -593,7 +593,9 @@ mod tests {
             "run -d --name x --label io.herodo.owner=o localhost/busybox:test"
         );
         c.detach = false;
-        assert!(!run_argv(Flavor::Docker, &c, "io.herodo.owner=o", None).contains(&"-d".to_string()));
+        assert!(
+            !run_argv(Flavor::Docker, &c, "io.herodo.owner=o", None).contains(&"-d".to_string())
+        );
     }
 
     #[test]
@@ -608,9 +610,14 @@ mod tests {
                 .filter(|(flag, _)| *flag == "--label")
                 .map(|(_, v)| v)
                 .collect();
-            assert_eq!(labels.last().map(|s| s.as_str()), Some("io.herodo.owner=me"), "{f:?}");
+            assert_eq!(
+                labels.last().map(|s| s.as_str()),
+                Some("io.herodo.owner=me"),
+                "{f:?}"
+            );
         }
-        c.labels.insert("io.herodo.owner".into(), "someone-else".into());
+        c.labels
+            .insert("io.herodo.owner".into(), "someone-else".into());
         assert!(matches!(
             c.validate(),
             Err(ContainerError::InvalidArgument { field, .. }) if field == "label"
@@ -620,7 +627,8 @@ mod tests {
     #[test]
     fn debug_hides_env_values() {
         let mut c = Container::from_image("x", "localhost/busybox:test").unwrap();
-        c.env_vars.insert("TOKEN".into(), "S3CR3T-CANARY-9f8e7d".into());
+        c.env_vars
+            .insert("TOKEN".into(), "S3CR3T-CANARY-9f8e7d".into());
         let shown = format!("{c:?}");
         assert!(!shown.contains("S3CR3T"), "{shown}");
         assert!(shown.contains("\"TOKEN\": \"***\""), "{shown}");
@@ -647,9 +655,18 @@ mod tests {
         );
         assert!(o.validate().is_ok());
         for bad in [
-            ExecOptions { user: Some("-x".into()), ..ExecOptions::default() },
-            ExecOptions { workdir: Some("rel".into()), ..ExecOptions::default() },
-            ExecOptions { env: [("A-B".to_string(), String::new())].into(), ..ExecOptions::default() },
+            ExecOptions {
+                user: Some("-x".into()),
+                ..ExecOptions::default()
+            },
+            ExecOptions {
+                workdir: Some("rel".into()),
+                ..ExecOptions::default()
+            },
+            ExecOptions {
+                env: [("A-B".to_string(), String::new())].into(),
+                ..ExecOptions::default()
+            },
         ] {
             assert!(bad.validate().is_err(), "{bad:?}");
         }
@@ -682,7 +699,12 @@ mod tests {
             cmd: "test -f /tmp/ready\nwget -q -O- http://127.0.0.1/ | grep ok".into(),
             ..HealthCheck::default()
         });
-        let a = joined(&run_argv(Flavor::Docker, &c, "io.herodo.owner=o", Some("/state/x.sh")));
+        let a = joined(&run_argv(
+            Flavor::Docker,
+            &c,
+            "io.herodo.owner=o",
+            Some("/state/x.sh"),
+        ));
         assert!(a.contains("-v /state/x.sh:/.herodo-healthcheck.sh:ro --health-cmd /bin/sh /.herodo-healthcheck.sh"), "{a}");
     }
 
@@ -740,10 +762,14 @@ mod tests {
         );
         assert_eq!(
             joined(&stats_argv(Flavor::Podman, "w")),
-            "stats --no-stream --format json w"
+            "stats --no-stream --format {{json .ContainerStats}} w"
         );
         assert_eq!(
-            joined(&labelled_ls_argv(Flavor::Podman, "volume", "io.herodo.owner")),
+            joined(&labelled_ls_argv(
+                Flavor::Podman,
+                "volume",
+                "io.herodo.owner"
+            )),
             "volume ls --filter label=io.herodo.owner --format json"
         );
         for f in [Flavor::Docker, Flavor::Nerdctl] {

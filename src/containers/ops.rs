@@ -218,7 +218,8 @@ pub fn build(host: &Host, e: &EngineCli, c: &mut Container) -> Result<CommandRes
     let out = match host.exec_checked(cmd.clone()) {
         Ok(out) => out,
         Err(err) => {
-            let ours = !is_name_clash(&err) && !host.settings.dry_run && created_by_us(host, e, &c.name);
+            let ours =
+                !is_name_clash(&err) && !host.settings.dry_run && created_by_us(host, e, &c.name);
             if ours {
                 register_container(host, e, &c.name);
             } else if let Some(p) = &script {
@@ -1005,23 +1006,23 @@ fn reap_on(host: &Host, e: &EngineCli, cleaned: &mut Vec<Cleaned>) {
         }
     };
     for (kind, name) in found {
-            let argv: Vec<String> = match kind {
-                "container" => super::rm_argv(e.flavor, &name),
-                "volume" => vec!["volume".into(), "rm".into(), "-f".into(), name.clone()],
-                _ => vec!["network".into(), "rm".into(), name.clone()],
-            };
-            let error = match host.exec_checked(e.cmd(argv)) {
-                Ok(_) => None,
-                Err(err) => Some(describe(&err)),
-            };
-            if kind == "container" && error.is_none() && !host.settings.dry_run {
-                remove_healthcheck_files(&host.state_dir, &name);
-            }
-            cleaned.push(Cleaned {
-                kind,
-                name: format!("{}/{name}", e.flavor.name()),
-                error,
-            });
+        let argv: Vec<String> = match kind {
+            "container" => super::rm_argv(e.flavor, &name),
+            "volume" => vec!["volume".into(), "rm".into(), "-f".into(), name.clone()],
+            _ => vec!["network".into(), "rm".into(), name.clone()],
+        };
+        let error = match host.exec_checked(e.cmd(argv)) {
+            Ok(_) => None,
+            Err(err) => Some(describe(&err)),
+        };
+        if kind == "container" && error.is_none() && !host.settings.dry_run {
+            remove_healthcheck_files(&host.state_dir, &name);
+        }
+        cleaned.push(Cleaned {
+            kind,
+            name: format!("{}/{name}", e.flavor.name()),
+            error,
+        });
     }
 }
 
@@ -1187,7 +1188,11 @@ mod tests {
         );
         assert_eq!(e.info().kind, "already_exists");
         assert!(h.resources.is_empty(), "the existing container is not ours");
-        assert_eq!(rec.calls().len(), 1, "no inspect: a clash never created anything");
+        assert_eq!(
+            rec.calls().len(),
+            1,
+            "no inspect: a clash never created anything"
+        );
         assert!(c.container_id.is_empty());
     }
 
@@ -1229,8 +1234,14 @@ mod tests {
         let (h, rec) = host();
         // docker would create nothing and succeed: herodo asks first.
         let err = volume_create(&h, &engine(Flavor::Docker), "data", None).unwrap_err();
-        assert!(matches!(err, ContainerError::AlreadyExists { what: "volume", .. }));
-        assert_eq!(rec.argvs(), vec![vec!["docker", "volume", "inspect", "data"]]);
+        assert!(matches!(
+            err,
+            ContainerError::AlreadyExists { what: "volume", .. }
+        ));
+        assert_eq!(
+            rec.argvs(),
+            vec![vec!["docker", "volume", "inspect", "data"]]
+        );
         assert!(h.resources.is_empty());
         let (h, rec) = host();
         rec.reply(failed(1, "Error: no such volume"));
@@ -1240,10 +1251,24 @@ mod tests {
         assert_eq!(create[4], owner_label_arg());
         assert_eq!(h.resources.len(), 1);
         let (h, rec) = host();
-        rec.reply(failed(125, "Error: network name net1 already used: network already exists"));
-        let err = network_create(&h, &engine(Flavor::Podman), "net1", &NetworkOptions::default())
-            .unwrap_err();
-        assert!(matches!(err, ContainerError::AlreadyExists { what: "network", .. }));
+        rec.reply(failed(
+            125,
+            "Error: network name net1 already used: network already exists",
+        ));
+        let err = network_create(
+            &h,
+            &engine(Flavor::Podman),
+            "net1",
+            &NetworkOptions::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            ContainerError::AlreadyExists {
+                what: "network",
+                ..
+            }
+        ));
         assert!(h.resources.is_empty());
     }
 
@@ -1401,10 +1426,7 @@ mod tests {
         )));
         let mut cleaned = Vec::new();
         reap_on(&h, &e, &mut cleaned);
-        let names: Vec<(&str, &str)> = cleaned
-            .iter()
-            .map(|c| (c.kind, c.name.as_str()))
-            .collect();
+        let names: Vec<(&str, &str)> = cleaned.iter().map(|c| (c.kind, c.name.as_str())).collect();
         assert_eq!(
             names,
             vec![("container", "docker/gone"), ("volume", "docker/gone-vol")]
@@ -1459,7 +1481,11 @@ mod tests {
         reap_on(&h, &engine(Flavor::Podman), &mut cleaned);
         assert_eq!(cleaned.len(), 1);
         assert_eq!(cleaned[0].kind, "engine");
-        assert!(cleaned[0].error.as_deref().unwrap_or("").contains("storage is broken"));
+        assert!(cleaned[0]
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("storage is broken"));
     }
 
     #[test]

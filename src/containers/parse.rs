@@ -160,9 +160,7 @@ pub fn bytes(v: &str) -> Result<i64, String> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("`{v}` is not a size"))?;
+    let n: f64 = num.parse().map_err(|_| format!("`{v}` is not a size"))?;
     let unit = unit.trim();
     let power = match unit.chars().next().map(|c| c.to_ascii_lowercase()) {
         None | Some('b') => 0,
@@ -204,9 +202,28 @@ fn objects(text: &str) -> Result<Vec<Value>, String> {
         .collect()
 }
 
+/// podman's raw `ContainerStats` record: numbers, no units.
+fn raw_stats(o: &Value) -> Option<ResourceUsage> {
+    let int = |k: &str| o[k].as_u64().and_then(|v| i64::try_from(v).ok());
+    Some(ResourceUsage {
+        cpu_usage: o["CPU"].as_f64()?,
+        memory_usage: int("MemUsage")?,
+        memory_limit: int("MemLimit")?,
+        memory_percentage: o["MemPerc"].as_f64()?,
+        network_input: int("NetInput")?,
+        network_output: int("NetOutput")?,
+        block_input: int("BlockInput")?,
+        block_output: int("BlockOutput")?,
+        pids: int("PIDs")?,
+    })
+}
+
 pub fn stats(flavor: Flavor, text: &str) -> Result<ResourceUsage, String> {
     let all = objects(text)?;
     let o = all.first().ok_or("stats returned nothing")?;
+    if o["MemUsage"].is_number() {
+        return raw_stats(o).ok_or_else(|| format!("unexpected stats record: {o}"));
+    }
     let (cpu, mem, memp, net, block, pids) = match flavor {
         Flavor::Podman => (
             "cpu_percent",
@@ -518,7 +535,7 @@ mod tests {
 
     #[test]
     fn stats_per_flavor() {
-        // podman 4.3: SI units everywhere.
+        // podman 4.3's `--format json`: SI units everywhere, four digits.
         let p = stats(Flavor::Podman, &fixture("podman_stats.json")).unwrap();
         assert_eq!(
             p,
@@ -534,6 +551,23 @@ mod tests {
                 pids: 1,
             }
         );
+        // podman 4.3's raw record (what herodo asks for): exact numbers.
+        let raw = stats(Flavor::Podman, &fixture("podman_stats_raw.jsonl")).unwrap();
+        assert_eq!(
+            raw,
+            ResourceUsage {
+                cpu_usage: 3.419792467213373,
+                memory_usage: 253_952,
+                memory_limit: 64 * 1024 * 1024,
+                memory_percentage: 0.37841796875,
+                network_input: 426,
+                network_output: 880,
+                block_input: 0,
+                block_output: 0,
+                pids: 1,
+            }
+        );
+        assert!(stats(Flavor::Podman, r#"{"MemUsage": 1}"#).is_err());
         // docker 20.10: memory in powers of 1024, I/O in powers of 1000.
         let d = stats(Flavor::Docker, &fixture("docker_stats.jsonl")).unwrap();
         assert_eq!(
@@ -609,8 +643,14 @@ mod tests {
         assert_eq!(n[1].state, "exited");
         assert_eq!(n[1].name, "done");
         assert!(ps(Flavor::Podman, "null").unwrap().is_empty());
-        assert_eq!(fx1.labels.get("io.buildah.version").map(String::as_str), Some("1.28.2"));
-        assert_eq!(d[0].labels.get("io.buildah.version").map(String::as_str), Some("1.28.2"));
+        assert_eq!(
+            fx1.labels.get("io.buildah.version").map(String::as_str),
+            Some("1.28.2")
+        );
+        assert_eq!(
+            d[0].labels.get("io.buildah.version").map(String::as_str),
+            Some("1.28.2")
+        );
     }
 
     #[test]

@@ -507,7 +507,18 @@ mod tests {
             assert_eq!(parse_go_duration(v), Some(want), "{v}");
         }
         for bad in [
-            "", "1.5.5s", "10", "s", ".s", "-1s", "+1s", "1 s", "1sm", "1d", "soon", "1e3s",
+            "",
+            "1.5.5s",
+            "10",
+            "s",
+            ".s",
+            "-1s",
+            "+1s",
+            "1 s",
+            "1sm",
+            "1d",
+            "soon",
+            "1e3s",
             "99999999999h",
         ] {
             assert_eq!(parse_go_duration(bad), None, "{bad}");
@@ -517,7 +528,12 @@ mod tests {
 
     #[test]
     fn devices_are_dev_paths() {
-        for ok in ["/dev/fuse", "/dev/kvm:/dev/kvm", "/dev/null:/dev/x:rw", "/dev/net/tun"] {
+        for ok in [
+            "/dev/fuse",
+            "/dev/kvm:/dev/kvm",
+            "/dev/null:/dev/x:rw",
+            "/dev/net/tun",
+        ] {
             assert!(device(ok).is_ok(), "{ok}");
         }
         for bad in [
