@@ -1182,7 +1182,8 @@ nerdctl_image_push("localhost/web:1", "127.0.0.1:5000/web:1");
     with_engine!(
         "nerdctl_image_tag",
         &["image", "new_name"],
-        r#"Tag an image with another name.
+        r#"Tag an image with another name. Under `herodo test` the new name is removed after the
+test, unless it existed before (then it is not herodo's to remove).
 ```rhai
 nerdctl_image_tag("localhost/web:1", "localhost/web:latest");
 ```"#,
@@ -1236,7 +1237,8 @@ nerdctl_volume_remove("data");
     with_engine!(
         "nerdctl_volume_create",
         &["name"],
-        r#"Create a named volume.
+        r#"Create a named volume (labelled with herodo's owner tag). Throws `already_exists` when
+the name is taken, on every engine.
 ```rhai
 nerdctl_volume_create("data");
 ```"#,
@@ -1245,7 +1247,8 @@ nerdctl_volume_create("data");
     with_engine!(
         "nerdctl_network_create",
         &["name"],
-        r#"Create a network with the default driver.
+        r#"Create a network with the default driver (labelled with herodo's owner tag). Throws
+`already_exists` when the name is taken.
 ```rhai
 nerdctl_network_create("appnet");
 ```"#,

@@ -31,7 +31,8 @@ pub enum ContainerError {
     AlreadyExists {
         what: &'static str,
         name: String,
-        command: Option<CommandInfo>,
+        /// Boxed: the engine's refusal is rare, and the error stays small on the happy path.
+        command: Option<Box<CommandInfo>>,
     },
     #[error("container {name} is not running (state: {state}){logs}")]
     NotRunning {
@@ -73,7 +74,7 @@ impl Classify for ContainerError {
                 ..ErrorInfo::new(kind::IMAGE_NOT_FOUND, message).field("image", image)
             },
             ContainerError::AlreadyExists { name, command, .. } => ErrorInfo {
-                command: command.clone(),
+                command: command.as_deref().cloned(),
                 ..ErrorInfo::new(kind::ALREADY_EXISTS, message).field("name", name)
             },
             ContainerError::Timeout { .. } => ErrorInfo::new(kind::TIMEOUT, message),

@@ -229,7 +229,7 @@ pub fn build(host: &Host, e: &EngineCli, c: &mut Container) -> Result<CommandRes
                 return Err(ContainerError::AlreadyExists {
                     what: "container",
                     name: c.name.clone(),
-                    command: err.info().command,
+                    command: err.info().command.map(Box::new),
                 });
             }
             return Err(classify_failure(err, &c.image));
@@ -777,7 +777,7 @@ fn create_named(host: &Host, cmd: Cmd, what: &'static str, name: &str) -> Result
         Err(err) if is_name_clash(&err) => Err(ContainerError::AlreadyExists {
             what,
             name: name.into(),
-            command: err.info().command,
+            command: err.info().command.map(Box::new),
         }),
         Err(err) => Err(classify_failure(err, name)),
     }
