@@ -152,3 +152,45 @@ pub fn classify_failure(err: ExecError, subject: &str) -> ContainerError {
     }
     ContainerError::Exec(err)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::Status;
+
+    fn failed(code: i32, stderr: &str) -> ExecError {
+        ExecError::Failed {
+            cmd: "engine".into(),
+            status: Status::Exited(code),
+            stdout: String::new(),
+            stderr: stderr.into(),
+        }
+    }
+
+    /// Messages captured from podman 4.3 and docker 20.10 on this project's machines.
+    #[test]
+    fn clashes_and_not_running_are_recognised() {
+        for clash in [
+            "Error: creating container storage: the container name \"c\" is already in use by e1a6. You have to remove that container to be able to reuse that name: that name is already in use",
+            "docker: Error response from daemon: Conflict. The container name \"/c\" is already in use by container \"f828\". You have to remove (or rename) that container to be able to reuse that name.",
+            "Error: volume with name v already exists: volume already exists",
+            "Error: network name n already used: network already exists",
+            "Error response from daemon: network with name n already exists",
+        ] {
+            assert!(is_name_clash(&failed(125, clash)), "{clash}");
+            assert!(!is_not_running(&failed(125, clash)), "{clash}");
+        }
+        for stopped in [
+            "Error: can only create exec sessions on running containers: container state improper",
+            "Error response from daemon: Container f8283b357fc4 is not running",
+        ] {
+            assert!(is_not_running(&failed(1, stopped)), "{stopped}");
+            assert!(!is_name_clash(&failed(1, stopped)), "{stopped}");
+        }
+        assert!(!is_not_running(&failed(7, "sh: oops")));
+        assert!(!is_name_clash(&failed(
+            1,
+            "Error: localhost/x: image not known"
+        )));
+    }
+}

@@ -654,6 +654,41 @@ mod tests {
     }
 
     #[test]
+    fn labelled_listings_for_reaping() {
+        let tag = Some("0123abcd-4242-777");
+        let c = ps(Flavor::Podman, &fixture("podman_ps_labelled.json")).unwrap();
+        assert_eq!(c[0].name, "ctest-fx-c");
+        assert_eq!(c[0].labels.get("io.herodo.owner").map(String::as_str), tag);
+        assert_eq!(c[0].labels.get("app").map(String::as_str), Some("demo"));
+        let v = named_rows(&fixture("podman_volume_ls.json")).unwrap();
+        assert_eq!(
+            (v[0].name.as_str(), v[0].driver.as_str()),
+            ("ctest-fx-vol", "local")
+        );
+        assert_eq!(v[0].labels.get("io.herodo.owner").map(String::as_str), tag);
+        let n = named_rows(&fixture("podman_network_ls.json")).unwrap();
+        assert_eq!(
+            (n[0].name.as_str(), n[0].driver.as_str()),
+            ("ctest-fx-net", "bridge")
+        );
+        assert_eq!(n[0].labels.get("io.herodo.owner").map(String::as_str), tag);
+        for f in ["docker_volume_ls.jsonl", "docker_network_ls.jsonl"] {
+            let rows = named_rows(&fixture(f)).unwrap();
+            assert_eq!(rows.len(), 1, "{f}");
+            assert!(rows[0].name.starts_with("ctest-fx-"), "{f}");
+            assert_eq!(
+                rows[0].labels.get("io.herodo.owner").map(String::as_str),
+                tag,
+                "{f}"
+            );
+        }
+        let d = ps(Flavor::Docker, &fixture("docker_ps_labelled.jsonl")).unwrap();
+        assert_eq!(d[0].name, "ctest-fx-c");
+        assert_eq!(d[0].labels.get("io.herodo.owner").map(String::as_str), tag);
+        assert!(named_rows("not json").is_err());
+    }
+
+    #[test]
     fn images_per_flavor() {
         let p = images(Flavor::Podman, &fixture("podman_images.json")).unwrap();
         assert!(
