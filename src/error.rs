@@ -27,6 +27,11 @@ pub mod kind {
     pub const LIMIT: &str = "limit";
     /// The script does not parse.
     pub const SYNTAX: &str = "syntax";
+    // Containers.
+    pub const NO_SUCH_CONTAINER: &str = "no_such_container";
+    pub const IMAGE_NOT_FOUND: &str = "image_not_found";
+    pub const ENGINE_NOT_INSTALLED: &str = "engine_not_installed";
+    pub const NOT_RUNNING: &str = "not_running";
 }
 
 /// Details of a command that ran (or was attempted) as part of an error.

@@ -7,7 +7,8 @@ use rhai::{Array, Dynamic, Map, INT};
 
 use super::ops::{self, EngineCli, ExecCommand, NetworkOptions};
 use super::parse::{ContainerRow, ImageRow, ResourceUsage, Status};
-use super::{validate, Container, ContainerError, HealthCheck};
+use super::{validate, Container, ContainerError, ExecOptions, HealthCheck};
+use crate::common::convert;
 use crate::glue::{invalid, map_of, seconds, string_array, IntoRhai, Opts, RResult, Registrar};
 use crate::host::Host;
 use crate::process::CommandResult;
@@ -34,15 +35,18 @@ fn status_map(s: Status) -> Map {
 
 fn usage_map(u: ResourceUsage) -> Map {
     map_of([
-        ("cpu_usage", u.cpu_usage.into()),
-        ("memory_usage", u.memory_usage.into()),
-        ("memory_limit", u.memory_limit.into()),
-        ("memory_percentage", u.memory_percentage.into()),
-        ("network_input", u.network_input.into()),
-        ("network_output", u.network_output.into()),
-        ("block_input", u.block_input.into()),
-        ("block_output", u.block_output.into()),
-        ("pids", u.pids.into()),
+        ("cpu_usage", Dynamic::from_float(u.cpu_usage)),
+        ("memory_usage", Dynamic::from_int(u.memory_usage)),
+        ("memory_limit", Dynamic::from_int(u.memory_limit)),
+        (
+            "memory_percentage",
+            Dynamic::from_float(u.memory_percentage),
+        ),
+        ("network_input", Dynamic::from_int(u.network_input)),
+        ("network_output", Dynamic::from_int(u.network_output)),
+        ("block_input", Dynamic::from_int(u.block_input)),
+        ("block_output", Dynamic::from_int(u.block_output)),
+        ("pids", Dynamic::from_int(u.pids)),
     ])
 }
 
@@ -90,6 +94,15 @@ fn set(
     Ok(c.clone())
 }
 
+/// What `exec` runs: a string is a shell line, an array an argv.
+fn exec_what(v: &Dynamic) -> RResult<ExecCommand> {
+    if v.is_string() {
+        Ok(ExecCommand::Shell(v.to_string()))
+    } else {
+        Ok(ExecCommand::Argv(words(v, "command")?))
+    }
+}
+
 /// `with_cmd` / `with_entrypoint` accept a string (split like a shell would) or an array.
 fn words(v: &Dynamic, field: &str) -> RResult<Vec<String>> {
     if let Some(arr) = v.read_lock::<Array>() {
@@ -112,11 +125,21 @@ fn health(
     start_period: &str,
 ) -> Result<HealthCheck, ContainerError> {
     let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    // 0 keeps the engine's default; anything else must be a real count (4294967297 must not
+    // wrap to 1, -5 must not vanish).
+    let retries = convert::int_in::<u32>("health_check.retries", retries, 0, 1_000_000).map_err(
+        |e| match e {
+            crate::error::HostError::InvalidArgument { field, reason } => {
+                ContainerError::InvalidArgument { field, reason }
+            }
+            other => ContainerError::invalid("health_check.retries", other.to_string()),
+        },
+    )?;
     let h = HealthCheck {
         cmd: cmd.to_string(),
         interval: opt(interval),
         timeout: opt(timeout),
-        retries: (retries > 0).then_some(retries as u32),
+        retries: (retries > 0).then_some(retries),
         start_period: opt(start_period),
     };
     if h.cmd.trim().is_empty() {
@@ -139,12 +162,12 @@ fn health(
 
 pub fn register(r: &mut Registrar, host: &Arc<Host>) {
     r.engine().register_type_with_name::<Container>("Container");
-    register_builder(r);
+    register_builder(r, host);
     register_actions(r, host);
     register_functions(r, host);
 }
 
-fn register_builder(r: &mut Registrar) {
+fn register_builder(r: &mut Registrar, host: &Arc<Host>) {
     r.func(
         "nerdctl_container_new",
         &["name"],
@@ -351,15 +374,18 @@ c.with_volumes(["/srv/a:/a", "/srv/b:/b:ro"]);
             })
         },
     );
+    let h = host.clone();
     r.func(
         "with_env",
         &["container", "key", "value"],
-        r#"Set an environment variable. Values are treated as secrets: they never appear in
-command lines, logs, errors or --dry-run output.
+        r#"Set an environment variable. Values are treated as secrets from the moment they are
+set: they never appear in command lines, logs, errors (even one raised before anything ran),
+`debug(c)` or --dry-run output.
 ```rhai
 c.with_env("POSTGRES_PASSWORD", "example");
 ```"#,
-        |c: &mut Container, k: &str, v: &str| {
+        move |c: &mut Container, k: &str, v: &str| {
+            h.register_secret(v);
             set(c, |c| {
                 validate::env_key(k)?;
                 c.env_vars.insert(k.into(), v.into());
@@ -367,18 +393,26 @@ c.with_env("POSTGRES_PASSWORD", "example");
             })
         },
     );
+    let h = host.clone();
     r.func(
         "with_envs",
         &["container", "vars"],
-        r#"Set several environment variables from a map.
+        r#"Set several environment variables from a map (values are secrets, as for `with_env`).
 ```rhai
 c.with_envs(#{MODE: "prod", LEVEL: "3"});
 ```"#,
-        |c: &mut Container, m: Map| {
+        move |c: &mut Container, m: Map| {
+            let vars: Vec<(String, String)> = m
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            for (_, v) in &vars {
+                h.register_secret(v);
+            }
             set(c, |c| {
-                for (k, v) in &m {
-                    validate::env_key(k)?;
-                    c.env_vars.insert(k.to_string(), v.to_string());
+                for (k, v) in vars {
+                    validate::env_key(&k)?;
+                    c.env_vars.insert(k, v);
                 }
                 Ok(())
             })
@@ -531,7 +565,10 @@ c.with_health_check("wget -q -O /dev/null http://127.0.0.1/");
             "retries",
             "start_period",
         ],
-        r#"A health check with its timing; use "" (or 0 retries) to keep a default.
+        r#"A health check with its timing; use "" (or 0 retries) to keep a default. Durations
+are Go durations (`30s`, `1m30s`, `500ms`); retries a count from 0 to 1000000. On podman,
+where herodo runs the checks itself, `wait_healthy` runs one check per `interval` (default
+30 s, as on docker). Throws `invalid_argument` naming the bad value.
 ```rhai
 c.with_health_check_options("wget -q -O- http://127.0.0.1/", "1s", "2s", 3, "0s");
 ```"#,
@@ -564,12 +601,14 @@ nerdctl_container_from_image("job", "localhost/busybox:test").with_cmd("echo hi"
     r.func(
         "with_label",
         &["container", "key", "value"],
-        r#"Add a label.
+        r#"Add a label. Keys under `io.herodo.` (the owner label `io.herodo.owner`) are herodo's
+own: setting one throws `invalid_argument`.
 ```rhai
 c.with_label("app", "demo");
 ```"#,
         |c: &mut Container, k: &str, v: &str| {
             set(c, |c| {
+                // Rejects `io.herodo.owner`: the owner label decides what `herodo clean` removes.
                 validate::label_key("label", k)?;
                 c.labels.insert(k.into(), v.into());
                 Ok(())
@@ -677,12 +716,14 @@ c.with_privileged(true);
     r.func(
         "with_device",
         &["container", "device"],
-        r#"Give the container a host device (`/dev/fuse`, `/dev/kvm:/dev/kvm`).
+        r#"Give the container a host device: `/dev/HOST[:/CONTAINER[:rwm]]` (`/dev/fuse`,
+`/dev/kvm:/dev/kvm`). Throws `invalid_argument` when the host side is not under /dev.
 ```rhai
 c.with_device("/dev/fuse");
 ```"#,
         |c: &mut Container, v: &str| {
             set(c, |c| {
+                validate::device(v)?;
                 c.devices.push(v.into());
                 Ok(())
             })
@@ -738,8 +779,10 @@ print(r.stdout);
     r.func(
         "start",
         &["container"],
-        r#"Start the container (building it first if needed) and check that it runs; if it does not,
-the error (`not_running`) carries its state and last log lines.
+        r#"Start the container and check that it runs; if it does not, the error (`not_running`)
+carries its state and last log lines (secrets scrubbed). A container that has no id yet (never
+built, or removed with `remove()`) is created first from its configuration, so `remove()` then
+`start()` gives a fresh container.
 ```rhai
 c.start();
 ```"#,
@@ -751,40 +794,42 @@ c.start();
     r.func(
         "stop",
         &["container"],
-        r#"Stop: SIGTERM, then SIGKILL after the engine's default grace (10 s). Stopping a stopped
-container is fine.
+        r#"Stop: SIGTERM, then SIGKILL after the engine's default grace (10 s). Idempotent:
+stopping a stopped container, or one already removed, is fine.
 ```rhai
 c.stop();
 ```"#,
         move |c: &mut Container| -> RResult<CommandResult> {
-            ops::stop(&h, &engine(&h)?, &c.name, None).rhai()
+            ops::stop(&h, &engine(&h)?, &c.name, None, true).rhai()
         },
     );
     let h = host.clone();
     r.func(
         "stop",
         &["container", "grace"],
-        r#"Stop: SIGTERM, then SIGKILL after `grace` seconds.
+        r#"Stop: SIGTERM, then SIGKILL after `grace` seconds (whole seconds, at most ten years).
+Idempotent like `stop()`. Throws `invalid_argument` for a negative or huge grace.
 ```rhai
 c.stop(2);
 ```"#,
         move |c: &mut Container, g: INT| -> RResult<CommandResult> {
-            if g < 0 {
-                return Err(invalid("grace", "must not be negative"));
-            }
-            ops::stop(&h, &engine(&h)?, &c.name, Some(g as u64)).rhai()
+            let grace = convert::seconds_i64("grace", g).rhai()?;
+            ops::stop(&h, &engine(&h)?, &c.name, Some(grace), true).rhai()
         },
     );
     let h = host.clone();
     r.func(
         "remove",
         &["container"],
-        r#"Remove the container (also when running). Removing a missing container is fine.
+        r#"Remove the container (also when running) and its health check script; clears
+`container_id`. Idempotent: removing a missing container is fine.
 ```rhai
 c.remove();
 ```"#,
         move |c: &mut Container| -> RResult<CommandResult> {
-            ops::remove(&h, &engine(&h)?, &c.name).rhai()
+            let r = ops::remove(&h, &engine(&h)?, &c.name).rhai()?;
+            c.container_id.clear();
+            Ok(r)
         },
     );
     let h = host.clone();
@@ -792,18 +837,44 @@ c.remove();
         "exec",
         &["container", "command"],
         r#"Run a shell line (`sh -c`) or an argv array inside the container.
-Throws `command_failed` on a non-zero exit.
+Throws `command_failed` on a non-zero exit, `not_running` when the container does not run.
 ```rhai
 let r = c.exec("cat /etc/hostname");
 let r2 = c.exec(["ls", "-l", "/"]);
 ```"#,
         move |c: &mut Container, v: Dynamic| -> RResult<CommandResult> {
-            let what = if v.is_string() {
-                ExecCommand::Shell(v.to_string())
-            } else {
-                ExecCommand::Argv(words(&v, "command")?)
+            ops::exec(
+                &h,
+                &engine(&h)?,
+                &c.name,
+                exec_what(&v)?,
+                &ExecOptions::default(),
+            )
+            .rhai()
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "exec",
+        &["container", "command", "options"],
+        r#"`exec` with options, like `podman exec`: `user` (`name`, `uid`, `uid:gid`), `workdir`
+(absolute), `env` (a map; values are secrets: they travel through the engine's environment,
+never in argv, and are scrubbed from errors). Unknown keys are `invalid_argument`.
+```rhai
+let r = c.exec("id -u; echo $TOKEN | wc -c", #{user: "1000", workdir: "/tmp", env: #{TOKEN: token}});
+```"#,
+        move |c: &mut Container, v: Dynamic, o: Map| -> RResult<CommandResult> {
+            let opts = Opts::new("exec", &o, &["user", "workdir", "env"])?;
+            let env = opts.string_map("env")?;
+            for (_, value) in &env {
+                h.register_secret(value);
+            }
+            let options = ExecOptions {
+                user: opts.string("user")?,
+                workdir: opts.string("workdir")?,
+                env: env.into_iter().collect(),
             };
-            ops::exec(&h, &engine(&h)?, &c.name, what).rhai()
+            ops::exec(&h, &engine(&h)?, &c.name, exec_what(&v)?, &options).rhai()
         },
     );
     let h = host.clone();
@@ -885,10 +956,13 @@ if c.health_status() != "healthy" { print("not yet"); }
     r.func(
         "resources",
         &["container"],
-        r#"Resource usage from `stats`: `cpu_usage`, `memory_usage`, `memory_limit`,
-`memory_percentage`, `network_input`, `network_output`, `block_input`, `block_output`, `pids`.
+        r#"Resource usage from `stats`, as numbers: `cpu_usage` and `memory_percentage` are
+percentages (floats; CPU in percent of one core), `memory_usage`, `memory_limit`,
+`network_input`, `network_output`, `block_input`, `block_output` are bytes (ints), `pids` an
+int. A value the engine does not report is 0.
 ```rhai
-print(c.resources().memory_usage);
+let r = c.resources();
+if r.memory_usage > 100 * 1024 * 1024 { print(`${r.cpu_usage}% cpu, over 100 MiB`); }
 ```"#,
         move |c: &mut Container| -> RResult<Map> {
             Ok(usage_map(ops::resources(&h, &engine(&h)?, &c.name).rhai()?))
@@ -896,7 +970,8 @@ print(c.resources().memory_usage);
     );
     let h = host.clone();
     r.func("wait_healthy", &["container", "timeout"], r#"Wait until the health check passes; returns the status map. Throws `timeout` (with the last
-check's output) or `not_running` if the container stops.
+check's output) or `not_running` if the container stops; `invalid_argument` for a negative or
+huge timeout. On podman herodo runs the checks, one per health interval.
 ```rhai
 c.wait_healthy(30);
 ```"#, move |c: &mut Container, t: Dynamic| -> RResult<Map> {
@@ -1022,7 +1097,13 @@ nerdctl_run_with_port("localhost/busybox:test", "web", "127.0.0.1:8080:80");
 ```rhai
 print(nerdctl_exec("web", "cat /etc/hostname").stdout);
 ```"#,
-        |e, h, c: &str, cmd: &str| ops::exec(h, &e, c, ExecCommand::Shell(cmd.into()))
+        |e, h, c: &str, cmd: &str| ops::exec(
+            h,
+            &e,
+            c,
+            ExecCommand::Shell(cmd.into()),
+            &ExecOptions::default()
+        )
     );
     with_engine!(
         "nerdctl_copy",
@@ -1036,11 +1117,12 @@ nerdctl_copy("web:/etc/hostname", "/tmp/hostname");
     with_engine!(
         "nerdctl_stop",
         &["container"],
-        r#"Stop a container.
+        r#"Stop a container. Throws `no_such_container` when there is none of that name (the
+Container method `stop()` does not).
 ```rhai
 nerdctl_stop("web");
 ```"#,
-        |e, h, c: &str| ops::stop(h, &e, c, None)
+        |e, h, c: &str| ops::stop(h, &e, c, None, false)
     );
     with_engine!(
         "nerdctl_remove",
@@ -1100,7 +1182,8 @@ nerdctl_image_push("localhost/web:1", "127.0.0.1:5000/web:1");
     with_engine!(
         "nerdctl_image_tag",
         &["image", "new_name"],
-        r#"Tag an image with another name.
+        r#"Tag an image with another name. Under `herodo test` the new name is removed after the
+test, unless it existed before (then it is not herodo's to remove).
 ```rhai
 nerdctl_image_tag("localhost/web:1", "localhost/web:latest");
 ```"#,
@@ -1154,7 +1237,8 @@ nerdctl_volume_remove("data");
     with_engine!(
         "nerdctl_volume_create",
         &["name"],
-        r#"Create a named volume.
+        r#"Create a named volume (labelled with herodo's owner tag). Throws `already_exists` when
+the name is taken, on every engine.
 ```rhai
 nerdctl_volume_create("data");
 ```"#,
@@ -1163,7 +1247,8 @@ nerdctl_volume_create("data");
     with_engine!(
         "nerdctl_network_create",
         &["name"],
-        r#"Create a network with the default driver.
+        r#"Create a network with the default driver (labelled with herodo's owner tag). Throws
+`already_exists` when the name is taken.
 ```rhai
 nerdctl_network_create("appnet");
 ```"#,
@@ -1269,9 +1354,10 @@ for i in nerdctl_image_list() { print(`${i.repository}:${i.tag}`); }
         "nerdctl_cleanup",
         &["label_or_prefix"],
         r#"Remove every container with the label `key=value`, or whose name starts with the prefix;
-returns the names removed. Everything herodo creates carries `herodo.owner=herodo`.
+returns the names removed. (Everything herodo creates carries `io.herodo.owner=<owner tag>`;
+`herodo clean` removes what dead herodo runs left behind.)
 ```rhai
-nerdctl_cleanup("herodo.owner=herodo");
+nerdctl_cleanup("app=demo");
 nerdctl_cleanup("test-");
 ```"#,
         move |w: &str| -> RResult<Array> {

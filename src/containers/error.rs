@@ -27,6 +27,13 @@ pub enum ContainerError {
         secs: f64,
         detail: String,
     },
+    #[error("{what} {name} already exists (herodo does not take over what it did not create)")]
+    AlreadyExists {
+        what: &'static str,
+        name: String,
+        /// Boxed: the engine's refusal is rare, and the error stays small on the happy path.
+        command: Option<Box<CommandInfo>>,
+    },
     #[error("container {name} is not running (state: {state}){logs}")]
     NotRunning {
         name: String,
@@ -56,23 +63,58 @@ impl Classify for ContainerError {
                 ErrorInfo::new(kind::INVALID_ARGUMENT, message).field("field", field)
             }
             ContainerError::EngineNotInstalled | ContainerError::EngineMissing(_) => {
-                ErrorInfo::new("engine_not_installed", message)
+                ErrorInfo::new(kind::ENGINE_NOT_INSTALLED, message)
             }
             ContainerError::NoSuchContainer { name, command } => ErrorInfo {
                 command: command.clone(),
-                ..ErrorInfo::new("no_such_container", message).field("name", name)
+                ..ErrorInfo::new(kind::NO_SUCH_CONTAINER, message).field("name", name)
             },
             ContainerError::ImageNotFound { image, command } => ErrorInfo {
                 command: command.clone(),
-                ..ErrorInfo::new("image_not_found", message).field("image", image)
+                ..ErrorInfo::new(kind::IMAGE_NOT_FOUND, message).field("image", image)
+            },
+            ContainerError::AlreadyExists { name, command, .. } => ErrorInfo {
+                command: command.as_deref().cloned(),
+                ..ErrorInfo::new(kind::ALREADY_EXISTS, message).field("name", name)
             },
             ContainerError::Timeout { .. } => ErrorInfo::new(kind::TIMEOUT, message),
             ContainerError::NotRunning { name, .. } => {
-                ErrorInfo::new("not_running", message).field("name", name)
+                ErrorInfo::new(kind::NOT_RUNNING, message).field("name", name)
             }
             ContainerError::Parse { .. } => ErrorInfo::new(kind::PARSE, message),
             ContainerError::Exec(e) => e.info(),
         }
+    }
+}
+
+/// Whether an engine refused to create something because its name is taken. podman: `the
+/// container name "x" is already in use`, `volume with name x already exists`, `network name x
+/// already used`; docker: `Conflict. The container name "/x" is already in use`, `network with
+/// name x already exists`; nerdctl: `name "x" is already used by ID ...`.
+pub fn is_name_clash(err: &ExecError) -> bool {
+    match err {
+        ExecError::Failed { stderr, .. } => {
+            let s = stderr.to_ascii_lowercase();
+            s.contains("already in use")
+                || s.contains("already exists")
+                || s.contains("already used")
+        }
+        _ => false,
+    }
+}
+
+/// Whether `exec` failed because the container does not run (rather than the command failing).
+/// podman: `can only create exec sessions on running containers: container state improper`;
+/// docker: `Container ID is not running`; nerdctl: `container ID is not running`.
+pub fn is_not_running(err: &ExecError) -> bool {
+    match err {
+        ExecError::Failed { stderr, .. } => {
+            let s = stderr.to_ascii_lowercase();
+            s.contains("container state improper")
+                || s.contains("on running containers")
+                || (s.contains("is not running") && s.contains("container"))
+        }
+        _ => false,
     }
 }
 
@@ -109,4 +151,46 @@ pub fn classify_failure(err: ExecError, subject: &str) -> ContainerError {
         }
     }
     ContainerError::Exec(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::Status;
+
+    fn failed(code: i32, stderr: &str) -> ExecError {
+        ExecError::Failed {
+            cmd: "engine".into(),
+            status: Status::Exited(code),
+            stdout: String::new(),
+            stderr: stderr.into(),
+        }
+    }
+
+    /// Messages captured from podman 4.3 and docker 20.10 on this project's machines.
+    #[test]
+    fn clashes_and_not_running_are_recognised() {
+        for clash in [
+            "Error: creating container storage: the container name \"c\" is already in use by e1a6. You have to remove that container to be able to reuse that name: that name is already in use",
+            "docker: Error response from daemon: Conflict. The container name \"/c\" is already in use by container \"f828\". You have to remove (or rename) that container to be able to reuse that name.",
+            "Error: volume with name v already exists: volume already exists",
+            "Error: network name n already used: network already exists",
+            "Error response from daemon: network with name n already exists",
+        ] {
+            assert!(is_name_clash(&failed(125, clash)), "{clash}");
+            assert!(!is_not_running(&failed(125, clash)), "{clash}");
+        }
+        for stopped in [
+            "Error: can only create exec sessions on running containers: container state improper",
+            "Error response from daemon: Container f8283b357fc4 is not running",
+        ] {
+            assert!(is_not_running(&failed(1, stopped)), "{stopped}");
+            assert!(!is_name_clash(&failed(1, stopped)), "{stopped}");
+        }
+        assert!(!is_not_running(&failed(7, "sh: oops")));
+        assert!(!is_name_clash(&failed(
+            1,
+            "Error: localhost/x: image not known"
+        )));
+    }
 }

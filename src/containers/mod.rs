@@ -14,9 +14,14 @@ pub mod validate;
 use std::collections::BTreeMap;
 
 pub use error::ContainerError;
+pub use ops::reap_orphans;
 
-/// Label put on everything herodo creates, so `nerdctl_cleanup` can find it.
-pub const OWNER_LABEL: &str = "herodo.owner";
+/// Labels under this prefix are herodo's own (the owner tag, the health interval): a script
+/// cannot set them.
+pub const HERODO_LABEL_PREFIX: &str = "io.herodo.";
+/// On podman herodo runs health checks itself (there is no systemd to schedule them), so the
+/// interval the script asked for is kept in this label and honoured by `wait_healthy`.
+pub const HEALTH_INTERVAL_LABEL: &str = "io.herodo.health-interval";
 /// Where a multi-line health check script is mounted inside the container.
 pub const HEALTHCHECK_PATH: &str = "/.herodo-healthcheck.sh";
 
@@ -55,7 +60,8 @@ pub struct HealthCheck {
 }
 
 /// A container: its configuration (the builder state) and, once built, its id.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// `Debug` (what `debug(c)` and `print([c])` show) hides environment values: they are secrets.
+#[derive(Clone, Default, PartialEq)]
 pub struct Container {
     pub name: String,
     pub container_id: String,
@@ -83,6 +89,40 @@ pub struct Container {
     pub privileged: bool,
     pub devices: Vec<String>,
     pub runtime: Option<String>,
+}
+
+impl std::fmt::Debug for Container {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let env: BTreeMap<&str, &str> = self.env_vars.keys().map(|k| (k.as_str(), "***")).collect();
+        f.debug_struct("Container")
+            .field("name", &self.name)
+            .field("container_id", &self.container_id)
+            .field("image", &self.image)
+            .field("ports", &self.ports)
+            .field("volumes", &self.volumes)
+            .field("env_vars", &env)
+            .field("network", &self.network)
+            .field("network_aliases", &self.network_aliases)
+            .field("cpu_limit", &self.cpu_limit)
+            .field("memory_limit", &self.memory_limit)
+            .field("memory_swap_limit", &self.memory_swap_limit)
+            .field("cpu_shares", &self.cpu_shares)
+            .field("restart_policy", &self.restart_policy)
+            .field("health_check", &self.health_check)
+            .field("snapshotter", &self.snapshotter)
+            .field("detach", &self.detach)
+            .field("labels", &self.labels)
+            .field("annotations", &self.annotations)
+            .field("entrypoint", &self.entrypoint)
+            .field("cmd", &self.cmd)
+            .field("workdir", &self.workdir)
+            .field("user", &self.user)
+            .field("init", &self.init)
+            .field("privileged", &self.privileged)
+            .field("devices", &self.devices)
+            .field("runtime", &self.runtime)
+            .finish()
+    }
 }
 
 impl Container {
@@ -194,14 +234,7 @@ impl Container {
                 "must be an absolute path",
             ));
         }
-        for d in &self.devices {
-            if !d.starts_with('/') {
-                return Err(ContainerError::invalid(
-                    "device",
-                    format!("`{d}` must be a /dev path"),
-                ));
-            }
-        }
+        self.devices.iter().try_for_each(|d| validate::device(d))?;
         Ok(())
     }
 }
@@ -219,12 +252,14 @@ pub fn health_cmd(h: &HealthCheck) -> (String, bool) {
 
 /// `run` argv (after the program name). Environment values are not in argv: each variable is
 /// passed as `-e KEY` and its value through the engine's environment, so it never shows up in
-/// a process listing, a log or an error. `healthcheck_file` is the host path of a multi-line
-/// health check script.
+/// a process listing, a log or an error. `owner_label` is `io.herodo.owner=TAG`
+/// ([`crate::common::owner::owner_label_arg`]); it comes after the script's labels, so even an
+/// engine that let a later label win could not lose it. `healthcheck_file` is the host path of a
+/// multi-line health check script.
 pub fn run_argv(
     flavor: Flavor,
     c: &Container,
-    owner: &str,
+    owner_label: &str,
     healthcheck_file: Option<&str>,
 ) -> Vec<String> {
     let mut a: Vec<String> = vec!["run".into()];
@@ -232,10 +267,15 @@ pub fn run_argv(
         a.push("-d".into());
     }
     a.extend(["--name".into(), c.name.clone()]);
-    a.extend(["--label".into(), format!("{OWNER_LABEL}={owner}")]);
     for (k, v) in &c.labels {
         a.extend(["--label".into(), format!("{k}={v}")]);
     }
+    if flavor == Flavor::Podman {
+        if let Some(i) = c.health_check.as_ref().and_then(|h| h.interval.as_ref()) {
+            a.extend(["--label".into(), format!("{HEALTH_INTERVAL_LABEL}={i}")]);
+        }
+    }
+    a.extend(["--label".into(), owner_label.to_string()]);
     if flavor != Flavor::Docker {
         // Docker 20.10 has no --annotation.
         for (k, v) in &c.annotations {
@@ -309,6 +349,68 @@ pub fn run_argv(
     a
 }
 
+/// What to run inside a container.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExecCommand {
+    /// A shell line, run with `sh -c`.
+    Shell(String),
+    /// An argv, run as is.
+    Argv(Vec<String>),
+}
+
+/// Options of `exec` (like `podman exec --user --workdir --env`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ExecOptions {
+    pub user: Option<String>,
+    pub workdir: Option<String>,
+    /// Variables for the command. Only the keys reach argv (`-e KEY`); the values travel in the
+    /// engine's environment, as for `run`.
+    pub env: BTreeMap<String, String>,
+}
+
+impl ExecOptions {
+    pub fn validate(&self) -> Result<(), ContainerError> {
+        self.env.keys().try_for_each(|k| validate::env_key(k))?;
+        if let Some(u) = &self.user {
+            if u.is_empty() || u.starts_with('-') || u.contains(['\0', '\n']) {
+                return Err(ContainerError::invalid(
+                    "user",
+                    format!("`{u}` is not a user (name, uid or uid:gid)"),
+                ));
+            }
+        }
+        if let Some(w) = &self.workdir {
+            if !w.starts_with('/') || w.contains('\0') {
+                return Err(ContainerError::invalid(
+                    "workdir",
+                    format!("`{w}` must be an absolute path"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `exec` argv (after the program name). The same on every flavor.
+pub fn exec_argv(name: &str, o: &ExecOptions, what: &ExecCommand) -> Vec<String> {
+    let mut a = vec!["exec".to_string()];
+    if let Some(u) = &o.user {
+        a.extend(["--user".into(), u.clone()]);
+    }
+    if let Some(w) = &o.workdir {
+        a.extend(["--workdir".into(), w.clone()]);
+    }
+    for k in o.env.keys() {
+        a.extend(["-e".into(), k.clone()]);
+    }
+    a.push(name.to_string());
+    match what {
+        ExecCommand::Shell(line) => a.extend(["sh".into(), "-c".into(), line.clone()]),
+        ExecCommand::Argv(argv) => a.extend(argv.iter().cloned()),
+    }
+    a
+}
+
 /// `rm` argv: forceful and immediate (podman would otherwise wait 10 s for a PID 1 that
 /// ignores SIGTERM before killing it).
 pub fn rm_argv(flavor: Flavor, name: &str) -> Vec<String> {
@@ -358,6 +460,33 @@ pub fn ps_argv(flavor: Flavor, all: bool, filter: Option<&str>) -> Vec<String> {
     a
 }
 
+/// `volume ls` / `network ls` argv for a flavor (JSON output), only entries carrying `label`
+/// (a key, or `key=value`).
+pub fn labelled_ls_argv(flavor: Flavor, what: &str, label: &str) -> Vec<String> {
+    vec![
+        what.to_string(),
+        "ls".into(),
+        "--filter".into(),
+        format!("label={label}"),
+        "--format".into(),
+        match flavor {
+            Flavor::Podman => "json".into(),
+            _ => "{{json .}}".into(),
+        },
+    ]
+}
+
+/// `image inspect` argv that succeeds only when `image` exists locally.
+pub fn image_exists_argv(image: &str) -> Vec<String> {
+    vec![
+        "image".into(),
+        "inspect".into(),
+        "--format".into(),
+        "{{.Id}}".into(),
+        image.into(),
+    ]
+}
+
 /// `images` argv for a flavor (JSON output).
 pub fn images_argv(flavor: Flavor) -> Vec<String> {
     vec![
@@ -370,14 +499,16 @@ pub fn images_argv(flavor: Flavor) -> Vec<String> {
     ]
 }
 
-/// `stats` argv for a flavor (one snapshot, JSON output).
+/// `stats` argv for a flavor (one snapshot, JSON output). podman's `json` format rounds sizes
+/// to four digits (`67.11MB` for 64 MiB); its raw `ContainerStats` record has exact numbers.
+/// docker and nerdctl print human sizes only.
 pub fn stats_argv(flavor: Flavor, name: &str) -> Vec<String> {
     vec![
         "stats".into(),
         "--no-stream".into(),
         "--format".into(),
         match flavor {
-            Flavor::Podman => "json".into(),
+            Flavor::Podman => "{{json .ContainerStats}}".into(),
             _ => "{{json .}}".into(),
         },
         name.into(),
@@ -429,24 +560,27 @@ mod tests {
     fn run_argv_for_every_flavor() {
         let c = full();
         c.validate().unwrap();
-        let common = "--label herodo.owner=me --label app=demo";
+        let common = "--label app=demo";
+        let owner = "--label io.herodo.owner=me";
         let tail = "-p 127.0.0.1:8080:80 -v /srv:/data:ro -e TOKEN --network appnet --network-alias web --cpus 0.5 --memory 64m --memory-swap 128m --cpu-shares 512 --restart on-failure:3 --health-cmd wget -q -O /dev/null http://127.0.0.1/";
         let health = "--health-timeout 2s --health-retries 3 --health-start-period 1s";
         let end = "--entrypoint /bin/sh --workdir /data --user root --init --privileged --device /dev/null --runtime runc localhost/busybox:test -c httpd -f";
         assert_eq!(
-            joined(&run_argv(Flavor::Podman, &c, "me", None)),
-            format!("run -d --name web {common} --annotation note=x {tail} --health-interval disable {health} {end}")
+            joined(&run_argv(Flavor::Podman, &c, "io.herodo.owner=me", None)),
+            format!("run -d --name web {common} --label io.herodo.health-interval=5s {owner} --annotation note=x {tail} --health-interval disable {health} {end}")
         );
         assert_eq!(
-            joined(&run_argv(Flavor::Docker, &c, "me", None)),
-            format!("run -d --name web {common} {tail} --health-interval 5s {health} {end}")
+            joined(&run_argv(Flavor::Docker, &c, "io.herodo.owner=me", None)),
+            format!(
+                "run -d --name web {common} {owner} {tail} --health-interval 5s {health} {end}"
+            )
         );
         assert_eq!(
-            joined(&run_argv(Flavor::Nerdctl, &c, "me", None)),
-            format!("run -d --name web {common} --annotation note=x {tail} --health-interval 5s {health} --snapshotter native {end}")
+            joined(&run_argv(Flavor::Nerdctl, &c, "io.herodo.owner=me", None)),
+            format!("run -d --name web {common} {owner} --annotation note=x {tail} --health-interval 5s {health} --snapshotter native {end}")
         );
         // Env values never reach argv.
-        assert!(run_argv(Flavor::Docker, &c, "me", None)
+        assert!(run_argv(Flavor::Docker, &c, "io.herodo.owner=me", None)
             .iter()
             .all(|a| !a.contains("s3cret")));
     }
@@ -455,11 +589,107 @@ mod tests {
     fn minimal_and_foreground_runs() {
         let mut c = Container::from_image("x", "localhost/busybox:test").unwrap();
         assert_eq!(
-            joined(&run_argv(Flavor::Podman, &c, "o", None)),
-            "run -d --name x --label herodo.owner=o localhost/busybox:test"
+            joined(&run_argv(Flavor::Podman, &c, "io.herodo.owner=o", None)),
+            "run -d --name x --label io.herodo.owner=o localhost/busybox:test"
         );
         c.detach = false;
-        assert!(!run_argv(Flavor::Docker, &c, "o", None).contains(&"-d".to_string()));
+        assert!(
+            !run_argv(Flavor::Docker, &c, "io.herodo.owner=o", None).contains(&"-d".to_string())
+        );
+    }
+
+    #[test]
+    fn the_owner_label_comes_last_and_cannot_be_set_by_a_script() {
+        let mut c = Container::from_image("x", "localhost/busybox:test").unwrap();
+        c.labels.insert("zzz".into(), "1".into());
+        for f in Flavor::ALL {
+            let a = run_argv(f, &c, "io.herodo.owner=me", None);
+            let labels: Vec<&String> = a
+                .iter()
+                .zip(a.iter().skip(1))
+                .filter(|(flag, _)| *flag == "--label")
+                .map(|(_, v)| v)
+                .collect();
+            assert_eq!(
+                labels.last().map(|s| s.as_str()),
+                Some("io.herodo.owner=me"),
+                "{f:?}"
+            );
+        }
+        c.labels
+            .insert("io.herodo.owner".into(), "someone-else".into());
+        assert!(matches!(
+            c.validate(),
+            Err(ContainerError::InvalidArgument { field, .. }) if field == "label"
+        ));
+    }
+
+    #[test]
+    fn debug_hides_env_values() {
+        let mut c = Container::from_image("x", "localhost/busybox:test").unwrap();
+        c.env_vars
+            .insert("TOKEN".into(), "S3CR3T-CANARY-9f8e7d".into());
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("S3CR3T"), "{shown}");
+        assert!(shown.contains("\"TOKEN\": \"***\""), "{shown}");
+    }
+
+    #[test]
+    fn exec_argv_with_options() {
+        let o = ExecOptions {
+            user: Some("1000:1000".into()),
+            workdir: Some("/tmp".into()),
+            env: [("TOKEN".to_string(), "s3cret-value".to_string())].into(),
+        };
+        assert_eq!(
+            joined(&exec_argv("web", &o, &ExecCommand::Shell("id -u".into()))),
+            "exec --user 1000:1000 --workdir /tmp -e TOKEN web sh -c id -u"
+        );
+        assert_eq!(
+            joined(&exec_argv(
+                "web",
+                &ExecOptions::default(),
+                &ExecCommand::Argv(vec!["ls".into(), "/".into()])
+            )),
+            "exec web ls /"
+        );
+        assert!(o.validate().is_ok());
+        for bad in [
+            ExecOptions {
+                user: Some("-x".into()),
+                ..ExecOptions::default()
+            },
+            ExecOptions {
+                workdir: Some("rel".into()),
+                ..ExecOptions::default()
+            },
+            ExecOptions {
+                env: [("A-B".to_string(), String::new())].into(),
+                ..ExecOptions::default()
+            },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn health_timings_are_validated_strictly() {
+        let mut c = Container::from_image("x", "localhost/busybox:test").unwrap();
+        c.health_check = Some(HealthCheck {
+            cmd: "true".into(),
+            interval: Some("1.5.5s".into()),
+            ..HealthCheck::default()
+        });
+        assert!(matches!(
+            c.validate(),
+            Err(ContainerError::InvalidArgument { field, .. }) if field == "health_check.interval"
+        ));
+        c.health_check = None;
+        c.devices = vec!["/etc/shadow:/dev/x".into()];
+        assert!(matches!(
+            c.validate(),
+            Err(ContainerError::InvalidArgument { field, .. }) if field == "device"
+        ));
     }
 
     #[test]
@@ -469,7 +699,12 @@ mod tests {
             cmd: "test -f /tmp/ready\nwget -q -O- http://127.0.0.1/ | grep ok".into(),
             ..HealthCheck::default()
         });
-        let a = joined(&run_argv(Flavor::Docker, &c, "o", Some("/state/x.sh")));
+        let a = joined(&run_argv(
+            Flavor::Docker,
+            &c,
+            "io.herodo.owner=o",
+            Some("/state/x.sh"),
+        ));
         assert!(a.contains("-v /state/x.sh:/.herodo-healthcheck.sh:ro --health-cmd /bin/sh /.herodo-healthcheck.sh"), "{a}");
     }
 
@@ -527,7 +762,25 @@ mod tests {
         );
         assert_eq!(
             joined(&stats_argv(Flavor::Podman, "w")),
-            "stats --no-stream --format json w"
+            "stats --no-stream --format {{json .ContainerStats}} w"
+        );
+        assert_eq!(
+            joined(&labelled_ls_argv(
+                Flavor::Podman,
+                "volume",
+                "io.herodo.owner"
+            )),
+            "volume ls --filter label=io.herodo.owner --format json"
+        );
+        for f in [Flavor::Docker, Flavor::Nerdctl] {
+            assert_eq!(
+                joined(&labelled_ls_argv(f, "network", "io.herodo.owner")),
+                "network ls --filter label=io.herodo.owner --format {{json .}}"
+            );
+        }
+        assert_eq!(
+            joined(&image_exists_argv("localhost/a:1")),
+            "image inspect --format {{.Id}} localhost/a:1"
         );
     }
 }

@@ -1,21 +1,30 @@
 //! Container operations: argv from the pure builders, run through the host's executor, output
-//! parsed per flavor. Everything herodo creates carries the owner label and is registered with
-//! the host so `herodo test` can remove it after a test.
+//! parsed per flavor. Everything herodo creates carries the owner label
+//! (`io.herodo.owner=TAG`, see [`crate::common::owner`]) and is registered with the host so
+//! `herodo test` can remove it after a test; what herodo did not create (a name or tag that
+//! existed already) is never registered, so cleanup never removes it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::error::classify_failure;
-use super::parse::{self, ContainerRow, ImageRow, ResourceUsage, Status};
-use super::{validate, Container, ContainerError, Flavor, OWNER_LABEL};
-use crate::exec::{Cmd, Output};
-use crate::host::{Host, Resource};
+use super::error::{classify_failure, is_name_clash, is_not_running};
+use super::parse::{self, ContainerRow, ImageRow, NamedRow, ResourceUsage, Status};
+use super::{validate, Container, ContainerError, ExecOptions, Flavor};
+use crate::common::owner::{owner_alive, owner_label_arg, owner_tag, OWNER_LABEL};
+use crate::error::Classify;
+use crate::exec::{Cmd, ExecError, Output};
+use crate::host::{Cleaned, Host, Resource};
 use crate::process::CommandResult;
+
+pub use super::ExecCommand;
 
 type Result<T> = std::result::Result<T, ContainerError>;
 
-/// The owner label value on everything herodo creates.
-pub const OWNER: &str = "herodo";
+/// How often a health check runs when nothing says otherwise (docker's and podman's default).
+pub const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_secs(30);
+
+/// How often `wait_healthy` looks at an engine that runs its checks itself (docker, nerdctl).
+const HEALTH_POLL: Duration = Duration::from_millis(100);
 
 /// The engine CLI in use.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,16 +43,19 @@ impl EngineCli {
     }
 }
 
-/// Pick the engine: `--engine` / HERODO_CONTAINER_ENGINE (a flavor name or a path to one), else
-/// the first installed of nerdctl, podman, docker. Under --dry-run a named engine need not exist.
-pub fn resolve(host: &Host) -> Result<EngineCli> {
-    let wanted = host
-        .settings
+/// The engine asked for: `--engine`, else HERODO_CONTAINER_ENGINE (empty means unset).
+fn wanted_engine(host: &Host) -> Option<String> {
+    host.settings
         .container_engine
         .clone()
         .or_else(|| std::env::var("HERODO_CONTAINER_ENGINE").ok())
-        .filter(|s| !s.is_empty());
-    if let Some(w) = wanted {
+        .filter(|s| !s.is_empty())
+}
+
+/// Pick the engine: `--engine` / HERODO_CONTAINER_ENGINE (a flavor name or a path to one), else
+/// the first installed of nerdctl, podman, docker. Under --dry-run a named engine need not exist.
+pub fn resolve(host: &Host) -> Result<EngineCli> {
+    if let Some(w) = wanted_engine(host) {
         let base = w.rsplit('/').next().unwrap_or(&w);
         let flavor = Flavor::from_name(base).ok_or_else(|| {
             ContainerError::invalid("engine", format!("`{w}` is not nerdctl, podman or docker"))
@@ -88,28 +100,61 @@ fn run_result(host: &Host, cmd: Cmd, subject: &str) -> Result<CommandResult> {
     Ok(result(&cmd, &out))
 }
 
+/// A successful result with nothing run (an idempotent no-op), saying why on stderr.
+fn noop_result(cmd: &Cmd, why: String) -> CommandResult {
+    let mut empty = Output::empty_success();
+    empty.stderr = why;
+    result(cmd, &empty)
+}
+
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or("").trim().to_string()
 }
 
-/// Where a multi-line health check script of container `name` is kept on the host.
-fn healthcheck_file(name: &str) -> PathBuf {
-    dirs::state_dir()
-        .or_else(dirs::data_local_dir)
-        .unwrap_or_else(std::env::temp_dir)
-        .join("herodo/healthchecks")
-        .join(format!("{name}.sh"))
+fn healthcheck_dir(state_dir: &Path) -> PathBuf {
+    state_dir.join("healthchecks")
 }
 
+/// A fresh host path for a multi-line health check script of container `name`. The name is
+/// followed by `@` (which container names cannot contain) and a unique part, so a build that
+/// fails on a name clash never overwrites the script of the container that holds the name, and
+/// removing `name` finds exactly its own scripts.
+fn new_healthcheck_file(state_dir: &Path, name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    healthcheck_dir(state_dir).join(format!("{name}@{}-{nanos}.sh", std::process::id()))
+}
+
+/// Remove the health check scripts of container `name` (a missing directory is fine).
+fn remove_healthcheck_files(state_dir: &Path, name: &str) {
+    let prefix = format!("{name}@");
+    let Ok(entries) = std::fs::read_dir(healthcheck_dir(state_dir)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Register a container herodo created, so `herodo test` removes it (and its health check
+/// script) after the test.
 fn register_container(host: &Host, e: &EngineCli, name: &str) {
     let engine = e.clone();
     let n = name.to_string();
     host.resources.forget("container", name);
     host.resources
         .register(Resource::new("container", name, move |h| {
-            h.exec(engine.cmd(super::rm_argv(engine.flavor, &n)))
+            let res = h
+                .exec(engine.cmd(super::rm_argv(engine.flavor, &n)))
                 .map(|_| ())
-                .map_err(|err| err.to_string())
+                .map_err(|err| err.to_string());
+            if !h.settings.dry_run {
+                remove_healthcheck_files(&h.state_dir, &n);
+            }
+            res
         }));
 }
 
@@ -132,33 +177,37 @@ fn register_named(
     }));
 }
 
-/// Create and run the container (`run`); fills `container_id`.
+/// Whether container `name` exists and carries this process's owner tag: after a failed `run`
+/// (a non-zero exit in the foreground, a start failure) the container may still have been
+/// created, and then it is ours to clean up.
+fn created_by_us(host: &Host, e: &EngineCli, name: &str) -> bool {
+    let format = format!("{{{{index .Config.Labels \"{OWNER_LABEL}\"}}}}");
+    let out = host.exec(e.cmd(["container", "inspect", "--format", format.as_str(), name]));
+    matches!(out, Ok(o) if o.success() && o.stdout.trim() == owner_tag())
+}
+
+/// Write a multi-line health check script for `c`; returns its host path.
+fn write_healthcheck(host: &Host, c: &Container) -> Result<Option<PathBuf>> {
+    let Some(h) = c.health_check.as_ref().filter(|h| super::health_cmd(h).1) else {
+        return Ok(None);
+    };
+    let path = new_healthcheck_file(&host.state_dir, &c.name);
+    if !host.settings.dry_run {
+        let content = format!("set -e\n{}\n", h.cmd);
+        crate::common::state::write_atomic(&path, content.as_bytes()).map_err(|err| {
+            ContainerError::invalid("health_check", format!("cannot write the script: {err}"))
+        })?;
+    }
+    Ok(Some(path))
+}
+
+/// Create and run the container (`run`); fills `container_id`. A name that is taken is
+/// `already_exists`, and the container holding it is left alone.
 pub fn build(host: &Host, e: &EngineCli, c: &mut Container) -> Result<CommandResult> {
     c.validate()?;
-    let mut script_file = None;
-    if let Some(h) = &c.health_check {
-        if super::health_cmd(h).1 {
-            let path = healthcheck_file(&c.name);
-            if !host.settings.dry_run {
-                if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir).map_err(|err| {
-                        ContainerError::invalid(
-                            "health_check",
-                            format!("cannot create {}: {err}", dir.display()),
-                        )
-                    })?;
-                }
-                std::fs::write(&path, format!("set -e\n{}\n", h.cmd)).map_err(|err| {
-                    ContainerError::invalid(
-                        "health_check",
-                        format!("cannot write {}: {err}", path.display()),
-                    )
-                })?;
-            }
-            script_file = Some(path.display().to_string());
-        }
-    }
-    let argv = super::run_argv(e.flavor, c, OWNER, script_file.as_deref());
+    let script = write_healthcheck(host, c)?;
+    let script_arg = script.as_ref().map(|p| p.display().to_string());
+    let argv = super::run_argv(e.flavor, c, &owner_label_arg(), script_arg.as_deref());
     let mut cmd = e.cmd(argv);
     for (k, v) in &c.env_vars {
         cmd = cmd.env(k, v);
@@ -166,9 +215,27 @@ pub fn build(host: &Host, e: &EngineCli, c: &mut Container) -> Result<CommandRes
     if !c.detach {
         cmd = cmd.echo(true);
     }
-    // Registered before running: a failed `run` may still have created the container.
+    let out = match host.exec_checked(cmd.clone()) {
+        Ok(out) => out,
+        Err(err) => {
+            let ours =
+                !is_name_clash(&err) && !host.settings.dry_run && created_by_us(host, e, &c.name);
+            if ours {
+                register_container(host, e, &c.name);
+            } else if let Some(p) = &script {
+                let _ = std::fs::remove_file(p);
+            }
+            if is_name_clash(&err) {
+                return Err(ContainerError::AlreadyExists {
+                    what: "container",
+                    name: c.name.clone(),
+                    command: err.info().command.map(Box::new),
+                });
+            }
+            return Err(classify_failure(err, &c.image));
+        }
+    };
     register_container(host, e, &c.name);
-    let out = run(host, cmd.clone(), &c.image)?;
     c.container_id = if host.settings.dry_run {
         format!("dry-run-{}", c.name)
     } else if c.detach {
@@ -186,7 +253,8 @@ pub fn build(host: &Host, e: &EngineCli, c: &mut Container) -> Result<CommandRes
     Ok(result(&cmd, &out))
 }
 
-/// Last lines of a container's logs, for error messages.
+/// Last lines of a container's logs, for error messages; scrubbed of every secret the script
+/// handed over (a container that prints its environment must not leak it into `e.message`).
 fn log_tail(host: &Host, e: &EngineCli, name: &str) -> String {
     match host.exec(e.cmd(["logs", "--tail", "10", name])) {
         Ok(o) => {
@@ -195,14 +263,15 @@ fn log_tail(host: &Host, e: &EngineCli, name: &str) -> String {
             if text.is_empty() {
                 String::new()
             } else {
-                format!("; last log lines:\n{text}")
+                host.redact(&format!("; last log lines:\n{text}"))
             }
         }
         Err(_) => String::new(),
     }
 }
 
-/// Start the container (building it first when it has no id yet) and check it is running.
+/// Start the container and check it is running. A container without an id (never built, or
+/// removed with `remove()`) is created from its configuration first.
 pub fn start(host: &Host, e: &EngineCli, c: &mut Container) -> Result<CommandResult> {
     let res = if c.container_id.is_empty() {
         build(host, e, c)?
@@ -229,64 +298,93 @@ pub fn start(host: &Host, e: &EngineCli, c: &mut Container) -> Result<CommandRes
     Ok(res)
 }
 
-/// Stop with SIGTERM, then SIGKILL after `grace` seconds. Stopping a stopped container is fine.
-pub fn stop(host: &Host, e: &EngineCli, name: &str, grace: Option<u64>) -> Result<CommandResult> {
+/// Stop with SIGTERM, then SIGKILL after `grace`. Stopping a stopped container is fine; with
+/// `missing_ok`, so is stopping one that does not exist (the Container method: after
+/// `remove()` there is nothing left running).
+pub fn stop(
+    host: &Host,
+    e: &EngineCli,
+    name: &str,
+    grace: Option<Duration>,
+    missing_ok: bool,
+) -> Result<CommandResult> {
     validate::name("name", name)?;
     let mut args = vec!["stop".to_string()];
     if let Some(g) = grace {
-        args.extend(["-t".into(), g.to_string()]);
+        args.extend(["-t".into(), g.as_secs().to_string()]);
     }
     args.push(name.into());
     let cmd = e.cmd(args);
-    // Stopping can take the whole grace period: allow for it.
+    // Stopping can take the whole grace period: allow for it. (`grace` is at most ten years,
+    // checked by the caller, so the sum cannot overflow.)
     let cmd = match grace {
         Some(g) => cmd.timeout(
             host.settings
                 .default_timeout
-                .max(Duration::from_secs(g + 30)),
+                .max(g.saturating_add(Duration::from_secs(30))),
         ),
         None => cmd,
     };
-    run_result(host, cmd, name)
+    match run_result(host, cmd.clone(), name) {
+        Err(ContainerError::NoSuchContainer { .. }) if missing_ok => {
+            Ok(noop_result(&cmd, format!("no such container: {name}")))
+        }
+        other => other,
+    }
 }
 
-/// Remove (forcefully, also when running). Removing a container that does not exist is fine.
+/// Remove (forcefully, also when running) with its health check scripts. Removing a container
+/// that does not exist is fine.
 pub fn remove(host: &Host, e: &EngineCli, name: &str) -> Result<CommandResult> {
     validate::name("name", name)?;
     let cmd = e.cmd(super::rm_argv(e.flavor, name));
     let res = match run_result(host, cmd.clone(), name) {
         Err(ContainerError::NoSuchContainer { .. }) => {
-            let mut empty = Output::empty_success();
-            empty.stderr = format!("no such container: {name}");
-            Ok(result(&cmd, &empty))
+            Ok(noop_result(&cmd, format!("no such container: {name}")))
         }
         other => other,
     };
-    host.resources.forget("container", name);
+    if res.is_ok() {
+        host.resources.forget("container", name);
+        if !host.settings.dry_run {
+            remove_healthcheck_files(&host.state_dir, name);
+        }
+    }
     res
 }
 
-/// What to run inside a container.
-pub enum ExecCommand {
-    /// A shell line, run with `sh -c`.
-    Shell(String),
-    /// An argv, run as is.
-    Argv(Vec<String>),
-}
-
-pub fn exec(host: &Host, e: &EngineCli, name: &str, what: ExecCommand) -> Result<CommandResult> {
+/// Run a command inside a running container. Option env values travel through the engine's
+/// environment (only `-e KEY` is in argv). A container that does not run is `not_running`.
+pub fn exec(
+    host: &Host,
+    e: &EngineCli,
+    name: &str,
+    what: ExecCommand,
+    opts: &ExecOptions,
+) -> Result<CommandResult> {
     validate::name("name", name)?;
-    let mut args = vec!["exec".to_string(), name.to_string()];
-    match what {
-        ExecCommand::Shell(line) => args.extend(["sh".into(), "-c".into(), line]),
-        ExecCommand::Argv(argv) => {
-            if argv.is_empty() {
-                return Err(ContainerError::invalid("command", "the argv is empty"));
-            }
-            args.extend(argv);
-        }
+    opts.validate()?;
+    if matches!(&what, ExecCommand::Argv(a) if a.is_empty()) {
+        return Err(ContainerError::invalid("command", "the argv is empty"));
     }
-    run_result(host, e.cmd(args), name)
+    let mut cmd = e.cmd(super::exec_argv(name, opts, &what));
+    for (k, v) in &opts.env {
+        cmd = cmd.env(k, v);
+    }
+    match host.exec_checked(cmd.clone()) {
+        Ok(out) => Ok(result(&cmd, &out)),
+        Err(err) if is_not_running(&err) => {
+            let state = status(host, e, name)
+                .map(|s| s.status)
+                .unwrap_or_else(|_| "unknown".into());
+            Err(ContainerError::NotRunning {
+                name: name.into(),
+                state,
+                logs: String::new(),
+            })
+        }
+        Err(err) => Err(classify_failure(err, name)),
+    }
 }
 
 /// `cp SRC DST`; one side is `container:/path`.
@@ -312,11 +410,28 @@ pub fn export(host: &Host, e: &EngineCli, name: &str, path: &str) -> Result<Comm
     run_result(host, e.cmd(["export", "-o", path, name]), name)
 }
 
+/// Whether `image` exists locally. Under --dry-run nothing is created, so nothing needs to be
+/// told apart: say it exists (which keeps it out of the cleanup registry) without asking.
+fn image_exists(host: &Host, e: &EngineCli, image: &str) -> bool {
+    host.settings.dry_run
+        || host
+            .exec(e.cmd(super::image_exists_argv(image)))
+            .is_ok_and(|o| o.success())
+}
+
+/// Register an image name for cleanup unless it existed before herodo touched it.
+fn register_image_unless(host: &Host, e: &EngineCli, existed: bool, image: &str) {
+    if !existed {
+        register_named(host, e, "image", &["rmi", "-f"], image);
+    }
+}
+
 pub fn commit(host: &Host, e: &EngineCli, name: &str, image: &str) -> Result<CommandResult> {
     validate::name("name", name)?;
     validate::image("image", image)?;
+    let existed = image_exists(host, e, image);
     let r = run_result(host, e.cmd(["commit", name, image]), name)?;
-    register_named(host, e, "image", &["rmi", "-f"], image);
+    register_image_unless(host, e, existed, image);
     Ok(r)
 }
 
@@ -375,7 +490,23 @@ pub fn resources(host: &Host, e: &EngineCli, name: &str) -> Result<ResourceUsage
 
 fn sleep(host: &Host, d: Duration) -> Result<()> {
     host.sleep(d)
-        .map_err(|_| ContainerError::Exec(crate::exec::ExecError::Cancelled { cmd: "wait".into() }))
+        .map_err(|_| ContainerError::Exec(ExecError::Cancelled { cmd: "wait".into() }))
+}
+
+/// How long to wait before the next look in `wait_healthy`. On podman herodo is the scheduler:
+/// the next check runs one health interval after the previous one began (the interval the
+/// script set, kept in a label; else the engine's default), as docker would run it, instead of
+/// back to back (31 checks in 5 s, half a core). Other engines run their checks themselves;
+/// herodo only reads the state.
+fn next_health_look(flavor: Flavor, st: &Status, since_check: Duration) -> Duration {
+    if flavor != Flavor::Podman {
+        return HEALTH_POLL;
+    }
+    let interval = st
+        .health_interval
+        .filter(|i| !i.is_zero())
+        .unwrap_or(DEFAULT_HEALTH_INTERVAL);
+    interval.saturating_sub(since_check)
 }
 
 /// Wait until the health check reports healthy. Throws `timeout` (with the last check's output)
@@ -383,8 +514,7 @@ fn sleep(host: &Host, d: Duration) -> Result<()> {
 pub fn wait_healthy(host: &Host, e: &EngineCli, name: &str, timeout: Duration) -> Result<Status> {
     let start = Instant::now();
     loop {
-        // On podman herodo runs each check itself, back to back (each costs ~120 ms), so
-        // healthy is seen as soon as it is true; other engines run their own checks.
+        let check_began = Instant::now();
         drive_health_check(host, e, name);
         let st = status(host, e, name)?;
         if host.settings.dry_run || st.health_status.as_deref() == Some("healthy") {
@@ -403,8 +533,9 @@ pub fn wait_healthy(host: &Host, e: &EngineCli, name: &str, timeout: Duration) -
                 logs: log_tail(host, e, name),
             });
         }
-        if start.elapsed() >= timeout {
-            let last = st.health_output.unwrap_or_default();
+        let elapsed = start.elapsed();
+        if elapsed >= timeout {
+            let last = host.redact(st.health_output.as_deref().unwrap_or_default());
             return Err(ContainerError::Timeout {
                 what: format!(
                     "container {name} becoming healthy (it is {})",
@@ -418,12 +549,8 @@ pub fn wait_healthy(host: &Host, e: &EngineCli, name: &str, timeout: Duration) -
                 },
             });
         }
-        if e.flavor != Flavor::Podman {
-            sleep(
-                host,
-                Duration::from_millis(50).min(timeout.saturating_sub(start.elapsed())),
-            )?;
-        }
+        let pause = next_health_look(e.flavor, &st, check_began.elapsed());
+        sleep(host, pause.min(timeout - elapsed))?;
     }
 }
 
@@ -527,22 +654,26 @@ pub fn image_remove(host: &Host, e: &EngineCli, image: &str) -> Result<CommandRe
     Ok(r)
 }
 
+/// Tag `image` as `new_name`. The new name is cleaned up after a test only when herodo made it:
+/// a tag that existed before is not herodo's to remove.
 pub fn image_tag(host: &Host, e: &EngineCli, image: &str, new_name: &str) -> Result<CommandResult> {
     validate::image("image", image)?;
     validate::image("new_name", new_name)?;
+    let existed = image_exists(host, e, new_name);
     let r = run_result(host, e.cmd(["tag", image, new_name]), image)?;
-    register_named(host, e, "image", &["rmi", "-f"], new_name);
+    register_image_unless(host, e, existed, new_name);
     Ok(r)
 }
 
 pub fn image_pull(host: &Host, e: &EngineCli, image: &str) -> Result<CommandResult> {
     validate::image("image", image)?;
+    let existed = image_exists(host, e, image);
     let r = run_result(
         host,
         e.cmd(super::registry_argv(e.flavor, "pull", image)),
         image,
     )?;
-    register_named(host, e, "image", &["rmi", "-f"], image);
+    register_image_unless(host, e, existed, image);
     Ok(r)
 }
 
@@ -573,8 +704,9 @@ pub fn image_build(host: &Host, e: &EngineCli, tag: &str, context: &str) -> Resu
             format!("{context} is not a directory"),
         ));
     }
+    let existed = image_exists(host, e, tag);
     let r = run_result(host, e.cmd(["build", "-t", tag, context]), tag)?;
-    register_named(host, e, "image", &["rmi", "-f"], tag);
+    register_image_unless(host, e, existed, tag);
     Ok(r)
 }
 
@@ -596,7 +728,7 @@ pub fn network_create(
         "network".to_string(),
         "create".into(),
         "--label".into(),
-        format!("{OWNER_LABEL}={OWNER}"),
+        owner_label_arg(),
     ];
     if let Some(d) = &o.driver {
         validate::name("driver", d)?;
@@ -615,7 +747,7 @@ pub fn network_create(
         args.extend(["--subnet".into(), s.clone()]);
     }
     args.push(name.into());
-    let r = run_result(host, e.cmd(args), name)?;
+    let r = create_named(host, e.cmd(args), "network", name)?;
     register_named(host, e, "network", &["network", "rm"], name);
     Ok(r)
 }
@@ -638,36 +770,42 @@ pub fn network_remove(host: &Host, e: &EngineCli, name: &str) -> Result<CommandR
     Ok(result(&cmd, &out))
 }
 
-/// Rows of `network ls` / `volume ls`: each a (name, driver) pair.
-fn name_driver_rows(flavor: Flavor, text: &str) -> Vec<(String, String)> {
-    let t = text.trim();
-    let values: Vec<serde_json::Value> = if t.starts_with('[') {
-        serde_json::from_str::<Vec<serde_json::Value>>(t).unwrap_or_default()
-    } else {
-        t.lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
-    };
-    let pick = |v: &serde_json::Value, keys: &[&str]| {
-        keys.iter()
-            .find_map(|k| v[*k].as_str().map(String::from))
-            .unwrap_or_default()
-    };
-    let _ = flavor;
-    values
-        .iter()
-        .map(|v| (pick(v, &["Name", "name"]), pick(v, &["Driver", "driver"])))
-        .collect()
+/// Run a `network create` / `volume create`; a taken name is `already_exists`.
+fn create_named(host: &Host, cmd: Cmd, what: &'static str, name: &str) -> Result<CommandResult> {
+    match host.exec_checked(cmd.clone()) {
+        Ok(out) => Ok(result(&cmd, &out)),
+        Err(err) if is_name_clash(&err) => Err(ContainerError::AlreadyExists {
+            what,
+            name: name.into(),
+            command: err.info().command.map(Box::new),
+        }),
+        Err(err) => Err(classify_failure(err, name)),
+    }
 }
 
-pub fn network_list(host: &Host, e: &EngineCli) -> Result<Vec<(String, String)>> {
-    let fmt = if e.flavor == Flavor::Podman {
+fn json_format(flavor: Flavor) -> &'static str {
+    if flavor == Flavor::Podman {
         "json"
     } else {
         "{{json .}}"
-    };
-    let out = run(host, e.cmd(["network", "ls", "--format", fmt]), "")?;
-    Ok(name_driver_rows(e.flavor, &out.stdout))
+    }
+}
+
+fn named_rows(host: &Host, cmd: Cmd) -> Result<Vec<NamedRow>> {
+    let out = run(host, cmd.clone(), "")?;
+    parse::named_rows(&out.stdout).map_err(|reason| ContainerError::Parse {
+        cmd: cmd.to_string(),
+        reason,
+    })
+}
+
+/// Networks as (name, driver) pairs.
+pub fn network_list(host: &Host, e: &EngineCli) -> Result<Vec<(String, String)>> {
+    let cmd = e.cmd(["network", "ls", "--format", json_format(e.flavor)]);
+    Ok(named_rows(host, cmd)?
+        .into_iter()
+        .map(|r| (r.name, r.driver))
+        .collect())
 }
 
 pub fn volume_create(
@@ -681,14 +819,27 @@ pub fn volume_create(
         "volume".to_string(),
         "create".into(),
         "--label".into(),
-        format!("{OWNER_LABEL}={OWNER}"),
+        owner_label_arg(),
     ];
     if let Some(d) = driver {
         validate::name("driver", d)?;
         args.extend(["--driver".into(), d.into()]);
     }
     args.push(name.into());
-    let r = run_result(host, e.cmd(args), name)?;
+    // docker's `volume create` succeeds on an existing name (and would hand herodo a volume
+    // it did not create): ask first, so every engine says `already_exists`.
+    if !host.settings.dry_run
+        && host
+            .exec(e.cmd(["volume", "inspect", name]))
+            .is_ok_and(|o| o.success())
+    {
+        return Err(ContainerError::AlreadyExists {
+            what: "volume",
+            name: name.into(),
+            command: None,
+        });
+    }
+    let r = create_named(host, e.cmd(args), "volume", name)?;
     register_named(host, e, "volume", &["volume", "rm", "-f"], name);
     Ok(r)
 }
@@ -709,14 +860,13 @@ pub fn volume_remove(host: &Host, e: &EngineCli, name: &str) -> Result<CommandRe
     Ok(result(&cmd, &out))
 }
 
+/// Volumes as (name, driver) pairs.
 pub fn volume_list(host: &Host, e: &EngineCli) -> Result<Vec<(String, String)>> {
-    let fmt = if e.flavor == Flavor::Podman {
-        "json"
-    } else {
-        "{{json .}}"
-    };
-    let out = run(host, e.cmd(["volume", "ls", "--format", fmt]), "")?;
-    Ok(name_driver_rows(e.flavor, &out.stdout))
+    let cmd = e.cmd(["volume", "ls", "--format", json_format(e.flavor)]);
+    Ok(named_rows(host, cmd)?
+        .into_iter()
+        .map(|r| (r.name, r.driver))
+        .collect())
 }
 
 /// Remove every container carrying the label `key=value` (when `what` contains `=`) or whose
@@ -751,6 +901,129 @@ pub fn cleanup(host: &Host, e: &EngineCli, what: &str) -> Result<Vec<String>> {
         removed.push(r.name);
     }
     Ok(removed)
+}
+
+/// The engines `reap_orphans` looks at: the configured one, then every installed flavor, each
+/// once. A daemon-backed engine (docker, nerdctl) counts only when its daemon answers: an
+/// installed client without a daemon has nothing to reap and is skipped without an error.
+fn reap_engines(host: &Host) -> Vec<EngineCli> {
+    let mut candidates: Vec<EngineCli> = Vec::new();
+    if wanted_engine(host).is_some() {
+        if let Ok(e) = resolve(host) {
+            candidates.push(e);
+        }
+    }
+    for flavor in Flavor::ALL {
+        if let Some(p) = crate::exec::which(flavor.name()) {
+            candidates.push(EngineCli {
+                flavor,
+                program: p.display().to_string(),
+            });
+        }
+    }
+    let mut engines: Vec<EngineCli> = Vec::new();
+    for e in candidates {
+        if engines.iter().any(|x| x.program == e.program) {
+            continue;
+        }
+        let answers = e.flavor == Flavor::Podman
+            || host
+                .exec(e.cmd(["version"]).timeout(Duration::from_secs(10)))
+                .is_ok_and(|o| o.success());
+        if answers {
+            engines.push(e);
+        }
+    }
+    engines
+}
+
+/// What a dead herodo left behind on one engine: (kind, name) of everything carrying the owner
+/// label with a tag whose process is gone.
+fn orphans(host: &Host, e: &EngineCli) -> Result<Vec<(&'static str, String)>> {
+    let filter = format!("label={OWNER_LABEL}");
+    let dead = |labels: &std::collections::BTreeMap<String, String>| {
+        labels.get(OWNER_LABEL).is_some_and(|t| !owner_alive(t))
+    };
+    let mut found = Vec::new();
+    let cmd = e.cmd(super::ps_argv(e.flavor, true, Some(&filter)));
+    let out = run(host, cmd.clone(), "")?;
+    let rows = parse::ps(e.flavor, &out.stdout).map_err(|reason| ContainerError::Parse {
+        cmd: cmd.to_string(),
+        reason,
+    })?;
+    found.extend(
+        rows.into_iter()
+            .filter(|r| dead(&r.labels))
+            .map(|r| ("container", r.name)),
+    );
+    for (kind, what) in [("volume", "volume"), ("network", "network")] {
+        let rows = named_rows(
+            host,
+            e.cmd(super::labelled_ls_argv(e.flavor, what, OWNER_LABEL)),
+        )?;
+        found.extend(
+            rows.into_iter()
+                .filter(|r| dead(&r.labels))
+                .map(|r| (kind, r.name)),
+        );
+    }
+    Ok(found)
+}
+
+/// Remove the containers, volumes and networks that herodo runs which are no longer alive left
+/// behind (a `kill -9`, a crashed CI job), on every engine available; resources of live herodo
+/// processes, and anything without herodo's owner label, are kept. Containers go first (a
+/// volume or network in use cannot be removed), with their health check scripts. Each result
+/// names `ENGINE/NAME`; an engine whose listing fails is reported as kind `engine`.
+pub fn reap_orphans(host: &Host) -> Vec<Cleaned> {
+    let mut cleaned = Vec::new();
+    for e in reap_engines(host) {
+        reap_on(host, &e, &mut cleaned);
+    }
+    cleaned
+}
+
+/// An error for a report line: the message and, for a command, the engine's own words.
+fn describe(err: &dyn Classify) -> String {
+    let info = err.info();
+    match info.command.map(|c| c.stderr.trim().to_string()) {
+        Some(stderr) if !stderr.is_empty() => format!("{}: {stderr}", info.message),
+        _ => info.message,
+    }
+}
+
+/// `reap_orphans` on one engine.
+fn reap_on(host: &Host, e: &EngineCli, cleaned: &mut Vec<Cleaned>) {
+    let found = match orphans(host, e) {
+        Ok(f) => f,
+        Err(err) => {
+            cleaned.push(Cleaned {
+                kind: "engine",
+                name: e.flavor.name().to_string(),
+                error: Some(describe(&err)),
+            });
+            return;
+        }
+    };
+    for (kind, name) in found {
+        let argv: Vec<String> = match kind {
+            "container" => super::rm_argv(e.flavor, &name),
+            "volume" => vec!["volume".into(), "rm".into(), "-f".into(), name.clone()],
+            _ => vec!["network".into(), "rm".into(), name.clone()],
+        };
+        let error = match host.exec_checked(e.cmd(argv)) {
+            Ok(_) => None,
+            Err(err) => Some(describe(&err)),
+        };
+        if kind == "container" && error.is_none() && !host.settings.dry_run {
+            remove_healthcheck_files(&host.state_dir, &name);
+        }
+        cleaned.push(Cleaned {
+            kind,
+            name: format!("{}/{name}", e.flavor.name()),
+            error,
+        });
+    }
 }
 
 /// Run an image quickly (the seeds' `nerdctl_run*` functions).
@@ -836,9 +1109,23 @@ mod tests {
         assert!(rec.calls().is_empty());
     }
 
+    fn failed(code: i32, stderr: &str) -> Output {
+        let mut o = Output::empty_success();
+        o.status = crate::exec::Status::Exited(code);
+        o.stderr = stderr.into();
+        o
+    }
+
+    fn stdout(text: &str) -> Output {
+        let mut o = Output::empty_success();
+        o.stdout = text.into();
+        o
+    }
+
     #[test]
     fn push_tags_first_when_names_differ() {
         let (h, rec) = host();
+        rec.reply(failed(125, "Error: localhost/x: image not known")); // the tag is new
         image_push(
             &h,
             &engine(Flavor::Podman),
@@ -849,6 +1136,14 @@ mod tests {
         assert_eq!(
             rec.argvs(),
             vec![
+                vec![
+                    "podman",
+                    "image",
+                    "inspect",
+                    "--format",
+                    "{{.Id}}",
+                    "127.0.0.1:5000/app:1"
+                ],
                 vec!["podman", "tag", "localhost/app:1", "127.0.0.1:5000/app:1"],
                 vec![
                     "podman",
@@ -858,19 +1153,144 @@ mod tests {
                 ],
             ]
         );
+        assert_eq!(h.resources.len(), 1, "the new tag is herodo's");
+    }
+
+    #[test]
+    fn a_tag_that_existed_before_is_not_registered() {
+        let (h, rec) = host();
+        let e = engine(Flavor::Docker);
+        rec.reply(stdout("sha256:abc\n")); // image inspect: the tag exists
+        image_tag(&h, &e, "localhost/busybox:test", "localhost/kept:1").unwrap();
+        assert!(h.resources.is_empty());
+        rec.reply(failed(1, "Error: No such image: localhost/new:1"));
+        image_tag(&h, &e, "localhost/busybox:test", "localhost/new:1").unwrap();
+        assert_eq!(h.resources.len(), 1);
+        h.cleanup_resources();
+        assert_eq!(
+            rec.argvs().last().unwrap(),
+            &vec!["docker", "rmi", "-f", "localhost/new:1"]
+        );
+    }
+
+    #[test]
+    fn a_name_clash_is_already_exists_and_takes_nothing_over() {
+        let (h, rec) = host();
+        rec.reply(failed(
+            125,
+            "Error: creating container storage: the container name \"pre-c\" is already in use by e1a6. You have to remove that container to be able to reuse that name: that name is already in use",
+        ));
+        let mut c = Container::from_image("pre-c", "localhost/busybox:test").unwrap();
+        let e = build(&h, &engine(Flavor::Podman), &mut c).unwrap_err();
+        assert!(
+            matches!(&e, ContainerError::AlreadyExists { what: "container", name, .. } if name == "pre-c"),
+            "{e}"
+        );
+        assert_eq!(e.info().kind, "already_exists");
+        assert!(h.resources.is_empty(), "the existing container is not ours");
+        assert_eq!(
+            rec.calls().len(),
+            1,
+            "no inspect: a clash never created anything"
+        );
+        assert!(c.container_id.is_empty());
+    }
+
+    #[test]
+    fn a_failed_run_registers_the_container_only_when_it_is_ours() {
+        let e = engine(Flavor::Podman);
+        let mut c = Container::from_image("job", "localhost/busybox:test").unwrap();
+        c.detach = false;
+        // The command exited 3: the container exists and carries our tag.
+        let (h, rec) = host();
+        rec.reply(failed(3, ""));
+        rec.reply(stdout(&format!("{}\n", owner_tag())));
+        assert!(build(&h, &e, &mut c).is_err());
+        assert_eq!(h.resources.len(), 1);
+        assert_eq!(
+            rec.argvs()[1],
+            vec![
+                "podman",
+                "container",
+                "inspect",
+                "--format",
+                "{{index .Config.Labels \"io.herodo.owner\"}}",
+                "job"
+            ]
+        );
+        // A missing image: nothing was created.
+        let (h, rec) = host();
+        rec.reply(failed(125, "Error: localhost/nope: image not known"));
+        rec.reply(failed(125, "Error: no such container"));
+        assert!(matches!(
+            build(&h, &e, &mut c),
+            Err(ContainerError::ImageNotFound { .. })
+        ));
+        assert!(h.resources.is_empty());
+    }
+
+    #[test]
+    fn an_existing_volume_is_already_exists_on_every_engine() {
+        let (h, rec) = host();
+        // docker would create nothing and succeed: herodo asks first.
+        let err = volume_create(&h, &engine(Flavor::Docker), "data", None).unwrap_err();
+        assert!(matches!(
+            err,
+            ContainerError::AlreadyExists { what: "volume", .. }
+        ));
+        assert_eq!(
+            rec.argvs(),
+            vec![vec!["docker", "volume", "inspect", "data"]]
+        );
+        assert!(h.resources.is_empty());
+        let (h, rec) = host();
+        rec.reply(failed(1, "Error: no such volume"));
+        volume_create(&h, &engine(Flavor::Podman), "data", None).unwrap();
+        let create = &rec.argvs()[1];
+        assert_eq!(create[..4], ["podman", "volume", "create", "--label"]);
+        assert_eq!(create[4], owner_label_arg());
+        assert_eq!(h.resources.len(), 1);
+        let (h, rec) = host();
+        rec.reply(failed(
+            125,
+            "Error: network name net1 already used: network already exists",
+        ));
+        let err = network_create(
+            &h,
+            &engine(Flavor::Podman),
+            "net1",
+            &NetworkOptions::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            ContainerError::AlreadyExists {
+                what: "network",
+                ..
+            }
+        ));
+        assert!(h.resources.is_empty());
     }
 
     #[test]
     fn stop_exec_copy_argv() {
         let (h, rec) = host();
         let e = engine(Flavor::Nerdctl);
-        stop(&h, &e, "web", Some(3)).unwrap();
-        exec(&h, &e, "web", ExecCommand::Shell("echo hi".into())).unwrap();
+        stop(&h, &e, "web", Some(Duration::from_secs(3)), false).unwrap();
+        exec(
+            &h,
+            &e,
+            "web",
+            ExecCommand::Shell("echo hi".into()),
+            &ExecOptions::default(),
+        )
+        .unwrap();
         exec(
             &h,
             &e,
             "web",
             ExecCommand::Argv(vec!["ls".into(), "/".into()]),
+            &ExecOptions::default(),
         )
         .unwrap();
         copy(&h, &e, "/tmp/x", "web:/x").unwrap();
@@ -885,6 +1305,201 @@ mod tests {
                 vec!["nerdctl", "export", "-o", "/tmp/web.tar", "web"],
             ]
         );
+    }
+
+    #[test]
+    fn exec_env_values_travel_in_the_environment() {
+        let (h, rec) = host();
+        let opts = ExecOptions {
+            user: Some("nobody".into()),
+            workdir: None,
+            env: [("TOKEN".to_string(), "S3CR3T-CANARY-9f8e7d".to_string())].into(),
+        };
+        let r = exec(
+            &h,
+            &engine(Flavor::Podman),
+            "web",
+            ExecCommand::Shell("echo $TOKEN".into()),
+            &opts,
+        )
+        .unwrap();
+        let call = &rec.calls()[0];
+        assert_eq!(
+            call.env,
+            vec![("TOKEN".to_string(), "S3CR3T-CANARY-9f8e7d".to_string())]
+        );
+        assert!(rec.argvs()[0].iter().all(|a| !a.contains("S3CR3T")));
+        assert!(!r.cmd.contains("S3CR3T"), "{}", r.cmd);
+    }
+
+    #[test]
+    fn exec_on_a_stopped_container_is_not_running() {
+        let (h, rec) = host();
+        rec.reply(failed(
+            255,
+            "Error: can only create exec sessions on running containers: container state improper",
+        ));
+        rec.reply(stdout(
+            r#"[{"State": {"Status": "exited", "Running": false, "ExitCode": 0}}]"#,
+        ));
+        let err = exec(
+            &h,
+            &engine(Flavor::Podman),
+            "web",
+            ExecCommand::Shell("true".into()),
+            &ExecOptions::default(),
+        )
+        .unwrap_err();
+        assert_eq!(err.info().kind, "not_running", "{err}");
+        assert!(err.to_string().contains("exited (code 0)"), "{err}");
+        // The command's own failure stays command_failed.
+        let (h, rec) = host();
+        rec.reply(failed(7, ""));
+        let err = exec(
+            &h,
+            &engine(Flavor::Docker),
+            "web",
+            ExecCommand::Shell("exit 7".into()),
+            &ExecOptions::default(),
+        )
+        .unwrap_err();
+        assert_eq!(err.info().kind, "command_failed");
+    }
+
+    #[test]
+    fn stop_of_a_missing_container_is_fine_only_when_asked() {
+        let e = engine(Flavor::Podman);
+        let missing = "Error: no container with name or ID \"web\" found: no such container";
+        let (h, rec) = host();
+        rec.reply(failed(125, missing));
+        assert!(stop(&h, &e, "web", None, true).unwrap().success);
+        rec.reply(failed(125, missing));
+        assert!(matches!(
+            stop(&h, &e, "web", None, false),
+            Err(ContainerError::NoSuchContainer { .. })
+        ));
+    }
+
+    #[test]
+    fn podman_health_checks_follow_the_interval() {
+        let st = |interval: Option<Duration>| Status {
+            health_interval: interval,
+            ..Status::default()
+        };
+        let one = Some(Duration::from_secs(1));
+        assert_eq!(
+            next_health_look(Flavor::Podman, &st(one), Duration::from_millis(150)),
+            Duration::from_millis(850)
+        );
+        assert_eq!(
+            next_health_look(Flavor::Podman, &st(None), Duration::ZERO),
+            DEFAULT_HEALTH_INTERVAL
+        );
+        assert_eq!(
+            next_health_look(Flavor::Podman, &st(Some(Duration::ZERO)), Duration::ZERO),
+            DEFAULT_HEALTH_INTERVAL
+        );
+        assert_eq!(
+            next_health_look(Flavor::Podman, &st(one), Duration::from_secs(2)),
+            Duration::ZERO
+        );
+        assert_eq!(
+            next_health_look(Flavor::Docker, &st(one), Duration::ZERO),
+            HEALTH_POLL
+        );
+    }
+
+    #[test]
+    fn reaping_removes_only_what_dead_owners_left() {
+        let (h, rec) = host();
+        let e = engine(Flavor::Docker);
+        let dead = "deadbeef0000-1-1";
+        let live = owner_tag();
+        rec.reply(stdout(&format!(
+            "{{\"Names\":\"gone\",\"Labels\":\"app=x,io.herodo.owner={dead}\"}}\n{{\"Names\":\"alive\",\"Labels\":\"io.herodo.owner={live}\"}}\n"
+        )));
+        rec.reply(stdout(&format!(
+            "{{\"Name\":\"gone-vol\",\"Driver\":\"local\",\"Labels\":\"io.herodo.owner={dead}\"}}\n"
+        )));
+        rec.reply(stdout(&format!(
+            "{{\"Name\":\"live-net\",\"Driver\":\"bridge\",\"Labels\":\"io.herodo.owner={live}\"}}\n"
+        )));
+        let mut cleaned = Vec::new();
+        reap_on(&h, &e, &mut cleaned);
+        let names: Vec<(&str, &str)> = cleaned.iter().map(|c| (c.kind, c.name.as_str())).collect();
+        assert_eq!(
+            names,
+            vec![("container", "docker/gone"), ("volume", "docker/gone-vol")]
+        );
+        let argvs = rec.argvs();
+        assert_eq!(
+            argvs[..3],
+            [
+                vec![
+                    "docker",
+                    "ps",
+                    "-a",
+                    "--filter",
+                    "label=io.herodo.owner",
+                    "--format",
+                    "{{json .}}"
+                ],
+                vec![
+                    "docker",
+                    "volume",
+                    "ls",
+                    "--filter",
+                    "label=io.herodo.owner",
+                    "--format",
+                    "{{json .}}"
+                ],
+                vec![
+                    "docker",
+                    "network",
+                    "ls",
+                    "--filter",
+                    "label=io.herodo.owner",
+                    "--format",
+                    "{{json .}}"
+                ],
+            ]
+        );
+        assert_eq!(
+            argvs[3..],
+            [
+                vec!["docker", "rm", "-f", "gone"],
+                vec!["docker", "volume", "rm", "-f", "gone-vol"],
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failing_listing_is_reported_not_fatal() {
+        let (h, rec) = host();
+        rec.reply(failed(125, "Error: storage is broken"));
+        let mut cleaned = Vec::new();
+        reap_on(&h, &engine(Flavor::Podman), &mut cleaned);
+        assert_eq!(cleaned.len(), 1);
+        assert_eq!(cleaned[0].kind, "engine");
+        assert!(cleaned[0]
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("storage is broken"));
+    }
+
+    #[test]
+    fn health_check_scripts_go_with_their_container() {
+        let dir = std::env::temp_dir().join(format!("herodo-hc-{}", std::process::id()));
+        let mine = new_healthcheck_file(&dir, "web");
+        let other = new_healthcheck_file(&dir, "web-2");
+        for p in [&mine, &other] {
+            crate::common::state::write_atomic(p, b"true\n").unwrap();
+        }
+        remove_healthcheck_files(&dir, "web");
+        assert!(!mine.exists());
+        assert!(other.exists(), "web-2's script is not web's");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

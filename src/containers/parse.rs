@@ -2,6 +2,9 @@
 //! per line (`--format '{{json .}}'`) with other key names. Fixtures captured from the real
 //! tools (nerdctl's from its documented shapes) live in tests/fixtures/containers.
 
+use std::collections::BTreeMap;
+use std::time::Duration;
+
 use serde_json::Value;
 
 use super::Flavor;
@@ -23,6 +26,9 @@ pub struct Status {
     /// Output of the last health check.
     pub health_output: Option<String>,
     pub failing_streak: i64,
+    /// How often the health check runs: herodo's label on podman (where herodo runs the checks),
+    /// else the engine's `Config.Healthcheck.Interval`; None when neither says.
+    pub health_interval: Option<Duration>,
 }
 
 impl Status {
@@ -76,6 +82,15 @@ pub fn inspect(text: &str) -> Result<Status, String> {
         .and_then(|l| l.last())
         .map(|e| s(&e["Output"]));
     let exit_code = st["ExitCode"].as_i64().unwrap_or(0);
+    let health_interval = item["Config"]["Labels"][super::HEALTH_INTERVAL_LABEL]
+        .as_str()
+        .and_then(super::validate::parse_go_duration)
+        .or_else(|| {
+            item["Config"]["Healthcheck"]["Interval"]
+                .as_u64()
+                .filter(|ns| *ns > 0)
+                .map(Duration::from_nanos)
+        });
     let status = match (state.as_str(), &health_status) {
         ("running", Some(h)) => format!("running ({h})"),
         ("exited", _) => format!("exited (code {exit_code})"),
@@ -92,28 +107,81 @@ pub fn inspect(text: &str) -> Result<Status, String> {
         health_status,
         health_output,
         failing_streak: health["FailingStreak"].as_i64().unwrap_or(0),
+        health_interval,
     })
 }
 
-/// `stats` of one container (seed 000's ResourceUsage).
+/// `stats` of one container (seed 000's ResourceUsage), as numbers: percentages as floats,
+/// sizes in bytes. A value the engine does not report (`--`) is 0.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ResourceUsage {
-    pub cpu_usage: String,
-    pub memory_usage: String,
-    pub memory_limit: String,
-    pub memory_percentage: String,
-    pub network_input: String,
-    pub network_output: String,
-    pub block_input: String,
-    pub block_output: String,
-    pub pids: String,
+    /// CPU use in percent of one core (can exceed 100 on several cores).
+    pub cpu_usage: f64,
+    pub memory_usage: i64,
+    pub memory_limit: i64,
+    pub memory_percentage: f64,
+    pub network_input: i64,
+    pub network_output: i64,
+    pub block_input: i64,
+    pub block_output: i64,
+    pub pids: i64,
 }
 
-fn split_pair(v: &str) -> (String, String) {
+fn split_pair(v: &str) -> (&str, &str) {
     match v.split_once(" / ") {
-        Some((a, b)) => (a.trim().to_string(), b.trim().to_string()),
-        None => (v.trim().to_string(), String::new()),
+        Some((a, b)) => (a.trim(), b.trim()),
+        None => (v.trim(), ""),
     }
+}
+
+/// `12.44%` -> 12.44; `--` or empty -> 0.
+pub fn percent(v: &str) -> Result<f64, String> {
+    let t = v.trim();
+    if t.is_empty() || t == "--" {
+        return Ok(0.0);
+    }
+    t.trim_end_matches('%')
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|f| f.is_finite())
+        .ok_or_else(|| format!("`{v}` is not a percentage"))
+}
+
+/// A size as the engines print it, in bytes: `651.3kB` and `1.823MB` (podman, docker's network
+/// and block I/O: powers of 1000), `1.832MiB` and `23.54GiB` (docker's memory: powers of 1024),
+/// `648B`, `0B`. `--` or empty -> 0.
+pub fn bytes(v: &str) -> Result<i64, String> {
+    let t = v.trim();
+    if t.is_empty() || t == "--" {
+        return Ok(0);
+    }
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().map_err(|_| format!("`{v}` is not a size"))?;
+    let unit = unit.trim();
+    let power = match unit.chars().next().map(|c| c.to_ascii_lowercase()) {
+        None | Some('b') => 0,
+        Some('k') => 1,
+        Some('m') => 2,
+        Some('g') => 3,
+        Some('t') => 4,
+        Some('p') => 5,
+        _ => return Err(format!("`{v}` has an unknown unit `{unit}`")),
+    };
+    let rest = &unit[unit.len().min(1)..];
+    let base: f64 = match rest.to_ascii_lowercase().as_str() {
+        "ib" => 1024.0,
+        "b" | "" => 1000.0,
+        _ => return Err(format!("`{v}` has an unknown unit `{unit}`")),
+    };
+    let total = n * base.powi(power);
+    if !total.is_finite() || total > i64::MAX as f64 {
+        return Err(format!("`{v}` is too large"));
+    }
+    Ok(total.round() as i64)
 }
 
 /// One object per line (docker, nerdctl) or a JSON array (podman), as a list of objects.
@@ -134,9 +202,28 @@ fn objects(text: &str) -> Result<Vec<Value>, String> {
         .collect()
 }
 
+/// podman's raw `ContainerStats` record: numbers, no units.
+fn raw_stats(o: &Value) -> Option<ResourceUsage> {
+    let int = |k: &str| o[k].as_u64().and_then(|v| i64::try_from(v).ok());
+    Some(ResourceUsage {
+        cpu_usage: o["CPU"].as_f64()?,
+        memory_usage: int("MemUsage")?,
+        memory_limit: int("MemLimit")?,
+        memory_percentage: o["MemPerc"].as_f64()?,
+        network_input: int("NetInput")?,
+        network_output: int("NetOutput")?,
+        block_input: int("BlockInput")?,
+        block_output: int("BlockOutput")?,
+        pids: int("PIDs")?,
+    })
+}
+
 pub fn stats(flavor: Flavor, text: &str) -> Result<ResourceUsage, String> {
     let all = objects(text)?;
     let o = all.first().ok_or("stats returned nothing")?;
+    if o["MemUsage"].is_number() {
+        return raw_stats(o).ok_or_else(|| format!("unexpected stats record: {o}"));
+    }
     let (cpu, mem, memp, net, block, pids) = match flavor {
         Flavor::Podman => (
             "cpu_percent",
@@ -148,19 +235,26 @@ pub fn stats(flavor: Flavor, text: &str) -> Result<ResourceUsage, String> {
         ),
         _ => ("CPUPerc", "MemUsage", "MemPerc", "NetIO", "BlockIO", "PIDs"),
     };
-    let (mu, ml) = split_pair(&s(&o[mem]));
-    let (ni, no) = split_pair(&s(&o[net]));
-    let (bi, bo) = split_pair(&s(&o[block]));
+    let (mem, net, block) = (s(&o[mem]), s(&o[net]), s(&o[block]));
+    let (mu, ml) = split_pair(&mem);
+    let (ni, no) = split_pair(&net);
+    let (bi, bo) = split_pair(&block);
+    let pids = s(&o[pids]);
     Ok(ResourceUsage {
-        cpu_usage: s(&o[cpu]),
-        memory_usage: mu,
-        memory_limit: ml,
-        memory_percentage: s(&o[memp]),
-        network_input: ni,
-        network_output: no,
-        block_input: bi,
-        block_output: bo,
-        pids: s(&o[pids]),
+        cpu_usage: percent(&s(&o[cpu]))?,
+        memory_usage: bytes(mu)?,
+        memory_limit: bytes(ml)?,
+        memory_percentage: percent(&s(&o[memp]))?,
+        network_input: bytes(ni)?,
+        network_output: bytes(no)?,
+        block_input: bytes(bi)?,
+        block_output: bytes(bo)?,
+        pids: match pids.trim() {
+            "" | "--" => 0,
+            p => p
+                .parse()
+                .map_err(|_| format!("`{pids}` is not a number of processes"))?,
+        },
     })
 }
 
@@ -173,6 +267,20 @@ pub struct ContainerRow {
     pub state: String,
     pub status: String,
     pub ports: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Labels as podman prints them (a JSON object) or docker and nerdctl (`a=b,c=d` in one string).
+fn labels(v: &Value) -> BTreeMap<String, String> {
+    match v {
+        Value::Object(m) => m.iter().map(|(k, v)| (k.clone(), s(v))).collect(),
+        Value::String(text) => text
+            .split(',')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+            .collect(),
+        _ => BTreeMap::new(),
+    }
 }
 
 fn podman_ports(v: &Value) -> String {
@@ -224,6 +332,7 @@ pub fn ps(flavor: Flavor, text: &str) -> Result<Vec<ContainerRow>, String> {
                 state: s(&o["State"]),
                 status: s(&o["Status"]),
                 ports: podman_ports(&o["Ports"]),
+                labels: labels(&o["Labels"]),
             },
             _ => {
                 let status = s(&o["Status"]);
@@ -238,8 +347,39 @@ pub fn ps(flavor: Flavor, text: &str) -> Result<Vec<ContainerRow>, String> {
                     state,
                     status,
                     ports: s(&o["Ports"]),
+                    labels: labels(&o["Labels"]),
                 }
             }
+        })
+        .collect())
+}
+
+/// One row of `volume ls` or `network ls`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NamedRow {
+    pub name: String,
+    pub driver: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// `volume ls` / `network ls`: podman prints a JSON array (networks with lowercase keys), docker
+/// and nerdctl one object per line.
+pub fn named_rows(text: &str) -> Result<Vec<NamedRow>, String> {
+    let pick = |v: &Value, keys: &[&str]| {
+        keys.iter()
+            .find_map(|k| v[*k].as_str().map(String::from))
+            .unwrap_or_default()
+    };
+    Ok(objects(text)?
+        .iter()
+        .map(|v| NamedRow {
+            name: pick(v, &["Name", "name"]),
+            driver: pick(v, &["Driver", "driver"]),
+            labels: labels(if v["Labels"].is_null() {
+                &v["labels"]
+            } else {
+                &v["Labels"]
+            }),
         })
         .collect())
 }
@@ -395,32 +535,95 @@ mod tests {
 
     #[test]
     fn stats_per_flavor() {
+        // podman 4.3's `--format json`: SI units everywhere, four digits.
         let p = stats(Flavor::Podman, &fixture("podman_stats.json")).unwrap();
-        assert!(p.cpu_usage.ends_with('%'));
-        assert!(!p.memory_usage.is_empty() && !p.memory_limit.is_empty());
-        assert_eq!(p.pids, "1");
-        let d = stats(Flavor::Docker, &fixture("docker_stats.jsonl")).unwrap();
-        assert!(
-            d.memory_usage.ends_with("KiB") || d.memory_usage.ends_with("MiB"),
-            "{d:?}"
+        assert_eq!(
+            p,
+            ResourceUsage {
+                cpu_usage: 7.72,
+                memory_usage: 1_823_000,
+                memory_limit: 25_280_000_000,
+                memory_percentage: 0.01,
+                network_input: 180,
+                network_output: 536,
+                block_input: 0,
+                block_output: 0,
+                pids: 1,
+            }
         );
-        assert!(d.memory_limit.ends_with("GiB"));
-        assert_eq!(d.pids, "1");
+        // podman 4.3's raw record (what herodo asks for): exact numbers.
+        let raw = stats(Flavor::Podman, &fixture("podman_stats_raw.jsonl")).unwrap();
+        assert_eq!(
+            raw,
+            ResourceUsage {
+                cpu_usage: 3.419792467213373,
+                memory_usage: 253_952,
+                memory_limit: 64 * 1024 * 1024,
+                memory_percentage: 0.37841796875,
+                network_input: 426,
+                network_output: 880,
+                block_input: 0,
+                block_output: 0,
+                pids: 1,
+            }
+        );
+        assert!(stats(Flavor::Podman, r#"{"MemUsage": 1}"#).is_err());
+        // docker 20.10: memory in powers of 1024, I/O in powers of 1000.
+        let d = stats(Flavor::Docker, &fixture("docker_stats.jsonl")).unwrap();
+        assert_eq!(
+            d,
+            ResourceUsage {
+                cpu_usage: 1.62,
+                memory_usage: (1.832f64 * 1024.0 * 1024.0).round() as i64,
+                memory_limit: (23.54f64 * 1024.0 * 1024.0 * 1024.0).round() as i64,
+                memory_percentage: 0.01,
+                network_input: 736,
+                network_output: 0,
+                block_input: 0,
+                block_output: 0,
+                pids: 1,
+            }
+        );
         let n = stats(Flavor::Nerdctl, &fixture("nerdctl_stats.jsonl")).unwrap();
         assert_eq!(
             n,
             ResourceUsage {
-                cpu_usage: "0.25%".into(),
-                memory_usage: "1.148MiB".into(),
-                memory_limit: "23.5GiB".into(),
-                memory_percentage: "0.01%".into(),
-                network_input: "1.2kB".into(),
-                network_output: "648B".into(),
-                block_input: "4.1kB".into(),
-                block_output: "0B".into(),
-                pids: "1".into(),
+                cpu_usage: 0.25,
+                memory_usage: (1.148f64 * 1024.0 * 1024.0).round() as i64,
+                memory_limit: (23.5f64 * 1024.0 * 1024.0 * 1024.0).round() as i64,
+                memory_percentage: 0.01,
+                network_input: 1200,
+                network_output: 648,
+                block_input: 4100,
+                block_output: 0,
+                pids: 1,
             }
         );
+        assert!(stats(Flavor::Podman, r#"[{"cpu_percent": "lots"}]"#).is_err());
+    }
+
+    #[test]
+    fn sizes_and_percentages() {
+        for (v, want) in [
+            ("651.3kB", 651_300),
+            ("648B", 648),
+            ("0B", 0),
+            ("1KiB", 1024),
+            ("1.5MiB", 1_572_864),
+            ("2GB", 2_000_000_000),
+            ("1TiB", 1_099_511_627_776),
+            ("--", 0),
+            ("", 0),
+            ("12", 12),
+        ] {
+            assert_eq!(bytes(v), Ok(want), "{v}");
+        }
+        for bad in ["lots", "1XB", "1.2.3kB", "1kiB2"] {
+            assert!(bytes(bad).is_err(), "{bad}");
+        }
+        assert_eq!(percent("12.44%"), Ok(12.44));
+        assert_eq!(percent("--"), Ok(0.0));
+        assert!(percent("x%").is_err());
     }
 
     #[test]
@@ -440,6 +643,49 @@ mod tests {
         assert_eq!(n[1].state, "exited");
         assert_eq!(n[1].name, "done");
         assert!(ps(Flavor::Podman, "null").unwrap().is_empty());
+        assert_eq!(
+            fx1.labels.get("io.buildah.version").map(String::as_str),
+            Some("1.28.2")
+        );
+        assert_eq!(
+            d[0].labels.get("io.buildah.version").map(String::as_str),
+            Some("1.28.2")
+        );
+    }
+
+    #[test]
+    fn labelled_listings_for_reaping() {
+        let tag = Some("0123abcd-4242-777");
+        let c = ps(Flavor::Podman, &fixture("podman_ps_labelled.json")).unwrap();
+        assert_eq!(c[0].name, "ctest-fx-c");
+        assert_eq!(c[0].labels.get("io.herodo.owner").map(String::as_str), tag);
+        assert_eq!(c[0].labels.get("app").map(String::as_str), Some("demo"));
+        let v = named_rows(&fixture("podman_volume_ls.json")).unwrap();
+        assert_eq!(
+            (v[0].name.as_str(), v[0].driver.as_str()),
+            ("ctest-fx-vol", "local")
+        );
+        assert_eq!(v[0].labels.get("io.herodo.owner").map(String::as_str), tag);
+        let n = named_rows(&fixture("podman_network_ls.json")).unwrap();
+        assert_eq!(
+            (n[0].name.as_str(), n[0].driver.as_str()),
+            ("ctest-fx-net", "bridge")
+        );
+        assert_eq!(n[0].labels.get("io.herodo.owner").map(String::as_str), tag);
+        for f in ["docker_volume_ls.jsonl", "docker_network_ls.jsonl"] {
+            let rows = named_rows(&fixture(f)).unwrap();
+            assert_eq!(rows.len(), 1, "{f}");
+            assert!(rows[0].name.starts_with("ctest-fx-"), "{f}");
+            assert_eq!(
+                rows[0].labels.get("io.herodo.owner").map(String::as_str),
+                tag,
+                "{f}"
+            );
+        }
+        let d = ps(Flavor::Docker, &fixture("docker_ps_labelled.jsonl")).unwrap();
+        assert_eq!(d[0].name, "ctest-fx-c");
+        assert_eq!(d[0].labels.get("io.herodo.owner").map(String::as_str), tag);
+        assert!(named_rows("not json").is_err());
     }
 
     #[test]

@@ -285,34 +285,66 @@ pub fn restart_policy(v: &str) -> Result<()> {
     Ok(())
 }
 
-/// A duration like `10s`, `1m30s`, `500ms`.
-pub fn duration(field: &str, v: &str) -> Result<()> {
-    let re_ok = !v.is_empty() && {
-        let mut rest = v;
-        let mut ok = true;
-        while !rest.is_empty() {
-            let digits = rest
-                .find(|c: char| !c.is_ascii_digit() && c != '.')
-                .unwrap_or(rest.len());
-            if digits == 0 {
-                ok = false;
-                break;
+/// Parse a Go duration (what the engines take for health check timings): one or more
+/// `NUMBER UNIT` pairs, `NUMBER` being digits with an optional fraction (`1.5`, `.5`), `UNIT`
+/// one of `ns`, `us` (`µs`), `ms`, `s`, `m`, `h`; or a bare `0`. No sign: a negative timing means
+/// nothing here. `None` when `v` is not such a duration or exceeds ten years.
+pub fn parse_go_duration(v: &str) -> Option<std::time::Duration> {
+    if v == "0" {
+        return Some(std::time::Duration::ZERO);
+    }
+    let mut rest = v;
+    let mut total = 0f64;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let int_len = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let (int_part, after) = rest.split_at(int_len);
+        let (frac_part, after) = match after.strip_prefix('.') {
+            Some(a) => {
+                let n = a.find(|c: char| !c.is_ascii_digit()).unwrap_or(a.len());
+                (Some(&a[..n]), &a[n..])
             }
-            rest = &rest[digits..];
-            let unit = ["ms", "us", "ns", "h", "m", "s"]
-                .iter()
-                .find(|u| rest.starts_with(**u));
-            match unit {
-                Some(u) => rest = &rest[u.len()..],
-                None => {
-                    ok = false;
-                    break;
-                }
-            }
+            None => (None, after),
+        };
+        // Go wants a digit on at least one side of the point: `1.s` and `.5s` are fine, `.s` not.
+        if int_part.is_empty() && frac_part.is_none_or(str::is_empty) {
+            return None;
         }
-        ok
-    };
-    if !re_ok {
+        let number: f64 = format!(
+            "{}.{}",
+            if int_part.is_empty() { "0" } else { int_part },
+            frac_part.filter(|f| !f.is_empty()).unwrap_or("0")
+        )
+        .parse()
+        .ok()?;
+        let (unit, scale) = [
+            ("ns", 1e-9),
+            ("us", 1e-6),
+            ("\u{b5}s", 1e-6),
+            ("\u{3bc}s", 1e-6),
+            ("ms", 1e-3),
+            ("s", 1.0),
+            ("m", 60.0),
+            ("h", 3600.0),
+        ]
+        .into_iter()
+        .find(|(u, _)| after.starts_with(u))?;
+        total += number * scale;
+        rest = &after[unit.len()..];
+    }
+    if !total.is_finite() || total > crate::common::convert::MAX_SECONDS as f64 {
+        return None;
+    }
+    Some(std::time::Duration::from_secs_f64(total))
+}
+
+/// A duration in Go syntax like `10s`, `1m30s`, `500ms` (see [`parse_go_duration`]).
+pub fn duration(field: &str, v: &str) -> Result<()> {
+    if parse_go_duration(v).is_none() {
         return Err(bad(
             field,
             format!("`{v}` is not a duration like 10s, 1m30s or 500ms"),
@@ -321,10 +353,61 @@ pub fn duration(field: &str, v: &str) -> Result<()> {
     Ok(())
 }
 
-/// A label or annotation key.
+/// A host device for `--device`: `HOST[:CONTAINER[:PERMISSIONS]]`, `HOST` a path under /dev
+/// (never a file like /etc/shadow), `CONTAINER` absolute, `PERMISSIONS` made of `r`, `w`, `m`.
+pub fn device(v: &str) -> Result<()> {
+    let field = "device";
+    let parts: Vec<&str> = v.split(':').collect();
+    let (host, container, perms) = match parts.as_slice() {
+        [h] => (*h, None, None),
+        [h, c] => (*h, Some(*c), None),
+        [h, c, p] => (*h, Some(*c), Some(*p)),
+        _ => {
+            return Err(bad(
+                field,
+                format!("`{v}` is not /dev/HOST[:/CONTAINER[:rwm]]"),
+            ))
+        }
+    };
+    let clean = |p: &str| !p.contains('\0') && !p.split('/').any(|c| c == "..");
+    if !host.starts_with("/dev/") || host.len() == 5 || !clean(host) {
+        return Err(bad(
+            field,
+            format!("`{v}`: the host side `{host}` must be a /dev path"),
+        ));
+    }
+    if let Some(c) = container {
+        if !c.starts_with('/') || !clean(c) {
+            return Err(bad(
+                field,
+                format!("`{v}`: the container side `{c}` must be an absolute path"),
+            ));
+        }
+    }
+    if let Some(p) = perms {
+        if p.is_empty() || !p.chars().all(|c| matches!(c, 'r' | 'w' | 'm')) {
+            return Err(bad(
+                field,
+                format!("`{v}`: permissions `{p}` must be made of r, w and m"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A label or annotation key. The owner label is herodo's own: a script cannot set it (it
+/// decides what `herodo clean` may remove).
 pub fn label_key(field: &str, k: &str) -> Result<()> {
     if k.is_empty() || k.contains(['=', '\n', '\0']) {
         return Err(bad(field, format!("`{k}` is not a valid key")));
+    }
+    if field == "label"
+        && (k == crate::common::owner::OWNER_LABEL || k.starts_with(super::HERODO_LABEL_PREFIX))
+    {
+        return Err(bad(
+            field,
+            format!("`{k}` is reserved for herodo's own labels"),
+        ));
     }
     Ok(())
 }
@@ -405,5 +488,73 @@ mod tests {
         assert!(duration("interval", "1m30s").is_ok() && duration("interval", "500ms").is_ok());
         assert!(duration("interval", "10").is_err() && duration("interval", "s").is_err());
         assert!(env_key("MY_VAR").is_ok() && env_key("1X").is_err() && env_key("A-B").is_err());
+    }
+
+    #[test]
+    fn go_durations() {
+        use std::time::Duration;
+        for (v, want) in [
+            ("30s", Duration::from_secs(30)),
+            ("1m30s", Duration::from_secs(90)),
+            ("500ms", Duration::from_millis(500)),
+            ("1.5s", Duration::from_millis(1500)),
+            (".5s", Duration::from_millis(500)),
+            ("1h2m3s4ms", Duration::from_millis(3_723_004)),
+            ("0", Duration::ZERO),
+            ("0s", Duration::ZERO),
+            ("250us", Duration::from_micros(250)),
+        ] {
+            assert_eq!(parse_go_duration(v), Some(want), "{v}");
+        }
+        for bad in [
+            "",
+            "1.5.5s",
+            "10",
+            "s",
+            ".s",
+            "-1s",
+            "+1s",
+            "1 s",
+            "1sm",
+            "1d",
+            "soon",
+            "1e3s",
+            "99999999999h",
+        ] {
+            assert_eq!(parse_go_duration(bad), None, "{bad}");
+            assert!(duration("interval", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn devices_are_dev_paths() {
+        for ok in [
+            "/dev/fuse",
+            "/dev/kvm:/dev/kvm",
+            "/dev/null:/dev/x:rw",
+            "/dev/net/tun",
+        ] {
+            assert!(device(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "/etc/shadow:/dev/x",
+            "/etc/shadow",
+            "/dev/",
+            "/dev/../etc/shadow",
+            "fuse",
+            "/dev/null:rel",
+            "/dev/null:/dev/x:rwx",
+            "/dev/a:/b:r:extra",
+        ] {
+            assert!(device(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_owner_label_is_reserved() {
+        assert!(label_key("label", "io.herodo.owner").is_err());
+        assert!(label_key("label", "io.herodo.health-interval").is_err());
+        assert!(label_key("label", "app").is_ok());
+        assert!(label_key("annotation", "io.herodo.owner").is_ok());
     }
 }

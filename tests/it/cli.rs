@@ -441,7 +441,10 @@ c.remove();
     herodo(t.path(), ["--dry-run", "--engine", "nerdctl", "-e", script])
         .run()
         .ok()
-        .stdout_has("[dry-run] DB_PASSWORD=*** nerdctl run -d --name web --label 'herodo.owner=herodo' -p 127.0.0.1:8080:80 -e DB_PASSWORD --snapshotter native localhost/busybox:test")
+        .stdout_has("[dry-run] DB_PASSWORD=*** nerdctl run -d --name web --label 'io.herodo.owner=")
+        .stdout_has(
+            "' -p 127.0.0.1:8080:80 -e DB_PASSWORD --snapshotter native localhost/busybox:test",
+        )
         .stdout_has("dry-run-web")
         .stdout_has("[dry-run] nerdctl rm -f web")
         .stdout_lacks("correct-horse-battery");
