@@ -26,8 +26,22 @@ pub fn execute(config: Config) -> i32 {
     let host = Arc::new(Host::new(config.settings.clone()));
     host.cancel.install_signal_handlers();
     match config.action {
+        Action::Clean => clean(&host),
         // The test runner and the REPL set up engines of their own.
-        Action::Test(opts) => crate::testing::runner::run(&host, &config.limits, &opts),
+        Action::Test(opts) => {
+            // Leftovers of a test run that was killed (kill -9, a CI timeout) go first; the
+            // workers of a parallel run leave that to their parent.
+            if opts.worker_out.is_none() && !opts.list && !opts.keep {
+                let removed = reap(&host);
+                let gone = removed.iter().filter(|c| c.error.is_none()).count();
+                if gone > 0 {
+                    eprintln!(
+                        "herodo: removed {gone} resource(s) left behind by herodo processes that are gone"
+                    );
+                }
+            }
+            crate::testing::runner::run(&host, &config.limits, &opts)
+        }
         Action::Repl => crate::repl::run_interactive(host.clone(), &config.limits),
         action => run_scripts(&host, &config.limits, action),
     }
@@ -55,7 +69,36 @@ fn run_scripts(host: &Arc<Host>, limits: &crate::engine::Limits, action: Action)
         }
         Action::Check { paths } => ctx.check(&paths),
         Action::Fns { filter, json } => fns(&engine, filter.as_deref(), json),
-        Action::Test(_) | Action::Repl => code::USAGE,
+        Action::Test(_) | Action::Repl | Action::Clean => code::USAGE,
+    }
+}
+
+/// Remove what dead herodo processes left behind, in every domain that creates resources.
+fn reap(host: &Host) -> Vec<crate::host::Cleaned> {
+    let mut all = crate::containers::reap_orphans(host);
+    all.extend(crate::buildah::reap_orphans(host));
+    all
+}
+
+/// `herodo clean`: report each removal (and each failure); exit 1 if anything failed.
+fn clean(host: &Host) -> i32 {
+    let cleaned = reap(host);
+    let mut failed = 0;
+    for c in &cleaned {
+        match &c.error {
+            None => println!("removed {} {}", c.kind, c.name),
+            Some(e) => {
+                failed += 1;
+                eprintln!("herodo: could not remove {} {}: {e}", c.kind, c.name);
+            }
+        }
+    }
+    let removed = cleaned.len() - failed;
+    println!("removed {removed} resource(s) left behind by herodo processes that are gone");
+    if failed > 0 {
+        code::SCRIPT_ERROR
+    } else {
+        code::OK
     }
 }
 

@@ -21,9 +21,15 @@ Examples:
   herodo check scripts/           syntax-check without running anything
   herodo fns file_                list functions whose name contains file_
   herodo                          the interactive shell (history, Tab completion, /help)
-  herodo --dry-run deploy.rhai    print the commands deploy.rhai would run, run none
+  herodo --dry-run deploy.rhai    print what deploy.rhai would do (commands, file changes,
+                                  network calls) and do none of it
+  herodo clean                    remove containers, volumes, networks and builders left
+                                  behind by herodo processes that are gone (kill -9)
 
-Exit codes: 0 success, 1 script error (or the code given to exit(n)), 2 usage error, 130 Ctrl-C.";
+Everything after the script path belongs to the script (`./tool --help` reaches the tool).
+
+Exit codes: 0 success, 1 script error (or the code given to exit(n)), 2 usage error,
+130 Ctrl-C, 143 SIGTERM, 129 SIGHUP.";
 
 /// herodo command line.
 #[derive(Parser, Debug)]
@@ -60,7 +66,8 @@ pub struct Cli {
 /// Flags accepted before any subcommand or script.
 #[derive(Args, Debug, Clone)]
 pub struct GlobalArgs {
-    /// Print each external command instead of running it; nothing is executed
+    /// Change nothing in the world: print each command, file write/copy/delete and network
+    /// call instead of doing it (reads such as file_read or exist stay real)
     #[arg(long, global = true)]
     pub dry_run: bool,
 
@@ -114,7 +121,8 @@ pub struct GlobalArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Compile scripts without running them; report every syntax error with file:line:col
+    /// Compile scripts without running them; report every syntax error with file:line:col and
+    /// every call to a function or method that exists nowhere (with a "did you mean")
     Check {
         /// Script files or directories (searched for .rhai files)
         #[arg(required = true, value_name = "PATH")]
@@ -131,6 +139,10 @@ pub enum Command {
     },
     /// Open the interactive shell (also what `herodo` alone does on a terminal)
     Repl,
+    /// Remove what dead herodo processes left behind: containers, volumes, networks and
+    /// builders carrying the owner label of a process that no longer runs (`kill -9`, a crashed
+    /// CI job). Resources of live herodo processes and unlabelled ones are never touched.
+    Clean,
     /// Run test suites: every test_* function of tests/**/*_test.rhai and tests/**/test_*.rhai
     #[command(after_help = TEST_HELP)]
     Test(TestArgs),
@@ -217,6 +229,8 @@ pub enum Action {
     Test(TestOptions),
     /// The interactive shell.
     Repl,
+    /// `herodo clean`: remove what dead herodo processes left behind.
+    Clean,
 }
 
 /// Everything the run needs, resolved from the command line.
@@ -373,6 +387,7 @@ impl Cli {
             (Some(Command::Check { paths }), _, _) => Action::Check { paths },
             (Some(Command::Fns { filter, json }), _, _) => Action::Fns { filter, json },
             (Some(Command::Repl), _, _) => Action::Repl,
+            (Some(Command::Clean), _, _) => Action::Clean,
             (Some(Command::Test(t)), _, _) => {
                 if t.jobs == 0 {
                     return Err(UsageError("--jobs must be at least 1".into()));

@@ -355,7 +355,11 @@ fn help_is_complete() {
         "--max-time",
         "check",
         "fns",
+        "clean",
         "Exit codes",
+        "143 SIGTERM",
+        "reads such as file_read",
+        "belongs to the script",
     ] {
         assert!(out.stdout.contains(flag), "--help lacks {flag}");
     }
