@@ -2,6 +2,7 @@
 
 mod support;
 
+mod buildah;
 mod cli;
 mod engines;
 mod errors;
