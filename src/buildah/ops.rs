@@ -425,8 +425,32 @@ impl Builder {
                     id,
                     path.into(),
                 ]);
-                let out = run(host, r.ssh(script, false), "file", path, self.debug_mode)?;
-                out.stdout.into_bytes()
+                let cmd = r.ssh(script, false);
+                if self.debug_mode {
+                    eprintln!("[buildah] {cmd}");
+                }
+                let out = host.exec(cmd.clone()).map_err(|e| scrub(host, e))?;
+                // The script's own exit codes, so a remote read fails like a local one.
+                match out.status.code() {
+                    0 => out.stdout.into_bytes(),
+                    44 => {
+                        return Err(BuildahError::NotFound {
+                            what: "file",
+                            name: path.into(),
+                            command: None,
+                        })
+                    }
+                    45 => {
+                        return Err(BuildahError::invalid(
+                            "path",
+                            format!("{path} is not a regular file"),
+                        ))
+                    }
+                    _ => {
+                        let failed = scrub(host, ExecError::failed(&cmd, &out));
+                        return Err(classify(failed, "container", &self.name));
+                    }
+                }
             }
         };
         String::from_utf8(bytes)

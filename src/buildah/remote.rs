@@ -307,7 +307,9 @@ mod tests {
 
     #[test]
     fn target_strings() {
-        let cases: &[(&str, Option<(&str, Option<u16>)>)] = &[
+        // (given, Some((target, port)) when accepted)
+        type Case<'a> = (&'a str, Option<(&'a str, Option<u16>)>);
+        let cases: &[Case] = &[
             ("root@host", Some(("root@host", None))),
             ("root@10.0.0.5:2222", Some(("root@10.0.0.5", Some(2222)))),
             ("build.example.com", Some(("build.example.com", None))),

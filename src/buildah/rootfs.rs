@@ -88,7 +88,8 @@ pub fn read_in_root(root: &Path, path: &str) -> io::Result<Vec<u8>> {
 
 /// The remote counterpart of [`read_in_root`], for `sh -c SCRIPT herodo-read CONTAINER PATH` on
 /// the build host: mount the container, walk PATH with the same rules, `cat` the regular file,
-/// unmount. Values arrive as positional parameters, never inside the script text.
+/// unmount. Values arrive as positional parameters, never inside the script text. Exit 44:
+/// no such file; 45: not a regular file.
 pub const REMOTE_READ_SCRIPT: &str = r#"set -u
 m=$(buildah mount "$1") || exit 125
 rest=$2 cur= n=0 rc=0
@@ -202,5 +203,13 @@ mod tests {
             read(&root, "/no/such").unwrap_err().kind(),
             io::ErrorKind::NotFound
         );
+        // A device node (an image can carry one) is never opened: as root it could expose a
+        // host disk. Making one needs root; elsewhere this part has nothing to check.
+        let dev = std::ffi::CString::new(root.join("null").to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path; 1:3 is /dev/null.
+        if unsafe { libc::mknod(dev.as_ptr(), libc::S_IFCHR | 0o600, libc::makedev(1, 3)) } == 0 {
+            let e = read(&root, "/null").unwrap_err();
+            assert!(e.to_string().contains("not a regular file"), "{e}");
+        }
     }
 }
