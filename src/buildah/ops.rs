@@ -218,7 +218,7 @@ impl Builder {
             None if host.settings.dry_run => format!("dry-run-{name}"),
             None => b
                 .lookup(host)?
-                .map(|row| row.id)
+                .map(|(id, _)| id)
                 .unwrap_or_else(|| name.to_string()),
         };
         // herodo made it: it is ours to clean up, and a later run may reap it if we die.
@@ -229,21 +229,51 @@ impl Builder {
         Ok(b)
     }
 
-    /// The working container with this builder's name, if there is one.
-    fn lookup(&self, host: &Host) -> Result<Option<parse::ContainerRow>> {
-        let (cmd, out) = self.exec(host, vec!["containers".into(), "--json".into()])?;
-        let rows = parse::containers(&out.stdout).map_err(|e| BuildahError::Parse {
-            cmd: cmd.to_string(),
-            reason: e.to_string(),
-        })?;
-        Ok(rows.into_iter().find(|r| r.name == self.name))
+    /// (id, base image) of the working container with this builder's name, if there is one.
+    /// `inspect` gives the name the builder was made from (`buildah containers` shows the
+    /// image's first name now, which changes when someone tags the image).
+    fn lookup(&self, host: &Host) -> Result<Option<(String, String)>> {
+        let cmd = self.cmd(vec![
+            "inspect".into(),
+            "--type".into(),
+            "container".into(),
+            "--format".into(),
+            "{{.ContainerID}} {{.FromImage}}".into(),
+            self.name.clone(),
+        ]);
+        if self.debug_mode {
+            eprintln!("[buildah] {cmd}");
+        }
+        let out = host.exec(cmd.clone()).map_err(|e| scrub(host, e))?;
+        if !out.success() {
+            if is_missing(&out.stderr) {
+                return Ok(None);
+            }
+            let failed = scrub(host, ExecError::failed(&cmd, &out));
+            return Err(classify(failed, "container", &self.name));
+        }
+        let line = last_line(&out.stdout);
+        let (id, image) = line.split_once(' ').unwrap_or((line.as_str(), ""));
+        if id.is_empty() && !host.settings.dry_run {
+            return Err(BuildahError::Parse {
+                cmd: cmd.to_string(),
+                reason: format!("no container id in `{line}`"),
+            });
+        }
+        // A builder made from scratch has no base image name.
+        let image = if image.trim().is_empty() {
+            "scratch"
+        } else {
+            image.trim()
+        };
+        Ok(Some((id.to_string(), image.to_string())))
     }
 
     /// Use the existing working container of this name. It is not ours: it is not registered
     /// for cleanup. When it is in the owner ledger under a dead herodo (a builder an earlier
     /// run made and left on purpose), this run adopts it so that it is not reaped while in use.
     fn reattach(mut self, host: &Host) -> Result<Builder> {
-        let row = self.lookup(host)?.ok_or_else(|| {
+        let (id, image) = self.lookup(host)?.ok_or_else(|| {
             BuildahError::invalid(
                 "name",
                 format!(
@@ -252,10 +282,8 @@ impl Builder {
                 ),
             )
         })?;
-        self.container_id = row.id;
-        if !row.image.is_empty() {
-            self.image = row.image;
-        }
+        self.container_id = id;
+        self.image = image;
         let remote = self.remote.as_ref();
         if let Some(rec) = owners::read(host, &self.name, remote) {
             if rec.container_id == self.container_id
@@ -748,9 +776,7 @@ mod tests {
         t.rec.reply(failed(
             "Error: the container name \"b1\" is already in use by abc",
         ));
-        t.rec.reply(stdout(
-            r#"[{"id": "abc", "containername": "b1", "imagename": "localhost/x:1"}]"#,
-        ));
+        t.rec.reply(stdout("abc localhost/x:1\n"));
         let b = Builder::open(&t.host, "b1", "scratch", None).unwrap();
         assert_eq!(
             (b.container_id.as_str(), b.image.as_str()),
@@ -759,7 +785,18 @@ mod tests {
         let argvs = t.rec.argvs();
         assert_eq!(argvs[0][..2], ["buildah", "from"]);
         assert_eq!(argvs[0][4..], ["--name", "b1", "scratch"]);
-        assert_eq!(argvs[1], vec!["buildah", "containers", "--json"]);
+        assert_eq!(
+            argvs[1],
+            vec![
+                "buildah",
+                "inspect",
+                "--type",
+                "container",
+                "--format",
+                "{{.ContainerID}} {{.FromImage}}",
+                "b1"
+            ]
+        );
         assert!(t.host.resources.is_empty());
         assert!(owners::read(&t.host, "b1", None).is_none());
 
@@ -786,9 +823,9 @@ mod tests {
         crate::common::state::write_json(&owners::record_path(&t.dir, "kept", None), &rec).unwrap();
         t.rec
             .reply(failed("Error: name \"kept\" is already in use by abc"));
-        t.rec
-            .reply(stdout(r#"[{"id": "abc", "containername": "kept"}]"#));
-        Builder::open(&t.host, "kept", "scratch", None).unwrap();
+        t.rec.reply(stdout("abc \n"));
+        let b = Builder::open(&t.host, "kept", "localhost/x:1", None).unwrap();
+        assert_eq!(b.image, "scratch");
         let now = owners::read(&t.host, "kept", None).unwrap();
         assert_eq!(now.owner, crate::common::owner::owner_tag());
         assert!(t.host.resources.is_empty());
@@ -798,8 +835,7 @@ mod tests {
     fn created_builders_are_owned_tracked_and_forgotten() {
         let t = host();
         t.rec.reply(Output::empty_success());
-        t.rec
-            .reply(stdout(r#"[{"id": "cid1", "containername": "mine"}]"#));
+        t.rec.reply(stdout("cid1 localhost/x:1\n"));
         let mut b = Builder::open(&t.host, "mine", "localhost/x:1", None).unwrap();
         assert_eq!(b.container_id, "cid1");
         let rec = owners::read(&t.host, "mine", None).unwrap();
