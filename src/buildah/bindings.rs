@@ -6,6 +6,7 @@ use rhai::{Array, Dynamic, Map};
 
 use super::ops::{self, Builder, ImageRow, RunWhat};
 use super::{BuildOptions, BuildahError, ConfigValue, Remote};
+use crate::common::convert::int_in;
 use crate::glue::{invalid, map_of, string_array, IntoRhai, Opts, RResult, Registrar};
 use crate::host::Host;
 use crate::process::CommandResult;
@@ -57,25 +58,11 @@ fn exec_form(key: &str, v: &Dynamic) -> RResult<Vec<(String, ConfigValue)>> {
     ))
 }
 
+/// A remote from `"user@host[:port]"` or `#{host, user, port, identity, options}`: the host,
+/// user, port (1..=65535) and every ssh option are checked here, before ssh ever runs.
 fn remote_from(v: &Dynamic) -> RResult<Remote> {
     if v.is_string() {
-        let s = v.to_string();
-        // user@host:port
-        let (target, port) = match s.rsplit_once(':') {
-            Some((t, p)) if p.chars().all(|c| c.is_ascii_digit()) && !p.is_empty() => (
-                t.to_string(),
-                Some(
-                    p.parse::<u16>()
-                        .map_err(|_| invalid("remote", format!("bad port in `{s}`")))?,
-                ),
-            ),
-            _ => (s, None),
-        };
-        return Ok(Remote {
-            target,
-            port,
-            ..Remote::default()
-        });
+        return Remote::parse(&v.to_string()).rhai();
     }
     let m = v.read_lock::<Map>().ok_or_else(|| {
         invalid(
@@ -94,18 +81,15 @@ fn remote_from(v: &Dynamic) -> RResult<Remote> {
     let host = o
         .string("host")?
         .ok_or_else(|| invalid("remote.host", "is required"))?;
-    let target = match o.string("user")? {
-        Some(u) => format!("{u}@{host}"),
-        None => host,
-    };
     let port = match m.get("port") {
         None => None,
-        Some(p) => Some(
-            p.as_int()
-                .ok()
-                .and_then(|p| u16::try_from(p).ok())
-                .ok_or_else(|| invalid("remote.port", "must be a port number"))?,
-        ),
+        Some(p) if p.is_unit() => None,
+        Some(p) => {
+            let n = p
+                .as_int()
+                .map_err(|t| invalid("remote.port", format!("expected a port number, got {t}")))?;
+            Some(int_in("remote.port", n, 1u16, u16::MAX).rhai()?)
+        }
     };
     let options = match m.get("options") {
         None => Vec::new(),
@@ -119,12 +103,8 @@ fn remote_from(v: &Dynamic) -> RResult<Remote> {
                 )
             })?,
     };
-    Ok(Remote {
-        target,
-        port,
-        identity: o.string("identity")?,
-        options,
-    })
+    let user = o.string("user")?;
+    Remote::new(user.as_deref(), &host, port, o.string("identity")?, options).rhai()
 }
 
 fn image_rows(rows: Vec<ImageRow>) -> Array {
@@ -143,7 +123,14 @@ fn image_rows(rows: Vec<ImageRow>) -> Array {
         .collect()
 }
 
-fn build_options(m: &Map) -> RResult<BuildOptions> {
+fn build_options(host: &Host, m: &Map) -> RResult<BuildOptions> {
+    // Build-arg values are secrets from the moment they are handed over, even when another
+    // option then turns out to be wrong (the error shows the source line).
+    if let Some(args) = m.get("build_args").and_then(|v| v.read_lock::<Map>()) {
+        for v in args.values() {
+            host.register_secret(&v.to_string());
+        }
+    }
     let o = Opts::new("build", m, &["file", "format", "build_args", "isolation"])?;
     Ok(BuildOptions {
         file: o.string("file")?,
@@ -175,6 +162,11 @@ let b = bah_new("web-build", "localhost/busybox:test");
     let h = host.clone();
     r.func("bah_remote", &["name", "image", "remote"], r#"A Builder whose buildah commands run on another host over SSH: `remote` is
 `"user@host[:port]"` or `#{host, user, port, identity, options: ["StrictHostKeyChecking=no"]}`.
+`options` accepts only ssh options that tune the connection (Port, User, IdentityFile,
+IdentitiesOnly, StrictHostKeyChecking, UserKnownHostsFile, ConnectTimeout, ServerAliveInterval,
+ServerAliveCountMax, ConnectionAttempts, AddressFamily, CheckHostIP, Compression, LogLevel,
+BatchMode=yes), keys case-insensitive. Throws `invalid_argument` for any other option (such as
+ProxyCommand), a bad value, host or user, or a port outside 1..=65535, before ssh runs.
 ```rhai
 let b = bah_remote("web-build", "scratch", #{host: "10.0.0.5", user: "root", identity: "/root/.ssh/id_ed25519"});
 ```"#, move |name: &str, image: &str, remote: Dynamic| Builder::open(&h, name, image, Some(remote_from(&remote)?)).rhai());
@@ -262,7 +254,9 @@ b.write_content("root:x:0:0:root:/root:/bin/sh\n", "/etc/passwd");
     r.func(
         "read_content",
         &["builder", "path"],
-        r#"The content of the text file `path` in the working container. Throws `not_found`.
+        r#"The content of the text file `path` in the working container. Symlinks resolve inside the
+container (an image's link to a host path never reads the host's file); only regular files are
+read. Throws `not_found`, `invalid_argument` for a relative path or a non-regular file.
 ```rhai
 print(b.read_content("/etc/os-release"));
 ```"#,
@@ -275,7 +269,9 @@ print(b.read_content("/etc/os-release"));
         r#"Set image configuration with `buildah config` option names, matched case-insensitively:
 `env`, `label`, `entrypoint`, `cmd`, `workingdir`, `user`, `port`, `author`, `annotation`, ...
 A value is a string, or an array for repeatable options (several `env` or `label` values; for
-`entrypoint`/`cmd` an array is the exec form). Throws `invalid_argument` naming an unknown key.
+`entrypoint`/`cmd` an array is the exec form). `env` values are secrets: shown as `***` in
+dry-run, `-v` and debug output, scrubbed from errors. Throws `invalid_argument` naming an
+unknown key.
 ```rhai
 b.config(#{env: ["A=1", "B=2"], LABEL: "app=web", entrypoint: ["/bin/httpd", "-f"], port: "80"});
 ```"#,
@@ -531,8 +527,25 @@ let id = bah("web", "localhost/busybox:test")
     r.func("entrypoint", &["bah", "entrypoint"], "Set the entrypoint (array: exec form); returns the builder.\n```rhai\nb.entrypoint([\"/bin/sh\", \"-c\"])\n```",
         move |b: &mut Bah, v: Dynamic| -> RResult<Bah> { let e = exec_form("entrypoint", &v)?; let res = b.builder.config(&h, &e); step(b, res) });
     let h = host.clone();
-    r.func("env", &["bah", "key", "value"], "Set an environment variable in the image; returns the builder.\n```rhai\nb.env(\"MODE\", \"prod\")\n```",
-        move |b: &mut Bah, k: &str, v: &str| -> RResult<Bah> { let res = b.builder.config(&h, &[("env".into(), ConfigValue::One(format!("{k}={v}")))]); step(b, res) });
+    r.func(
+        "env",
+        &["bah", "key", "value"],
+        "Set an environment variable in the image; returns the builder. The value is a secret: \
+it is shown as `***` in dry-run, `-v` and debug output and scrubbed from errors.\n\
+Throws `invalid_argument` for an empty key or one with `=`.\n\
+```rhai\nb.env(\"MODE\", \"prod\")\n```",
+        move |b: &mut Bah, k: &str, v: &str| -> RResult<Bah> {
+            // A secret from the moment the script hands it over, even if the key is bad.
+            h.register_secret(v);
+            if k.is_empty() || k.contains('=') || k.contains('\0') {
+                return Err(invalid("env", format!("`{k}` is not a variable name")));
+            }
+            let res = b
+                .builder
+                .config(&h, &[("env".into(), ConfigValue::One(format!("{k}={v}")))]);
+            step(b, res)
+        },
+    );
     let h = host.clone();
     r.func(
         "label",
@@ -677,7 +690,7 @@ Throws `build_failed` naming the failing step, `not_found` for a missing context
 bah_build("localhost/app:1", "./app", #{format: "docker", build_args: #{VERSION: "1.2"}});
 ```"#,
         move |t: &str, c: &str, m: Map| -> RResult<CommandResult> {
-            ops::build(&h, None, t, c, &build_options(&m)?).rhai()
+            ops::build(&h, None, t, c, &build_options(&h, &m)?).rhai()
         },
     );
     let h = host.clone();

@@ -3,10 +3,17 @@
 
 pub mod bindings;
 pub mod ops;
+pub mod owners;
+pub mod parse;
+pub mod remote;
+pub mod rootfs;
+
+pub use owners::reap_orphans;
+pub use remote::Remote;
 
 use crate::containers::validate;
 use crate::error::{kind, Classify, CommandInfo, ErrorInfo};
-use crate::exec::{Cmd, ExecError};
+use crate::exec::{Arg, Cmd, ExecError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildahError {
@@ -98,57 +105,6 @@ pub fn classify(err: ExecError, what: &'static str, subject: &str) -> BuildahErr
     BuildahError::Exec(err)
 }
 
-/// Where buildah runs: here, or on `target` (`user@host`) over SSH.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Remote {
-    pub target: String,
-    pub port: Option<u16>,
-    pub identity: Option<String>,
-    /// Extra `-o` options for ssh (`StrictHostKeyChecking=no`, ...).
-    pub options: Vec<String>,
-}
-
-impl Remote {
-    pub fn validate(&self) -> Result<(), BuildahError> {
-        let ok = !self.target.is_empty()
-            && !self.target.starts_with('-')
-            && self.target.chars().all(|c| {
-                c.is_ascii_alphanumeric() || matches!(c, '@' | '.' | '-' | '_' | ':' | '[' | ']')
-            });
-        if !ok {
-            return Err(BuildahError::invalid(
-                "remote",
-                format!("`{}` is not user@host", self.target),
-            ));
-        }
-        for o in &self.options {
-            if !o.contains('=') || o.starts_with('-') {
-                return Err(BuildahError::invalid(
-                    "remote.options",
-                    format!("`{o}` is not Key=value"),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// `ssh ... TARGET -- SCRIPT`: the remote side needs a command line, so every value in
-    /// SCRIPT must already be quoted (see [`quote_argv`]).
-    pub fn ssh(&self, script: String) -> Cmd {
-        let mut c = Cmd::new("ssh").args(["-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]);
-        for o in &self.options {
-            c = c.arg("-o").arg(o.clone());
-        }
-        if let Some(p) = self.port {
-            c = c.arg("-p").arg(p.to_string());
-        }
-        if let Some(i) = &self.identity {
-            c = c.arg("-i").arg(i.clone());
-        }
-        c.arg(self.target.clone()).arg("--").arg(script)
-    }
-}
-
 /// An argv as a shell-safe command line (each element single-quoted as needed).
 pub fn quote_argv(argv: &[String]) -> String {
     argv.iter()
@@ -159,12 +115,33 @@ pub fn quote_argv(argv: &[String]) -> String {
 
 /// `buildah ARGV`, locally or over SSH.
 pub fn buildah(remote: Option<&Remote>, argv: Vec<String>) -> Cmd {
+    buildah_args(
+        remote,
+        argv.into_iter()
+            .map(|value| Arg {
+                value,
+                secret: false,
+            })
+            .collect(),
+    )
+}
+
+/// `buildah ARGS` where some arguments are secret (shown as `***`). Over SSH the arguments
+/// become one command line, which is then secret as a whole.
+pub fn buildah_args(remote: Option<&Remote>, args: Vec<Arg>) -> Cmd {
     match remote {
-        None => Cmd::new("buildah").args(argv),
+        None => args.into_iter().fold(Cmd::new("buildah"), |c, a| {
+            if a.secret {
+                c.secret_arg(a.value)
+            } else {
+                c.arg(a.value)
+            }
+        }),
         Some(r) => {
+            let secret = args.iter().any(|a| a.secret);
             let mut full = vec!["buildah".to_string()];
-            full.extend(argv);
-            r.ssh(quote_argv(&full))
+            full.extend(args.into_iter().map(|a| a.value));
+            r.ssh(quote_argv(&full), secret)
         }
     }
 }
@@ -233,38 +210,72 @@ pub const CONFIG_KEYS: &[&str] = &[
 /// Options whose array value is one JSON array (exec form), not repeated flags.
 const JSON_ARRAY_KEYS: &[&str] = &["entrypoint", "cmd", "shell"];
 
+fn plain(value: String) -> Arg {
+    Arg {
+        value,
+        secret: false,
+    }
+}
+
+/// The canonical option name of a `config(map)` key (`ENV` -> `env`, `working_dir` ->
+/// `workingdir`), or an error naming an unknown key.
+fn config_key(raw: &str) -> Result<String, BuildahError> {
+    let key = raw.to_ascii_lowercase().replace('_', "-");
+    let key = if key == "workdir" || key == "working-dir" {
+        "workingdir".to_string()
+    } else {
+        key
+    };
+    if !CONFIG_KEYS.contains(&key.as_str()) {
+        return Err(BuildahError::invalid(
+            "config",
+            format!("unknown key `{raw}` (known: {})", CONFIG_KEYS.join(", ")),
+        ));
+    }
+    Ok(key)
+}
+
+/// The values of `env` entries (`KEY=VALUE` -> `VALUE`): secrets from the moment a script hands
+/// them over (an env value is where tokens go).
+pub fn env_secrets(entries: &[(String, ConfigValue)]) -> Vec<String> {
+    let value = |e: &String| e.split_once('=').map_or(e.clone(), |(_, v)| v.to_string());
+    entries
+        .iter()
+        .filter(|(k, _)| config_key(k).is_ok_and(|k| k == "env"))
+        .flat_map(|(_, v)| match v {
+            ConfigValue::One(e) => vec![value(e)],
+            ConfigValue::Many(es) => es.iter().map(value).collect(),
+        })
+        .collect()
+}
+
 /// `buildah config` options from a script map. Keys match case-insensitively, `_` may stand for
-/// `-`, and `workdir` means `workingdir`; an unknown key is an error naming it.
-pub fn config_argv(entries: &[(String, ConfigValue)]) -> Result<Vec<String>, BuildahError> {
+/// `-`, and `workdir` means `workingdir`; an unknown key is an error naming it. `env` values
+/// are secret arguments (shown as `***`).
+pub fn config_argv(entries: &[(String, ConfigValue)]) -> Result<Vec<Arg>, BuildahError> {
     let mut out = Vec::new();
     for (raw, value) in entries {
-        let key = raw.to_ascii_lowercase().replace('_', "-");
-        let key = if key == "workdir" || key == "working-dir" {
-            "workingdir".to_string()
-        } else {
-            key
-        };
-        if !CONFIG_KEYS.contains(&key.as_str()) {
-            return Err(BuildahError::invalid(
-                "config",
-                format!("unknown key `{raw}` (known: {})", CONFIG_KEYS.join(", ")),
-            ));
-        }
+        let key = config_key(raw)?;
+        let secret = key == "env";
         let flag = format!("--{key}");
+        let arg = |v: &String| Arg {
+            value: v.clone(),
+            secret,
+        };
         match value {
             ConfigValue::Many(items) if JSON_ARRAY_KEYS.contains(&key.as_str()) => {
-                out.push(flag);
-                out.push(serde_json::to_string(items).unwrap_or_default());
+                out.push(plain(flag));
+                out.push(plain(serde_json::to_string(items).unwrap_or_default()));
             }
             ConfigValue::Many(items) => {
                 for i in items {
-                    out.push(flag.clone());
-                    out.push(i.clone());
+                    out.push(plain(flag.clone()));
+                    out.push(arg(i));
                 }
             }
             ConfigValue::One(v) => {
-                out.push(flag);
-                out.push(v.clone());
+                out.push(plain(flag));
+                out.push(arg(v));
             }
         }
     }
@@ -320,33 +331,19 @@ pub fn bud_cmd(
         check_isolation(i)?;
         argv.extend(["--isolation".into(), i.clone()]);
     }
-    let mut secrets = Vec::new();
+    let mut args: Vec<Arg> = argv.into_iter().map(plain).collect();
     for (k, v) in &o.build_args {
         validate::env_key(k).map_err(|_| {
             BuildahError::invalid("build_args", format!("`{k}` is not a valid argument name"))
         })?;
-        secrets.push(format!("{k}={v}"));
+        args.push(plain("--build-arg".into()));
+        args.push(Arg {
+            value: format!("{k}={v}"),
+            secret: true,
+        });
     }
-    match remote {
-        None => {
-            let mut c = Cmd::new("buildah").args(argv);
-            // build args are inserted before the context directory
-            for s in secrets {
-                c = c.arg("--build-arg").secret_arg(s);
-            }
-            Ok(c.arg(context))
-        }
-        Some(r) => {
-            let mut full = vec!["buildah".to_string()];
-            full.extend(argv);
-            for s in secrets {
-                full.push("--build-arg".into());
-                full.push(s);
-            }
-            full.push(context.into());
-            Ok(r.ssh(quote_argv(&full)).secret(!o.build_args.is_empty()))
-        }
-    }
+    args.push(plain(context.into()));
+    Ok(buildah_args(remote, args))
 }
 
 #[cfg(test)]
@@ -374,23 +371,24 @@ mod tests {
             one("port", "8080"),
         ])
         .unwrap();
+        let shown: Vec<(&str, bool)> = a.iter().map(|a| (a.value.as_str(), a.secret)).collect();
         assert_eq!(
-            a,
+            shown,
             vec![
-                "--env",
-                "A=1",
-                "--label",
-                "a=1",
-                "--label",
-                "b=2",
-                "--entrypoint",
-                "[\"/bin/sh\",\"-c\"]",
-                "--workingdir",
-                "/app",
-                "--workingdir",
-                "/x",
-                "--port",
-                "8080"
+                ("--env", false),
+                ("A=1", true),
+                ("--label", false),
+                ("a=1", false),
+                ("--label", false),
+                ("b=2", false),
+                ("--entrypoint", false),
+                ("[\"/bin/sh\",\"-c\"]", false),
+                ("--workingdir", false),
+                ("/app", false),
+                ("--workingdir", false),
+                ("/x", false),
+                ("--port", false),
+                ("8080", false),
             ]
         );
         let e = config_argv(&[one("colour", "red")]).unwrap_err();
@@ -398,13 +396,40 @@ mod tests {
     }
 
     #[test]
+    fn env_values_are_secrets_locally_and_over_ssh() {
+        const CANARY: &str = "S3CR3T-CANARY-9f8e7d";
+        let entries = [
+            one("Env", &format!("TOKEN={CANARY}")),
+            (
+                "env".into(),
+                ConfigValue::Many(vec!["A=1".into(), "NOEQUALS".into()]),
+            ),
+            one("label", "a=b"),
+        ];
+        assert_eq!(env_secrets(&entries), vec![CANARY, "1", "NOEQUALS"]);
+        let argv = config_argv(&entries).unwrap();
+        let local = buildah_args(None, argv.clone());
+        assert!(local.argv().contains(&format!("TOKEN={CANARY}").as_str()));
+        assert_eq!(
+            local.to_string(),
+            "buildah --env *** --env *** --env *** --label 'a=b'"
+        );
+        let r = Remote::parse("root@127.0.0.1:2222").unwrap();
+        let ssh = buildah_args(Some(&r), argv);
+        assert!(!ssh.to_string().contains(CANARY), "{ssh}");
+        assert!(ssh.argv().last().unwrap().contains(CANARY));
+    }
+
+    #[test]
     fn remote_commands_quote_every_value() {
-        let r = Remote {
-            target: "root@127.0.0.1".into(),
-            port: Some(2222),
-            identity: Some("/k".into()),
-            options: vec!["StrictHostKeyChecking=no".into()],
-        };
+        let r = Remote::new(
+            Some("root"),
+            "127.0.0.1",
+            Some(2222),
+            Some("/k".into()),
+            vec!["StrictHostKeyChecking=no".into()],
+        )
+        .unwrap();
         let c = buildah(
             Some(&r),
             vec![
@@ -423,9 +448,9 @@ mod tests {
                 "-o",
                 "BatchMode=yes",
                 "-o",
-                "ConnectTimeout=10",
-                "-o",
                 "StrictHostKeyChecking=no",
+                "-o",
+                "ConnectTimeout=10",
                 "-p",
                 "2222",
                 "-i",
@@ -435,18 +460,6 @@ mod tests {
                 "buildah run ctr -- sh -c 'echo $HOME; rm -rf /x'"
             ]
         );
-        assert!(Remote {
-            target: "-oProxyCommand=x".into(),
-            ..Remote::default()
-        }
-        .validate()
-        .is_err());
-        assert!(Remote {
-            target: "a;b".into(),
-            ..Remote::default()
-        }
-        .validate()
-        .is_err());
     }
 
     #[test]
@@ -477,6 +490,9 @@ mod tests {
             ]
         );
         assert!(!c.to_string().contains("s3cret"));
+        let r = Remote::parse("root@build-host").unwrap();
+        let c = bud_cmd(Some(&r), "localhost/app:1", "/ctx", &o).unwrap();
+        assert!(c.to_string().ends_with("root@build-host -- ***"), "{c}");
         assert!(bud_cmd(None, "Bad Tag", "/ctx", &BuildOptions::default()).is_err());
         assert!(bud_cmd(
             None,

@@ -3,6 +3,7 @@
 mod support;
 
 mod architecture;
+mod buildah;
 mod cli;
 mod engines;
 mod errors;
