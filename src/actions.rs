@@ -29,6 +29,8 @@ pub fn execute(config: Config) -> i32 {
         Action::Clean => clean(&host),
         // The test runner and the REPL set up engines of their own.
         Action::Test(opts) => {
+            // What tests create is temporary: tag it so, before anything is created.
+            crate::common::owner::mark_test_session();
             // Leftovers of a test run that was killed (kill -9, a CI timeout) go first; the
             // workers of a parallel run leave that to their parent.
             if opts.worker_out.is_none() && !opts.list && !opts.keep {

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::remote::Remote;
 use super::{buildah, check_name, BuildahError};
-use crate::common::owner::{owner_alive, owner_tag};
+use crate::common::owner::{abandoned, owner_tag};
 use crate::common::state;
 use crate::host::{Cleaned, Host};
 
@@ -122,7 +122,7 @@ pub fn reap_orphans(host: &Host) -> Vec<Cleaned> {
     let mut listed: HashMap<Option<String>, Option<HashMap<String, String>>> = HashMap::new();
     let mut cleaned = Vec::new();
     for (path, rec) in all(&host.state_dir) {
-        if owner_alive(&rec.owner) || check_name(&rec.name).is_err() {
+        if !abandoned(&rec.owner) || check_name(&rec.name).is_err() {
             continue;
         }
         // A record is data on disk: its remote is checked again before ssh sees it.

@@ -5,8 +5,24 @@
 //! The tag is `BOOTID-PID-STARTTIME`: the process id alone is reused by the kernel, the start
 //! time (in clock ticks since boot, field 22 of /proc/PID/stat) tells a reused pid apart, and the
 //! boot id makes every tag from before a reboot dead.
+//!
+//! Under `herodo test` the tag ends in `-test`: what a test creates is temporary by design (the
+//! runner removes it after each test), so once its owner is gone it is *abandoned* and
+//! `herodo clean` (or the next `herodo test`) removes it. What an ordinary script creates (a
+//! deployed container, a builder kept to re-attach later) is the point of the script: it carries
+//! the owner tag for identification but is never reaped.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
+
+static TEST_SESSION: AtomicBool = AtomicBool::new(false);
+const TEST_SUFFIX: &str = "-test";
+
+/// Mark this process as a test session (before it creates anything): its resources are
+/// temporary and may be reaped once it is gone.
+pub fn mark_test_session() {
+    TEST_SESSION.store(true, Ordering::SeqCst);
+}
 
 /// The label key carried by every resource herodo creates. A user label cannot override it.
 pub const OWNER_LABEL: &str = "io.herodo.owner";
@@ -15,7 +31,13 @@ pub const OWNER_LABEL: &str = "io.herodo.owner";
 pub fn owner_tag() -> &'static str {
     static TAG: OnceLock<String> = OnceLock::new();
     TAG.get_or_init(|| {
-        tag_for(std::process::id()).unwrap_or_else(|| format!("x-{}-0", std::process::id()))
+        let tag =
+            tag_for(std::process::id()).unwrap_or_else(|| format!("x-{}-0", std::process::id()));
+        if TEST_SESSION.load(Ordering::SeqCst) {
+            format!("{tag}{TEST_SUFFIX}")
+        } else {
+            tag
+        }
     })
 }
 
@@ -27,6 +49,7 @@ pub fn owner_label_arg() -> String {
 /// Whether the process named by `tag` still runs. Tags that cannot be parsed count as alive
 /// (never remove what we do not understand).
 pub fn owner_alive(tag: &str) -> bool {
+    let tag = tag.strip_suffix(TEST_SUFFIX).unwrap_or(tag);
     let mut parts = tag.splitn(3, '-');
     let (Some(boot), Some(pid), Some(start)) = (parts.next(), parts.next(), parts.next()) else {
         return true;
@@ -41,6 +64,12 @@ pub fn owner_alive(tag: &str) -> bool {
         Some(now) => now.to_string() == start,
         None => false,
     }
+}
+
+/// Whether a resource with owner `tag` may be removed by `herodo clean`: it was made by a test
+/// session (temporary by design) whose process is gone.
+pub fn abandoned(tag: &str) -> bool {
+    tag.ends_with(TEST_SUFFIX) && !owner_alive(tag)
 }
 
 fn tag_for(pid: u32) -> Option<String> {
@@ -91,5 +120,10 @@ mod tests {
             std::process::id()
         )));
         assert!(owner_alive("garbage"));
+        // Only a dead test session's resources are abandoned.
+        let dead = format!("{}-{}-1", boot_id(), std::process::id());
+        assert!(!abandoned(&dead));
+        assert!(abandoned(&format!("{dead}-test")));
+        assert!(!abandoned(&format!("{}-test", owner_tag().trim_end_matches("-test"))));
     }
 }

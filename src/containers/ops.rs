@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::error::{classify_failure, is_name_clash, is_not_running};
 use super::parse::{self, ContainerRow, ImageRow, NamedRow, ResourceUsage, Status};
 use super::{validate, Container, ContainerError, ExecOptions, Flavor};
-use crate::common::owner::{owner_alive, owner_label_arg, owner_tag, OWNER_LABEL};
+use crate::common::owner::{abandoned, owner_label_arg, owner_tag, OWNER_LABEL};
 use crate::error::Classify;
 use crate::exec::{Cmd, ExecError, Output};
 use crate::host::{Cleaned, Host, Resource};
@@ -942,7 +942,7 @@ fn reap_engines(host: &Host) -> Vec<EngineCli> {
 fn orphans(host: &Host, e: &EngineCli) -> Result<Vec<(&'static str, String)>> {
     let filter = format!("label={OWNER_LABEL}");
     let dead = |labels: &std::collections::BTreeMap<String, String>| {
-        labels.get(OWNER_LABEL).is_some_and(|t| !owner_alive(t))
+        labels.get(OWNER_LABEL).is_some_and(|t| abandoned(t))
     };
     let mut found = Vec::new();
     let cmd = e.cmd(super::ps_argv(e.flavor, true, Some(&filter)));

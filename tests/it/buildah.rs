@@ -177,7 +177,13 @@ fn test_reap_orphans_removes_only_dead_owners_builders() {
     let (dead, reused, live, retaken) =
         (name("dead"), name("reused"), name("live"), name("retaken"));
     let _left = Leftovers {
-        builders: vec![dead.clone(), reused.clone(), live.clone(), retaken.clone()],
+        builders: vec![
+            dead.clone(),
+            reused.clone(),
+            live.clone(),
+            retaken.clone(),
+            name("kept"),
+        ],
         images: vec![],
     };
     let state = TempDir::new("bah-reap");
@@ -193,15 +199,19 @@ fn test_reap_orphans_removes_only_dead_owners_builders() {
     let me = herodo::common::owner::owner_tag();
     // The same boot and pid with another start time: the pid was reused, the owner is dead.
     let (boot_pid, start) = me.rsplit_once('-').unwrap();
-    let reused_tag = format!("{boot_pid}-{}", start.parse::<u64>().unwrap_or(0) + 1);
-    write("0123456789ab-1-1", &dead, &new_builder(&dead));
+    let reused_tag = format!("{boot_pid}-{}-test", start.parse::<u64>().unwrap_or(0) + 1);
+    // Test sessions' tags end in `-test`: only their builders are abandoned when they die; a
+    // dead ordinary script's builder (kept to re-attach later) stays.
+    write("0123456789ab-1-1-test", &dead, &new_builder(&dead));
+    let kept = name("kept");
+    write("0123456789ab-1-1", &kept, &new_builder(&kept));
     write(&reused_tag, &reused, &new_builder(&reused));
     write(me, &live, &new_builder(&live));
     // A dead herodo's builder that someone else re-created under the same name since.
     new_builder(&retaken);
-    write("0123456789ab-1-1", &retaken, "0000000000000000");
+    write("0123456789ab-1-1-test", &retaken, "0000000000000000");
     // A dead herodo's builder that is gone already.
-    write("0123456789ab-1-1", &name("gone"), "1111111111111111");
+    write("0123456789ab-1-1-test", &name("gone"), "1111111111111111");
 
     let mut host = Host::new(Settings::default());
     host.state_dir = state.path().to_path_buf();
@@ -219,6 +229,10 @@ fn test_reap_orphans_removes_only_dead_owners_builders() {
     assert!(
         builder_id(&retaken).is_some(),
         "someone else's builder was reaped"
+    );
+    assert!(
+        builder_id(&kept).is_some(),
+        "an ordinary script's builder was reaped"
     );
     let left: Vec<bool> = [&dead, &reused, &live, &retaken, &name("gone")]
         .iter()

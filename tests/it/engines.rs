@@ -410,9 +410,13 @@ fn reap_orphans_removes_only_what_dead_owners_left() {
     let mut child = Command::new("true").spawn().expect("spawn true");
     let dead_pid = child.id();
     child.wait().expect("wait true");
-    let dead = format!("{boot}-{dead_pid}-1");
+    // A test session's tag (`-test`): its resources are temporary and abandoned once it is
+    // gone. An ordinary script's resources (no suffix) are kept even when their owner is gone.
+    let dead = format!("{boot}-{dead_pid}-1-test");
+    let kept = format!("{boot}-{dead_pid}-1");
     let id = format!("{}-{}", std::process::id(), free_port());
     let (dead_c, live_c) = (format!("reap-dead-{id}"), format!("reap-live-{id}"));
+    let kept_c = format!("reap-kept-{id}");
     let (dead_v, dead_n) = (format!("reap-dead-vol-{id}"), format!("reap-dead-net-{id}"));
     let env: &[(&str, String)] = &[];
     let _cleanup = EngineCleanup {
@@ -433,11 +437,18 @@ fn reap_orphans_removes_only_what_dead_owners_left() {
                 "0".into(),
                 live_c.clone(),
             ],
+            vec![
+                "rm".into(),
+                "-f".into(),
+                "-t".into(),
+                "0".into(),
+                kept_c.clone(),
+            ],
             vec!["volume".into(), "rm".into(), "-f".into(), dead_v.clone()],
             vec!["network".into(), "rm".into(), dead_n.clone()],
         ],
     };
-    for (name, tag) in [(&dead_c, &dead), (&live_c, &live)] {
+    for (name, tag) in [(&dead_c, &dead), (&live_c, &live), (&kept_c, &kept)] {
         let label = format!("io.herodo.owner={tag}");
         let out = engine_cmd(
             "podman",
@@ -503,6 +514,10 @@ fn reap_orphans_removes_only_what_dead_owners_left() {
     assert!(!engine_cmd("podman", env, &["volume", "inspect", &dead_v]).ok);
     assert!(!engine_cmd("podman", env, &["network", "inspect", &dead_n]).ok);
     assert!(engine_cmd("podman", env, &["container", "inspect", &live_c]).ok);
+    assert!(
+        engine_cmd("podman", env, &["container", "inspect", &kept_c]).ok,
+        "an ordinary script's container was reaped"
+    );
 }
 
 /// Issues 10.8 and 10.9: env values never show in a Container's debug forms, and a value is a
