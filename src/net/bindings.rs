@@ -81,8 +81,9 @@ assert_eq(http_status("http://127.0.0.1:5000/v2/"), 200);
     r.func(
         "http_status",
         &["url", "options"],
-        r#"`http_status` with options: `timeout` (seconds), `ca_file` (PEM file of CA certificates
-trusted instead of the built-in roots), `insecure` (true: accept any certificate).
+        r#"`http_status` with options `timeout`, `ca_file` and `insecure`.
+`timeout`: seconds (default 30); `ca_file`: a PEM file of CA certificates trusted instead of
+the built-in roots; `insecure: true` accepts any certificate (test servers only).
 ```rhai
 let code = http_status("https://127.0.0.1:8443/health", #{ca_file: "/etc/myca.pem", timeout: 5});
 ```"#,
@@ -112,8 +113,9 @@ let repos = parse_json(r.body).repositories;
     r.func(
         "http_get",
         &["url", "options"],
-        r#"`http_get` with options: `timeout` (seconds), `ca_file` (PEM file of CA certificates
-trusted instead of the built-in roots), `insecure` (true: accept any certificate).
+        r#"`http_get` with options `timeout`, `ca_file` and `insecure`.
+`timeout`: seconds (default 30); `ca_file`: a PEM file of CA certificates trusted instead of
+the built-in roots; `insecure: true` accepts any certificate (test servers only).
 An unknown key is `invalid_argument`.
 ```rhai
 let r = http_get("https://127.0.0.1:8443/", #{insecure: true, timeout: 5});

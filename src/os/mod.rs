@@ -367,6 +367,12 @@ fn refuse_onto_itself(verb: &str, src: &Path, target: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Under `--dry-run` a missing source may be one the dry run did not create (a `file_write`
+/// or `mkdir` it skipped): note it and go on rather than fail a plan that would work.
+fn missing_under_dry_run(host: &Host, verb: &str, src: &str, dst: &str) -> bool {
+    host.dry_run(|| format!("{verb} {} {} (source not there now)", q(src), q(dst)))
+}
+
 /// `cp -r`; `src` may be a glob pattern, then `dst` must be a directory.
 pub fn copy(host: &Host, src: &str, dst: &str) -> Result<()> {
     non_empty("source", src)?;
@@ -375,6 +381,9 @@ pub fn copy(host: &Host, src: &str, dst: &str) -> Result<()> {
     let pairs: Vec<(PathBuf, PathBuf)> = if has_glob(src) {
         let matches = glob_paths(src)?;
         if matches.is_empty() {
+            if missing_under_dry_run(host, "copy", src, &dst.to_string_lossy()) {
+                return Ok(());
+            }
             return Err(HostError::NotFound {
                 what: "file",
                 name: src.to_string(),
@@ -394,6 +403,9 @@ pub fn copy(host: &Host, src: &str, dst: &str) -> Result<()> {
     } else {
         let src = Path::new(src);
         if fs::symlink_metadata(src).is_err() {
+            if missing_under_dry_run(host, "copy", &src.to_string_lossy(), &dst.to_string_lossy()) {
+                return Ok(());
+            }
             return Err(HostError::NotFound {
                 what: "file",
                 name: src.display().to_string(),
@@ -427,6 +439,9 @@ pub fn mv(host: &Host, src: &str, dst: &str) -> Result<()> {
     non_empty("destination", dst)?;
     let (src, dst) = (Path::new(src), Path::new(dst));
     if fs::symlink_metadata(src).is_err() {
+        if missing_under_dry_run(host, "mv", &src.to_string_lossy(), &dst.to_string_lossy()) {
+            return Ok(());
+        }
         return Err(HostError::NotFound {
             what: "file",
             name: src.display().to_string(),
@@ -851,6 +866,9 @@ mod tests {
         assert_eq!(read(&f).unwrap(), "keep");
         assert_eq!(find(&d, "**/*", false).unwrap(), vec![f.clone()]);
         assert_eq!(find(&d, "**/*", true).unwrap(), vec![format!("{d}/keep")]);
+        // A source the dry run did not create is noted, not an error.
+        copy(&dry, &format!("{d}/planned"), &format!("{d}/x")).unwrap();
+        mv(&dry, &format!("{d}/planned/*"), &format!("{d}/x")).unwrap();
         assert!(delete(&dry, "/").is_err());
         assert!(copy(&dry, &format!("{d}/keep"), &format!("{d}/keep/in")).is_err());
         assert!(mkdir(&dry, &f).is_err());

@@ -188,10 +188,24 @@ fn dry_run_still_validates_and_reads_for_real() {
         .run()
         .code(1)
         .stderr_has("invalid_argument");
-    herodo(t.path(), ["--dry-run", "-e", r#"copy("missing", "x");"#])
+    herodo(t.path(), ["--dry-run", "-e", r#"copy("r.txt", "r.txt");"#])
         .run()
         .code(1)
-        .stderr_has("not_found");
+        .stderr_has("same file");
+    // A source a dry run did not create (it skipped the write) is noted, not an error.
+    herodo(
+        t.path(),
+        [
+            "--dry-run",
+            "-e",
+            r#"file_write("gen/app.conf", "x"); copy("gen/app.conf", "etc/"); mv("gen/*", "old");"#,
+        ],
+    )
+    .run()
+    .ok()
+    .stdout_has("[dry-run] copy gen/app.conf etc/ (source not there now)")
+    .stdout_has("[dry-run] mv 'gen/*' old (source not there now)");
+    assert!(!t.path().join("gen").exists() && !t.path().join("etc").exists());
 }
 
 #[test]
