@@ -17,7 +17,9 @@ fn track_tmp(host: &Host, path: &std::path::Path) -> String {
     let p = shown.clone();
     host.resources
         .register(Resource::new("tmpdir", &shown, move |h| {
-            super::delete(h, &p).map(|_| ()).map_err(|e| e.to_string())
+            super::remove_tmp(h, &p)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         }));
     shown
 }
@@ -226,6 +228,7 @@ let engine = env_get("HERODO_CONTAINER_ENGINE", "podman");
         "env_set",
         &["name", "value"],
         r#"Set an environment variable for this script and the commands it runs.
+It changes only herodo's own process, so it stays real under `--dry-run`.
 ```rhai
 env_set("LC_ALL", "C");
 ```"#,

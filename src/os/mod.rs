@@ -280,6 +280,23 @@ pub fn delete(host: &Host, path: &str) -> Result<bool> {
     Ok(true)
 }
 
+/// Remove a temporary path the script made with `tmpdir()`/`mktemp()` (the test runner's
+/// cleanup). A test may have left the script standing inside it: step back to where herodo
+/// started first, so the directory goes instead of leaking behind the working-directory guard
+/// (and the next test does not start in a deleted directory).
+pub fn remove_tmp(host: &Host, path: &str) -> Result<bool> {
+    if let (Ok(cwd), Ok(dir)) = (
+        std::env::current_dir().and_then(fs::canonicalize),
+        fs::canonicalize(path),
+    ) {
+        if cwd.starts_with(&dir) {
+            std::env::set_current_dir(&host.start_dir)
+                .map_err(|e| HostError::io("change directory to", &host.start_dir, e))?;
+        }
+    }
+    delete(host, path)
+}
+
 fn has_glob(s: &str) -> bool {
     s.contains(['*', '?', '['])
 }

@@ -441,3 +441,25 @@ fn huge_durations_are_invalid_arguments() {
             .stderr_lacks("panicked");
     }
 }
+
+#[test]
+fn a_tmpdir_the_test_stands_in_is_still_removed() {
+    let t = TempDir::new("tmpcwd");
+    t.write(
+        "cd_test.rhai",
+        r#"fn test_stays() { let d = tmpdir(); chdir(d); file_write("here.txt", "x"); print(`TMP=${d}`); }
+fn test_next_starts_somewhere_real() { print(`CWD=${cwd()}`); assert_true(exist(cwd())); }"#,
+    );
+    let out = herodo(t.path(), ["test", "cd_test.rhai"])
+        .run()
+        .ok()
+        .stdout_lacks("could not remove")
+        .stderr_lacks("could not remove");
+    let tmp = out
+        .stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("TMP="))
+        .unwrap_or_else(|| panic!("no TMP= line in {}", out.stdout))
+        .to_string();
+    assert!(!Path::new(&tmp).exists(), "{tmp} leaked");
+}
