@@ -4,8 +4,7 @@ use std::sync::Arc;
 
 use rhai::{Array, Dynamic, Map, INT};
 
-use crate::common::convert::int_in;
-use crate::glue::{invalid, IntoRhai, Opts, RResult, Registrar};
+use crate::glue::{IntoRhai, RResult, Registrar};
 use crate::host::{Host, Resource};
 
 fn strings(v: Vec<String>) -> Array {
@@ -40,34 +39,11 @@ if !exist("/etc/containers/containers.conf") { print("no config"); }
         &["path"],
         r#"The whole content of a regular text file (at most 256 MiB; Ctrl-C stops the read).
 Throws `not_found`, `permission_denied`, or `invalid_argument` for a directory, a FIFO, a
-device, a non-UTF-8 file or a file over the size cap.
+device, a non-UTF-8 file or a file over 256 MiB (stream bigger ones through a command).
 ```rhai
 let hosts = file_read("/etc/hosts");
 ```"#,
         move |p: &str| super::file_read(p, super::MAX_READ, &h.cancel).rhai(),
-    );
-    let h = host.clone();
-    r.func(
-        "file_read",
-        &["path", "options"],
-        r#"`file_read` with options: `max_size` (bytes, default 256 MiB) raises or lowers the cap.
-Throws `invalid_argument` (field `max_size`) for a file larger than the cap.
-```rhai
-let log = file_read("/var/log/big.log", #{max_size: 1024 * 1024 * 1024});
-```"#,
-        move |p: &str, o: Map| -> RResult<String> {
-            Opts::new("file_read", &o, &["max_size"])?;
-            let max = match o.get("max_size") {
-                None => super::MAX_READ,
-                Some(v) => {
-                    let n = v.as_int().map_err(|t| {
-                        invalid("max_size", format!("expected a number of bytes, got {t}"))
-                    })?;
-                    int_in("max_size", n, 0, u64::MAX).rhai()?
-                }
-            };
-            super::file_read(p, max, &h.cancel).rhai()
-        },
     );
     let h = host.clone();
     r.func(

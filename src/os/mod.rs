@@ -19,8 +19,8 @@ use crate::host::Host;
 
 type Result<T> = std::result::Result<T, HostError>;
 
-/// The largest file `file_read` reads unless the script asks for more: a script string of a
-/// quarter GiB is already far beyond what text processing in Rhai is good for.
+/// The largest file `file_read` reads: a script string of a quarter GiB is already far beyond
+/// what text processing in Rhai is good for (bigger files go through commands).
 pub const MAX_READ: u64 = 256 * 1024 * 1024;
 
 /// How much `file_read` reads between two looks at the cancel flag.
@@ -80,8 +80,8 @@ fn regular_file_only(path: &str, m: &fs::Metadata) -> Result<()> {
 
 fn too_large(path: &str, max: u64) -> HostError {
     HostError::invalid(
-        "max_size",
-        format!("{path} is larger than {max} bytes (pass a larger max_size to read it)"),
+        "path",
+        format!("{path} is larger than {max} bytes, the most file_read reads"),
     )
 }
 
@@ -667,7 +667,7 @@ mod tests {
         assert_eq!(file_read(&f, 10, &c).unwrap(), "0123456789");
         let e = file_read(&f, 9, &c).unwrap_err();
         assert!(
-            matches!(&e, HostError::InvalidArgument { field, .. } if field == "max_size"),
+            matches!(&e, HostError::InvalidArgument { reason, .. } if reason.contains("the most file_read reads")),
             "{e}"
         );
         // /proc files report size 0: the cap holds for what is actually read.
