@@ -221,6 +221,18 @@ impl Host {
         out
     }
 
+    /// Under `--dry-run`: print what an operation with an effect would do, the way the dry-run
+    /// executor prints commands (`[dry-run] ...` on stdout, secrets scrubbed), and return true
+    /// so the caller skips the effect. Without `--dry-run`: false, nothing printed.
+    pub fn dry_run(&self, what: impl FnOnce() -> String) -> bool {
+        if !self.settings.dry_run {
+            return false;
+        }
+        let line = self.redact(&what());
+        let _ = writeln!(std::io::stdout().lock(), "[dry-run] {line}");
+        true
+    }
+
     /// Sleep, waking early on Ctrl-C.
     pub fn sleep(&self, d: Duration) -> Result<(), HostError> {
         if self.cancel.sleep(d) {

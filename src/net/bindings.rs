@@ -5,62 +5,125 @@ use std::time::Duration;
 
 use rhai::{Dynamic, Map, INT};
 
-use crate::glue::{map_of, seconds, IntoRhai, RResult, Registrar};
+use super::HttpOptions;
+use crate::glue::{map_of, seconds, IntoRhai, Opts, RResult, Registrar};
 use crate::host::Host;
 
-const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
+/// The connect timeout of `tcp_check`.
+const TCP_CHECK_TIMEOUT: Duration = Duration::from_secs(1);
+
+fn http_options(o: &Map) -> RResult<HttpOptions> {
+    let opts = Opts::new("http", o, &["timeout", "ca_file", "insecure"])?;
+    let mut out = HttpOptions::default();
+    if let Some(t) = opts.seconds("timeout")? {
+        out.timeout = t;
+    }
+    out.ca_file = opts.string("ca_file")?;
+    out.insecure = opts.bool("insecure")?.unwrap_or(false);
+    Ok(out)
+}
+
+fn response_map(resp: super::HttpResponse) -> Map {
+    map_of([
+        ("status", Dynamic::from(resp.status as INT)),
+        ("body", resp.body.into()),
+    ])
+}
 
 pub fn register(r: &mut Registrar, host: &Arc<Host>) {
+    let h = host.clone();
     r.func(
         "tcp_check",
         &["host", "port"],
         r#"True when something accepts TCP connections on host:port (1 s connect timeout).
+Under `--dry-run`: true, and no connection is made.
 ```rhai
 if tcp_check("127.0.0.1", 5000) { print("registry is up"); }
 ```"#,
-        |h: &str, p: INT| -> RResult<bool> {
-            super::tcp_check(h, super::port(p).rhai()?, Duration::from_secs(1)).rhai()
+        move |hst: &str, p: INT| -> RResult<bool> {
+            super::probe(&h, hst, super::port(p).rhai()?, TCP_CHECK_TIMEOUT).rhai()
         },
     );
-    let hst = host.clone();
+    let h = host.clone();
     r.func(
         "wait_for_port",
         &["host", "port", "timeout"],
         r#"Wait until host:port accepts TCP connections; `timeout` in seconds.
-Returns true; throws `timeout` when the port stays closed, `cancelled` on Ctrl-C.
+Returns true; throws `timeout` when the port stays closed, `cancelled` on Ctrl-C,
+`invalid_argument` for a timeout that is negative or over ten years.
+Under `--dry-run`: true at once, and no connection is made.
 ```rhai
 wait_for_port("127.0.0.1", 8080, 10);
 ```"#,
-        move |h: &str, p: INT, t: Dynamic| -> RResult<bool> {
+        move |hst: &str, p: INT, t: Dynamic| -> RResult<bool> {
             let timeout = seconds(&t, "timeout")?;
-            super::wait_for_port(h, super::port(p).rhai()?, timeout, &hst.cancel).rhai()?;
+            super::wait_port(&h, hst, super::port(p).rhai()?, timeout).rhai()?;
             Ok(true)
         },
     );
+    let h = host.clone();
     r.func(
         "http_status",
         &["url"],
-        r#"The HTTP status code of a plain-HTTP GET (30 s timeout).
-Throws `network` when no answer comes (connection refused, timeout).
+        r#"The HTTP status code of a GET on an http:// or https:// URL (30 s timeout).
+Throws `network` when no answer comes (refused, TLS or DNS failure), `timeout` after 30 s,
+`cancelled` on Ctrl-C. Under `--dry-run`: 200, and no request is made.
 ```rhai
 assert_eq(http_status("http://127.0.0.1:5000/v2/"), 200);
 ```"#,
-        |u: &str| -> RResult<INT> { Ok(super::http_get(u, HTTP_TIMEOUT).rhai()?.status as INT) },
+        move |u: &str| -> RResult<INT> {
+            Ok(super::http_get(&h, u, &HttpOptions::default())
+                .rhai()?
+                .status as INT)
+        },
     );
+    let h = host.clone();
+    r.func(
+        "http_status",
+        &["url", "options"],
+        r#"`http_status` with options `timeout`, `ca_file` and `insecure`.
+`timeout`: seconds (default 30); `ca_file`: a PEM file of CA certificates trusted instead of
+the built-in roots; `insecure: true` accepts any certificate (test servers only).
+```rhai
+let code = http_status("https://127.0.0.1:8443/health", #{ca_file: "/etc/myca.pem", timeout: 5});
+```"#,
+        move |u: &str, o: Map| -> RResult<INT> {
+            Ok(super::http_get(&h, u, &http_options(&o)?).rhai()?.status as INT)
+        },
+    );
+    let h = host.clone();
     r.func(
         "http_get",
         &["url"],
-        r#"A plain-HTTP GET: a map with `status` and `body` (30 s timeout).
+        r#"A GET on an http:// or https:// URL: a map with `status` and `body` (30 s timeout).
+Any status is an answer; throws `network` when none comes, `timeout`, `cancelled` on Ctrl-C.
+A password in the URL is shown as `***` everywhere. Under `--dry-run`:
+`#{status: 200, body: ""}`, and no request is made.
 ```rhai
 let r = http_get("http://127.0.0.1:5000/v2/_catalog");
 let repos = parse_json(r.body).repositories;
 ```"#,
-        |u: &str| -> RResult<Map> {
-            let resp = super::http_get(u, HTTP_TIMEOUT).rhai()?;
-            Ok(map_of([
-                ("status", Dynamic::from(resp.status as INT)),
-                ("body", resp.body.into()),
-            ]))
+        move |u: &str| -> RResult<Map> {
+            Ok(response_map(
+                super::http_get(&h, u, &HttpOptions::default()).rhai()?,
+            ))
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "http_get",
+        &["url", "options"],
+        r#"`http_get` with options `timeout`, `ca_file` and `insecure`.
+`timeout`: seconds (default 30); `ca_file`: a PEM file of CA certificates trusted instead of
+the built-in roots; `insecure: true` accepts any certificate (test servers only).
+An unknown key is `invalid_argument`.
+```rhai
+let r = http_get("https://127.0.0.1:8443/", #{insecure: true, timeout: 5});
+```"#,
+        move |u: &str, o: Map| -> RResult<Map> {
+            Ok(response_map(
+                super::http_get(&h, u, &http_options(&o)?).rhai()?,
+            ))
         },
     );
 }

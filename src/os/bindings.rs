@@ -15,8 +15,10 @@ fn track_tmp(host: &Host, path: &std::path::Path) -> String {
     let shown = path.display().to_string();
     let p = shown.clone();
     host.resources
-        .register(Resource::new("tmpdir", &shown, move |_| {
-            super::delete(&p).map(|_| ()).map_err(|e| e.to_string())
+        .register(Resource::new("tmpdir", &shown, move |h| {
+            super::remove_tmp(h, &p)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         }));
     shown
 }
@@ -31,16 +33,19 @@ if !exist("/etc/containers/containers.conf") { print("no config"); }
 ```"#,
         super::exist,
     );
+    let h = host.clone();
     r.func(
         "file_read",
         &["path"],
-        r#"The whole content of a text file.
-Throws `not_found`, `permission_denied`, or `invalid_argument` for a directory or non-UTF-8 file.
+        r#"The whole content of a regular text file (at most 256 MiB; Ctrl-C stops the read).
+Throws `not_found`, `permission_denied`, or `invalid_argument` for a directory, a FIFO, a
+device, a non-UTF-8 file or a file over 256 MiB (stream bigger ones through a command).
 ```rhai
 let hosts = file_read("/etc/hosts");
 ```"#,
-        |p: &str| super::file_read(p).rhai(),
+        move |p: &str| super::file_read(p, super::MAX_READ, &h.cancel).rhai(),
     );
+    let h = host.clone();
     r.func(
         "file_write",
         &["path", "content"],
@@ -48,8 +53,9 @@ let hosts = file_read("/etc/hosts");
 ```rhai
 file_write("/tmp/demo/hello.txt", "hello\n");
 ```"#,
-        |p: &str, c: &str| super::file_write(p, c).rhai(),
+        move |p: &str, c: &str| super::file_write(&h, p, c).rhai(),
     );
+    let h = host.clone();
     r.func(
         "file_write_append",
         &["path", "content"],
@@ -57,7 +63,7 @@ file_write("/tmp/demo/hello.txt", "hello\n");
 ```rhai
 file_write_append("/tmp/demo/log.txt", "one more line\n");
 ```"#,
-        |p: &str, c: &str| super::file_write_append(p, c).rhai(),
+        move |p: &str, c: &str| super::file_write_append(&h, p, c).rhai(),
     );
     r.func(
         "file_size",
@@ -68,6 +74,7 @@ print(file_size("/etc/hosts"));
 ```"#,
         |p: &str| -> RResult<INT> { Ok(super::file_size(p).rhai()? as INT) },
     );
+    let h = host.clone();
     r.func(
         "mkdir",
         &["path"],
@@ -75,36 +82,43 @@ print(file_size("/etc/hosts"));
 ```rhai
 mkdir("/tmp/demo/a/b/c");
 ```"#,
-        |p: &str| super::mkdir(p).rhai(),
+        move |p: &str| super::mkdir(&h, p).rhai(),
     );
+    let h = host.clone();
     r.func(
         "delete",
         &["path"],
-        r#"Remove a file or a whole directory (`rm -rf`). Returns false when nothing was there.
-Refuses `/` and "".
+        r#"Remove a file or a whole directory (`rm -rf`; a symlink is removed, not its target).
+Returns false when nothing was there. Throws `invalid_argument` for "", a path ending in `.`
+or `..` (as rm does), and for `/`, the home directory, the working directory or a parent of
+them (compared after resolving symlinks and `..`).
 ```rhai
 delete("/tmp/demo");
 ```"#,
-        |p: &str| super::delete(p).rhai(),
+        move |p: &str| super::delete(&h, p).rhai(),
     );
+    let h = host.clone();
     r.func(
         "copy",
         &["source", "destination"],
         r#"Copy a file or directory tree (`cp -r`). Into `destination` when it is an existing
 directory. `source` may be a glob (`/etc/*.conf`); then `destination` is a directory.
+Throws `invalid_argument` for a directory copied into itself or a file onto itself.
 ```rhai
 copy("/etc/hosts", "/tmp/demo/");
 ```"#,
-        |s: &str, d: &str| super::copy(s, d).rhai(),
+        move |s: &str, d: &str| super::copy(&h, s, d).rhai(),
     );
+    let h = host.clone();
     r.func(
         "mv",
         &["source", "destination"],
         r#"Move or rename a file or directory; works across filesystems.
+Throws `invalid_argument` for a directory moved into itself.
 ```rhai
 mv("/tmp/demo/hosts", "/tmp/demo/hosts.bak");
 ```"#,
-        |s: &str, d: &str| super::mv(s, d).rhai(),
+        move |s: &str, d: &str| super::mv(&h, s, d).rhai(),
     );
     r.func(
         "find_files",
@@ -142,14 +156,16 @@ let d = find_dir("/etc", "apt*");
 ```"#,
         |d: &str, p: &str| super::find_one(d, p, true).rhai(),
     );
+    let h = host.clone();
     r.func(
         "chdir",
         &["path"],
         r#"Change the working directory of the script (and of the commands it runs).
+Under `--dry-run` a directory that does not exist is skipped with a note.
 ```rhai
 chdir("/tmp");
 ```"#,
-        |p: &str| super::chdir(p).rhai(),
+        move |p: &str| super::chdir(&h, p).rhai(),
     );
     r.func(
         "cwd",
@@ -188,6 +204,7 @@ let engine = env_get("HERODO_CONTAINER_ENGINE", "podman");
         "env_set",
         &["name", "value"],
         r#"Set an environment variable for this script and the commands it runs.
+It changes only herodo's own process, so it stays real under `--dry-run`.
 ```rhai
 env_set("LC_ALL", "C");
 ```"#,
@@ -220,23 +237,25 @@ for k in env_list().keys() { print(k); }
         "tmpdir",
         &[],
         r#"Create a fresh empty temporary directory and return its path.
-Under `herodo test` it is removed after the test (unless `--keep`).
+Under `herodo test` it is removed after the test (unless `--keep`). Under `--dry-run` only
+the path is made up; nothing is created.
 ```rhai
 let d = tmpdir();
 file_write(`${d}/x.txt`, "x");
 ```"#,
-        move || -> RResult<String> { Ok(track_tmp(&h, &super::tmpdir().rhai()?)) },
+        move || -> RResult<String> { Ok(track_tmp(&h, &super::script_tmpdir(&h).rhai()?)) },
     );
     let h = host.clone();
     r.func(
         "mktemp",
         &[],
         r#"Create a fresh empty temporary file and return its path.
-Under `herodo test` it is removed after the test (unless `--keep`).
+Under `herodo test` it is removed after the test (unless `--keep`). Under `--dry-run` only
+the path is made up; nothing is created.
 ```rhai
 let f = mktemp();
 file_write(f, "data");
 ```"#,
-        move || -> RResult<String> { Ok(track_tmp(&h, &super::mktemp().rhai()?)) },
+        move || -> RResult<String> { Ok(track_tmp(&h, &super::script_mktemp(&h).rhai()?)) },
     );
 }
