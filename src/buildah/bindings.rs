@@ -9,7 +9,7 @@ use super::{BuildOptions, BuildahError, ConfigValue, Remote};
 use crate::common::convert::int_in;
 use crate::glue::{invalid, map_of, string_array, IntoRhai, Opts, RResult, Registrar};
 use crate::host::Host;
-use crate::process::CommandResult;
+use crate::exec::CommandResult;
 
 /// The fluent builder of `bah(name, image)`: every step returns it, the last result is readable.
 #[derive(Clone, Debug)]

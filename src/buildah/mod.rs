@@ -11,7 +11,7 @@ pub mod rootfs;
 pub use owners::reap_orphans;
 pub use remote::Remote;
 
-use crate::containers::validate;
+use crate::common::validate;
 use crate::error::{kind, Classify, CommandInfo, ErrorInfo};
 use crate::exec::{Arg, Cmd, ExecError};
 
@@ -47,10 +47,10 @@ impl BuildahError {
     }
 }
 
-impl From<crate::containers::ContainerError> for BuildahError {
-    fn from(e: crate::containers::ContainerError) -> Self {
+impl From<crate::error::HostError> for BuildahError {
+    fn from(e: crate::error::HostError) -> Self {
         match e {
-            crate::containers::ContainerError::InvalidArgument { field, reason } => {
+            crate::error::HostError::InvalidArgument { field, reason } => {
                 BuildahError::InvalidArgument { field, reason }
             }
             other => BuildahError::invalid("argument", other.to_string()),
@@ -333,7 +333,7 @@ pub fn bud_cmd(
     }
     let mut args: Vec<Arg> = argv.into_iter().map(plain).collect();
     for (k, v) in &o.build_args {
-        validate::env_key(k).map_err(|_| {
+        validate::env_name("env", k).map_err(|_| {
             BuildahError::invalid("build_args", format!("`{k}` is not a valid argument name"))
         })?;
         args.push(plain("--build-arg".into()));

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::exec::{Arg, Cmd, ExecError, Output};
 use crate::host::{Host, Resource};
-use crate::process::CommandResult;
+use crate::exec::CommandResult;
 
 type Result<T> = std::result::Result<T, BuildahError>;
 
@@ -186,7 +186,7 @@ impl Builder {
         };
         // Create first (one command); only a name already taken means re-attaching.
         let cidfile = if b.remote.is_none() && !host.settings.dry_run {
-            Some(crate::os::mktemp().map_err(|e| BuildahError::invalid("builder", e.to_string()))?)
+            Some(crate::common::tmp::mktemp().map_err(|e| BuildahError::invalid("builder", e.to_string()))?)
         } else {
             None
         };
@@ -378,7 +378,7 @@ impl Builder {
         let id = self.id()?;
         match &self.remote {
             None => {
-                let tmp = crate::os::mktemp()
+                let tmp = crate::common::tmp::mktemp()
                     .map_err(|e| BuildahError::invalid("write_content", e.to_string()))?;
                 let res = std::fs::write(&tmp, content)
                     .map_err(|e| {

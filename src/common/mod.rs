@@ -4,4 +4,7 @@
 pub mod convert;
 pub mod owner;
 pub mod state;
+pub mod tcp;
+pub mod time;
+pub mod tmp;
 pub mod validate;

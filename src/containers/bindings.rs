@@ -11,7 +11,7 @@ use super::{validate, Container, ContainerError, ExecOptions, HealthCheck};
 use crate::common::convert;
 use crate::glue::{invalid, map_of, seconds, string_array, IntoRhai, Opts, RResult, Registrar};
 use crate::host::Host;
-use crate::process::CommandResult;
+use crate::exec::CommandResult;
 
 fn engine(host: &Host) -> RResult<EngineCli> {
     ops::resolve(host).rhai()
@@ -1003,7 +1003,7 @@ print(http_status(`http://${addr}/`));
 ```"#,
         move |c: &mut Container, p: INT, t: Dynamic| -> RResult<String> {
             let t = seconds(&t, "timeout")?;
-            let port = crate::net::port(p).rhai()?;
+            let port = crate::common::tcp::port(p).rhai()?;
             let (ip, hp) = ops::wait_for_port(&h, &engine(&h)?, &c.name, port, t).rhai()?;
             Ok(format!("{ip}:{hp}"))
         },

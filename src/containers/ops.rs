@@ -14,7 +14,7 @@ use crate::common::owner::{abandoned, owner_label_arg, owner_tag, OWNER_LABEL};
 use crate::error::Classify;
 use crate::exec::{Cmd, ExecError, Output};
 use crate::host::{Cleaned, Host, Resource};
-use crate::process::CommandResult;
+use crate::exec::CommandResult;
 
 pub use super::ExecCommand;
 
@@ -608,7 +608,7 @@ pub fn wait_for_port(
             format!("port {port} of {name} is not published (use with_port)"),
         )
     })?;
-    crate::net::wait_for_port(&h, p, timeout.saturating_sub(start.elapsed()), &host.cancel)
+    crate::common::tcp::wait_for_port(&h, p, timeout.saturating_sub(start.elapsed()), &host.cancel)
         .map_err(|err| ContainerError::Timeout {
             what: format!("port {port} of {name} ({h}:{p}) accepting connections"),
             secs: timeout.as_secs_f64(),
@@ -1040,7 +1040,7 @@ pub fn run_image(
         None => format!(
             "herodo-{}-{}",
             std::process::id(),
-            crate::misc::timestamp_ms() % 1_000_000
+            crate::common::time::timestamp_ms() % 1_000_000
         ),
     };
     let mut c = Container::from_image(&name, image)?;

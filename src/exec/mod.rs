@@ -342,6 +342,34 @@ impl Output {
     }
 }
 
+/// What a script gets back from a command (every domain returns this for a command it ran).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CommandResult {
+    pub stdout: String,
+    pub stderr: String,
+    pub success: bool,
+    /// Exit code, or 128 + signal number when killed by a signal.
+    pub code: i64,
+    pub signal: Option<i64>,
+    /// The command line as displayed (secrets hidden).
+    pub cmd: String,
+    pub duration: Duration,
+}
+
+impl CommandResult {
+    pub fn from_output(cmd: &Cmd, out: &Output) -> Self {
+        CommandResult {
+            stdout: out.stdout.clone(),
+            stderr: out.stderr.clone(),
+            success: out.success(),
+            code: out.status.code() as i64,
+            signal: out.status.signal().map(i64::from),
+            cmd: cmd.shown(),
+            duration: out.duration,
+        }
+    }
+}
+
 /// Why a command could not produce an [`Output`], or (for checked runs) failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {

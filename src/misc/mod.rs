@@ -44,21 +44,7 @@ pub fn parse_json(text: &str) -> Result<serde_json::Value, JsonError> {
     })
 }
 
-/// Seconds since the Unix epoch.
-pub fn timestamp() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn timestamp_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use crate::common::time::{timestamp, timestamp_ms};
 
 #[cfg(test)]
 mod tests {

@@ -7,7 +7,6 @@
 pub mod bindings;
 
 use std::io::Write;
-use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -54,16 +53,7 @@ impl Classify for NetError {
     }
 }
 
-/// A port number from a script integer.
-pub fn port(p: i64) -> Result<u16, NetError> {
-    u16::try_from(p)
-        .ok()
-        .filter(|p| *p != 0)
-        .ok_or(NetError::Invalid {
-            field: "port",
-            reason: format!("{p} is not in 1..65535"),
-        })
-}
+pub use crate::common::tcp::{port, tcp_check, wait_for_port};
 
 fn check_host(host: &str) -> Result<(), NetError> {
     if host.is_empty() {
@@ -75,19 +65,6 @@ fn check_host(host: &str) -> Result<(), NetError> {
     Ok(())
 }
 
-/// True when something accepts a TCP connection on `host:port` within `timeout`.
-pub fn tcp_check(host: &str, port: u16, timeout: Duration) -> Result<bool, NetError> {
-    check_host(host)?;
-    let addrs = match (host, port).to_socket_addrs() {
-        Ok(a) => a,
-        // A name that does not resolve is "not reachable", not a script error.
-        Err(_) => return Ok(false),
-    };
-    Ok(addrs
-        .into_iter()
-        .any(|a| TcpStream::connect_timeout(&a, timeout).is_ok()))
-}
-
 /// The script's `tcp_check`: [`tcp_check`], or under `--dry-run` a note and `true` (the
 /// service a dry run did not start is taken to be up, as in [`wait_for_port`]).
 pub fn probe(h: &Host, host: &str, port: u16, timeout: Duration) -> Result<bool, NetError> {
@@ -95,7 +72,7 @@ pub fn probe(h: &Host, host: &str, port: u16, timeout: Duration) -> Result<bool,
     if h.dry_run(|| format!("tcp_check {} {port}", shell_words::quote(host))) {
         return Ok(true);
     }
-    tcp_check(host, port, timeout)
+    Ok(tcp_check(host, port, timeout)?)
 }
 
 /// The script's `wait_for_port`: [`wait_for_port`], or under `--dry-run` a note and no wait.
@@ -110,39 +87,7 @@ pub fn wait_port(h: &Host, host: &str, port: u16, timeout: Duration) -> Result<(
     }) {
         return Ok(());
     }
-    wait_for_port(host, port, timeout, &h.cancel)
-}
-
-/// Wait until `host:port` accepts connections; `Timeout` after `timeout`, `Cancelled` on
-/// Ctrl-C.
-pub fn wait_for_port(
-    host: &str,
-    port: u16,
-    timeout: Duration,
-    cancel: &CancelToken,
-) -> Result<(), NetError> {
-    check_host(host)?;
-    let start = Instant::now();
-    loop {
-        let left = timeout.saturating_sub(start.elapsed());
-        if tcp_check(
-            host,
-            port,
-            left.clamp(Duration::from_millis(10), Duration::from_millis(500)),
-        )? {
-            return Ok(());
-        }
-        if start.elapsed() >= timeout {
-            return Err(NetError::Timeout {
-                host: host.into(),
-                port,
-                secs: timeout.as_secs_f64(),
-            });
-        }
-        if !cancel.sleep(Duration::from_millis(50).min(timeout.saturating_sub(start.elapsed()))) {
-            return Err(NetError::Cancelled);
-        }
-    }
+    Ok(wait_for_port(host, port, timeout, &h.cancel)?)
 }
 
 /// A URL as given and as shown: the password of `user:password@` replaced by `***`, or the

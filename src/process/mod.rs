@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::{kind, Classify, ErrorInfo, HostError};
-use crate::exec::{Cmd, ExecError, Output};
+use crate::exec::{Cmd, ExecError};
 use crate::host::Host;
 
 /// Options accepted by `run` and `cmd`.
@@ -29,33 +29,7 @@ pub struct RunOptions {
     pub interactive: bool,
 }
 
-/// What a script gets back from a command.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CommandResult {
-    pub stdout: String,
-    pub stderr: String,
-    pub success: bool,
-    /// Exit code, or 128 + signal number when killed by a signal.
-    pub code: i64,
-    pub signal: Option<i64>,
-    /// The command line as displayed (secrets hidden).
-    pub cmd: String,
-    pub duration: Duration,
-}
-
-impl CommandResult {
-    pub fn from_output(cmd: &Cmd, out: &Output) -> Self {
-        CommandResult {
-            stdout: out.stdout.clone(),
-            stderr: out.stderr.clone(),
-            success: out.success(),
-            code: out.status.code() as i64,
-            signal: out.status.signal().map(i64::from),
-            cmd: cmd.shown(),
-            duration: out.duration,
-        }
-    }
-}
+pub use crate::exec::CommandResult;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {

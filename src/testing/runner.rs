@@ -597,7 +597,7 @@ fn run_parallel(
             return false;
         }
     };
-    let scratch = match crate::os::tmpdir() {
+    let scratch = match crate::common::tmp::tmpdir() {
         Ok(d) => d,
         Err(e) => {
             eprintln!("herodo: {e}");
