@@ -10,8 +10,8 @@ use rhai::{Engine, EvalAltResult};
 use crate::cli::{Action, Config};
 use crate::diagnostics::{self, Outcome, Style};
 use crate::engine;
-use crate::scripts::{self, LoadError};
 use crate::host::Host;
+use crate::scripts::{self, LoadError};
 
 pub use crate::outcome::code;
 
@@ -85,10 +85,15 @@ fn reap(host: &Host) -> Vec<crate::host::Cleaned> {
 /// `herodo clean`: report each removal (and each failure); exit 1 if anything failed.
 fn clean(host: &Host) -> i32 {
     let cleaned = reap(host);
+    let verb = if host.settings.dry_run {
+        "would remove"
+    } else {
+        "removed"
+    };
     let mut failed = 0;
     for c in &cleaned {
         match &c.error {
-            None => println!("removed {} {}", c.kind, c.name),
+            None => println!("{verb} {} {}", c.kind, c.name),
             Some(e) => {
                 failed += 1;
                 eprintln!("herodo: could not remove {} {}: {e}", c.kind, c.name);
@@ -96,7 +101,7 @@ fn clean(host: &Host) -> i32 {
         }
     }
     let removed = cleaned.len() - failed;
-    println!("removed {removed} resource(s) left behind by herodo processes that are gone");
+    println!("{verb} {removed} resource(s) left behind by herodo test runs that are gone");
     if failed > 0 {
         code::SCRIPT_ERROR
     } else {

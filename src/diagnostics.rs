@@ -15,8 +15,8 @@
 use rhai::{Dynamic, Engine, EvalAltResult, Map, Position};
 
 use crate::host::Host;
-use crate::outcome::{CANCELLED_TOKEN, TIME_LIMIT_TOKEN};
 pub use crate::outcome::{outcome, Outcome};
+use crate::outcome::{CANCELLED_TOKEN, TIME_LIMIT_TOKEN};
 
 /// Source name of generated one-line scripts (the test runner's calls of a test): the call
 /// chain leaves them out, since they are not the user's code.

@@ -112,4 +112,3 @@ pub fn function_docs(engine: &Engine) -> Vec<FnDoc> {
     });
     out
 }
-

@@ -76,7 +76,10 @@ pub fn build(host: &Arc<Host>, limits: &Limits) -> Engine {
     crate::containers::bindings::register(&mut r, host);
     crate::buildah::bindings::register(&mut r, host);
     // The hidden helper that `catch (e)` blocks call (see `scripts::mark_catches`).
-    engine.register_fn(crate::scripts::CATCH_HELPER, crate::scripts::classify_caught);
+    engine.register_fn(
+        crate::scripts::CATCH_HELPER,
+        crate::scripts::classify_caught,
+    );
     engine
 }
 
@@ -196,4 +199,3 @@ impl ModuleResolver for Resolver {
         Ok(module)
     }
 }
-

@@ -68,4 +68,3 @@ fn kind_of(v: &Dynamic) -> Option<String> {
     v.read_lock::<Map>()
         .and_then(|m| m.get("kind").map(|k| k.to_string()))
 }
-

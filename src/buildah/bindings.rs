@@ -7,9 +7,9 @@ use rhai::{Array, Dynamic, Map};
 use super::ops::{self, Builder, ImageRow, RunWhat};
 use super::{BuildOptions, BuildahError, ConfigValue, Remote};
 use crate::common::convert::int_in;
+use crate::exec::CommandResult;
 use crate::glue::{invalid, map_of, string_array, IntoRhai, Opts, RResult, Registrar};
 use crate::host::Host;
-use crate::exec::CommandResult;
 
 /// The fluent builder of `bah(name, image)`: every step returns it, the last result is readable.
 #[derive(Clone, Debug)]

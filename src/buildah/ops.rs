@@ -12,9 +12,9 @@ use super::{
     buildah, buildah_args, check_container_path, check_image, check_name, classify, owners, parse,
     quote_argv, rootfs, BuildOptions, BuildahError, ConfigValue, Remote,
 };
+use crate::exec::CommandResult;
 use crate::exec::{Arg, Cmd, ExecError, Output};
 use crate::host::{Host, Resource};
-use crate::exec::CommandResult;
 
 type Result<T> = std::result::Result<T, BuildahError>;
 
@@ -186,7 +186,10 @@ impl Builder {
         };
         // Create first (one command); only a name already taken means re-attaching.
         let cidfile = if b.remote.is_none() && !host.settings.dry_run {
-            Some(crate::common::tmp::mktemp().map_err(|e| BuildahError::invalid("builder", e.to_string()))?)
+            Some(
+                crate::common::tmp::mktemp()
+                    .map_err(|e| BuildahError::invalid("builder", e.to_string()))?,
+            )
         } else {
             None
         };

@@ -212,7 +212,7 @@ mod tests {
     fn dead_owners_are_reaped_live_ones_kept() {
         let dir = std::env::temp_dir().join(format!("herodo-owners-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let dead = "otherboot-1-1";
+        let dead = "otherboot-1-1-test";
         write(&dir, dead, "dead-b", "id-dead");
         write(&dir, owner_tag(), "live-b", "id-live");
         write(&dir, dead, "stale-b", "id-stale");

@@ -124,6 +124,9 @@ mod tests {
         let dead = format!("{}-{}-1", boot_id(), std::process::id());
         assert!(!abandoned(&dead));
         assert!(abandoned(&format!("{dead}-test")));
-        assert!(!abandoned(&format!("{}-test", owner_tag().trim_end_matches("-test"))));
+        assert!(!abandoned(&format!(
+            "{}-test",
+            owner_tag().trim_end_matches("-test")
+        )));
     }
 }

@@ -15,4 +15,3 @@ pub fn timestamp_ms() -> i64 {
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
-

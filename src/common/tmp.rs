@@ -46,4 +46,3 @@ pub fn mktemp() -> Result<PathBuf> {
     }
     Err(HostError::invalid("mktemp", "could not find a free name"))
 }
-

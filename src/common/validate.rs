@@ -35,10 +35,16 @@ pub fn name(field: &str, v: &str) -> Result<(), HostError> {
 /// An image reference: `[registry[:port]/]path[:tag][@digest]`, lowercase path components.
 pub fn image(field: &str, v: &str) -> Result<(), HostError> {
     if v.is_empty() || v.len() > 512 || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(HostError::invalid(field, format!("`{v}` is not an image reference")));
+        return Err(HostError::invalid(
+            field,
+            format!("`{v}` is not an image reference"),
+        ));
     }
     if v.starts_with('-') {
-        return Err(HostError::invalid(field, format!("`{v}` must not start with `-`")));
+        return Err(HostError::invalid(
+            field,
+            format!("`{v}` must not start with `-`"),
+        ));
     }
     let (rest, digest) = match v.split_once('@') {
         Some((r, d)) => (r, Some(d)),
@@ -49,7 +55,10 @@ pub fn image(field: &str, v: &str) -> Result<(), HostError> {
             !alg.is_empty() && hex.len() >= 32 && hex.chars().all(|c| c.is_ascii_hexdigit())
         });
         if !ok {
-            return Err(HostError::invalid(field, format!("`{v}` has a malformed digest")));
+            return Err(HostError::invalid(
+                field,
+                format!("`{v}` has a malformed digest"),
+            ));
         }
     }
     let mut parts: Vec<&str> = rest.split('/').collect();
@@ -65,7 +74,10 @@ pub fn image(field: &str, v: &str) -> Result<(), HostError> {
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
             && !t.starts_with(['.', '-']);
         if !ok {
-            return Err(HostError::invalid(field, format!("`{v}` has an invalid tag `{t}`")));
+            return Err(HostError::invalid(
+                field,
+                format!("`{v}` has an invalid tag `{t}`"),
+            ));
         }
     }
     // The first part may be a registry host (with a port, dots or uppercase).
@@ -89,7 +101,10 @@ pub fn image(field: &str, v: &str) -> Result<(), HostError> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
         if !ok {
-            return Err(HostError::invalid(field, format!("`{v}` has an invalid registry `{r}`")));
+            return Err(HostError::invalid(
+                field,
+                format!("`{v}` has an invalid registry `{r}`"),
+            ));
         }
     }
     Ok(())

@@ -9,9 +9,9 @@ use super::ops::{self, EngineCli, ExecCommand, NetworkOptions};
 use super::parse::{ContainerRow, ImageRow, ResourceUsage, Status};
 use super::{validate, Container, ContainerError, ExecOptions, HealthCheck};
 use crate::common::convert;
+use crate::exec::CommandResult;
 use crate::glue::{invalid, map_of, seconds, string_array, IntoRhai, Opts, RResult, Registrar};
 use crate::host::Host;
-use crate::exec::CommandResult;
 
 fn engine(host: &Host) -> RResult<EngineCli> {
     ops::resolve(host).rhai()

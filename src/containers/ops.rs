@@ -12,9 +12,9 @@ use super::parse::{self, ContainerRow, ImageRow, NamedRow, ResourceUsage, Status
 use super::{validate, Container, ContainerError, ExecOptions, Flavor};
 use crate::common::owner::{abandoned, owner_label_arg, owner_tag, OWNER_LABEL};
 use crate::error::Classify;
+use crate::exec::CommandResult;
 use crate::exec::{Cmd, ExecError, Output};
 use crate::host::{Cleaned, Host, Resource};
-use crate::exec::CommandResult;
 
 pub use super::ExecCommand;
 
@@ -1413,7 +1413,7 @@ mod tests {
     fn reaping_removes_only_what_dead_owners_left() {
         let (h, rec) = host();
         let e = engine(Flavor::Docker);
-        let dead = "deadbeef0000-1-1";
+        let dead = "deadbeef0000-1-1-test";
         let live = owner_tag();
         rec.reply(stdout(&format!(
             "{{\"Names\":\"gone\",\"Labels\":\"app=x,io.herodo.owner={dead}\"}}\n{{\"Names\":\"alive\",\"Labels\":\"io.herodo.owner={live}\"}}\n"

@@ -378,7 +378,7 @@ mod tests {
             &CancelToken::new(),
         )
         .unwrap_err();
-        assert!(matches!(err, NetError::Timeout { .. }));
+        assert!(matches!(err, HostError::Timeout(_)));
     }
 
     /// Answer one request with `reply`, return what the client sent.

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use rhai::{Dynamic, Engine, EvalAltResult, Scope, AST};
 
 use crate::diagnostics::{self, Outcome, Style};
+use crate::docs::{function_docs, FnDoc};
 use crate::engine::{self, Limits};
 use crate::host::Host;
-use crate::docs::{function_docs, FnDoc};
 use crate::scripts;
 
 pub use editor::run_interactive;

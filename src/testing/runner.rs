@@ -13,10 +13,10 @@ use super::report::{self, Format, Reporter};
 use super::{Status, Summary, TestResult};
 use crate::diagnostics::{self, Outcome, Style};
 use crate::engine::{self, Limits};
-use crate::scripts;
 use crate::exec::{fmt_duration, Cmd};
 use crate::host::Host;
 use crate::outcome::code;
+use crate::scripts;
 
 /// Default time one test (with its setup) may take.
 pub const DEFAULT_TEST_TIMEOUT: Duration = Duration::from_secs(300);
@@ -280,8 +280,9 @@ impl Runner<'_> {
             if !self.selected(&format!("{shown}::{name}")) {
                 return;
             }
-            let run = self
-                .timed(|engine| engine.run_ast_with_scope(&mut scripts::scope_with_args(&[]), &ast));
+            let run = self.timed(|engine| {
+                engine.run_ast_with_scope(&mut scripts::scope_with_args(&[]), &ast)
+            });
             let (status, message) = self.judge(run, &abs);
             let mut r = Self::result(&shown, &name, status, started, message);
             r.resources = self.cleanup(file_mark);

@@ -139,7 +139,11 @@ fn domains_never_import_each_other() {
             }
         }
     }
-    assert!(bad.is_empty(), "domains importing domains:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "domains importing domains:\n{}",
+        bad.join("\n")
+    );
 }
 
 #[test]
@@ -152,7 +156,10 @@ fn the_checker_sees_cycles_and_domain_imports() {
     assert!(find_cycle(&g).is_none());
     assert_eq!(domain("containers::bindings"), Some("containers"));
     assert_eq!(domain("engine"), None);
-    assert_eq!(node_of(Path::new("buildah/bindings.rs")), "buildah::bindings");
+    assert_eq!(
+        node_of(Path::new("buildah/bindings.rs")),
+        "buildah::bindings"
+    );
     assert_eq!(node_of(Path::new("buildah/ops.rs")), "buildah");
     assert_eq!(node_of(Path::new("engine.rs")), "engine");
 }

@@ -649,3 +649,80 @@ fn run_env_names_are_validated_and_cwd_is_blamed() {
     );
     assert!(out.stderr.contains("more bytes"), "{}", out.stderr);
 }
+
+/// Issue 10.6: after a `kill -9` of `herodo test`, `herodo clean` (and the next `herodo test`)
+/// removes what the dead test run left; an ordinary script's container is never touched.
+#[test]
+fn clean_removes_what_a_killed_test_run_left() {
+    let have = std::process::Command::new("podman")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        assert!(!crate::support::tools_required(), "podman is required");
+        eprintln!("skipping: podman not installed");
+        return;
+    }
+    let _engines = crate::support::engine_lock();
+    let t = TempDir::new("clean");
+    let ready = t.path().join("ready");
+    let name = format!("clean-left-{}", std::process::id());
+    let kept = format!("clean-kept-{}", std::process::id());
+    t.write(
+        "leak_test.rhai",
+        &format!(
+            "fn test_leak() {{\n  nerdctl_container_from_image(\"{name}\", \"localhost/busybox:test\").build();\n  file_write(\"{}\", \"x\");\n  sleep(60);\n}}\n",
+            ready.display()
+        ),
+    );
+    // An ordinary script's container, whose owner is gone too.
+    herodo(
+        t.path(),
+        [
+            "--engine",
+            "podman",
+            "-e",
+            &format!(
+                "nerdctl_container_from_image(\"{kept}\", \"localhost/busybox:test\").build();"
+            ),
+        ],
+    )
+    .run()
+    .ok();
+    let mut child = std::process::Command::new(crate::support::BIN)
+        .args(["--engine", "podman", "test", "leak_test.rhai"])
+        .current_dir(t.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !ready.exists() {
+        assert!(
+            std::time::Instant::now() < until,
+            "the test never got going"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let exists = |n: &str| {
+        std::process::Command::new("podman")
+            .args(["container", "exists", n])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    assert!(exists(&name), "kill -9 should have left the container");
+    herodo(t.path(), ["clean"])
+        .run()
+        .ok()
+        .stdout_has(&format!("removed container podman/{name}"));
+    assert!(!exists(&name), "herodo clean left {name}");
+    assert!(
+        exists(&kept),
+        "herodo clean removed an ordinary script's container"
+    );
+    let _ = std::process::Command::new("podman")
+        .args(["rm", "-f", "-t", "0", &kept])
+        .output();
+}

@@ -41,9 +41,15 @@ fn hostile_strings(pwn: &str) -> Vec<String> {
 }
 
 fn hostile_ints() -> Vec<String> {
-    ["0", "-1", "4294967297", "9223372036854775807", "-9223372036854775807"]
-        .map(String::from)
-        .to_vec()
+    [
+        "0",
+        "-1",
+        "4294967297",
+        "9223372036854775807",
+        "-9223372036854775807",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 fn hostile_floats() -> Vec<String> {
@@ -165,10 +171,12 @@ fn scripts(funcs: &[Func], pwn: &str) -> (BTreeMap<String, String>, usize) {
     let mut inputs = 0;
     for f in funcs {
         let text = scripts.entry(f.name.clone()).or_default();
-        let is_method = f
-            .params
-            .first()
-            .is_some_and(|p| matches!(p.ty.as_str(), "Container" | "Builder" | "Bah" | "CommandResult"));
+        let is_method = f.params.first().is_some_and(|p| {
+            matches!(
+                p.ty.as_str(),
+                "Container" | "Builder" | "Bah" | "CommandResult"
+            )
+        });
         for (i, p) in f.params.iter().enumerate() {
             for value in hostile(&f.name, i + 1, &p.ty, pwn) {
                 let args: Vec<String> = f
@@ -178,7 +186,12 @@ fn scripts(funcs: &[Func], pwn: &str) -> (BTreeMap<String, String>, usize) {
                     .map(|(j, q)| if j == i { value.clone() } else { benign(&q.ty) })
                     .collect();
                 let call = if is_method && i > 0 {
-                    format!("let o = {}; o.{}({})", args[0], f.name, args[1..].join(", "))
+                    format!(
+                        "let o = {}; o.{}({})",
+                        args[0],
+                        f.name,
+                        args[1..].join(", ")
+                    )
                 } else {
                     format!("{}({})", f.name, args.join(", "))
                 };

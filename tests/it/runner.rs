@@ -369,7 +369,10 @@ fn discovery_finds_test_files_below_tests() {
 fn exit_at_the_top_level_of_a_test_file_is_explained() {
     let s = TempDir::new("rtopexit");
     let t = TempDir::new("rtopexit-files");
-    t.write("early_test.rhai", "exit();\nfn test_a() { assert(true); }\nfn test_b() {}\n");
+    t.write(
+        "early_test.rhai",
+        "exit();\nfn test_a() { assert(true); }\nfn test_b() {}\n",
+    );
     herodo(t.path(), ["test", "early_test.rhai"])
         .env("FIXTURE_DIR", &s.path().display().to_string())
         .run()
@@ -385,11 +388,20 @@ fn report_paths_are_checked_before_the_suite_runs() {
     let t = TempDir::new("rjunitpath-files");
     t.write(
         "mark_test.rhai",
-        &format!("fn test_mark() {{ file_write(\"{}\", \"x\"); }}", marker.display()),
+        &format!(
+            "fn test_mark() {{ file_write(\"{}\", \"x\"); }}",
+            marker.display()
+        ),
     );
-    herodo(t.path(), ["test", "--junit", "/nope/dir/j.xml", "mark_test.rhai"])
-        .run()
-        .code(2)
-        .stderr_has("cannot write the JUnit report /nope/dir/j.xml");
-    assert!(!marker.exists(), "the suite ran although its report cannot be written");
+    herodo(
+        t.path(),
+        ["test", "--junit", "/nope/dir/j.xml", "mark_test.rhai"],
+    )
+    .run()
+    .code(2)
+    .stderr_has("cannot write the JUnit report /nope/dir/j.xml");
+    assert!(
+        !marker.exists(),
+        "the suite ran although its report cannot be written"
+    );
 }
