@@ -32,6 +32,11 @@ pub mod kind {
     pub const IMAGE_NOT_FOUND: &str = "image_not_found";
     pub const ENGINE_NOT_INSTALLED: &str = "engine_not_installed";
     pub const NOT_RUNNING: &str = "not_running";
+    // Images.
+    pub const BUILD_FAILED: &str = "build_failed";
+    // Tests.
+    pub const ASSERTION: &str = "assertion";
+    pub const MISSING_TOOL: &str = "missing_tool";
 }
 
 /// Details of a command that ran (or was attempted) as part of an error.

@@ -71,7 +71,7 @@ impl Classify for BuildahError {
             },
             BuildahError::BuildFailed { command, .. } => ErrorInfo {
                 command: command.as_deref().cloned(),
-                ..ErrorInfo::new("build_failed", message)
+                ..ErrorInfo::new(kind::BUILD_FAILED, message)
             },
             BuildahError::Parse { .. } => ErrorInfo::new(kind::PARSE, message),
             BuildahError::Exec(e) => e.info(),

@@ -11,9 +11,9 @@ use crate::error::ErrorInfo;
 use crate::glue::{invalid, to_rhai_error, RResult, Registrar};
 
 /// Kind of the error a failed assertion throws.
-pub const ASSERTION: &str = "assertion";
+pub const ASSERTION: &str = crate::error::kind::ASSERTION;
 /// Kind of the error `require_tool` throws when HERODO_REQUIRE_TOOLS=1 and the tool is missing.
-pub const MISSING_TOOL: &str = "missing_tool";
+pub const MISSING_TOOL: &str = crate::error::kind::MISSING_TOOL;
 
 pub use crate::outcome::SkipRequest;
 

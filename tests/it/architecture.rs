@@ -163,3 +163,42 @@ fn the_checker_sees_cycles_and_domain_imports() {
     assert_eq!(node_of(Path::new("buildah/ops.rs")), "buildah");
     assert_eq!(node_of(Path::new("engine.rs")), "engine");
 }
+
+/// Every kind a script can see is in one list (src/error.rs `kind`) and in the README's table,
+/// and no error is raised with a kind spelled out elsewhere.
+#[test]
+fn every_error_kind_is_listed_once_and_documented() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let error_rs = std::fs::read_to_string(root.join("src/error.rs")).unwrap();
+    let start = error_rs.find("pub mod kind {").unwrap();
+    let end = start + error_rs[start..].find("\n}").unwrap();
+    let re = regex::Regex::new(r#"pub const [A-Z_]+: &str = "([a-z_]+)";"#).unwrap();
+    let kinds: Vec<String> = re
+        .captures_iter(&error_rs[start..end])
+        .map(|c| c[1].to_string())
+        .collect();
+    assert!(kinds.len() > 20, "{kinds:?}");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let undocumented: Vec<&String> = kinds
+        .iter()
+        .filter(|k| !readme.contains(&format!("`{k}`")))
+        .collect();
+    assert!(undocumented.is_empty(), "kinds missing from README: {undocumented:?}");
+    let literal = regex::Regex::new(r#"ErrorInfo::new\(\s*""#).unwrap();
+    let mut stack = vec![root.join("src")];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                let text = std::fs::read_to_string(&p).unwrap();
+                assert!(
+                    !literal.is_match(&text),
+                    "{} raises an error with a kind not from error.rs",
+                    p.display()
+                );
+            }
+        }
+    }
+}
