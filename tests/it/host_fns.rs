@@ -13,7 +13,23 @@ use crate::support::{herodo, TempDir};
 #[test]
 fn rhai_suites_pass() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = herodo(root, ["test", "-j", "2", "tests/rhai"]).run();
+    // The suites of the host-function domains; containers, buildah and heropods have suites of
+    // their own under tests/rhai/, run by their harnesses with engines, registries and runtimes.
+    let out = herodo(
+        root,
+        [
+            "test",
+            "-j",
+            "2",
+            "tests/rhai/process",
+            "tests/rhai/os",
+            "tests/rhai/text",
+            "tests/rhai/net",
+            "tests/rhai/misc",
+            "tests/rhai/testing",
+        ],
+    )
+    .run();
     print!("{}", out.stdout);
     eprint!("{}", out.stderr);
     let out = out.ok();
