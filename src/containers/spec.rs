@@ -14,6 +14,53 @@ use crate::common::convert;
 
 type Result<T> = std::result::Result<T, ContainerError>;
 
+/// Environment variables. The values are secrets: `Debug` (what `debug(c)`, `print([c])` and a
+/// failing test print) shows only the keys.
+#[derive(Clone, Default, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct Env(BTreeMap<String, String>);
+
+impl std::ops::Deref for Env {
+    type Target = BTreeMap<String, String>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Env {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl<'a> IntoIterator for &'a Env {
+    type Item = (&'a String, &'a String);
+    type IntoIter = std::collections::btree_map::Iter<'a, String, String>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl FromIterator<(String, String)> for Env {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Self {
+        Env(iter.into_iter().collect())
+    }
+}
+
+impl<const N: usize> From<[(String, String); N]> for Env {
+    fn from(vars: [(String, String); N]) -> Self {
+        vars.into_iter().collect()
+    }
+}
+
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.keys().map(|k| (k, "***")))
+            .finish()
+    }
+}
+
 /// Health check settings (seed 000's HealthCheck). `None` keeps the engine's default.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct HealthCheck {
@@ -77,14 +124,14 @@ impl HealthCheck {
 
 /// A container: its configuration (the builder state) and, once built, its id.
 /// `Debug` (what `debug(c)` and `print([c])` show) hides environment values: they are secrets.
-#[derive(Clone, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Container {
     pub name: String,
     pub container_id: String,
     pub image: String,
     pub ports: Vec<String>,
     pub volumes: Vec<String>,
-    pub env_vars: BTreeMap<String, String>,
+    pub env_vars: Env,
     pub network: Option<String>,
     pub network_aliases: Vec<String>,
     pub cpu_limit: Option<String>,
@@ -105,40 +152,6 @@ pub struct Container {
     pub privileged: bool,
     pub devices: Vec<String>,
     pub runtime: Option<String>,
-}
-
-impl std::fmt::Debug for Container {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let env: BTreeMap<&str, &str> = self.env_vars.keys().map(|k| (k.as_str(), "***")).collect();
-        f.debug_struct("Container")
-            .field("name", &self.name)
-            .field("container_id", &self.container_id)
-            .field("image", &self.image)
-            .field("ports", &self.ports)
-            .field("volumes", &self.volumes)
-            .field("env_vars", &env)
-            .field("network", &self.network)
-            .field("network_aliases", &self.network_aliases)
-            .field("cpu_limit", &self.cpu_limit)
-            .field("memory_limit", &self.memory_limit)
-            .field("memory_swap_limit", &self.memory_swap_limit)
-            .field("cpu_shares", &self.cpu_shares)
-            .field("restart_policy", &self.restart_policy)
-            .field("health_check", &self.health_check)
-            .field("snapshotter", &self.snapshotter)
-            .field("detach", &self.detach)
-            .field("labels", &self.labels)
-            .field("annotations", &self.annotations)
-            .field("entrypoint", &self.entrypoint)
-            .field("cmd", &self.cmd)
-            .field("workdir", &self.workdir)
-            .field("user", &self.user)
-            .field("init", &self.init)
-            .field("privileged", &self.privileged)
-            .field("devices", &self.devices)
-            .field("runtime", &self.runtime)
-            .finish()
-    }
 }
 
 /// What `print(c)` shows: the name, the image and the id (`-` before `build()`).
@@ -465,7 +478,7 @@ pub struct ExecOptions {
     pub workdir: Option<String>,
     /// Variables for the command. Only the keys reach argv (`-e KEY`); the values travel in the
     /// engine's environment, as for `run`.
-    pub env: BTreeMap<String, String>,
+    pub env: Env,
 }
 
 impl ExecOptions {
@@ -524,7 +537,20 @@ mod tests {
         c.with_env("TOKEN", "S3CR3T-CANARY-9f8e7d").unwrap();
         let shown = format!("{c:?}");
         assert!(!shown.contains("S3CR3T"), "{shown}");
-        assert!(shown.contains("\"TOKEN\": \"***\""), "{shown}");
+        assert!(shown.contains("env_vars: {\"TOKEN\": \"***\"}"), "{shown}");
+        let o = ExecOptions {
+            env: [("TOKEN".to_string(), "S3CR3T-CANARY-9f8e7d".to_string())].into(),
+            ..ExecOptions::default()
+        };
+        let shown = format!("{o:?}");
+        assert!(
+            !shown.contains("S3CR3T") && shown.contains("TOKEN"),
+            "{shown}"
+        );
+        assert_eq!(
+            c.env_vars.get("TOKEN").map(String::as_str),
+            Some("S3CR3T-CANARY-9f8e7d")
+        );
     }
 
     #[test]

@@ -3,10 +3,14 @@
 
 use std::sync::Arc;
 
-use rhai::{Array, Dynamic, Map};
+use std::collections::BTreeMap;
+
+use rhai::{Array, Dynamic, Map, Variant};
+use serde::Serialize;
 
 use super::{to_rhai, words};
-use crate::containers::{Container, ContainerError};
+use crate::containers::spec::Env;
+use crate::containers::{Container, ContainerError, HealthCheck};
 use crate::glue::{string_array, IntoRhai, RResult, Registrar};
 use crate::host::Host;
 
@@ -394,76 +398,81 @@ c.with_cmd("sleep 3600");
     );
 }
 
+/// `(name, doc, field)` of a property getter.
+type Getter<T> = (&'static str, &'static str, fn(&Container) -> &T);
+
+/// Register property getters; each value reaches the script through [`to_rhai`], typed `R` in
+/// the docs.
+fn getters<T: Serialize + 'static, R: Variant + Clone>(r: &mut Registrar, table: &[Getter<T>]) {
+    for &(name, doc, field) in table {
+        r.getter(name, doc, move |c: &mut Container| {
+            to_rhai::<T, R>(field(c))
+        });
+    }
+}
+
 /// The properties scripts read: `c.name`, `c.ports`, `c.health_check`, ...
 fn register_getters(r: &mut Registrar) {
-    type Text = fn(&Container) -> &String;
-    type List = fn(&Container) -> &Vec<String>;
-    type Pairs = fn(&Container) -> &std::collections::BTreeMap<String, String>;
-    type Maybe = fn(&Container) -> &Option<String>;
-    let texts: [(&str, &str, Text); 3] = [
-        ("name", "The container's name.", |c| &c.name),
-        (
-            "container_id",
-            "The id the engine gave the container (\"\" before build).",
-            |c| &c.container_id,
-        ),
-        ("image", "The image.", |c| &c.image),
-    ];
-    for (name, doc, field) in texts {
-        r.getter(name, doc, move |c: &mut Container| field(c).clone());
-    }
-    let lists: [(&str, &str, List); 4] = [
-        ("ports", "Port mappings.", |c| &c.ports),
-        ("volumes", "Volume mounts.", |c| &c.volumes),
-        ("network_aliases", "Network aliases.", |c| {
-            &c.network_aliases
-        }),
-        ("cmd", "The command, as an array.", |c| &c.cmd),
-    ];
-    for (name, doc, field) in lists {
-        r.getter(name, doc, move |c: &mut Container| {
-            to_rhai::<_, Array>(field(c))
-        });
-    }
-    let maps: [(&str, &str, Pairs); 2] = [
-        ("env_vars", "Environment variables (a map).", |c| {
-            &c.env_vars
-        }),
-        ("labels", "Labels (a map).", |c| &c.labels),
-    ];
-    for (name, doc, field) in maps {
-        r.getter(name, doc, move |c: &mut Container| {
-            to_rhai::<_, Map>(field(c))
-        });
-    }
-    let maybes: [(&str, &str, Maybe); 7] = [
-        ("network", "The network, or ().", |c| &c.network),
-        ("cpu_limit", "CPU limit, or ().", |c| &c.cpu_limit),
-        ("memory_limit", "Memory limit, or ().", |c| &c.memory_limit),
-        ("memory_swap_limit", "Memory+swap limit, or ().", |c| {
-            &c.memory_swap_limit
-        }),
-        ("cpu_shares", "CPU shares, or ().", |c| &c.cpu_shares),
-        ("restart_policy", "Restart policy, or ().", |c| {
-            &c.restart_policy
-        }),
-        ("snapshotter", "Snapshotter (nerdctl only), or ().", |c| {
-            &c.snapshotter
-        }),
-    ];
-    for (name, doc, field) in maybes {
-        r.getter(name, doc, move |c: &mut Container| {
-            to_rhai::<_, Dynamic>(field(c))
-        });
-    }
-    r.getter(
-        "detach",
-        "Whether build() runs the container in the background (default true).",
-        |c: &mut Container| c.detach,
+    getters::<String, String>(
+        r,
+        &[
+            ("name", "The container's name.", |c| &c.name),
+            (
+                "container_id",
+                "The id the engine gave the container (\"\" before build).",
+                |c| &c.container_id,
+            ),
+            ("image", "The image.", |c| &c.image),
+        ],
     );
-    r.getter(
-        "health_check",
-        "The health check as a map, or ().",
-        |c: &mut Container| to_rhai::<_, Dynamic>(&c.health_check),
+    getters::<Vec<String>, Array>(
+        r,
+        &[
+            ("ports", "Port mappings.", |c| &c.ports),
+            ("volumes", "Volume mounts.", |c| &c.volumes),
+            ("network_aliases", "Network aliases.", |c| {
+                &c.network_aliases
+            }),
+            ("cmd", "The command, as an array.", |c| &c.cmd),
+        ],
+    );
+    getters::<Env, Map>(
+        r,
+        &[("env_vars", "Environment variables (a map).", |c| {
+            &c.env_vars
+        })],
+    );
+    getters::<BTreeMap<String, String>, Map>(r, &[("labels", "Labels (a map).", |c| &c.labels)]);
+    getters::<Option<String>, Dynamic>(
+        r,
+        &[
+            ("network", "The network, or ().", |c| &c.network),
+            ("cpu_limit", "CPU limit, or ().", |c| &c.cpu_limit),
+            ("memory_limit", "Memory limit, or ().", |c| &c.memory_limit),
+            ("memory_swap_limit", "Memory+swap limit, or ().", |c| {
+                &c.memory_swap_limit
+            }),
+            ("cpu_shares", "CPU shares, or ().", |c| &c.cpu_shares),
+            ("restart_policy", "Restart policy, or ().", |c| {
+                &c.restart_policy
+            }),
+            ("snapshotter", "Snapshotter (nerdctl only), or ().", |c| {
+                &c.snapshotter
+            }),
+        ],
+    );
+    getters::<bool, bool>(
+        r,
+        &[(
+            "detach",
+            "Whether build() runs the container in the background (default true).",
+            |c| &c.detach,
+        )],
+    );
+    getters::<Option<HealthCheck>, Dynamic>(
+        r,
+        &[("health_check", "The health check as a map, or ().", |c| {
+            &c.health_check
+        })],
     );
 }

@@ -156,4 +156,65 @@ mod tests {
             ExecCommand::Shell("echo hi".into())
         );
     }
+
+    fn eval(script: &str) -> (RResult<Dynamic>, Arc<Host>) {
+        let (host, _rec) = crate::host::recording_host();
+        let host = Arc::new(host);
+        let mut engine = rhai::Engine::new();
+        register(&mut Registrar::new(&mut engine), &host);
+        (engine.eval::<Dynamic>(script), host)
+    }
+
+    /// The builder as a script uses it: chained and statement-style setters, every getter with
+    /// its script type, and a bad value as a catchable `invalid_argument` naming the field.
+    #[test]
+    fn the_builder_from_a_script() {
+        let (v, _) = eval(
+            r#"
+            let c = nerdctl_container_from_image("web", "localhost/busybox:test")
+                .with_ports(["127.0.0.1:8080:80"])
+                .with_health_check_options("true", "1s", "", 3, "");
+            c.with_env("MODE", "test");
+            c.with_label("app", "demo");
+            c.with_cmd("sleep 'a b'");
+            let e = "";
+            try { c.with_port("99999"); } catch (err) { e = `${err.kind} ${err.field}`; }
+            [c.name, c.container_id, c.ports, c.env_vars, c.labels, c.network, c.detach,
+             c.health_check, c.cmd, e, `${c}`]
+            "#,
+        );
+        let a = v.unwrap().into_array().unwrap();
+        let shown: Vec<String> = a.iter().map(|x| format!("{x:?}")).collect();
+        assert_eq!(
+            shown,
+            [
+                r#""web""#,
+                r#""""#,
+                r#"["127.0.0.1:8080:80"]"#,
+                r#"#{"MODE": "test"}"#,
+                r#"#{"app": "demo"}"#,
+                "()",
+                "true",
+                r#"#{"cmd": "true", "interval": "1s", "retries": 3, "start_period": (), "timeout": ()}"#,
+                r#"["sleep", "a b"]"#,
+                r#""invalid_argument port""#,
+                r#""Container(name: web, image: localhost/busybox:test, id: -)""#,
+            ]
+        );
+    }
+
+    /// An env value is a secret before anything can fail: the error about its bad key is
+    /// already scrubbed when rendered.
+    #[test]
+    fn env_values_are_secrets_at_once() {
+        let (v, host) = eval(
+            r#"
+            let c = nerdctl_container_new("web");
+            c.with_envs(#{OK: "S3CR3T-CANARY-9f8e7d", "BAD-KEY": "x"});
+            "#,
+        );
+        let err = v.unwrap_err();
+        assert!(err.to_string().contains("BAD-KEY"), "{err}");
+        assert_eq!(host.redact("S3CR3T-CANARY-9f8e7d"), "***");
+    }
 }
