@@ -936,6 +936,19 @@ mod tests {
         }
     }
 
+    /// `exec` of a shell line in container `web`, without options.
+    fn exec_line(h: &Host, f: Flavor, line: &str) -> Result<CommandResult> {
+        let what = ExecCommand::Shell(line.into());
+        exec(h, &engine(f), "web", what, &ExecOptions::default())
+    }
+
+    /// What a test's cleanup runs for what was registered.
+    fn cleaned_up(h: &Host, rec: &RecordingExecutor) -> Vec<String> {
+        let before = rec.calls().len();
+        h.cleanup_resources();
+        rec.argvs()[before..].iter().map(|a| a.join(" ")).collect()
+    }
+
     #[test]
     fn build_passes_env_values_through_the_environment_and_registers_cleanup() {
         let (h, rec) = host();
@@ -957,12 +970,7 @@ mod tests {
             "{}",
             r.cmd
         );
-        assert_eq!(h.resources.len(), 1);
-        h.cleanup_resources();
-        assert_eq!(
-            rec.argvs().last().unwrap(),
-            &vec!["docker", "rm", "-f", "web"]
-        );
+        assert_eq!(cleaned_up(&h, &rec), ["docker rm -f web"]);
     }
 
     #[test]
@@ -1036,12 +1044,7 @@ mod tests {
         assert!(h.resources.is_empty());
         rec.reply(failed(1, "Error: No such image: localhost/new:1"));
         image_tag(&h, &e, "localhost/busybox:test", "localhost/new:1").unwrap();
-        assert_eq!(h.resources.len(), 1);
-        h.cleanup_resources();
-        assert_eq!(
-            rec.argvs().last().unwrap(),
-            &vec!["docker", "rmi", "-f", "localhost/new:1"]
-        );
+        assert_eq!(cleaned_up(&h, &rec), ["docker rmi -f localhost/new:1"]);
     }
 
     #[test]
@@ -1102,16 +1105,12 @@ mod tests {
 
     #[test]
     fn an_existing_volume_is_already_exists_on_every_engine() {
+        let make = |h: &Host, f: Flavor, what: Object, name: &str| {
+            create(h, &engine(f), what, name, &CreateOptions::default())
+        };
         let (h, rec) = host();
         // docker would create nothing and succeed: herodo asks first.
-        let err = create(
-            &h,
-            &engine(Flavor::Docker),
-            Object::Volume,
-            "data",
-            &CreateOptions::default(),
-        )
-        .unwrap_err();
+        let err = make(&h, Flavor::Docker, Object::Volume, "data").unwrap_err();
         assert!(matches!(
             err,
             ContainerError::AlreadyExists { what: "volume", .. }
@@ -1123,14 +1122,7 @@ mod tests {
         assert!(h.resources.is_empty());
         let (h, rec) = host();
         rec.reply(failed(1, "Error: no such volume"));
-        create(
-            &h,
-            &engine(Flavor::Podman),
-            Object::Volume,
-            "data",
-            &CreateOptions::default(),
-        )
-        .unwrap();
+        make(&h, Flavor::Podman, Object::Volume, "data").unwrap();
         let made = &rec.argvs()[1];
         assert_eq!(made[..4], ["podman", "volume", "create", "--label"]);
         assert_eq!(made[4], owner_label_arg());
@@ -1140,14 +1132,7 @@ mod tests {
             125,
             "Error: network name net1 already used: network already exists",
         ));
-        let err = create(
-            &h,
-            &engine(Flavor::Podman),
-            Object::Network,
-            "net1",
-            &CreateOptions::default(),
-        )
-        .unwrap_err();
+        let err = make(&h, Flavor::Podman, Object::Network, "net1").unwrap_err();
         assert!(matches!(
             err,
             ContainerError::AlreadyExists {
@@ -1228,27 +1213,13 @@ mod tests {
         rec.reply(stdout(
             r#"[{"State": {"Status": "exited", "Running": false, "ExitCode": 0}}]"#,
         ));
-        let err = exec(
-            &h,
-            &engine(Flavor::Podman),
-            "web",
-            ExecCommand::Shell("true".into()),
-            &ExecOptions::default(),
-        )
-        .unwrap_err();
+        let err = exec_line(&h, Flavor::Podman, "true").unwrap_err();
         assert_eq!(err.info().kind, "not_running", "{err}");
         assert!(err.to_string().contains("exited (code 0)"), "{err}");
         // The command's own failure stays command_failed.
         let (h, rec) = host();
         rec.reply(failed(7, ""));
-        let err = exec(
-            &h,
-            &engine(Flavor::Docker),
-            "web",
-            ExecCommand::Shell("exit 7".into()),
-            &ExecOptions::default(),
-        )
-        .unwrap_err();
+        let err = exec_line(&h, Flavor::Docker, "exit 7").unwrap_err();
         assert_eq!(err.info().kind, "command_failed");
     }
 
@@ -1317,44 +1288,15 @@ mod tests {
             names,
             vec![("container", "docker/gone"), ("volume", "docker/gone-vol")]
         );
-        let argvs = rec.argvs();
+        let argvs: Vec<String> = rec.argvs().iter().map(|a| a.join(" ")).collect();
         assert_eq!(
-            argvs[..3],
+            argvs,
             [
-                vec![
-                    "docker",
-                    "ps",
-                    "-a",
-                    "--filter",
-                    "label=io.herodo.owner",
-                    "--format",
-                    "{{json .}}"
-                ],
-                vec![
-                    "docker",
-                    "volume",
-                    "ls",
-                    "--filter",
-                    "label=io.herodo.owner",
-                    "--format",
-                    "{{json .}}"
-                ],
-                vec![
-                    "docker",
-                    "network",
-                    "ls",
-                    "--filter",
-                    "label=io.herodo.owner",
-                    "--format",
-                    "{{json .}}"
-                ],
-            ]
-        );
-        assert_eq!(
-            argvs[3..],
-            [
-                vec!["docker", "rm", "-f", "gone"],
-                vec!["docker", "volume", "rm", "-f", "gone-vol"],
+                "docker ps -a --filter label=io.herodo.owner --format {{json .}}",
+                "docker volume ls --filter label=io.herodo.owner --format {{json .}}",
+                "docker network ls --filter label=io.herodo.owner --format {{json .}}",
+                "docker rm -f gone",
+                "docker volume rm -f gone-vol",
             ]
         );
     }
