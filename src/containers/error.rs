@@ -1,8 +1,10 @@
 //! Errors of the container module.
 
-use crate::error::{kind, Classify, CommandInfo, ErrorInfo};
+use crate::error::{kind, Classify, ErrorInfo, HostError};
 use crate::exec::ExecError;
 
+/// What went wrong in a container operation. An engine failure is kept whole as the error's
+/// source (its command line, exit code and output tails), never flattened into text.
 #[derive(Debug, thiserror::Error)]
 pub enum ContainerError {
     #[error("invalid {field}: {reason}")]
@@ -14,12 +16,15 @@ pub enum ContainerError {
     #[error("no such container: {name}")]
     NoSuchContainer {
         name: String,
-        command: Option<CommandInfo>,
+        /// Boxed, here and below: the error stays small on the happy path.
+        #[source]
+        source: Box<ExecError>,
     },
     #[error("image not found: {image}")]
     ImageNotFound {
         image: String,
-        command: Option<CommandInfo>,
+        #[source]
+        source: Box<ExecError>,
     },
     #[error("{what} did not happen within {secs:.1}s{detail}")]
     Timeout {
@@ -31,8 +36,9 @@ pub enum ContainerError {
     AlreadyExists {
         what: &'static str,
         name: String,
-        /// Boxed: the engine's refusal is rare, and the error stays small on the happy path.
-        command: Option<Box<CommandInfo>>,
+        /// The engine's refusal; `None` when herodo asked first and ran nothing.
+        #[source]
+        source: Option<Box<ExecError>>,
     },
     #[error("container {name} is not running (state: {state}){logs}")]
     NotRunning {
@@ -44,6 +50,8 @@ pub enum ContainerError {
     Parse { cmd: String, reason: String },
     #[error(transparent)]
     Exec(#[from] ExecError),
+    #[error(transparent)]
+    Host(HostError),
 }
 
 impl ContainerError {
@@ -55,9 +63,28 @@ impl ContainerError {
     }
 }
 
+/// A checked conversion (`crate::common::convert`) that refused a number is this domain's
+/// `invalid_argument`, with the same field.
+impl From<HostError> for ContainerError {
+    fn from(e: HostError) -> Self {
+        match e {
+            HostError::InvalidArgument { field, reason } => {
+                ContainerError::InvalidArgument { field, reason }
+            }
+            HostError::Exec(e) => ContainerError::Exec(e),
+            other => ContainerError::Host(other),
+        }
+    }
+}
+
 impl Classify for ContainerError {
     fn info(&self) -> ErrorInfo {
         let message = self.to_string();
+        // The engine's command, exit code and output, from the kept source.
+        let with_source = |info: ErrorInfo, source: Option<&ExecError>| ErrorInfo {
+            command: source.and_then(|s| s.info().command),
+            ..info
+        };
         match self {
             ContainerError::InvalidArgument { field, .. } => {
                 ErrorInfo::new(kind::INVALID_ARGUMENT, message).field("field", field)
@@ -65,24 +92,25 @@ impl Classify for ContainerError {
             ContainerError::EngineNotInstalled | ContainerError::EngineMissing(_) => {
                 ErrorInfo::new(kind::ENGINE_NOT_INSTALLED, message)
             }
-            ContainerError::NoSuchContainer { name, command } => ErrorInfo {
-                command: command.clone(),
-                ..ErrorInfo::new(kind::NO_SUCH_CONTAINER, message).field("name", name)
-            },
-            ContainerError::ImageNotFound { image, command } => ErrorInfo {
-                command: command.clone(),
-                ..ErrorInfo::new(kind::IMAGE_NOT_FOUND, message).field("image", image)
-            },
-            ContainerError::AlreadyExists { name, command, .. } => ErrorInfo {
-                command: command.as_deref().cloned(),
-                ..ErrorInfo::new(kind::ALREADY_EXISTS, message).field("name", name)
-            },
+            ContainerError::NoSuchContainer { name, source } => with_source(
+                ErrorInfo::new(kind::NO_SUCH_CONTAINER, message).field("name", name),
+                Some(source),
+            ),
+            ContainerError::ImageNotFound { image, source } => with_source(
+                ErrorInfo::new(kind::IMAGE_NOT_FOUND, message).field("image", image),
+                Some(source),
+            ),
+            ContainerError::AlreadyExists { name, source, .. } => with_source(
+                ErrorInfo::new(kind::ALREADY_EXISTS, message).field("name", name),
+                source.as_deref(),
+            ),
             ContainerError::Timeout { .. } => ErrorInfo::new(kind::TIMEOUT, message),
             ContainerError::NotRunning { name, .. } => {
                 ErrorInfo::new(kind::NOT_RUNNING, message).field("name", name)
             }
             ContainerError::Parse { .. } => ErrorInfo::new(kind::PARSE, message),
             ContainerError::Exec(e) => e.info(),
+            ContainerError::Host(e) => e.info(),
         }
     }
 }
@@ -122,7 +150,6 @@ pub fn is_not_running(err: &ExecError) -> bool {
 pub fn classify_failure(err: ExecError, subject: &str) -> ContainerError {
     if let ExecError::Failed { stderr, .. } = &err {
         let s = stderr.to_ascii_lowercase();
-        let info = err.info().command;
         if s.contains("no such container")
             || s.contains("no container with name or id")
             || (s.contains("no such object") && !s.contains("image"))
@@ -130,7 +157,7 @@ pub fn classify_failure(err: ExecError, subject: &str) -> ContainerError {
         {
             return ContainerError::NoSuchContainer {
                 name: subject.to_string(),
-                command: info,
+                source: Box::new(err),
             };
         }
         if s.contains("image not known")
@@ -146,7 +173,7 @@ pub fn classify_failure(err: ExecError, subject: &str) -> ContainerError {
         {
             return ContainerError::ImageNotFound {
                 image: subject.to_string(),
-                command: info,
+                source: Box::new(err),
             };
         }
     }
@@ -192,5 +219,54 @@ mod tests {
             1,
             "Error: localhost/x: image not known"
         )));
+    }
+
+    /// The engine's failure stays the error's source: `e.cmd`, `e.exit_code` and `e.stderr`
+    /// come from it, and a caller walking `source()` finds the ExecError itself (boxed).
+    #[test]
+    fn engine_failures_are_kept_as_the_source() {
+        use std::error::Error;
+        let e = classify_failure(
+            failed(
+                125,
+                "Error: no container with name or ID \"web\" found: no such container",
+            ),
+            "web",
+        );
+        assert!(matches!(&e, ContainerError::NoSuchContainer { name, .. } if name == "web"));
+        let source = e.source().expect("a source");
+        assert!(
+            matches!(
+                source.downcast_ref::<Box<ExecError>>().map(|b| &**b),
+                Some(ExecError::Failed { .. })
+            ),
+            "{source}"
+        );
+        let info = e.info();
+        assert_eq!(info.kind, "no_such_container");
+        let cmd = info.command.expect("command details");
+        assert_eq!((cmd.cmd.as_str(), cmd.exit_code), ("engine", Some(125)));
+        assert!(cmd.stderr.contains("no such container"));
+        let e = classify_failure(
+            failed(125, "Error: localhost/x: image not known"),
+            "localhost/x",
+        );
+        assert_eq!(e.info().kind, "image_not_found");
+        assert_eq!(e.info().command.and_then(|c| c.exit_code), Some(125));
+        let asked_first = ContainerError::AlreadyExists {
+            what: "volume",
+            name: "v".into(),
+            source: None,
+        };
+        assert!(asked_first.source().is_none() && asked_first.info().command.is_none());
+        let other = classify_failure(failed(7, "sh: oops"), "web");
+        assert!(matches!(
+            other,
+            ContainerError::Exec(ExecError::Failed { .. })
+        ));
+        let e: ContainerError = HostError::invalid("health_check.retries", "too many").into();
+        assert!(
+            matches!(e, ContainerError::InvalidArgument { field, .. } if field == "health_check.retries")
+        );
     }
 }

@@ -1,5 +1,5 @@
-//! Container operations: argv from the pure builders, run through the host's executor, output
-//! parsed per flavor. Everything herodo creates carries the owner label
+//! Container operations: argv from the pure builders in `argv.rs`, run through the host's
+//! executor, output parsed per flavor. Everything herodo creates carries the owner label
 //! (`io.herodo.owner=TAG`, see [`crate::common::owner`]) and is registered with the host so
 //! `herodo test` can remove it after a test; what herodo did not create (a name or tag that
 //! existed already) is never registered, so cleanup never removes it.
@@ -7,16 +7,17 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::argv;
 use super::error::{classify_failure, is_name_clash, is_not_running};
 use super::parse::{self, ContainerRow, ImageRow, NamedRow, ResourceUsage, Status};
-use super::{validate, Container, ContainerError, ExecOptions, Flavor};
+use super::{
+    validate, Container, ContainerError, CreateOptions, ExecCommand, ExecOptions, Flavor, Object,
+};
 use crate::common::owner::{abandoned, owner_label_arg, owner_tag, OWNER_LABEL};
 use crate::error::Classify;
 use crate::exec::CommandResult;
 use crate::exec::{Cmd, ExecError, Output};
 use crate::host::{Cleaned, Host, Resource};
-
-pub use super::ExecCommand;
 
 type Result<T> = std::result::Result<T, ContainerError>;
 
@@ -34,12 +35,15 @@ pub struct EngineCli {
 }
 
 impl EngineCli {
-    pub fn cmd<I, S>(&self, args: I) -> Cmd
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        Cmd::new(&self.program).args(args)
+    pub fn cmd(&self, argv: argv::Argv) -> Cmd {
+        Cmd::new(&self.program).args(argv)
+    }
+
+    fn installed(flavor: Flavor) -> Option<EngineCli> {
+        crate::exec::which(flavor.name()).map(|p| EngineCli {
+            flavor,
+            program: p.display().to_string(),
+        })
     }
 }
 
@@ -69,13 +73,8 @@ pub fn resolve(host: &Host) -> Result<EngineCli> {
             None => Err(ContainerError::EngineMissing(w)),
         };
     }
-    for flavor in Flavor::ALL {
-        if let Some(p) = crate::exec::which(flavor.name()) {
-            return Ok(EngineCli {
-                flavor,
-                program: p.display().to_string(),
-            });
-        }
+    if let Some(e) = Flavor::ALL.into_iter().find_map(EngineCli::installed) {
+        return Ok(e);
     }
     if host.settings.dry_run {
         return Ok(EngineCli {
@@ -98,6 +97,24 @@ fn result(cmd: &Cmd, out: &Output) -> CommandResult {
 fn run_result(host: &Host, cmd: Cmd, subject: &str) -> Result<CommandResult> {
     let out = run(host, cmd.clone(), subject)?;
     Ok(result(&cmd, &out))
+}
+
+/// Run `cmd` and parse its stdout; under --dry-run (no output) the parse result is `dry`.
+fn run_parsed<T>(
+    host: &Host,
+    cmd: Cmd,
+    subject: &str,
+    dry: impl FnOnce() -> T,
+    parse: impl FnOnce(&str) -> std::result::Result<T, String>,
+) -> Result<T> {
+    let out = run(host, cmd.clone(), subject)?;
+    if host.settings.dry_run {
+        return Ok(dry());
+    }
+    parse(&out.stdout).map_err(|reason| ContainerError::Parse {
+        cmd: cmd.to_string(),
+        reason,
+    })
 }
 
 /// A successful result with nothing run (an idempotent no-op), saying why on stderr.
@@ -139,56 +156,40 @@ fn remove_healthcheck_files(state_dir: &Path, name: &str) {
     }
 }
 
-/// Register a container herodo created, so `herodo test` removes it (and its health check
-/// script) after the test.
-fn register_container(host: &Host, e: &EngineCli, name: &str) {
-    let engine = e.clone();
-    let n = name.to_string();
-    host.resources.forget("container", name);
-    host.resources
-        .register(Resource::new("container", name, move |h| {
-            let res = h
-                .exec(engine.cmd(super::rm_argv(engine.flavor, &n)))
-                .map(|_| ())
-                .map_err(|err| err.to_string());
-            if !h.settings.dry_run {
-                remove_healthcheck_files(&h.state_dir, &n);
-            }
-            res
-        }));
+/// What is left on the host once an engine removed `what`: a container's health check scripts.
+fn removed(host: &Host, what: Object, name: &str) {
+    if what == Object::Container && !host.settings.dry_run {
+        remove_healthcheck_files(&host.state_dir, name);
+    }
 }
 
-fn register_named(
-    host: &Host,
-    e: &EngineCli,
-    kind: &'static str,
-    rm: &'static [&'static str],
-    name: &str,
-) {
+/// Register something herodo created, so `herodo test` removes it after the test.
+fn register(host: &Host, e: &EngineCli, what: Object, name: &str) {
     let engine = e.clone();
     let n = name.to_string();
-    host.resources.forget(kind, name);
-    host.resources.register(Resource::new(kind, name, move |h| {
-        let mut args: Vec<String> = rm.iter().map(|s| s.to_string()).collect();
-        args.push(n.clone());
-        h.exec(engine.cmd(args))
-            .map(|_| ())
-            .map_err(|err| err.to_string())
-    }));
+    host.resources.forget(what.name(), name);
+    host.resources
+        .register(Resource::new(what.name(), name, move |h| {
+            let res = h
+                .exec(engine.cmd(argv::remove_argv(engine.flavor, what, &n)))
+                .map(|_| ())
+                .map_err(|err| err.to_string());
+            removed(h, what, &n);
+            res
+        }));
 }
 
 /// Whether container `name` exists and carries this process's owner tag: after a failed `run`
 /// (a non-zero exit in the foreground, a start failure) the container may still have been
 /// created, and then it is ours to clean up.
 fn created_by_us(host: &Host, e: &EngineCli, name: &str) -> bool {
-    let format = format!("{{{{index .Config.Labels \"{OWNER_LABEL}\"}}}}");
-    let out = host.exec(e.cmd(["container", "inspect", "--format", format.as_str(), name]));
+    let out = host.exec(e.cmd(argv::owner_argv(name)));
     matches!(out, Ok(o) if o.success() && o.stdout.trim() == owner_tag())
 }
 
 /// Write a multi-line health check script for `c`; returns its host path.
 fn write_healthcheck(host: &Host, c: &Container) -> Result<Option<PathBuf>> {
-    let Some(h) = c.health_check.as_ref().filter(|h| super::health_cmd(h).1) else {
+    let Some(h) = c.health_check.as_ref().filter(|h| h.is_script()) else {
         return Ok(None);
     };
     let path = new_healthcheck_file(&host.state_dir, &c.name);
@@ -201,13 +202,22 @@ fn write_healthcheck(host: &Host, c: &Container) -> Result<Option<PathBuf>> {
     Ok(Some(path))
 }
 
+/// A name the engine refused because it is taken: `already_exists`, keeping the refusal.
+fn clash(what: Object, name: &str, err: ExecError) -> ContainerError {
+    ContainerError::AlreadyExists {
+        what: what.name(),
+        name: name.into(),
+        source: Some(Box::new(err)),
+    }
+}
+
 /// Create and run the container (`run`); fills `container_id`. A name that is taken is
 /// `already_exists`, and the container holding it is left alone.
 pub fn build(host: &Host, e: &EngineCli, c: &mut Container) -> Result<CommandResult> {
     c.validate()?;
     let script = write_healthcheck(host, c)?;
     let script_arg = script.as_ref().map(|p| p.display().to_string());
-    let argv = super::run_argv(e.flavor, c, &owner_label_arg(), script_arg.as_deref());
+    let argv = argv::run_argv(e.flavor, c, &owner_label_arg(), script_arg.as_deref());
     let mut cmd = e.cmd(argv);
     for (k, v) in &c.env_vars {
         cmd = cmd.env(k, v);
@@ -217,38 +227,28 @@ pub fn build(host: &Host, e: &EngineCli, c: &mut Container) -> Result<CommandRes
     }
     let out = match host.exec_checked(cmd.clone()) {
         Ok(out) => out,
-        Err(err) => {
-            let ours =
-                !is_name_clash(&err) && !host.settings.dry_run && created_by_us(host, e, &c.name);
-            if ours {
-                register_container(host, e, &c.name);
-            } else if let Some(p) = &script {
+        Err(err) if is_name_clash(&err) => {
+            if let Some(p) = &script {
                 let _ = std::fs::remove_file(p);
             }
-            if is_name_clash(&err) {
-                return Err(ContainerError::AlreadyExists {
-                    what: "container",
-                    name: c.name.clone(),
-                    command: err.info().command.map(Box::new),
-                });
+            return Err(clash(Object::Container, &c.name, err));
+        }
+        Err(err) => {
+            if !host.settings.dry_run && created_by_us(host, e, &c.name) {
+                register(host, e, Object::Container, &c.name);
+            } else if let Some(p) = &script {
+                let _ = std::fs::remove_file(p);
             }
             return Err(classify_failure(err, &c.image));
         }
     };
-    register_container(host, e, &c.name);
+    register(host, e, Object::Container, &c.name);
     c.container_id = if host.settings.dry_run {
         format!("dry-run-{}", c.name)
     } else if c.detach {
         first_line(&out.stdout)
     } else {
-        first_line(
-            &run(
-                host,
-                e.cmd(["inspect", "--format", "{{.Id}}", c.name.as_str()]),
-                &c.name,
-            )?
-            .stdout,
-        )
+        first_line(&run(host, e.cmd(argv::id_argv(&c.name)), &c.name)?.stdout)
     };
     Ok(result(&cmd, &out))
 }
@@ -256,7 +256,7 @@ pub fn build(host: &Host, e: &EngineCli, c: &mut Container) -> Result<CommandRes
 /// Last lines of a container's logs, for error messages; scrubbed of every secret the script
 /// handed over (a container that prints its environment must not leak it into `e.message`).
 fn log_tail(host: &Host, e: &EngineCli, name: &str) -> String {
-    match host.exec(e.cmd(["logs", "--tail", "10", name])) {
+    match host.exec(e.cmd(argv::logs_argv(name, false, Some(10)))) {
         Ok(o) => {
             let text = format!("{}{}", o.stdout, o.stderr);
             let text = text.trim_end();
@@ -270,13 +270,32 @@ fn log_tail(host: &Host, e: &EngineCli, name: &str) -> String {
     }
 }
 
+/// `not_running` for a container that stopped, with its state and (`logs`) its last log lines.
+fn not_running(
+    host: &Host,
+    e: &EngineCli,
+    name: &str,
+    state: String,
+    logs: bool,
+) -> ContainerError {
+    ContainerError::NotRunning {
+        name: name.into(),
+        state,
+        logs: if logs {
+            log_tail(host, e, name)
+        } else {
+            String::new()
+        },
+    }
+}
+
 /// Start the container and check it is running. A container without an id (never built, or
 /// removed with `remove()`) is created from its configuration first.
 pub fn start(host: &Host, e: &EngineCli, c: &mut Container) -> Result<CommandResult> {
     let res = if c.container_id.is_empty() {
         build(host, e, c)?
     } else {
-        run_result(host, e.cmd(["start", c.name.as_str()]), &c.name)?
+        run_result(host, e.cmd(argv::start_argv(&c.name)), &c.name)?
     };
     if host.settings.dry_run {
         return Ok(res);
@@ -285,11 +304,7 @@ pub fn start(host: &Host, e: &EngineCli, c: &mut Container) -> Result<CommandRes
     for i in 0..3 {
         let st = status(host, e, &c.name)?;
         if !st.running {
-            return Err(ContainerError::NotRunning {
-                name: c.name.clone(),
-                state: st.status,
-                logs: log_tail(host, e, &c.name),
-            });
+            return Err(not_running(host, e, &c.name, st.status, true));
         }
         if i < 2 {
             sleep(host, Duration::from_millis(100))?;
@@ -309,12 +324,7 @@ pub fn stop(
     missing_ok: bool,
 ) -> Result<CommandResult> {
     validate::name("name", name)?;
-    let mut args = vec!["stop".to_string()];
-    if let Some(g) = grace {
-        args.extend(["-t".into(), g.as_secs().to_string()]);
-    }
-    args.push(name.into());
-    let cmd = e.cmd(args);
+    let cmd = e.cmd(argv::stop_argv(name, grace));
     // Stopping can take the whole grace period: allow for it. (`grace` is at most ten years,
     // checked by the caller, so the sum cannot overflow.)
     let cmd = match grace {
@@ -337,7 +347,7 @@ pub fn stop(
 /// that does not exist is fine.
 pub fn remove(host: &Host, e: &EngineCli, name: &str) -> Result<CommandResult> {
     validate::name("name", name)?;
-    let cmd = e.cmd(super::rm_argv(e.flavor, name));
+    let cmd = e.cmd(argv::remove_argv(e.flavor, Object::Container, name));
     let res = match run_result(host, cmd.clone(), name) {
         Err(ContainerError::NoSuchContainer { .. }) => {
             Ok(noop_result(&cmd, format!("no such container: {name}")))
@@ -345,10 +355,8 @@ pub fn remove(host: &Host, e: &EngineCli, name: &str) -> Result<CommandResult> {
         other => other,
     };
     if res.is_ok() {
-        host.resources.forget("container", name);
-        if !host.settings.dry_run {
-            remove_healthcheck_files(&host.state_dir, name);
-        }
+        host.resources.forget(Object::Container.name(), name);
+        removed(host, Object::Container, name);
     }
     res
 }
@@ -364,10 +372,8 @@ pub fn exec(
 ) -> Result<CommandResult> {
     validate::name("name", name)?;
     opts.validate()?;
-    if matches!(&what, ExecCommand::Argv(a) if a.is_empty()) {
-        return Err(ContainerError::invalid("command", "the argv is empty"));
-    }
-    let mut cmd = e.cmd(super::exec_argv(name, opts, &what));
+    what.validate()?;
+    let mut cmd = e.cmd(argv::exec_argv(name, opts, &what));
     for (k, v) in &opts.env {
         cmd = cmd.env(k, v);
     }
@@ -377,11 +383,7 @@ pub fn exec(
             let state = status(host, e, name)
                 .map(|s| s.status)
                 .unwrap_or_else(|_| "unknown".into());
-            Err(ContainerError::NotRunning {
-                name: name.into(),
-                state,
-                logs: String::new(),
-            })
+            Err(not_running(host, e, name, state, false))
         }
         Err(err) => Err(classify_failure(err, name)),
     }
@@ -389,17 +391,12 @@ pub fn exec(
 
 /// `cp SRC DST`; one side is `container:/path`.
 pub fn copy(host: &Host, e: &EngineCli, src: &str, dst: &str) -> Result<CommandResult> {
-    if src.is_empty() || dst.is_empty() || src.starts_with('-') || dst.starts_with('-') {
-        return Err(ContainerError::invalid(
-            "copy",
-            "source and destination must be paths (one of them `container:/path`)",
-        ));
-    }
+    validate::copy_paths(src, dst)?;
     let subject = [src, dst]
         .iter()
         .find_map(|p| p.split_once(':').map(|(c, _)| c.to_string()))
         .unwrap_or_default();
-    run_result(host, e.cmd(["cp", src, dst]), &subject)
+    run_result(host, e.cmd(argv::copy_argv(src, dst)), &subject)
 }
 
 pub fn export(host: &Host, e: &EngineCli, name: &str, path: &str) -> Result<CommandResult> {
@@ -407,7 +404,7 @@ pub fn export(host: &Host, e: &EngineCli, name: &str, path: &str) -> Result<Comm
     if path.is_empty() {
         return Err(ContainerError::invalid("path", "is empty"));
     }
-    run_result(host, e.cmd(["export", "-o", path, name]), name)
+    run_result(host, e.cmd(argv::export_argv(name, path)), name)
 }
 
 /// Whether `image` exists locally. Under --dry-run nothing is created, so nothing needs to be
@@ -415,55 +412,59 @@ pub fn export(host: &Host, e: &EngineCli, name: &str, path: &str) -> Result<Comm
 fn image_exists(host: &Host, e: &EngineCli, image: &str) -> bool {
     host.settings.dry_run
         || host
-            .exec(e.cmd(super::image_exists_argv(image)))
+            .exec(e.cmd(argv::image_exists_argv(image)))
             .is_ok_and(|o| o.success())
 }
 
-/// Register an image name for cleanup unless it existed before herodo touched it.
-fn register_image_unless(host: &Host, e: &EngineCli, existed: bool, image: &str) {
+/// Run `cmd`, which makes the image name `image`; the name is cleaned up after a test only
+/// when herodo made it: a tag that existed before is not herodo's to remove.
+fn make_image(
+    host: &Host,
+    e: &EngineCli,
+    image: &str,
+    cmd: Cmd,
+    subject: &str,
+) -> Result<CommandResult> {
+    let existed = image_exists(host, e, image);
+    let r = run_result(host, cmd, subject)?;
     if !existed {
-        register_named(host, e, "image", &["rmi", "-f"], image);
+        register(host, e, Object::Image, image);
     }
+    Ok(r)
 }
 
 pub fn commit(host: &Host, e: &EngineCli, name: &str, image: &str) -> Result<CommandResult> {
     validate::name("name", name)?;
     validate::image("image", image)?;
-    let existed = image_exists(host, e, image);
-    let r = run_result(host, e.cmd(["commit", name, image]), name)?;
-    register_image_unless(host, e, existed, image);
-    Ok(r)
+    make_image(host, e, image, e.cmd(argv::commit_argv(name, image)), name)
 }
 
 /// Logs so far; with `follow`, stream them to stdout until the container stops (or Ctrl-C).
 pub fn logs(host: &Host, e: &EngineCli, name: &str, follow: bool) -> Result<CommandResult> {
     validate::name("name", name)?;
-    let cmd = if follow {
-        e.cmd(["logs", "-f", name]).echo(true)
-    } else {
-        e.cmd(["logs", name])
-    };
-    run_result(host, cmd, name)
+    run_result(
+        host,
+        e.cmd(argv::logs_argv(name, follow, None)).echo(follow),
+        name,
+    )
 }
 
 pub fn status(host: &Host, e: &EngineCli, name: &str) -> Result<Status> {
     validate::name("name", name)?;
-    let cmd = e.cmd(["inspect", name]);
-    let out = run(host, cmd.clone(), name)?;
-    if host.settings.dry_run {
-        return Ok(Status::default());
-    }
-    parse::inspect(&out.stdout).map_err(|reason| ContainerError::Parse {
-        cmd: cmd.to_string(),
-        reason,
-    })
+    run_parsed(
+        host,
+        e.cmd(argv::inspect_argv(name)),
+        name,
+        Status::default,
+        parse::inspect,
+    )
 }
 
 /// Run the health check now where the engine does not schedule it itself (podman without
 /// systemd); the engine records the result in the container's state.
 fn drive_health_check(host: &Host, e: &EngineCli, name: &str) {
-    if e.flavor == Flavor::Podman {
-        let _ = host.exec(e.cmd(["healthcheck", "run", name]));
+    if let Some(a) = argv::healthcheck_run_argv(e.flavor, name) {
+        let _ = host.exec(e.cmd(a));
     }
 }
 
@@ -477,15 +478,13 @@ pub fn health_status(host: &Host, e: &EngineCli, name: &str) -> Result<String> {
 
 pub fn resources(host: &Host, e: &EngineCli, name: &str) -> Result<ResourceUsage> {
     validate::name("name", name)?;
-    let cmd = e.cmd(super::stats_argv(e.flavor, name));
-    let out = run(host, cmd.clone(), name)?;
-    if host.settings.dry_run {
-        return Ok(ResourceUsage::default());
-    }
-    parse::stats(e.flavor, &out.stdout).map_err(|reason| ContainerError::Parse {
-        cmd: cmd.to_string(),
-        reason,
-    })
+    run_parsed(
+        host,
+        e.cmd(argv::stats_argv(e.flavor, name)),
+        name,
+        ResourceUsage::default,
+        |text| parse::stats(e.flavor, text),
+    )
 }
 
 fn sleep(host: &Host, d: Duration) -> Result<()> {
@@ -527,11 +526,7 @@ pub fn wait_healthy(host: &Host, e: &EngineCli, name: &str, timeout: Duration) -
             ));
         }
         if !st.running {
-            return Err(ContainerError::NotRunning {
-                name: name.into(),
-                state: st.status,
-                logs: log_tail(host, e, name),
-            });
+            return Err(not_running(host, e, name, st.status, true));
         }
         let elapsed = start.elapsed();
         if elapsed >= timeout {
@@ -566,7 +561,7 @@ pub fn wait_for_log(
         .map_err(|err| ContainerError::invalid("pattern", err.to_string()))?;
     let start = Instant::now();
     loop {
-        let out = run(host, e.cmd(["logs", name]), name)?;
+        let out = run(host, e.cmd(argv::logs_argv(name, false, None)), name)?;
         let text = format!("{}{}", out.stdout, out.stderr);
         if host.settings.dry_run {
             return Ok(String::new());
@@ -597,8 +592,7 @@ pub fn wait_for_port(
     timeout: Duration,
 ) -> Result<(String, u16)> {
     let start = Instant::now();
-    let spec = format!("{port}/tcp");
-    let out = run(host, e.cmd(["port", name, spec.as_str()]), name)?;
+    let out = run(host, e.cmd(argv::port_argv(name, port)), name)?;
     if host.settings.dry_run {
         return Ok(("127.0.0.1".into(), port));
     }
@@ -609,48 +603,57 @@ pub fn wait_for_port(
         )
     })?;
     crate::common::tcp::wait_for_port(&h, p, timeout.saturating_sub(start.elapsed()), &host.cancel)
-        .map_err(|err| ContainerError::Timeout {
-            what: format!("port {port} of {name} ({h}:{p}) accepting connections"),
-            secs: timeout.as_secs_f64(),
-            detail: format!(" ({err})"),
+        .map_err(|err| match err {
+            // Ctrl-C stays `cancelled`; only running out of time is a timeout.
+            crate::error::HostError::Cancelled => ContainerError::from(err),
+            _ => ContainerError::Timeout {
+                what: format!("port {port} of {name} ({h}:{p}) accepting connections"),
+                secs: timeout.as_secs_f64(),
+                detail: format!(" ({err})"),
+            },
         })?;
     Ok((h, p))
 }
 
+/// `ps` as the engine's table, for people.
 pub fn list_raw(host: &Host, e: &EngineCli, all: bool) -> Result<CommandResult> {
-    let mut args = vec!["ps"];
-    if all {
-        args.push("-a");
-    }
-    run_result(host, e.cmd(args), "")
+    run_result(host, e.cmd(argv::ps_table_argv(all)), "")
+}
+
+/// Containers (all of them with `all`), only those matching `filter` (`label=k=v`).
+fn ps(host: &Host, e: &EngineCli, all: bool, filter: Option<&str>) -> Result<Vec<ContainerRow>> {
+    run_parsed(
+        host,
+        e.cmd(argv::ps_argv(e.flavor, all, filter)),
+        "",
+        Vec::new,
+        |text| parse::ps(e.flavor, text),
+    )
 }
 
 pub fn container_list(host: &Host, e: &EngineCli, all: bool) -> Result<Vec<ContainerRow>> {
-    let cmd = e.cmd(super::ps_argv(e.flavor, all, None));
-    let out = run(host, cmd.clone(), "")?;
-    parse::ps(e.flavor, &out.stdout).map_err(|reason| ContainerError::Parse {
-        cmd: cmd.to_string(),
-        reason,
-    })
+    ps(host, e, all, None)
 }
 
+/// `images` as the engine's table, for people.
 pub fn images_raw(host: &Host, e: &EngineCli) -> Result<CommandResult> {
-    run_result(host, e.cmd(["images"]), "")
+    run_result(host, e.cmd(argv::images_table_argv()), "")
 }
 
 pub fn image_list(host: &Host, e: &EngineCli) -> Result<Vec<ImageRow>> {
-    let cmd = e.cmd(super::images_argv(e.flavor));
-    let out = run(host, cmd.clone(), "")?;
-    parse::images(e.flavor, &out.stdout).map_err(|reason| ContainerError::Parse {
-        cmd: cmd.to_string(),
-        reason,
-    })
+    run_parsed(
+        host,
+        e.cmd(argv::images_argv(e.flavor)),
+        "",
+        Vec::new,
+        |text| parse::images(e.flavor, text),
+    )
 }
 
 pub fn image_remove(host: &Host, e: &EngineCli, image: &str) -> Result<CommandResult> {
     validate::image("image", image)?;
-    let r = run_result(host, e.cmd(["rmi", image]), image)?;
-    host.resources.forget("image", image);
+    let r = run_result(host, e.cmd(argv::image_remove_argv(image)), image)?;
+    host.resources.forget(Object::Image.name(), image);
     Ok(r)
 }
 
@@ -659,22 +662,19 @@ pub fn image_remove(host: &Host, e: &EngineCli, image: &str) -> Result<CommandRe
 pub fn image_tag(host: &Host, e: &EngineCli, image: &str, new_name: &str) -> Result<CommandResult> {
     validate::image("image", image)?;
     validate::image("new_name", new_name)?;
-    let existed = image_exists(host, e, new_name);
-    let r = run_result(host, e.cmd(["tag", image, new_name]), image)?;
-    register_image_unless(host, e, existed, new_name);
-    Ok(r)
+    make_image(
+        host,
+        e,
+        new_name,
+        e.cmd(argv::tag_argv(image, new_name)),
+        image,
+    )
 }
 
 pub fn image_pull(host: &Host, e: &EngineCli, image: &str) -> Result<CommandResult> {
     validate::image("image", image)?;
-    let existed = image_exists(host, e, image);
-    let r = run_result(
-        host,
-        e.cmd(super::registry_argv(e.flavor, "pull", image)),
-        image,
-    )?;
-    register_image_unless(host, e, existed, image);
-    Ok(r)
+    let cmd = e.cmd(argv::registry_argv(e.flavor, "pull", image));
+    make_image(host, e, image, cmd, image)
 }
 
 /// Push `image` to `destination` (tagging it first when the names differ).
@@ -691,182 +691,90 @@ pub fn image_push(
     }
     run_result(
         host,
-        e.cmd(super::registry_argv(e.flavor, "push", destination)),
+        e.cmd(argv::registry_argv(e.flavor, "push", destination)),
         destination,
     )
 }
 
 pub fn image_build(host: &Host, e: &EngineCli, tag: &str, context: &str) -> Result<CommandResult> {
     validate::image("tag", tag)?;
-    if !std::path::Path::new(context).is_dir() {
+    if !Path::new(context).is_dir() {
         return Err(ContainerError::invalid(
             "context",
             format!("{context} is not a directory"),
         ));
     }
-    let existed = image_exists(host, e, tag);
-    let r = run_result(host, e.cmd(["build", "-t", tag, context]), tag)?;
-    register_image_unless(host, e, existed, tag);
-    Ok(r)
+    make_image(host, e, tag, e.cmd(argv::build_argv(tag, context)), tag)
 }
 
-/// Options of `network_create`.
-#[derive(Default)]
-pub struct NetworkOptions {
-    pub driver: Option<String>,
-    pub subnet: Option<String>,
-}
-
-pub fn network_create(
+/// Create a network or a volume labelled with the owner tag. A taken name is `already_exists`
+/// on every engine: docker's `volume create` succeeds on an existing name (and would hand
+/// herodo a volume it did not create), so for volumes herodo asks first.
+pub fn create(
     host: &Host,
     e: &EngineCli,
+    what: Object,
     name: &str,
-    o: &NetworkOptions,
+    o: &CreateOptions,
 ) -> Result<CommandResult> {
-    validate::name("network", name)?;
-    let mut args = vec![
-        "network".to_string(),
-        "create".into(),
-        "--label".into(),
-        owner_label_arg(),
-    ];
-    if let Some(d) = &o.driver {
-        validate::name("driver", d)?;
-        args.extend(["--driver".into(), d.clone()]);
-    }
-    if let Some(s) = &o.subnet {
-        let ok = s.split_once('/').is_some_and(|(ip, bits)| {
-            ip.parse::<std::net::IpAddr>().is_ok() && bits.parse::<u8>().is_ok_and(|b| b <= 128)
-        });
-        if !ok {
-            return Err(ContainerError::invalid(
-                "subnet",
-                format!("`{s}` is not a CIDR like 10.89.0.0/24"),
-            ));
-        }
-        args.extend(["--subnet".into(), s.clone()]);
-    }
-    args.push(name.into());
-    let r = create_named(host, e.cmd(args), "network", name)?;
-    register_named(host, e, "network", &["network", "rm"], name);
-    Ok(r)
-}
-
-/// Remove a network; a missing one is fine.
-pub fn network_remove(host: &Host, e: &EngineCli, name: &str) -> Result<CommandResult> {
-    validate::name("network", name)?;
-    host.resources.forget("network", name);
-    let cmd = e.cmd(["network", "rm", name]);
-    let out = host.exec(cmd.clone())?;
-    if !out.success()
-        && !out.stderr.to_ascii_lowercase().contains("not found")
-        && !out.stderr.contains("No such network")
-    {
-        return Err(classify_failure(
-            crate::exec::ExecError::failed(&cmd, &out),
-            name,
-        ));
-    }
-    Ok(result(&cmd, &out))
-}
-
-/// Run a `network create` / `volume create`; a taken name is `already_exists`.
-fn create_named(host: &Host, cmd: Cmd, what: &'static str, name: &str) -> Result<CommandResult> {
-    match host.exec_checked(cmd.clone()) {
-        Ok(out) => Ok(result(&cmd, &out)),
-        Err(err) if is_name_clash(&err) => Err(ContainerError::AlreadyExists {
-            what,
-            name: name.into(),
-            command: err.info().command.map(Box::new),
-        }),
-        Err(err) => Err(classify_failure(err, name)),
-    }
-}
-
-fn json_format(flavor: Flavor) -> &'static str {
-    if flavor == Flavor::Podman {
-        "json"
-    } else {
-        "{{json .}}"
-    }
-}
-
-fn named_rows(host: &Host, cmd: Cmd) -> Result<Vec<NamedRow>> {
-    let out = run(host, cmd.clone(), "")?;
-    parse::named_rows(&out.stdout).map_err(|reason| ContainerError::Parse {
-        cmd: cmd.to_string(),
-        reason,
-    })
-}
-
-/// Networks as (name, driver) pairs.
-pub fn network_list(host: &Host, e: &EngineCli) -> Result<Vec<(String, String)>> {
-    let cmd = e.cmd(["network", "ls", "--format", json_format(e.flavor)]);
-    Ok(named_rows(host, cmd)?
-        .into_iter()
-        .map(|r| (r.name, r.driver))
-        .collect())
-}
-
-pub fn volume_create(
-    host: &Host,
-    e: &EngineCli,
-    name: &str,
-    driver: Option<&str>,
-) -> Result<CommandResult> {
-    validate::name("volume", name)?;
-    let mut args = vec![
-        "volume".to_string(),
-        "create".into(),
-        "--label".into(),
-        owner_label_arg(),
-    ];
-    if let Some(d) = driver {
-        validate::name("driver", d)?;
-        args.extend(["--driver".into(), d.into()]);
-    }
-    args.push(name.into());
-    // docker's `volume create` succeeds on an existing name (and would hand herodo a volume
-    // it did not create): ask first, so every engine says `already_exists`.
-    if !host.settings.dry_run
+    validate::name(what.name(), name)?;
+    o.validate(what)?;
+    if what == Object::Volume
+        && !host.settings.dry_run
         && host
-            .exec(e.cmd(["volume", "inspect", name]))
+            .exec(e.cmd(argv::volume_exists_argv(name)))
             .is_ok_and(|o| o.success())
     {
         return Err(ContainerError::AlreadyExists {
-            what: "volume",
+            what: what.name(),
             name: name.into(),
-            command: None,
+            source: None,
         });
     }
-    let r = create_named(host, e.cmd(args), "volume", name)?;
-    register_named(host, e, "volume", &["volume", "rm", "-f"], name);
+    let cmd = e.cmd(argv::create_argv(what, name, &owner_label_arg(), o));
+    let r = match host.exec_checked(cmd.clone()) {
+        Ok(out) => result(&cmd, &out),
+        Err(err) if is_name_clash(&err) => return Err(clash(what, name, err)),
+        Err(err) => return Err(classify_failure(err, name)),
+    };
+    register(host, e, what, name);
     Ok(r)
 }
 
-/// Remove a volume; a missing one is fine.
-pub fn volume_remove(host: &Host, e: &EngineCli, name: &str) -> Result<CommandResult> {
-    validate::name("volume", name)?;
-    host.resources.forget("volume", name);
-    let cmd = e.cmd(["volume", "rm", "-f", name]);
+/// Remove a network or a volume; a missing one is fine.
+pub fn remove_named(host: &Host, e: &EngineCli, what: Object, name: &str) -> Result<CommandResult> {
+    validate::name(what.name(), name)?;
+    host.resources.forget(what.name(), name);
+    let cmd = e.cmd(argv::remove_argv(e.flavor, what, name));
     let out = host.exec(cmd.clone())?;
     let lower = out.stderr.to_ascii_lowercase();
-    if !out.success() && !lower.contains("no such volume") && !lower.contains("not found") {
-        return Err(classify_failure(
-            crate::exec::ExecError::failed(&cmd, &out),
-            name,
-        ));
+    let missing =
+        lower.contains("not found") || lower.contains(&format!("no such {}", what.name()));
+    if !out.success() && !missing {
+        return Err(classify_failure(ExecError::failed(&cmd, &out), name));
     }
     Ok(result(&cmd, &out))
 }
 
-/// Volumes as (name, driver) pairs.
-pub fn volume_list(host: &Host, e: &EngineCli) -> Result<Vec<(String, String)>> {
-    let cmd = e.cmd(["volume", "ls", "--format", json_format(e.flavor)]);
-    Ok(named_rows(host, cmd)?
-        .into_iter()
-        .map(|r| (r.name, r.driver))
-        .collect())
+/// Networks or volumes, with every label (`ls_argv`).
+fn named_rows(
+    host: &Host,
+    e: &EngineCli,
+    what: Object,
+    label: Option<&str>,
+) -> Result<Vec<NamedRow>> {
+    run_parsed(
+        host,
+        e.cmd(argv::ls_argv(e.flavor, what, label)),
+        "",
+        Vec::new,
+        parse::named_rows,
+    )
+}
+
+/// Networks or volumes (name and driver).
+pub fn list_named(host: &Host, e: &EngineCli, what: Object) -> Result<Vec<NamedRow>> {
+    named_rows(host, e, what, None)
 }
 
 /// Remove every container carrying the label `key=value` (when `what` contains `=`) or whose
@@ -879,18 +787,9 @@ pub fn cleanup(host: &Host, e: &EngineCli, what: &str) -> Result<Vec<String>> {
         ));
     }
     let rows = if what.contains('=') {
-        let cmd = e.cmd(super::ps_argv(
-            e.flavor,
-            true,
-            Some(&format!("label={what}")),
-        ));
-        let out = run(host, cmd.clone(), "")?;
-        parse::ps(e.flavor, &out.stdout).map_err(|reason| ContainerError::Parse {
-            cmd: cmd.to_string(),
-            reason,
-        })?
+        ps(host, e, true, Some(&format!("label={what}")))?
     } else {
-        container_list(host, e, true)?
+        ps(host, e, true, None)?
             .into_iter()
             .filter(|r| r.name.starts_with(what))
             .collect()
@@ -913,14 +812,7 @@ fn reap_engines(host: &Host) -> Vec<EngineCli> {
             candidates.push(e);
         }
     }
-    for flavor in Flavor::ALL {
-        if let Some(p) = crate::exec::which(flavor.name()) {
-            candidates.push(EngineCli {
-                flavor,
-                program: p.display().to_string(),
-            });
-        }
-    }
+    candidates.extend(Flavor::ALL.into_iter().filter_map(EngineCli::installed));
     let mut engines: Vec<EngineCli> = Vec::new();
     for e in candidates {
         if engines.iter().any(|x| x.program == e.program) {
@@ -928,7 +820,7 @@ fn reap_engines(host: &Host) -> Vec<EngineCli> {
         }
         let answers = e.flavor == Flavor::Podman
             || host
-                .exec(e.cmd(["version"]).timeout(Duration::from_secs(10)))
+                .exec(e.cmd(argv::version_argv()).timeout(Duration::from_secs(10)))
                 .is_ok_and(|o| o.success());
         if answers {
             engines.push(e);
@@ -937,34 +829,24 @@ fn reap_engines(host: &Host) -> Vec<EngineCli> {
     engines
 }
 
-/// What a dead herodo left behind on one engine: (kind, name) of everything carrying the owner
-/// label with a tag whose process is gone.
-fn orphans(host: &Host, e: &EngineCli) -> Result<Vec<(&'static str, String)>> {
-    let filter = format!("label={OWNER_LABEL}");
+/// What a dead herodo left behind on one engine: everything carrying the owner label with a tag
+/// whose process is gone.
+fn orphans(host: &Host, e: &EngineCli) -> Result<Vec<(Object, String)>> {
     let dead = |labels: &std::collections::BTreeMap<String, String>| {
         labels.get(OWNER_LABEL).is_some_and(|t| abandoned(t))
     };
-    let mut found = Vec::new();
-    let cmd = e.cmd(super::ps_argv(e.flavor, true, Some(&filter)));
-    let out = run(host, cmd.clone(), "")?;
-    let rows = parse::ps(e.flavor, &out.stdout).map_err(|reason| ContainerError::Parse {
-        cmd: cmd.to_string(),
-        reason,
-    })?;
-    found.extend(
-        rows.into_iter()
+    let mut found: Vec<(Object, String)> =
+        ps(host, e, true, Some(&format!("label={OWNER_LABEL}")))?
+            .into_iter()
             .filter(|r| dead(&r.labels))
-            .map(|r| ("container", r.name)),
-    );
-    for (kind, what) in [("volume", "volume"), ("network", "network")] {
-        let rows = named_rows(
-            host,
-            e.cmd(super::labelled_ls_argv(e.flavor, what, OWNER_LABEL)),
-        )?;
+            .map(|r| (Object::Container, r.name))
+            .collect();
+    for what in [Object::Volume, Object::Network] {
         found.extend(
-            rows.into_iter()
+            named_rows(host, e, what, Some(OWNER_LABEL))?
+                .into_iter()
                 .filter(|r| dead(&r.labels))
-                .map(|r| (kind, r.name)),
+                .map(|r| (what, r.name)),
         );
     }
     Ok(found)
@@ -1005,21 +887,16 @@ fn reap_on(host: &Host, e: &EngineCli, cleaned: &mut Vec<Cleaned>) {
             return;
         }
     };
-    for (kind, name) in found {
-        let argv: Vec<String> = match kind {
-            "container" => super::rm_argv(e.flavor, &name),
-            "volume" => vec!["volume".into(), "rm".into(), "-f".into(), name.clone()],
-            _ => vec!["network".into(), "rm".into(), name.clone()],
-        };
-        let error = match host.exec_checked(e.cmd(argv)) {
-            Ok(_) => None,
+    for (what, name) in found {
+        let error = match host.exec_checked(e.cmd(argv::remove_argv(e.flavor, what, &name))) {
+            Ok(_) => {
+                removed(host, what, &name);
+                None
+            }
             Err(err) => Some(describe(&err)),
         };
-        if kind == "container" && error.is_none() && !host.settings.dry_run {
-            remove_healthcheck_files(&host.state_dir, &name);
-        }
         cleaned.push(Cleaned {
-            kind,
+            kind: what.name(),
             name: format!("{}/{name}", e.flavor.name()),
             error,
         });
@@ -1033,7 +910,6 @@ pub fn run_image(
     image: &str,
     name: Option<&str>,
     ports: &[String],
-    snapshotter: Option<&str>,
 ) -> Result<CommandResult> {
     let name = match name {
         Some(n) => n.to_string(),
@@ -1044,8 +920,7 @@ pub fn run_image(
         ),
     };
     let mut c = Container::from_image(&name, image)?;
-    c.ports = ports.to_vec();
-    c.snapshotter = snapshotter.map(String::from);
+    c.with_ports(ports.to_vec())?;
     build(host, e, &mut c)
 }
 
@@ -1063,6 +938,19 @@ mod tests {
             flavor: f,
             program: f.name().into(),
         }
+    }
+
+    /// `exec` of a shell line in container `web`, without options.
+    fn exec_line(h: &Host, f: Flavor, line: &str) -> Result<CommandResult> {
+        let what = ExecCommand::Shell(line.into());
+        exec(h, &engine(f), "web", what, &ExecOptions::default())
+    }
+
+    /// What a test's cleanup runs for what was registered.
+    fn cleaned_up(h: &Host, rec: &RecordingExecutor) -> Vec<String> {
+        let before = rec.calls().len();
+        h.cleanup_resources();
+        rec.argvs()[before..].iter().map(|a| a.join(" ")).collect()
     }
 
     #[test]
@@ -1086,12 +974,7 @@ mod tests {
             "{}",
             r.cmd
         );
-        assert_eq!(h.resources.len(), 1);
-        h.cleanup_resources();
-        assert_eq!(
-            rec.argvs().last().unwrap(),
-            &vec!["docker", "rm", "-f", "web"]
-        );
+        assert_eq!(cleaned_up(&h, &rec), ["docker rm -f web"]);
     }
 
     #[test]
@@ -1165,12 +1048,7 @@ mod tests {
         assert!(h.resources.is_empty());
         rec.reply(failed(1, "Error: No such image: localhost/new:1"));
         image_tag(&h, &e, "localhost/busybox:test", "localhost/new:1").unwrap();
-        assert_eq!(h.resources.len(), 1);
-        h.cleanup_resources();
-        assert_eq!(
-            rec.argvs().last().unwrap(),
-            &vec!["docker", "rmi", "-f", "localhost/new:1"]
-        );
+        assert_eq!(cleaned_up(&h, &rec), ["docker rmi -f localhost/new:1"]);
     }
 
     #[test]
@@ -1231,9 +1109,12 @@ mod tests {
 
     #[test]
     fn an_existing_volume_is_already_exists_on_every_engine() {
+        let make = |h: &Host, f: Flavor, what: Object, name: &str| {
+            create(h, &engine(f), what, name, &CreateOptions::default())
+        };
         let (h, rec) = host();
         // docker would create nothing and succeed: herodo asks first.
-        let err = volume_create(&h, &engine(Flavor::Docker), "data", None).unwrap_err();
+        let err = make(&h, Flavor::Docker, Object::Volume, "data").unwrap_err();
         assert!(matches!(
             err,
             ContainerError::AlreadyExists { what: "volume", .. }
@@ -1245,23 +1126,17 @@ mod tests {
         assert!(h.resources.is_empty());
         let (h, rec) = host();
         rec.reply(failed(1, "Error: no such volume"));
-        volume_create(&h, &engine(Flavor::Podman), "data", None).unwrap();
-        let create = &rec.argvs()[1];
-        assert_eq!(create[..4], ["podman", "volume", "create", "--label"]);
-        assert_eq!(create[4], owner_label_arg());
+        make(&h, Flavor::Podman, Object::Volume, "data").unwrap();
+        let made = &rec.argvs()[1];
+        assert_eq!(made[..4], ["podman", "volume", "create", "--label"]);
+        assert_eq!(made[4], owner_label_arg());
         assert_eq!(h.resources.len(), 1);
         let (h, rec) = host();
         rec.reply(failed(
             125,
             "Error: network name net1 already used: network already exists",
         ));
-        let err = network_create(
-            &h,
-            &engine(Flavor::Podman),
-            "net1",
-            &NetworkOptions::default(),
-        )
-        .unwrap_err();
+        let err = make(&h, Flavor::Podman, Object::Network, "net1").unwrap_err();
         assert!(matches!(
             err,
             ContainerError::AlreadyExists {
@@ -1342,27 +1217,13 @@ mod tests {
         rec.reply(stdout(
             r#"[{"State": {"Status": "exited", "Running": false, "ExitCode": 0}}]"#,
         ));
-        let err = exec(
-            &h,
-            &engine(Flavor::Podman),
-            "web",
-            ExecCommand::Shell("true".into()),
-            &ExecOptions::default(),
-        )
-        .unwrap_err();
+        let err = exec_line(&h, Flavor::Podman, "true").unwrap_err();
         assert_eq!(err.info().kind, "not_running", "{err}");
         assert!(err.to_string().contains("exited (code 0)"), "{err}");
         // The command's own failure stays command_failed.
         let (h, rec) = host();
         rec.reply(failed(7, ""));
-        let err = exec(
-            &h,
-            &engine(Flavor::Docker),
-            "web",
-            ExecCommand::Shell("exit 7".into()),
-            &ExecOptions::default(),
-        )
-        .unwrap_err();
+        let err = exec_line(&h, Flavor::Docker, "exit 7").unwrap_err();
         assert_eq!(err.info().kind, "command_failed");
     }
 
@@ -1431,44 +1292,15 @@ mod tests {
             names,
             vec![("container", "docker/gone"), ("volume", "docker/gone-vol")]
         );
-        let argvs = rec.argvs();
+        let argvs: Vec<String> = rec.argvs().iter().map(|a| a.join(" ")).collect();
         assert_eq!(
-            argvs[..3],
+            argvs,
             [
-                vec![
-                    "docker",
-                    "ps",
-                    "-a",
-                    "--filter",
-                    "label=io.herodo.owner",
-                    "--format",
-                    "{{json .}}"
-                ],
-                vec![
-                    "docker",
-                    "volume",
-                    "ls",
-                    "--filter",
-                    "label=io.herodo.owner",
-                    "--format",
-                    "{{json .}}"
-                ],
-                vec![
-                    "docker",
-                    "network",
-                    "ls",
-                    "--filter",
-                    "label=io.herodo.owner",
-                    "--format",
-                    "{{json .}}"
-                ],
-            ]
-        );
-        assert_eq!(
-            argvs[3..],
-            [
-                vec!["docker", "rm", "-f", "gone"],
-                vec!["docker", "volume", "rm", "-f", "gone-vol"],
+                "docker ps -a --filter label=io.herodo.owner --format {{json .}}",
+                "docker volume ls --filter label=io.herodo.owner --format {{json .}}",
+                "docker network ls --filter label=io.herodo.owner --format {{json .}}",
+                "docker rm -f gone",
+                "docker volume rm -f gone-vol",
             ]
         );
     }

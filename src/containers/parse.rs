@@ -5,12 +5,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use serde::Serialize;
 use serde_json::Value;
 
 use super::Flavor;
 
-/// `inspect` of one container, as seed 000's ContainerStatus plus the exit code.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// `inspect` of one container, as seed 000's ContainerStatus plus the exit code. Scripts see it
+/// as [`StatusView`].
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Status {
     /// `created`, `running`, `paused`, `restarting`, `exited`, ...
     pub state: String,
@@ -25,10 +27,20 @@ pub struct Status {
     pub health_status: Option<String>,
     /// Output of the last health check.
     pub health_output: Option<String>,
+    #[serde(skip)]
     pub failing_streak: i64,
     /// How often the health check runs: herodo's label on podman (where herodo runs the checks),
     /// else the engine's `Config.Healthcheck.Interval`; None when neither says.
+    #[serde(skip)]
     pub health_interval: Option<Duration>,
+}
+
+/// What `status()` gives a script: the status with its phase.
+#[derive(Serialize)]
+pub struct StatusView<'a> {
+    #[serde(flatten)]
+    pub status: &'a Status,
+    pub phase: &'static str,
 }
 
 impl Status {
@@ -41,6 +53,13 @@ impl Status {
             ("created", _) | ("restarting", _) => "starting",
             ("paused", _) => "running",
             _ => "stopped",
+        }
+    }
+
+    pub fn view(&self) -> StatusView<'_> {
+        StatusView {
+            status: self,
+            phase: self.phase(),
         }
     }
 }
@@ -113,7 +132,7 @@ pub fn inspect(text: &str) -> Result<Status, String> {
 
 /// `stats` of one container (seed 000's ResourceUsage), as numbers: percentages as floats,
 /// sizes in bytes. A value the engine does not report (`--`) is 0.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct ResourceUsage {
     /// CPU use in percent of one core (can exceed 100 on several cores).
     pub cpu_usage: f64,
@@ -259,7 +278,7 @@ pub fn stats(flavor: Flavor, text: &str) -> Result<ResourceUsage, String> {
 }
 
 /// One row of `ps`.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct ContainerRow {
     pub id: String,
     pub name: String,
@@ -267,6 +286,8 @@ pub struct ContainerRow {
     pub state: String,
     pub status: String,
     pub ports: String,
+    /// For finding what herodo made; not shown to scripts.
+    #[serde(skip)]
     pub labels: BTreeMap<String, String>,
 }
 
@@ -355,10 +376,12 @@ pub fn ps(flavor: Flavor, text: &str) -> Result<Vec<ContainerRow>, String> {
 }
 
 /// One row of `volume ls` or `network ls`.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct NamedRow {
     pub name: String,
     pub driver: String,
+    /// For finding what herodo made; not shown to scripts.
+    #[serde(skip)]
     pub labels: BTreeMap<String, String>,
 }
 
@@ -385,7 +408,7 @@ pub fn named_rows(text: &str) -> Result<Vec<NamedRow>, String> {
 }
 
 /// One row of `images` (seed 001's Image).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct ImageRow {
     pub id: String,
     pub repository: String,

@@ -355,6 +355,73 @@ pub fn label_key(field: &str, k: &str) -> Result<()> {
     Ok(())
 }
 
+/// A free-text value that reaches argv as one argument (an entrypoint): not empty, no NUL byte.
+pub fn text(field: &str, v: &str) -> Result<()> {
+    if v.is_empty() || v.contains('\0') {
+        return Err(bad(field, "is empty or contains a NUL byte"));
+    }
+    Ok(())
+}
+
+/// A working directory inside a container: an absolute path.
+pub fn workdir(v: &str) -> Result<()> {
+    text("workdir", v)?;
+    if !v.starts_with('/') {
+        return Err(bad("workdir", format!("`{v}` must be an absolute path")));
+    }
+    Ok(())
+}
+
+/// A user inside a container: `name`, `uid` or `uid:gid`.
+pub fn user(v: &str) -> Result<()> {
+    if v.is_empty() || v.starts_with('-') || v.contains(['\0', '\n']) {
+        return Err(bad(
+            "user",
+            format!("`{v}` is not a user (name, uid or uid:gid)"),
+        ));
+    }
+    Ok(())
+}
+
+/// An OCI runtime: a name or a path.
+pub fn runtime(v: &str) -> Result<()> {
+    if v.is_empty() || v.starts_with('-') || v.contains('\0') {
+        return Err(bad(
+            "runtime",
+            format!("`{v}` is not a runtime name or path"),
+        ));
+    }
+    Ok(())
+}
+
+/// A subnet in CIDR notation (`10.89.0.0/24`, `fd00::/64`).
+pub fn subnet(v: &str) -> Result<()> {
+    let ok = v.split_once('/').is_some_and(|(ip, bits)| {
+        ip.parse::<std::net::IpAddr>().is_ok() && bits.parse::<u8>().is_ok_and(|b| b <= 128)
+    });
+    if !ok {
+        return Err(bad(
+            "subnet",
+            format!("`{v}` is not a CIDR like 10.89.0.0/24"),
+        ));
+    }
+    Ok(())
+}
+
+/// The two sides of `cp`: paths, one of them `container:/path`; never an option.
+pub fn copy_paths(src: &str, dst: &str) -> Result<()> {
+    if [src, dst]
+        .iter()
+        .any(|p| p.is_empty() || p.starts_with('-'))
+    {
+        return Err(bad(
+            "copy",
+            "source and destination must be paths (one of them `container:/path`)",
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -499,5 +566,29 @@ mod tests {
         assert!(label_key("label", "io.herodo.health-interval").is_err());
         assert!(label_key("label", "app").is_ok());
         assert!(label_key("annotation", "io.herodo.owner").is_ok());
+    }
+
+    #[test]
+    fn paths_users_runtimes_subnets() {
+        assert!(text("entrypoint", "/bin/sh").is_ok());
+        assert!(text("entrypoint", "").is_err() && text("entrypoint", "a\0b").is_err());
+        assert!(workdir("/data").is_ok());
+        for bad in ["", "rel", "/a\0b"] {
+            assert!(workdir(bad).is_err(), "{bad:?}");
+        }
+        for ok in ["root", "1000", "1000:1000"] {
+            assert!(user(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "-x", "a\nb"] {
+            assert!(user(bad).is_err(), "{bad:?}");
+        }
+        assert!(runtime("runc").is_ok() && runtime("/usr/bin/crun").is_ok());
+        assert!(runtime("").is_err() && runtime("--rm").is_err());
+        assert!(subnet("10.89.7.0/24").is_ok() && subnet("fd00::/64").is_ok());
+        for bad in ["10.89.7.0", "x/24", "10.0.0.0/999", ""] {
+            assert!(subnet(bad).is_err(), "{bad}");
+        }
+        assert!(copy_paths("/tmp/x", "web:/x").is_ok());
+        assert!(copy_paths("", "web:/x").is_err() && copy_paths("/x", "-rf").is_err());
     }
 }
