@@ -1,5 +1,5 @@
-//! The container suite (tests/engines) on real engines: podman, and docker with a dockerd of
-//! its own on a private socket; the buildah suite (tests/buildah) with podman. A docker-registry
+//! The container suite (tests/rhai/containers) on real engines: podman, and docker with a dockerd of
+//! its own on a private socket; the buildah suite (tests/rhai/buildah) with podman. A docker-registry
 //! on 127.0.0.1 serves push/pull and an sshd on 127.0.0.1 (throwaway keys) serves remote
 //! builds. Daemons are started here and stopped when the test ends.
 
@@ -264,7 +264,7 @@ fn run_suite(engine: &str, dirs: &[&str], env: &[(&str, String)]) {
         left.is_empty(),
         "{engine}: containers left behind: {left:?}"
     );
-    if dirs.contains(&"tests/buildah") {
+    if dirs.contains(&"tests/rhai/buildah") {
         let out = Command::new("buildah")
             .args(["containers", "-q"])
             .output()
@@ -572,7 +572,7 @@ fn containers_and_buildah_on_podman() {
     let (_sshd, port, key) = start_sshd();
     run_suite(
         "podman",
-        &["tests/engines", "tests/buildah"],
+        &["tests/rhai/containers", "tests/rhai/buildah"],
         &[
             ("HERODO_TEST_REGISTRY", addr),
             ("HERODO_TEST_SSH_PORT", port.to_string()),
@@ -590,6 +590,6 @@ fn containers_on_docker() {
     test_image(Some(&host));
     let (_registry, addr) = start_registry();
     let env = [("HERODO_TEST_REGISTRY", addr), ("DOCKER_HOST", host)];
-    run_suite("docker", &["tests/engines"], &env);
+    run_suite("docker", &["tests/rhai/containers"], &env);
     check_no_takeover("docker", &env);
 }
