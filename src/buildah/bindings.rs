@@ -626,3 +626,150 @@ bah_build("localhost/app:1", "./app");
         },
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::Output;
+    use crate::host::recording_host;
+    use rhai::Engine;
+
+    fn value(script: &str) -> Dynamic {
+        Engine::new().eval::<Dynamic>(script).unwrap()
+    }
+
+    fn map(script: &str) -> Map {
+        value(script).cast::<Map>()
+    }
+
+    /// The `kind` and `field` of a script error.
+    fn kind_and_field(e: Box<rhai::EvalAltResult>) -> (String, String) {
+        let rhai::EvalAltResult::ErrorRuntime(v, _) = *e else {
+            panic!("not a runtime error: {e}");
+        };
+        let m = v.cast::<Map>();
+        let get = |k: &str| m.get(k).map(|v| v.to_string()).unwrap_or_default();
+        (get("kind"), get("field"))
+    }
+
+    #[test]
+    fn script_values_become_specs() {
+        assert_eq!(
+            run_what(&value(r#""echo hi""#)).unwrap(),
+            RunWhat::Shell("echo hi".into())
+        );
+        assert_eq!(
+            run_what(&value(r#"["sleep", 1]"#)).unwrap(),
+            RunWhat::Argv(vec!["sleep".into(), "1".into()])
+        );
+        assert_eq!(
+            kind_and_field(run_what(&value("42")).unwrap_err()),
+            ("invalid_argument".into(), "command".into())
+        );
+        assert_eq!(
+            exec_form("cmd", &value(r#"["cat", "/x"]"#)).unwrap(),
+            ConfigValue::Many(vec!["cat".into(), "/x".into()])
+        );
+        assert_eq!(
+            kind_and_field(exec_form("cmd", &value("#{}")).unwrap_err()),
+            ("invalid_argument".into(), "cmd".into())
+        );
+        let mut entries = config_entries(&map(r#"#{env: ["A=1", "B=2"], port: 80}"#));
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            entries,
+            vec![
+                (
+                    "env".into(),
+                    ConfigValue::Many(vec!["A=1".into(), "B=2".into()])
+                ),
+                ("port".into(), ConfigValue::One("80".into())),
+            ]
+        );
+        assert_eq!(
+            commit_format(&map(r#"#{format: "docker"}"#))
+                .unwrap()
+                .as_deref(),
+            Some("docker")
+        );
+        assert!(commit_format(&map("#{fmt: 1}")).is_err());
+    }
+
+    #[test]
+    fn remotes_from_strings_and_maps() {
+        let r = remote_from(&value(r#""root@10.0.0.5:2222""#)).unwrap();
+        assert_eq!((r.target.as_str(), r.port), ("root@10.0.0.5", Some(2222)));
+        let r = remote_from(&value(
+            r#"#{host: "h", user: "u", port: 22, identity: "/k", options: ["LogLevel=ERROR"]}"#,
+        ))
+        .unwrap();
+        assert_eq!(
+            (r.target.as_str(), r.port, r.identity.as_deref()),
+            ("u@h", Some(22), Some("/k"))
+        );
+        assert_eq!(r.options, vec!["LogLevel=ERROR"]);
+        // (remote, field named in the error)
+        let rejected = [
+            ("42", "remote"),
+            (r#"#{user: "u"}"#, "remote.host"),
+            (r#"#{host: "h", port: 22.5}"#, "remote.port"),
+            (r#"#{host: "h", port: 0}"#, "remote.port"),
+            (
+                r#"#{host: "h", options: "LogLevel=ERROR"}"#,
+                "remote.options",
+            ),
+            (
+                r#"#{host: "h", options: ["ProxyCommand=x"]}"#,
+                "remote.options",
+            ),
+            (r#"#{host: "h", colour: 1}"#, "remote option"),
+        ];
+        for (given, field) in rejected {
+            let e = remote_from(&value(given)).unwrap_err();
+            assert_eq!(
+                kind_and_field(e),
+                ("invalid_argument".into(), field.into()),
+                "{given}"
+            );
+        }
+    }
+
+    #[test]
+    fn build_arg_values_are_secrets_even_when_an_option_is_bad() {
+        let (h, _) = recording_host();
+        let o = build_options(
+            &h,
+            &map(r#"#{file: "C", build_args: #{TOKEN: "s3cret-value"}, isolation: "chroot"}"#),
+        )
+        .unwrap();
+        assert_eq!(o.build_args, vec![("TOKEN".into(), "s3cret-value".into())]);
+        assert_eq!(o.file.as_deref(), Some("C"));
+        let (h, _) = recording_host();
+        assert!(
+            build_options(&h, &map(r#"#{build_args: #{T: "other-secret"}, bogus: 1}"#)).is_err()
+        );
+        assert_eq!(h.redact("other-secret"), "***");
+    }
+
+    #[test]
+    fn image_listings_become_maps() {
+        let (h, rec) = recording_host();
+        let mut out = Output::empty_success();
+        out.stdout = r#"[{"id": "a96f", "names": ["localhost/busybox:test"], "size": "2.13 MB", "createdatraw": "2026-11-25T16:15:28Z"}]"#.into();
+        rec.reply(out);
+        let list = image_list(&h, None).unwrap();
+        let row = list[0].read_lock::<Map>().unwrap();
+        let text = |k: &str| row[k].to_string();
+        assert_eq!(
+            (text("id"), text("size"), text("created")),
+            (
+                "a96f".into(),
+                "2.13 MB".into(),
+                "2026-11-25T16:15:28Z".into()
+            )
+        );
+        let names = row["names"].read_lock::<Array>().unwrap();
+        assert_eq!(names[0].to_string(), "localhost/busybox:test");
+        assert_eq!(rec.argvs(), vec![vec!["buildah", "images", "--json"]]);
+    }
+}

@@ -583,6 +583,16 @@ mod tests {
         TestHost { host, rec, dir }
     }
 
+    /// A builder `b` whose working container is `cid`.
+    fn builder() -> Builder {
+        Builder {
+            name: "b".into(),
+            container_id: "cid".into(),
+            image: "scratch".into(),
+            ..Builder::default()
+        }
+    }
+
     fn failed(stderr: &str) -> Output {
         let mut o = Output::empty_success();
         o.status = Status::Exited(125);
@@ -692,12 +702,7 @@ mod tests {
     fn run_config_commit_argv() {
         let t = host();
         let h = &t.host;
-        let b = Builder {
-            name: "b".into(),
-            container_id: "cid".into(),
-            image: "scratch".into(),
-            ..Builder::default()
-        };
+        let b = builder();
         b.run(h, &RunWhat::Shell("echo hi".into()), None).unwrap();
         b.run(
             h,
@@ -793,11 +798,7 @@ mod tests {
     #[test]
     fn config_errors_are_scrubbed() {
         let t = host();
-        let b = Builder {
-            name: "b".into(),
-            container_id: "cid".into(),
-            ..Builder::default()
-        };
+        let b = builder();
         t.rec.reply(failed(
             "Error: bad value TOKEN=S3CR3T-CANARY-9f8e7d and S3CR3T-CANARY-9f8e7d",
         ));
@@ -836,11 +837,7 @@ mod tests {
         t.rec.reply(missing());
         image_pull(&t.host, None, "127.0.0.1:5000/y:1", false).unwrap();
         assert_eq!(t.host.resources.len(), 1);
-        let b = Builder {
-            name: "b".into(),
-            container_id: "cid".into(),
-            ..Builder::default()
-        };
+        let b = builder();
         t.rec.reply(Output::empty_success());
         b.commit(&t.host, "localhost/old:1", None).unwrap();
         assert_eq!(t.host.resources.len(), 1);
@@ -865,10 +862,8 @@ mod tests {
     fn remote_reads_pass_values_as_parameters() {
         let t = host();
         let b = Builder {
-            name: "b".into(),
-            container_id: "cid".into(),
             remote: Some(Remote::parse("root@10.0.0.5:2222").unwrap()),
-            ..Builder::default()
+            ..builder()
         };
         t.rec.reply(stdout("text\n"));
         assert_eq!(
@@ -916,11 +911,7 @@ mod tests {
             ),
             Err(BuildahError::NotFound { .. })
         ));
-        let b = Builder {
-            name: "b".into(),
-            container_id: "cid".into(),
-            ..Builder::default()
-        };
+        let b = builder();
         assert!(matches!(
             b.copy(&t.host, "/no/such/file", "/x"),
             Err(BuildahError::NotFound { .. })

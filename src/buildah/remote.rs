@@ -514,6 +514,12 @@ mod tests {
                 other => panic!("{host:?} {port:?}: {other:?}"),
             }
         }
+        // The field is named once, whichever form the port came in.
+        let e = Remote::parse("u@h:70000").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid remote.port: must be between 1 and 65535, got 70000"
+        );
         let proxy = RemoteSpec {
             host: Some("h".into()),
             options: vec!["ProxyCommand=touch /tmp/x".into()],
