@@ -142,7 +142,8 @@ pub fn register(r: &mut Registrar, host: &Arc<Host>) {
 fn register_builder(r: &mut Registrar, host: &Arc<Host>) {
     let h = host.clone();
     r.func("bah_new", &["name", "image"], r#"A buildah Builder: the working container `name` from `image` (`scratch` for an empty one).
-Re-attaches when a working container of that name exists.
+Re-attaches when a working container of that name exists. Throws `invalid_argument` for a bad
+name or image reference, `not_found` for an image that is neither local nor pullable.
 ```rhai
 let b = bah_new("web-build", "localhost/busybox:test");
 ```"#, move |name: &str, image: &str| Builder::open(&h, name, image, None).rhai());
@@ -214,7 +215,8 @@ b.run_with_isolation("make install", "chroot");
     r.func(
         "copy",
         &["builder", "source", "destination"],
-        r#"Copy a host file or directory into the working container.
+        r#"Copy a host file or directory into the working container. Throws `not_found` for a missing
+source, `invalid_argument` for a destination that is not an absolute path.
 ```rhai
 b.copy("./site", "/www");
 ```"#,
@@ -226,7 +228,7 @@ b.copy("./site", "/www");
     r.func(
         "add",
         &["builder", "source", "destination"],
-        r#"Like `copy`, but archives are unpacked and URLs fetched.
+        r#"Like `copy`, but archives are unpacked and URLs fetched. Throws like `copy`.
 ```rhai
 b.add("./rootfs.tar", "/");
 ```"#,
@@ -236,6 +238,7 @@ b.add("./rootfs.tar", "/");
     );
     let h = host.clone();
     r.func("write_content", &["builder", "content", "path"], r#"Write `content` to the file `path` in the working container (no shell needed in the image).
+Throws `invalid_argument` for a path that is not absolute or holds `..`.
 ```rhai
 b.write_content("root:x:0:0:root:/root:/bin/sh\n", "/etc/passwd");
 ```"#, move |b: &mut Builder, c: &str, p: &str| -> RResult<CommandResult> { b.write_content(&h, c, p).rhai() });
@@ -297,6 +300,7 @@ b.set_cmd(["-p", "8080"]);
         "commit",
         &["builder", "image"],
         r#"Commit the working container to `image` (OCI format); returns the image id.
+Throws `invalid_argument` for a bad image reference or a removed builder.
 ```rhai
 let id = b.commit("localhost/web:1");
 ```"#,
@@ -307,6 +311,7 @@ let id = b.commit("localhost/web:1");
         "commit",
         &["builder", "image", "options"],
         r#"Commit with options: `format` (`oci` or `docker`; docker keeps HEALTHCHECK).
+Throws `invalid_argument` for an unknown option or format.
 ```rhai
 b.commit("localhost/web:1", #{format: "docker"});
 ```"#,
@@ -318,7 +323,7 @@ b.commit("localhost/web:1", #{format: "docker"});
     r.func(
         "remove",
         &["builder"],
-        r#"Remove the working container.
+        r#"Remove the working container. Throws `invalid_argument` when it was removed already.
 ```rhai
 b.remove();
 ```"#,
@@ -372,6 +377,7 @@ for i in b.images() { print(i.names); }
         "image_remove",
         &["builder", "image"],
         r#"Remove an image.
+Throws `not_found` for an image that does not exist.
 ```rhai
 b.image_remove("localhost/web:old");
 ```"#,
@@ -384,6 +390,7 @@ b.image_remove("localhost/web:old");
         "image_pull",
         &["builder", "image", "tls_verify"],
         r#"Pull an image; `tls_verify` false for a plain-HTTP registry.
+Throws `not_found` for an image the registry does not have.
 ```rhai
 b.image_pull("127.0.0.1:5000/web:1", false);
 ```"#,
@@ -396,6 +403,7 @@ b.image_pull("127.0.0.1:5000/web:1", false);
         "image_push",
         &["builder", "image", "destination", "tls_verify"],
         r#"Push an image to a registry reference (`docker://` is implied).
+Throws `invalid_argument` for a bad reference, `not_found` for a missing image.
 ```rhai
 b.image_push("localhost/web:1", "127.0.0.1:5000/web:1", false);
 ```"#,
@@ -408,6 +416,7 @@ b.image_push("localhost/web:1", "127.0.0.1:5000/web:1", false);
         "image_tag",
         &["builder", "image", "new_name"],
         r#"Give an image another name.
+Throws `invalid_argument` for a bad reference, `not_found` for a missing image.
 ```rhai
 b.image_tag("localhost/web:1", "localhost/web:latest");
 ```"#,
@@ -560,6 +569,7 @@ for i in bah_images() { print(i.names); }
         "bah_image_remove",
         &["image"],
         r#"Remove an image.
+Throws `not_found` for an image that does not exist.
 ```rhai
 bah_image_remove("localhost/web:old");
 ```"#,
@@ -570,6 +580,7 @@ bah_image_remove("localhost/web:old");
         "bah_image_pull",
         &["image", "tls_verify"],
         r#"Pull an image; `tls_verify` false for a plain-HTTP registry.
+Throws `not_found` for an image the registry does not have.
 ```rhai
 bah_image_pull("127.0.0.1:5000/web:1", false);
 ```"#,
@@ -582,6 +593,7 @@ bah_image_pull("127.0.0.1:5000/web:1", false);
         "bah_image_push",
         &["image", "destination", "tls_verify"],
         r#"Push an image to a registry reference (`docker://` is implied).
+Throws `invalid_argument` for a bad reference, `not_found` for a missing image.
 ```rhai
 bah_image_push("localhost/web:1", "127.0.0.1:5000/web:1", false);
 ```"#,
@@ -594,6 +606,7 @@ bah_image_push("localhost/web:1", "127.0.0.1:5000/web:1", false);
         "bah_image_tag",
         &["image", "new_name"],
         r#"Give an image another name.
+Throws `invalid_argument` for a bad reference, `not_found` for a missing image.
 ```rhai
 bah_image_tag("localhost/web:1", "localhost/web:stable");
 ```"#,
