@@ -334,6 +334,22 @@ pub fn string_array(arr: &rhai::Array) -> Vec<String> {
     arr.iter().map(|v| v.to_string()).collect()
 }
 
+/// THE conversion of a domain's result (a listing, a status) into a Rhai value: serde
+/// (`#[derive(Serialize)]` on the result struct), cast to the type the binding declares (`Map`,
+/// `Array`, or `Dynamic` for what may be `()`), so `herodo fns` shows that type.
+pub fn to_rhai<T: serde::Serialize, R: rhai::Variant + Clone>(v: &T) -> RResult<R> {
+    let d = rhai::serde::to_dynamic(v)?;
+    let got = d.type_name().to_string();
+    d.try_cast::<R>().ok_or_else(|| {
+        EvalAltResult::ErrorMismatchOutputType(
+            std::any::type_name::<R>().into(),
+            got,
+            Position::NONE,
+        )
+        .into()
+    })
+}
+
 /// A map of string keys and values from an iterator.
 pub fn map_of<K: Into<ImmutableString>>(entries: impl IntoIterator<Item = (K, Dynamic)>) -> Map {
     entries
@@ -396,6 +412,26 @@ mod tests {
         };
         let message = v.read_lock::<Map>().unwrap()["message"].to_string();
         assert_eq!(message, "invalid x: got Marker");
+    }
+
+    #[test]
+    fn results_convert_through_serde() {
+        #[derive(serde::Serialize)]
+        struct Row {
+            id: String,
+            names: Vec<String>,
+        }
+        let rows = vec![Row {
+            id: "a1".into(),
+            names: vec!["localhost/x:1".into()],
+        }];
+        let arr: rhai::Array = to_rhai(&rows).unwrap();
+        let m = arr[0].read_lock::<Map>().unwrap();
+        assert_eq!(m["id"].to_string(), "a1");
+        let names = m["names"].read_lock::<rhai::Array>().unwrap();
+        assert_eq!(names[0].to_string(), "localhost/x:1");
+        // Asked for the wrong shape: an error, not a panic.
+        assert!(to_rhai::<_, Map>(&rows).is_err());
     }
 
     #[test]

@@ -1,24 +1,19 @@
 //! Rhai glue for buildah: `bah_new` Builders, the fluent `bah()` form, and `bah_*` functions.
+//! Each binding is one call into the domain ([`ops`], [`Builder`], [`Bah`]); the helpers here
+//! only read script values (strings, arrays, option maps) into the domain's specs, and results
+//! reach scripts as `CommandResult`s or through [`to_rhai`].
 
 use std::sync::Arc;
 
 use rhai::{Array, Dynamic, Map};
 
-use super::ops::{self, Builder, ImageRow, RunWhat};
-use super::{BuildOptions, BuildahError, ConfigValue, Remote};
-use crate::common::convert::int_in;
+use super::fluent::Bah;
+use super::{ops, BuildOptions, Builder, ConfigEntry, ConfigValue, Remote, RemoteSpec, RunWhat};
 use crate::exec::CommandResult;
-use crate::glue::{invalid, map_of, string_array, IntoRhai, Opts, RResult, Registrar};
+use crate::glue::{invalid, string_array, to_rhai, IntoRhai, Opts, RResult, Registrar};
 use crate::host::Host;
 
-/// The fluent builder of `bah(name, image)`: every step returns it, the last result is readable.
-#[derive(Clone, Debug)]
-pub struct Bah {
-    builder: Builder,
-    last: Option<CommandResult>,
-    image_id: String,
-}
-
+/// What `run` executes: a string is a shell line, an array an argv.
 fn run_what(v: &Dynamic) -> RResult<RunWhat> {
     if v.is_string() {
         return Ok(RunWhat::Shell(v.to_string()));
@@ -32,7 +27,8 @@ fn run_what(v: &Dynamic) -> RResult<RunWhat> {
     ))
 }
 
-fn config_entries(m: &Map) -> Vec<(String, ConfigValue)> {
+/// The entries of `config(map)`: an array value is several values, anything else one string.
+fn config_entries(m: &Map) -> Vec<ConfigEntry> {
     m.iter()
         .map(|(k, v)| {
             let value = match v.read_lock::<Array>() {
@@ -45,12 +41,12 @@ fn config_entries(m: &Map) -> Vec<(String, ConfigValue)> {
 }
 
 /// `entrypoint`/`cmd`: an array is exec form (JSON), a string is passed as is (shell form).
-fn exec_form(key: &str, v: &Dynamic) -> RResult<Vec<(String, ConfigValue)>> {
+fn exec_form(key: &str, v: &Dynamic) -> RResult<ConfigValue> {
     if let Some(a) = v.read_lock::<Array>() {
-        return Ok(vec![(key.into(), ConfigValue::Many(string_array(&a)))]);
+        return Ok(ConfigValue::Many(string_array(&a)));
     }
     if v.is_string() {
-        return Ok(vec![(key.into(), ConfigValue::One(v.to_string()))]);
+        return Ok(ConfigValue::One(v.to_string()));
     }
     Err(invalid(
         key,
@@ -58,8 +54,8 @@ fn exec_form(key: &str, v: &Dynamic) -> RResult<Vec<(String, ConfigValue)>> {
     ))
 }
 
-/// A remote from `"user@host[:port]"` or `#{host, user, port, identity, options}`: the host,
-/// user, port (1..=65535) and every ssh option are checked here, before ssh ever runs.
+/// A remote from `"user@host[:port]"` or `#{host, user, port, identity, options}`, checked
+/// (host, user, port, every ssh option) by [`Remote::parse`] and [`RemoteSpec::remote`].
 fn remote_from(v: &Dynamic) -> RResult<Remote> {
     if v.is_string() {
         return Remote::parse(&v.to_string()).rhai();
@@ -78,18 +74,12 @@ fn remote_from(v: &Dynamic) -> RResult<Remote> {
         &m,
         &["host", "user", "port", "identity", "options"],
     )?;
-    let host = o
-        .string("host")?
-        .ok_or_else(|| invalid("remote.host", "is required"))?;
     let port = match m.get("port") {
-        None => None,
-        Some(p) if p.is_unit() => None,
-        Some(p) => {
-            let n = p
-                .as_int()
-                .map_err(|t| invalid("remote.port", format!("expected a port number, got {t}")))?;
-            Some(int_in("remote.port", n, 1u16, u16::MAX).rhai()?)
-        }
+        Some(p) if !p.is_unit() => Some(
+            p.as_int()
+                .map_err(|t| invalid("remote.port", format!("expected a port number, got {t}")))?,
+        ),
+        _ => None,
     };
     let options = match m.get("options") {
         None => Vec::new(),
@@ -103,26 +93,17 @@ fn remote_from(v: &Dynamic) -> RResult<Remote> {
                 )
             })?,
     };
-    let user = o.string("user")?;
-    Remote::new(user.as_deref(), &host, port, o.string("identity")?, options).rhai()
+    let spec = RemoteSpec {
+        host: o.string("host")?,
+        user: o.string("user")?,
+        port,
+        identity: o.string("identity")?,
+        options,
+    };
+    spec.remote().rhai()
 }
 
-fn image_rows(rows: Vec<ImageRow>) -> Array {
-    rows.into_iter()
-        .map(|r| {
-            Dynamic::from_map(map_of([
-                ("id", r.id.into()),
-                (
-                    "names",
-                    Dynamic::from_array(r.names.into_iter().map(Dynamic::from).collect()),
-                ),
-                ("size", r.size.into()),
-                ("created", r.created.into()),
-            ]))
-        })
-        .collect()
-}
-
+/// The options map of `bah_build`.
 fn build_options(host: &Host, m: &Map) -> RResult<BuildOptions> {
     // Build-arg values are secrets from the moment they are handed over, even when another
     // option then turns out to be wrong (the error shows the source line).
@@ -140,8 +121,14 @@ fn build_options(host: &Host, m: &Map) -> RResult<BuildOptions> {
     })
 }
 
-fn opt(s: &str) -> Option<&str> {
-    (!s.is_empty()).then_some(s)
+/// The `format` of `commit(image, #{format})`.
+fn commit_format(m: &Map) -> RResult<Option<String>> {
+    Opts::new("commit", m, &["format"])?.string("format")
+}
+
+/// Local (or build-host) images as script maps.
+fn image_list(host: &Host, remote: Option<&Remote>) -> RResult<Array> {
+    to_rhai(&ops::images(host, remote).rhai()?)
 }
 
 pub fn register(r: &mut Registrar, host: &Arc<Host>) {
@@ -155,7 +142,8 @@ pub fn register(r: &mut Registrar, host: &Arc<Host>) {
 fn register_builder(r: &mut Registrar, host: &Arc<Host>) {
     let h = host.clone();
     r.func("bah_new", &["name", "image"], r#"A buildah Builder: the working container `name` from `image` (`scratch` for an empty one).
-Re-attaches when a working container of that name exists.
+Re-attaches when a working container of that name exists. Throws `invalid_argument` for a bad
+name or image reference, `not_found` for an image that is neither local nor pullable.
 ```rhai
 let b = bah_new("web-build", "localhost/busybox:test");
 ```"#, move |name: &str, image: &str| Builder::open(&h, name, image, None).rhai());
@@ -169,7 +157,9 @@ BatchMode=yes), keys case-insensitive. Throws `invalid_argument` for any other o
 ProxyCommand), a bad value, host or user, or a port outside 1..=65535, before ssh runs.
 ```rhai
 let b = bah_remote("web-build", "scratch", #{host: "10.0.0.5", user: "root", identity: "/root/.ssh/id_ed25519"});
-```"#, move |name: &str, image: &str, remote: Dynamic| Builder::open(&h, name, image, Some(remote_from(&remote)?)).rhai());
+```"#, move |name: &str, image: &str, remote: Dynamic| {
+        Builder::open(&h, name, image, Some(remote_from(&remote)?)).rhai()
+    });
 
     r.getter(
         "container_id",
@@ -206,7 +196,7 @@ b.run("apk add curl");
 b.run(["/bin/busybox", "--install", "-s", "/bin"]);
 ```"#,
         move |b: &mut Builder, c: Dynamic| -> RResult<CommandResult> {
-            b.run(&h, run_what(&c)?, None).rhai()
+            b.run(&h, &run_what(&c)?, None).rhai()
         },
     );
     let h = host.clone();
@@ -218,14 +208,15 @@ b.run(["/bin/busybox", "--install", "-s", "/bin"]);
 b.run_with_isolation("make install", "chroot");
 ```"#,
         move |b: &mut Builder, c: Dynamic, i: &str| -> RResult<CommandResult> {
-            b.run(&h, run_what(&c)?, Some(i)).rhai()
+            b.run(&h, &run_what(&c)?, Some(i)).rhai()
         },
     );
     let h = host.clone();
     r.func(
         "copy",
         &["builder", "source", "destination"],
-        r#"Copy a host file or directory into the working container.
+        r#"Copy a host file or directory into the working container. Throws `not_found` for a missing
+source, `invalid_argument` for a destination that is not an absolute path.
 ```rhai
 b.copy("./site", "/www");
 ```"#,
@@ -237,7 +228,7 @@ b.copy("./site", "/www");
     r.func(
         "add",
         &["builder", "source", "destination"],
-        r#"Like `copy`, but archives are unpacked and URLs fetched.
+        r#"Like `copy`, but archives are unpacked and URLs fetched. Throws like `copy`.
 ```rhai
 b.add("./rootfs.tar", "/");
 ```"#,
@@ -247,6 +238,7 @@ b.add("./rootfs.tar", "/");
     );
     let h = host.clone();
     r.func("write_content", &["builder", "content", "path"], r#"Write `content` to the file `path` in the working container (no shell needed in the image).
+Throws `invalid_argument` for a path that is not absolute or holds `..`.
 ```rhai
 b.write_content("root:x:0:0:root:/root:/bin/sh\n", "/etc/passwd");
 ```"#, move |b: &mut Builder, c: &str, p: &str| -> RResult<CommandResult> { b.write_content(&h, c, p).rhai() });
@@ -288,7 +280,7 @@ b.config(#{env: ["A=1", "B=2"], LABEL: "app=web", entrypoint: ["/bin/httpd", "-f
 b.set_entrypoint(["/bin/httpd", "-f"]);
 ```"#,
         move |b: &mut Builder, v: Dynamic| -> RResult<CommandResult> {
-            b.config(&h, &exec_form("entrypoint", &v)?).rhai()
+            b.set(&h, "entrypoint", exec_form("entrypoint", &v)?).rhai()
         },
     );
     let h = host.clone();
@@ -300,7 +292,7 @@ b.set_entrypoint(["/bin/httpd", "-f"]);
 b.set_cmd(["-p", "8080"]);
 ```"#,
         move |b: &mut Builder, v: Dynamic| -> RResult<CommandResult> {
-            b.config(&h, &exec_form("cmd", &v)?).rhai()
+            b.set(&h, "cmd", exec_form("cmd", &v)?).rhai()
         },
     );
     let h = host.clone();
@@ -308,6 +300,7 @@ b.set_cmd(["-p", "8080"]);
         "commit",
         &["builder", "image"],
         r#"Commit the working container to `image` (OCI format); returns the image id.
+Throws `invalid_argument` for a bad image reference or a removed builder.
 ```rhai
 let id = b.commit("localhost/web:1");
 ```"#,
@@ -318,19 +311,19 @@ let id = b.commit("localhost/web:1");
         "commit",
         &["builder", "image", "options"],
         r#"Commit with options: `format` (`oci` or `docker`; docker keeps HEALTHCHECK).
+Throws `invalid_argument` for an unknown option or format.
 ```rhai
 b.commit("localhost/web:1", #{format: "docker"});
 ```"#,
         move |b: &mut Builder, i: &str, m: Map| -> RResult<String> {
-            let o = Opts::new("commit", &m, &["format"])?;
-            b.commit(&h, i, o.string("format")?.as_deref()).rhai()
+            b.commit(&h, i, commit_format(&m)?.as_deref()).rhai()
         },
     );
     let h = host.clone();
     r.func(
         "remove",
         &["builder"],
-        r#"Remove the working container.
+        r#"Remove the working container. Throws `invalid_argument` when it was removed already.
 ```rhai
 b.remove();
 ```"#,
@@ -344,13 +337,7 @@ b.remove();
 ```rhai
 b.reset();
 ```"#,
-        move |b: &mut Builder| -> RResult<Builder> {
-            if !b.container_id.is_empty() {
-                b.remove(&h).rhai()?;
-            }
-            *b = Builder::open(&h, &b.name, &b.image, b.remote.clone()).rhai()?;
-            Ok(b.clone())
-        },
+        move |b: &mut Builder| -> RResult<Builder> { b.reset(&h).rhai() },
     );
     let h = host.clone();
     r.func(
@@ -383,15 +370,14 @@ b.umount();
 ```rhai
 for i in b.images() { print(i.names); }
 ```"#,
-        move |b: &mut Builder| -> RResult<Array> {
-            Ok(image_rows(ops::images(&h, b.remote.as_ref()).rhai()?))
-        },
+        move |b: &mut Builder| -> RResult<Array> { image_list(&h, b.remote.as_ref()) },
     );
     let h = host.clone();
     r.func(
         "image_remove",
         &["builder", "image"],
         r#"Remove an image.
+Throws `not_found` for an image that does not exist.
 ```rhai
 b.image_remove("localhost/web:old");
 ```"#,
@@ -404,6 +390,7 @@ b.image_remove("localhost/web:old");
         "image_pull",
         &["builder", "image", "tls_verify"],
         r#"Pull an image; `tls_verify` false for a plain-HTTP registry.
+Throws `not_found` for an image the registry does not have.
 ```rhai
 b.image_pull("127.0.0.1:5000/web:1", false);
 ```"#,
@@ -416,6 +403,7 @@ b.image_pull("127.0.0.1:5000/web:1", false);
         "image_push",
         &["builder", "image", "destination", "tls_verify"],
         r#"Push an image to a registry reference (`docker://` is implied).
+Throws `invalid_argument` for a bad reference, `not_found` for a missing image.
 ```rhai
 b.image_push("localhost/web:1", "127.0.0.1:5000/web:1", false);
 ```"#,
@@ -428,6 +416,7 @@ b.image_push("localhost/web:1", "127.0.0.1:5000/web:1", false);
         "image_tag",
         &["builder", "image", "new_name"],
         r#"Give an image another name.
+Throws `invalid_argument` for a bad reference, `not_found` for a missing image.
 ```rhai
 b.image_tag("localhost/web:1", "localhost/web:latest");
 ```"#,
@@ -445,30 +434,15 @@ Throws `build_failed` naming the failing step, `not_found` for a missing context
 b.build("localhost/app:1", "./app", "Containerfile", "chroot");
 ```"#,
         move |b: &mut Builder, t: &str, c: &str, f: &str, i: &str| -> RResult<CommandResult> {
-            let o = BuildOptions {
-                file: opt(f).map(String::from),
-                isolation: opt(i).map(String::from),
-                ..BuildOptions::default()
-            };
-            ops::build(&h, b.remote.as_ref(), t, c, &o).rhai()
+            ops::build(&h, b.remote.as_ref(), t, c, &BuildOptions::positional(f, i)).rhai()
         },
     );
     r.pure(
         "to_string",
         &["builder"],
         "Show a Builder.",
-        |b: &mut Builder| {
-            format!(
-                "Builder(name: {}, image: {}, container: {})",
-                b.name, b.image, b.container_id
-            )
-        },
+        |b: &mut Builder| b.to_string(),
     );
-}
-
-fn step(bah: &mut Bah, res: Result<CommandResult, BuildahError>) -> RResult<Bah> {
-    bah.last = Some(res.rhai()?);
-    Ok(bah.clone())
 }
 
 fn register_fluent(r: &mut Registrar, host: &Arc<Host>) {
@@ -486,46 +460,34 @@ let id = bah("web", "localhost/busybox:test")
     .commit("localhost/web:1")
     .image_id;
 ```"#,
-        move |name: &str, image: &str| -> RResult<Bah> {
-            Ok(Bah {
-                builder: Builder::open(&h, name, image, None).rhai()?,
-                last: None,
-                image_id: String::new(),
-            })
-        },
+        move |name: &str, image: &str| -> RResult<Bah> { Bah::open(&h, name, image).rhai() },
     );
     let h = host.clone();
     r.func("run", &["bah", "command"], "Run a shell line or argv; returns the builder.\n```rhai\nbah(\"x\", \"localhost/busybox:test\").run(\"echo hi\").stdout\n```",
-        move |b: &mut Bah, c: Dynamic| -> RResult<Bah> { let res = b.builder.run(&h, run_what(&c)?, None); step(b, res) });
+        move |b: &mut Bah, c: Dynamic| -> RResult<Bah> { b.run(&h, &run_what(&c)?).rhai() });
     let h = host.clone();
     r.func(
         "write",
         &["bah", "content", "path"],
         "Write a file; returns the builder.\n```rhai\nb.write(\"x\", \"/x\")\n```",
-        move |b: &mut Bah, c: &str, p: &str| -> RResult<Bah> {
-            let res = b.builder.write_content(&h, c, p);
-            step(b, res)
-        },
+        move |b: &mut Bah, c: &str, p: &str| -> RResult<Bah> { b.write(&h, c, p).rhai() },
     );
     let h = host.clone();
     r.func(
         "copy",
         &["bah", "source", "destination"],
         "Copy host files in; returns the builder.\n```rhai\nb.copy(\"./app\", \"/app\")\n```",
-        move |b: &mut Bah, s: &str, d: &str| -> RResult<Bah> {
-            let res = b.builder.copy(&h, s, d);
-            step(b, res)
-        },
+        move |b: &mut Bah, s: &str, d: &str| -> RResult<Bah> { b.copy(&h, s, d).rhai() },
     );
     let h = host.clone();
     r.func("add", &["bah", "source", "destination"], "Add host files (archives unpacked); returns the builder.\n```rhai\nb.add(\"./rootfs.tar\", \"/\")\n```",
-        move |b: &mut Bah, s: &str, d: &str| -> RResult<Bah> { let res = b.builder.add(&h, s, d); step(b, res) });
+        move |b: &mut Bah, s: &str, d: &str| -> RResult<Bah> { b.add(&h, s, d).rhai() });
     let h = host.clone();
     r.func("cmd", &["bah", "cmd"], "Set the default command (array: exec form); returns the builder.\n```rhai\nb.cmd([\"httpd\", \"-f\"])\n```",
-        move |b: &mut Bah, v: Dynamic| -> RResult<Bah> { let e = exec_form("cmd", &v)?; let res = b.builder.config(&h, &e); step(b, res) });
+        move |b: &mut Bah, v: Dynamic| -> RResult<Bah> { b.set(&h, "cmd", exec_form("cmd", &v)?).rhai() });
     let h = host.clone();
     r.func("entrypoint", &["bah", "entrypoint"], "Set the entrypoint (array: exec form); returns the builder.\n```rhai\nb.entrypoint([\"/bin/sh\", \"-c\"])\n```",
-        move |b: &mut Bah, v: Dynamic| -> RResult<Bah> { let e = exec_form("entrypoint", &v)?; let res = b.builder.config(&h, &e); step(b, res) });
+        move |b: &mut Bah, v: Dynamic| -> RResult<Bah> { b.set(&h, "entrypoint", exec_form("entrypoint", &v)?).rhai() });
     let h = host.clone();
     r.func(
         "env",
@@ -534,77 +496,44 @@ let id = bah("web", "localhost/busybox:test")
 it is shown as `***` in dry-run, `-v` and debug output and scrubbed from errors.\n\
 Throws `invalid_argument` for an empty key or one with `=`.\n\
 ```rhai\nb.env(\"MODE\", \"prod\")\n```",
-        move |b: &mut Bah, k: &str, v: &str| -> RResult<Bah> {
-            // A secret from the moment the script hands it over, even if the key is bad.
-            h.register_secret(v);
-            if k.is_empty() || k.contains('=') || k.contains('\0') {
-                return Err(invalid("env", format!("`{k}` is not a variable name")));
-            }
-            let res = b
-                .builder
-                .config(&h, &[("env".into(), ConfigValue::One(format!("{k}={v}")))]);
-            step(b, res)
-        },
+        move |b: &mut Bah, k: &str, v: &str| -> RResult<Bah> { b.env(&h, k, v).rhai() },
     );
     let h = host.clone();
     r.func(
         "label",
         &["bah", "key", "value"],
         "Set a label on the image; returns the builder.\n```rhai\nb.label(\"app\", \"web\")\n```",
-        move |b: &mut Bah, k: &str, v: &str| -> RResult<Bah> {
-            let res = b.builder.config(
-                &h,
-                &[("label".into(), ConfigValue::One(format!("{k}={v}")))],
-            );
-            step(b, res)
-        },
+        move |b: &mut Bah, k: &str, v: &str| -> RResult<Bah> { b.label(&h, k, v).rhai() },
     );
     let h = host.clone();
     r.func("config", &["bah", "options"], "`buildah config` options (see Builder.config); returns the builder.\n```rhai\nb.config(#{port: \"80\"})\n```",
-        move |b: &mut Bah, m: Map| -> RResult<Bah> { let res = b.builder.config(&h, &config_entries(&m)); step(b, res) });
+        move |b: &mut Bah, m: Map| -> RResult<Bah> { b.config(&h, &config_entries(&m)).rhai() });
     let h = host.clone();
     r.func("commit", &["bah", "image"], "Commit to `image`; `.image_id` then holds its id. Returns the builder.\n```rhai\nb.commit(\"localhost/web:1\").image_id\n```",
-        move |b: &mut Bah, i: &str| -> RResult<Bah> {
-            b.image_id = b.builder.commit(&h, i, None).rhai()?;
-            let mut out = crate::exec::Output::empty_success();
-            out.stdout = format!("{}\n", b.image_id);
-            b.last = Some(CommandResult::from_output(&crate::exec::Cmd::new("buildah").args(["commit", i]), &out));
-            Ok(b.clone())
-        });
+        move |b: &mut Bah, i: &str| -> RResult<Bah> { b.commit(&h, i).rhai() });
     let h = host.clone();
     r.func(
         "remove",
         &["bah"],
         "Remove the working container; returns the builder.\n```rhai\nb.remove()\n```",
-        move |b: &mut Bah| -> RResult<Bah> {
-            let res = b.builder.remove(&h);
-            step(b, res)
-        },
+        move |b: &mut Bah| -> RResult<Bah> { b.remove(&h).rhai() },
     );
-    fn last(b: &Bah) -> CommandResult {
-        b.last.clone().unwrap_or_else(|| {
-            CommandResult::from_output(
-                &crate::exec::Cmd::new("buildah"),
-                &crate::exec::Output::empty_success(),
-            )
-        })
-    }
     r.getter("stdout", "stdout of the last step.", |b: &mut Bah| {
-        last(b).stdout
+        b.last().stdout
     });
     r.getter("stderr", "stderr of the last step.", |b: &mut Bah| {
-        last(b).stderr
+        b.last().stderr
     });
     r.getter(
         "success",
         "Whether the last step succeeded.",
-        |b: &mut Bah| last(b).success,
+        |b: &mut Bah| b.last().success,
     );
     r.getter("code", "Exit code of the last step.", |b: &mut Bah| {
-        last(b).code
+        b.last().code
     });
     r.getter("result", "The last step's CommandResult.", |b: &mut Bah| {
-        last(b)
+        b.last()
     });
     r.getter(
         "image_id",
@@ -633,13 +562,14 @@ fn register_functions(r: &mut Registrar, host: &Arc<Host>) {
 ```rhai
 for i in bah_images() { print(i.names); }
 ```"#,
-        move || -> RResult<Array> { Ok(image_rows(ops::images(&h, None).rhai()?)) },
+        move || -> RResult<Array> { image_list(&h, None) },
     );
     let h = host.clone();
     r.func(
         "bah_image_remove",
         &["image"],
         r#"Remove an image.
+Throws `not_found` for an image that does not exist.
 ```rhai
 bah_image_remove("localhost/web:old");
 ```"#,
@@ -650,6 +580,7 @@ bah_image_remove("localhost/web:old");
         "bah_image_pull",
         &["image", "tls_verify"],
         r#"Pull an image; `tls_verify` false for a plain-HTTP registry.
+Throws `not_found` for an image the registry does not have.
 ```rhai
 bah_image_pull("127.0.0.1:5000/web:1", false);
 ```"#,
@@ -662,6 +593,7 @@ bah_image_pull("127.0.0.1:5000/web:1", false);
         "bah_image_push",
         &["image", "destination", "tls_verify"],
         r#"Push an image to a registry reference (`docker://` is implied).
+Throws `invalid_argument` for a bad reference, `not_found` for a missing image.
 ```rhai
 bah_image_push("localhost/web:1", "127.0.0.1:5000/web:1", false);
 ```"#,
@@ -674,6 +606,7 @@ bah_image_push("localhost/web:1", "127.0.0.1:5000/web:1", false);
         "bah_image_tag",
         &["image", "new_name"],
         r#"Give an image another name.
+Throws `invalid_argument` for a bad reference, `not_found` for a missing image.
 ```rhai
 bah_image_tag("localhost/web:1", "localhost/web:stable");
 ```"#,
@@ -705,4 +638,151 @@ bah_build("localhost/app:1", "./app");
             ops::build(&h, None, t, c, &BuildOptions::default()).rhai()
         },
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::Output;
+    use crate::host::recording_host;
+    use rhai::Engine;
+
+    fn value(script: &str) -> Dynamic {
+        Engine::new().eval::<Dynamic>(script).unwrap()
+    }
+
+    fn map(script: &str) -> Map {
+        value(script).cast::<Map>()
+    }
+
+    /// The `kind` and `field` of a script error.
+    fn kind_and_field(e: Box<rhai::EvalAltResult>) -> (String, String) {
+        let rhai::EvalAltResult::ErrorRuntime(v, _) = *e else {
+            panic!("not a runtime error: {e}");
+        };
+        let m = v.cast::<Map>();
+        let get = |k: &str| m.get(k).map(|v| v.to_string()).unwrap_or_default();
+        (get("kind"), get("field"))
+    }
+
+    #[test]
+    fn script_values_become_specs() {
+        assert_eq!(
+            run_what(&value(r#""echo hi""#)).unwrap(),
+            RunWhat::Shell("echo hi".into())
+        );
+        assert_eq!(
+            run_what(&value(r#"["sleep", 1]"#)).unwrap(),
+            RunWhat::Argv(vec!["sleep".into(), "1".into()])
+        );
+        assert_eq!(
+            kind_and_field(run_what(&value("42")).unwrap_err()),
+            ("invalid_argument".into(), "command".into())
+        );
+        assert_eq!(
+            exec_form("cmd", &value(r#"["cat", "/x"]"#)).unwrap(),
+            ConfigValue::Many(vec!["cat".into(), "/x".into()])
+        );
+        assert_eq!(
+            kind_and_field(exec_form("cmd", &value("#{}")).unwrap_err()),
+            ("invalid_argument".into(), "cmd".into())
+        );
+        let mut entries = config_entries(&map(r#"#{env: ["A=1", "B=2"], port: 80}"#));
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            entries,
+            vec![
+                (
+                    "env".into(),
+                    ConfigValue::Many(vec!["A=1".into(), "B=2".into()])
+                ),
+                ("port".into(), ConfigValue::One("80".into())),
+            ]
+        );
+        assert_eq!(
+            commit_format(&map(r#"#{format: "docker"}"#))
+                .unwrap()
+                .as_deref(),
+            Some("docker")
+        );
+        assert!(commit_format(&map("#{fmt: 1}")).is_err());
+    }
+
+    #[test]
+    fn remotes_from_strings_and_maps() {
+        let r = remote_from(&value(r#""root@10.0.0.5:2222""#)).unwrap();
+        assert_eq!((r.target.as_str(), r.port), ("root@10.0.0.5", Some(2222)));
+        let r = remote_from(&value(
+            r#"#{host: "h", user: "u", port: 22, identity: "/k", options: ["LogLevel=ERROR"]}"#,
+        ))
+        .unwrap();
+        assert_eq!(
+            (r.target.as_str(), r.port, r.identity.as_deref()),
+            ("u@h", Some(22), Some("/k"))
+        );
+        assert_eq!(r.options, vec!["LogLevel=ERROR"]);
+        // (remote, field named in the error)
+        let rejected = [
+            ("42", "remote"),
+            (r#"#{user: "u"}"#, "remote.host"),
+            (r#"#{host: "h", port: 22.5}"#, "remote.port"),
+            (r#"#{host: "h", port: 0}"#, "remote.port"),
+            (
+                r#"#{host: "h", options: "LogLevel=ERROR"}"#,
+                "remote.options",
+            ),
+            (
+                r#"#{host: "h", options: ["ProxyCommand=x"]}"#,
+                "remote.options",
+            ),
+            (r#"#{host: "h", colour: 1}"#, "remote option"),
+        ];
+        for (given, field) in rejected {
+            let e = remote_from(&value(given)).unwrap_err();
+            assert_eq!(
+                kind_and_field(e),
+                ("invalid_argument".into(), field.into()),
+                "{given}"
+            );
+        }
+    }
+
+    #[test]
+    fn build_arg_values_are_secrets_even_when_an_option_is_bad() {
+        let (h, _) = recording_host();
+        let o = build_options(
+            &h,
+            &map(r#"#{file: "C", build_args: #{TOKEN: "s3cret-value"}, isolation: "chroot"}"#),
+        )
+        .unwrap();
+        assert_eq!(o.build_args, vec![("TOKEN".into(), "s3cret-value".into())]);
+        assert_eq!(o.file.as_deref(), Some("C"));
+        let (h, _) = recording_host();
+        assert!(
+            build_options(&h, &map(r#"#{build_args: #{T: "other-secret"}, bogus: 1}"#)).is_err()
+        );
+        assert_eq!(h.redact("other-secret"), "***");
+    }
+
+    #[test]
+    fn image_listings_become_maps() {
+        let (h, rec) = recording_host();
+        let mut out = Output::empty_success();
+        out.stdout = r#"[{"id": "a96f", "names": ["localhost/busybox:test"], "size": "2.13 MB", "createdatraw": "2026-11-25T16:15:28Z"}]"#.into();
+        rec.reply(out);
+        let list = image_list(&h, None).unwrap();
+        let row = list[0].read_lock::<Map>().unwrap();
+        let text = |k: &str| row[k].to_string();
+        assert_eq!(
+            (text("id"), text("size"), text("created")),
+            (
+                "a96f".into(),
+                "2.13 MB".into(),
+                "2026-11-25T16:15:28Z".into()
+            )
+        );
+        let names = row["names"].read_lock::<Array>().unwrap();
+        assert_eq!(names[0].to_string(), "localhost/busybox:test");
+        assert_eq!(rec.argvs(), vec![vec!["buildah", "images", "--json"]]);
+    }
 }

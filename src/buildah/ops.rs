@@ -1,4 +1,5 @@
-//! buildah operations through the host's executor.
+//! buildah operations through the host's executor: each builds its argv ([`argv`], pure),
+//! runs it, and reads the answer ([`parse`]).
 //!
 //! Ownership: a working container or image tag is registered for cleanup (and a builder put
 //! in the owner ledger) only when herodo created it. Re-attaching to an existing builder, or
@@ -7,96 +8,85 @@
 
 use std::path::Path;
 
-pub use super::parse::ImageRow;
+use super::argv::{self, CopyVerb};
+use super::parse::{self, ImageRow};
 use super::{
-    buildah, buildah_args, check_container_path, check_image, check_name, classify, owners, parse,
-    quote_argv, rootfs, BuildOptions, BuildahError, ConfigValue, Remote,
+    check_container_path, check_image, classify, env_secrets, owners, rootfs, BuildOptions,
+    BuildahError, Builder, ConfigEntry, ConfigValue, Remote, RunWhat,
 };
-use crate::exec::CommandResult;
-use crate::exec::{Arg, Cmd, ExecError, Output};
+use crate::error::HostError;
+use crate::exec::{Arg, Cmd, CommandResult, ExecError, Output};
 use crate::host::{Host, Resource};
 
 type Result<T> = std::result::Result<T, BuildahError>;
 
-/// A buildah working container (seed 003's Builder).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Builder {
-    pub name: String,
-    pub container_id: String,
-    pub image: String,
-    pub debug_mode: bool,
-    pub remote: Option<Remote>,
-}
-
-/// A failed command with every registered secret scrubbed from its output tails: a tool may
-/// echo an env value back in its error message.
-fn scrub(host: &Host, e: ExecError) -> ExecError {
-    match e {
-        ExecError::Failed {
-            cmd,
-            status,
-            stdout,
-            stderr,
-        } => ExecError::Failed {
-            cmd: host.redact(&cmd),
-            status,
-            stdout: host.redact(&stdout),
-            stderr: host.redact(&stderr),
-        },
-        ExecError::Timeout {
-            cmd,
-            after,
-            stdout,
-            stderr,
-        } => ExecError::Timeout {
-            cmd: host.redact(&cmd),
-            after,
-            stdout: host.redact(&stdout),
-            stderr: host.redact(&stderr),
-        },
-        other => other,
+/// A failed command with every registered secret scrubbed from its command line and output
+/// tails: a tool may echo an env value back in its error message.
+fn scrub(host: &Host, mut e: ExecError) -> ExecError {
+    if let ExecError::Failed {
+        cmd,
+        stdout,
+        stderr,
+        ..
     }
+    | ExecError::Timeout {
+        cmd,
+        stdout,
+        stderr,
+        ..
+    } = &mut e
+    {
+        for text in [cmd, stdout, stderr] {
+            *text = host.redact(text);
+        }
+    }
+    e
 }
 
-fn run(host: &Host, cmd: Cmd, what: &'static str, subject: &str, debug: bool) -> Result<Output> {
+/// Run `cmd` (printed first in debug mode); a non-zero exit is an `Ok` output.
+fn attempt(host: &Host, cmd: &Cmd, debug: bool) -> Result<Output> {
     if debug {
         eprintln!("[buildah] {cmd}");
     }
-    let out = host
-        .exec_checked(cmd)
-        .map_err(|e| classify(scrub(host, e), what, subject))?;
+    host.exec(cmd.clone())
+        .map_err(|e| BuildahError::Exec(scrub(host, e)))
+}
+
+/// The error of `cmd`, which ran and failed: scrubbed, and `not_found` when buildah says the
+/// `what` named `subject` does not exist.
+fn failure(
+    host: &Host,
+    cmd: &Cmd,
+    out: &Output,
+    what: &'static str,
+    subject: &str,
+) -> BuildahError {
+    classify(scrub(host, ExecError::failed(cmd, out)), what, subject)
+}
+
+/// Run `cmd`; a non-zero exit is an error (see [`failure`]). In debug mode the output is
+/// printed too, scrubbed.
+fn run(host: &Host, cmd: &Cmd, what: &'static str, subject: &str, debug: bool) -> Result<Output> {
+    let out = attempt(host, cmd, debug)?;
+    if !out.success() {
+        return Err(failure(host, cmd, &out, what, subject));
+    }
     if debug && !out.stdout.is_empty() {
         eprint!("{}", host.redact(&out.stdout));
     }
     Ok(out)
 }
 
-fn result(cmd: &Cmd, out: &Output) -> CommandResult {
-    CommandResult::from_output(cmd, out)
-}
-
-fn plain(value: impl Into<String>) -> Arg {
-    Arg {
-        value: value.into(),
-        secret: false,
-    }
-}
-
-fn last_line(s: &str) -> String {
-    s.lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .trim()
-        .to_string()
-}
-
-/// buildah's words for "there is no such image/container".
-fn is_missing(stderr: &str) -> bool {
-    let s = stderr.to_ascii_lowercase();
-    ["image not known", "no such image", "container not known"]
-        .iter()
-        .any(|m| s.contains(m))
+/// [`run`], and the script's view of what ran.
+fn result(
+    host: &Host,
+    cmd: &Cmd,
+    what: &'static str,
+    subject: &str,
+    debug: bool,
+) -> Result<CommandResult> {
+    let out = run(host, cmd, what, subject, debug)?;
+    Ok(CommandResult::from_output(cmd, &out))
 }
 
 /// Whether `image` names an image already. When buildah cannot tell, assume it does: leaking
@@ -106,20 +96,19 @@ fn image_exists(host: &Host, remote: Option<&Remote>, image: &str) -> bool {
     if host.settings.dry_run {
         return true;
     }
-    let cmd = buildah(
-        remote,
-        vec![
-            "inspect".into(),
-            "--type".into(),
-            "image".into(),
-            "--format".into(),
-            "{{.FromImageID}}".into(),
-            image.into(),
-        ],
-    );
-    match host.exec(cmd) {
-        Ok(out) => out.success() || !is_missing(&out.stderr),
+    match host.exec(argv::command(remote, argv::inspect_image(image))) {
+        Ok(out) => out.success() || !parse::is_missing(&out.stderr),
         Err(_) => true,
+    }
+}
+
+/// A cleanup's removal: gone already counts as removed; any other failure is reported,
+/// scrubbed.
+fn remove_for_cleanup(h: &Host, cmd: Cmd) -> std::result::Result<(), String> {
+    match h.exec_checked(cmd) {
+        Ok(_) => Ok(()),
+        Err(ExecError::Failed { stderr, .. }) if parse::is_missing(&stderr) => Ok(()),
+        Err(e) => Err(h.redact(&e.to_string())),
     }
 }
 
@@ -130,52 +119,47 @@ fn register_image(host: &Host, remote: Option<&Remote>, image: &str, existed: bo
     }
     let (r, i) = (remote.cloned(), image.to_string());
     host.resources.forget("image", image);
-    // Not `rmi -f`: that would also remove containers someone else made from the image.
     host.resources
         .register(Resource::new("image", image, move |h| {
-            match h.exec_checked(buildah(r.as_ref(), vec!["rmi".into(), i.clone()])) {
-                Ok(_) => Ok(()),
-                Err(ExecError::Failed { stderr, .. }) if is_missing(&stderr) => Ok(()),
-                Err(e) => Err(h.redact(&e.to_string())),
-            }
+            remove_for_cleanup(h, argv::command(r.as_ref(), argv::rmi(&i)))
         }));
 }
 
+/// Run `make`, which creates the image tag `image`; the tag is herodo's to clean up only when
+/// it did not exist before.
+fn making_image<T>(
+    host: &Host,
+    remote: Option<&Remote>,
+    image: &str,
+    make: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    let existed = image_exists(host, remote, image);
+    let made = make()?;
+    register_image(host, remote, image, existed);
+    Ok(made)
+}
+
 impl Builder {
-    fn cmd(&self, argv: Vec<String>) -> Cmd {
-        buildah(self.remote.as_ref(), argv)
+    fn cmd(&self, args: Vec<Arg>) -> Cmd {
+        argv::command(self.remote.as_ref(), args)
     }
 
-    fn exec(&self, host: &Host, argv: Vec<String>) -> Result<(Cmd, Output)> {
-        let cmd = self.cmd(argv);
-        let out = run(host, cmd.clone(), "container", &self.name, self.debug_mode)?;
-        Ok((cmd, out))
+    /// Run a command on this builder's container: a missing container is `not_found`.
+    fn exec_cmd(&self, host: &Host, cmd: &Cmd) -> Result<CommandResult> {
+        result(host, cmd, "container", &self.name, self.debug_mode)
     }
 
-    fn id(&self) -> Result<String> {
-        if self.container_id.is_empty() {
-            return Err(BuildahError::invalid(
-                "builder",
-                format!(
-                    "builder {} has no working container (it was removed)",
-                    self.name
-                ),
-            ));
-        }
-        Ok(self.container_id.clone())
-    }
-
-    /// The name cleanup reports use: `NAME`, or `NAME@user@host[:port]` for a remote builder.
-    fn resource_name(&self) -> String {
-        match &self.remote {
-            None => self.name.clone(),
-            Some(r) => format!("{}@{}", self.name, r.label()),
-        }
+    /// Run `args`, built from [`Builder::container_id`], on the working container. A removed
+    /// builder is an error here, after the arguments were checked: a bad argument is reported
+    /// first.
+    fn exec(&self, host: &Host, args: Vec<Arg>) -> Result<CommandResult> {
+        self.id()?;
+        self.exec_cmd(host, &self.cmd(args))
     }
 
     /// Attach to the working container `name` if it exists, else create it from `image`.
     pub fn open(host: &Host, name: &str, image: &str, remote: Option<Remote>) -> Result<Builder> {
-        check_name(name)?;
+        super::check_name(name)?;
         check_image("image", image)?;
         let remote = remote.map(Remote::checked).transpose()?;
         let mut b = Builder {
@@ -184,35 +168,27 @@ impl Builder {
             remote,
             ..Builder::default()
         };
-        // Create first (one command); only a name already taken means re-attaching.
+        // Create first (one command); only a name already taken means re-attaching. Locally
+        // buildah writes the new id to a file (no second command to learn it).
         let cidfile = if b.remote.is_none() && !host.settings.dry_run {
-            Some(
-                crate::common::tmp::mktemp()
-                    .map_err(|e| BuildahError::invalid("builder", e.to_string()))?,
-            )
+            let f = crate::common::tmp::mktemp()?;
+            let _ = std::fs::remove_file(&f);
+            Some(f)
         } else {
             None
         };
-        let mut argv = vec!["from".to_string()];
-        if let Some(f) = &cidfile {
+        let shown = cidfile.as_ref().map(|f| f.display().to_string());
+        let cmd = b.cmd(argv::from(name, image, shown.as_deref()));
+        let created = attempt(host, &cmd, false);
+        let cid = cidfile.as_ref().and_then(|f| {
+            let id = std::fs::read_to_string(f).ok();
             let _ = std::fs::remove_file(f);
-            argv.extend(["--cidfile".into(), f.display().to_string()]);
-        }
-        argv.extend(["--name".into(), name.into(), image.into()]);
-        let created = host.exec(b.cmd(argv.clone()))?;
-        let cid = cidfile
-            .as_ref()
-            .and_then(|f| std::fs::read_to_string(f).ok());
-        if let Some(f) = &cidfile {
-            let _ = std::fs::remove_file(f);
-        }
+            id
+        });
+        let created = created?;
         if !created.success() {
-            if !created.stderr.contains("already in use") {
-                return Err(classify(
-                    scrub(host, ExecError::failed(&b.cmd(argv), &created)),
-                    "image",
-                    image,
-                ));
+            if !parse::name_in_use(&created.stderr) {
+                return Err(failure(host, &cmd, &created, "image", image));
             }
             return b.reattach(host);
         }
@@ -236,40 +212,22 @@ impl Builder {
     /// `inspect` gives the name the builder was made from (`buildah containers` shows the
     /// image's first name now, which changes when someone tags the image).
     fn lookup(&self, host: &Host) -> Result<Option<(String, String)>> {
-        let cmd = self.cmd(vec![
-            "inspect".into(),
-            "--type".into(),
-            "container".into(),
-            "--format".into(),
-            "{{.ContainerID}} {{.FromImage}}".into(),
-            self.name.clone(),
-        ]);
-        if self.debug_mode {
-            eprintln!("[buildah] {cmd}");
-        }
-        let out = host.exec(cmd.clone()).map_err(|e| scrub(host, e))?;
+        let cmd = self.cmd(argv::inspect_container(&self.name));
+        let out = attempt(host, &cmd, self.debug_mode)?;
         if !out.success() {
-            if is_missing(&out.stderr) {
+            if parse::is_missing(&out.stderr) {
                 return Ok(None);
             }
-            let failed = scrub(host, ExecError::failed(&cmd, &out));
-            return Err(classify(failed, "container", &self.name));
+            return Err(failure(host, &cmd, &out, "container", &self.name));
         }
-        let line = last_line(&out.stdout);
-        let (id, image) = line.split_once(' ').unwrap_or((line.as_str(), ""));
+        let (id, image) = parse::container_line(&out.stdout);
         if id.is_empty() && !host.settings.dry_run {
             return Err(BuildahError::Parse {
                 cmd: cmd.to_string(),
-                reason: format!("no container id in `{line}`"),
+                reason: format!("no container id in `{}`", parse::last_line(&out.stdout)),
             });
         }
-        // A builder made from scratch has no base image name.
-        let image = if image.trim().is_empty() {
-            "scratch"
-        } else {
-            image.trim()
-        };
-        Ok(Some((id.to_string(), image.to_string())))
+        Ok(Some((id, image)))
     }
 
     /// Use the existing working container of this name. It is not ours: it is not registered
@@ -312,12 +270,7 @@ impl Builder {
         host.resources.forget("buildah-container", &shown);
         host.resources
             .register(Resource::new("buildah-container", shown, move |h| {
-                let res = h.exec_checked(buildah(r.as_ref(), vec!["rm".into(), id.clone()]));
-                match res {
-                    Ok(_) => {}
-                    Err(ExecError::Failed { stderr, .. }) if is_missing(&stderr) => {}
-                    Err(e) => return Err(h.redact(&e.to_string())),
-                }
+                remove_for_cleanup(h, argv::command(r.as_ref(), argv::rm(&id)))?;
                 owners::forget(h, &name, &id, r.as_ref());
                 Ok(())
             }));
@@ -327,50 +280,30 @@ impl Builder {
     pub fn run(
         &self,
         host: &Host,
-        what: RunWhat,
+        what: &RunWhat,
         isolation: Option<&str>,
     ) -> Result<CommandResult> {
-        let mut argv = vec!["run".to_string()];
-        if let Some(i) = isolation {
-            super::check_isolation(i)?;
-            argv.extend(["--isolation".into(), i.into()]);
-        }
-        argv.push(self.id()?);
-        argv.push("--".into());
-        match what {
-            RunWhat::Shell(line) => argv.extend(["sh".into(), "-c".into(), line]),
-            RunWhat::Argv(a) => {
-                if a.is_empty() {
-                    return Err(BuildahError::invalid("command", "the argv is empty"));
-                }
-                argv.extend(a);
-            }
-        }
-        let (cmd, out) = self.exec(host, argv)?;
-        Ok(result(&cmd, &out))
+        self.exec(host, argv::run(&self.container_id, what, isolation)?)
     }
 
-    fn copy_like(&self, host: &Host, verb: &str, src: &str, dst: &str) -> Result<CommandResult> {
-        check_container_path("destination", dst)?;
-        let remote_url =
-            verb == "add" && (src.starts_with("http://") || src.starts_with("https://"));
-        if self.remote.is_none() && !remote_url && !std::path::Path::new(src).exists() {
-            return Err(BuildahError::NotFound {
-                what: "file",
-                name: src.into(),
-                command: None,
-            });
+    /// `copy` or `add` of a host path (or, for `add`, a URL). A local source that does not
+    /// exist is `not_found` before buildah runs.
+    fn put(&self, host: &Host, verb: CopyVerb, src: &str, dst: &str) -> Result<CommandResult> {
+        let args = argv::copy(verb, &self.container_id, src, dst)?;
+        let fetched =
+            verb == CopyVerb::Add && (src.starts_with("http://") || src.starts_with("https://"));
+        if self.remote.is_none() && !fetched && !Path::new(src).exists() {
+            return Err(BuildahError::not_found("file", src));
         }
-        let (cmd, out) = self.exec(host, vec![verb.into(), self.id()?, src.into(), dst.into()])?;
-        Ok(result(&cmd, &out))
+        self.exec(host, args)
     }
 
     pub fn copy(&self, host: &Host, src: &str, dst: &str) -> Result<CommandResult> {
-        self.copy_like(host, "copy", src, dst)
+        self.put(host, CopyVerb::Copy, src, dst)
     }
 
     pub fn add(&self, host: &Host, src: &str, dst: &str) -> Result<CommandResult> {
-        self.copy_like(host, "add", src, dst)
+        self.put(host, CopyVerb::Add, src, dst)
     }
 
     /// Write `content` to `path` inside the container (no shell needed in the image).
@@ -379,43 +312,21 @@ impl Builder {
     pub fn write_content(&self, host: &Host, content: &str, path: &str) -> Result<CommandResult> {
         check_container_path("path", path)?;
         let id = self.id()?;
-        match &self.remote {
-            None => {
-                let tmp = crate::common::tmp::mktemp()
-                    .map_err(|e| BuildahError::invalid("write_content", e.to_string()))?;
-                let res = std::fs::write(&tmp, content)
-                    .map_err(|e| {
-                        BuildahError::invalid(
-                            "write_content",
-                            format!("cannot write {}: {e}", tmp.display()),
-                        )
-                    })
-                    .and_then(|_| {
-                        self.exec(
-                            host,
-                            vec!["copy".into(), id, tmp.display().to_string(), path.into()],
-                        )
-                    });
-                let _ = std::fs::remove_file(&tmp);
-                let (cmd, out) = res?;
-                Ok(result(&cmd, &out))
-            }
-            Some(r) => {
-                let copy = quote_argv(&[
-                    "buildah".into(),
-                    "copy".into(),
-                    id,
-                    "\"$t\"".into(),
-                    path.into(),
-                ])
-                .replace("'\"$t\"'", "\"$t\"");
-                let script =
-                    format!("t=$(mktemp) && cat > \"$t\" && {copy}; rc=$?; rm -f \"$t\"; exit $rc");
-                let cmd = r.ssh(script, false).stdin(content.as_bytes().to_vec());
-                let out = run(host, cmd.clone(), "container", &self.name, self.debug_mode)?;
-                Ok(result(&cmd, &out))
-            }
-        }
+        let Some(r) = &self.remote else {
+            let tmp = crate::common::tmp::mktemp()?;
+            let res = std::fs::write(&tmp, content)
+                .map_err(|e| BuildahError::from(HostError::io("write", &tmp, e)))
+                .and_then(|_| {
+                    let staged = tmp.display().to_string();
+                    self.exec(host, argv::copy(CopyVerb::Copy, &id, &staged, path)?)
+                });
+            let _ = std::fs::remove_file(&tmp);
+            return res;
+        };
+        let cmd = r
+            .ssh(argv::remote_write_script(&id, path), false)
+            .stdin(content.as_bytes().to_vec());
+        self.exec_cmd(host, &cmd)
     }
 
     /// The content of the text file `path` inside the container. Symlinks are resolved inside
@@ -424,173 +335,136 @@ impl Builder {
         check_container_path("path", path)?;
         let id = self.id()?;
         let bytes = match &self.remote {
-            None => {
-                let root = self.mount(host)?;
-                if host.settings.dry_run {
-                    let _ = self.umount(host);
-                    return Ok(String::new());
-                }
-                let read = if Path::new(&root).is_absolute() {
-                    rootfs::read_in_root(Path::new(&root), path)
-                } else {
-                    Err(std::io::Error::other(format!(
-                        "buildah mount printed `{root}`, not a mount point"
-                    )))
-                };
-                let _ = self.umount(host);
-                read.map_err(|e| match e.kind() {
-                    std::io::ErrorKind::NotFound => BuildahError::NotFound {
-                        what: "file",
-                        name: path.into(),
-                        command: None,
-                    },
-                    _ => BuildahError::invalid("path", format!("cannot read {path}: {e}")),
-                })?
-            }
-            Some(r) => {
-                let script = quote_argv(&[
-                    "sh".into(),
-                    "-c".into(),
-                    rootfs::REMOTE_READ_SCRIPT.into(),
-                    "herodo-read".into(),
-                    id,
-                    path.into(),
-                ]);
-                let cmd = r.ssh(script, false);
-                if self.debug_mode {
-                    eprintln!("[buildah] {cmd}");
-                }
-                let out = host.exec(cmd.clone()).map_err(|e| scrub(host, e))?;
-                // The script's own exit codes, so a remote read fails like a local one.
-                match out.status.code() {
-                    0 => out.stdout.into_bytes(),
-                    44 => {
-                        return Err(BuildahError::NotFound {
-                            what: "file",
-                            name: path.into(),
-                            command: None,
-                        })
-                    }
-                    45 => {
-                        return Err(BuildahError::invalid(
-                            "path",
-                            format!("{path} is not a regular file"),
-                        ))
-                    }
-                    _ => {
-                        let failed = scrub(host, ExecError::failed(&cmd, &out));
-                        return Err(classify(failed, "container", &self.name));
-                    }
-                }
-            }
+            None => self.read_mounted(host, path)?,
+            Some(r) => self.read_remote(host, r, &id, path)?,
         };
         String::from_utf8(bytes)
             .map_err(|_| BuildahError::invalid("path", format!("{path} is not UTF-8 text")))
     }
 
+    /// Read `path` through a local mount of the container's root.
+    fn read_mounted(&self, host: &Host, path: &str) -> Result<Vec<u8>> {
+        let root = self.mount(host)?;
+        if host.settings.dry_run {
+            let _ = self.umount(host);
+            return Ok(Vec::new());
+        }
+        let read = if Path::new(&root).is_absolute() {
+            rootfs::read_in_root(Path::new(&root), path)
+        } else {
+            Err(std::io::Error::other(format!(
+                "buildah mount printed `{root}`, not a mount point"
+            )))
+        };
+        let _ = self.umount(host);
+        read.map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => BuildahError::not_found("file", path),
+            _ => BuildahError::invalid("path", format!("cannot read {path}: {e}")),
+        })
+    }
+
+    /// Read `path` on the build host with [`rootfs::REMOTE_READ_SCRIPT`].
+    fn read_remote(&self, host: &Host, r: &Remote, id: &str, path: &str) -> Result<Vec<u8>> {
+        let cmd = r.ssh(argv::remote_read_script(id, path), false);
+        let out = attempt(host, &cmd, self.debug_mode)?;
+        // The script's own exit codes, so a remote read fails like a local one.
+        match out.status.code() {
+            0 => Ok(out.stdout.into_bytes()),
+            44 => Err(BuildahError::not_found("file", path)),
+            45 => Err(BuildahError::invalid(
+                "path",
+                format!("{path} is not a regular file"),
+            )),
+            _ => Err(failure(host, &cmd, &out, "container", &self.name)),
+        }
+    }
+
     /// `buildah config`; `env` values are secrets from here on (registered before anything
     /// runs, shown as `***` in every command line).
-    pub fn config(&self, host: &Host, entries: &[(String, ConfigValue)]) -> Result<CommandResult> {
-        for v in super::env_secrets(entries) {
+    pub fn config(&self, host: &Host, entries: &[ConfigEntry]) -> Result<CommandResult> {
+        for v in env_secrets(entries) {
             host.register_secret(&v);
         }
-        let mut args = vec![plain("config")];
-        args.extend(super::config_argv(entries)?);
-        args.push(plain(self.id()?));
-        let cmd = buildah_args(self.remote.as_ref(), args);
-        let out = run(host, cmd.clone(), "container", &self.name, self.debug_mode)?;
-        Ok(result(&cmd, &out))
+        self.exec(host, argv::config(&self.container_id, entries)?)
+    }
+
+    /// `buildah config` of one option (`entrypoint`, `cmd`, ...).
+    pub fn set(&self, host: &Host, key: &str, value: ConfigValue) -> Result<CommandResult> {
+        self.config(host, &[(key.to_string(), value)])
     }
 
     /// Commit to `image`; returns the image id.
     pub fn commit(&self, host: &Host, image: &str, format: Option<&str>) -> Result<String> {
-        check_image("image", image)?;
-        let mut argv = vec!["commit".to_string()];
-        if let Some(f) = format {
-            super::check_format(f)?;
-            argv.extend(["--format".into(), f.into()]);
-        }
-        argv.extend([self.id()?, image.into()]);
-        let existed = image_exists(host, self.remote.as_ref(), image);
-        let (_, out) = self.exec(host, argv)?;
-        register_image(host, self.remote.as_ref(), image, existed);
+        let args = argv::commit(&self.container_id, image, format)?;
+        self.id()?;
+        let remote = self.remote.as_ref();
+        let done = making_image(host, remote, image, || self.exec(host, args))?;
         Ok(if host.settings.dry_run {
             format!("dry-run-{image}")
         } else {
-            last_line(&out.stdout)
+            parse::last_line(&done.stdout)
         })
     }
 
     /// Remove the working container (and its owner record).
     pub fn remove(&mut self, host: &Host) -> Result<CommandResult> {
         let id = self.id()?;
-        let (cmd, out) = self.exec(host, vec!["rm".into(), id.clone()])?;
+        let done = self.exec(host, argv::rm(&id))?;
         host.resources
             .forget("buildah-container", &self.resource_name());
         owners::forget(host, &self.name, &id, self.remote.as_ref());
         self.container_id.clear();
-        Ok(result(&cmd, &out))
+        Ok(done)
+    }
+
+    /// Remove the working container (when there still is one) and start a fresh one of the
+    /// same name from the same image.
+    pub fn reset(&mut self, host: &Host) -> Result<Builder> {
+        if !self.container_id.is_empty() {
+            self.remove(host)?;
+        }
+        *self = Builder::open(host, &self.name, &self.image, self.remote.clone())?;
+        Ok(self.clone())
     }
 
     /// Mount the container's filesystem; returns the mount point.
     pub fn mount(&self, host: &Host) -> Result<String> {
-        let (_, out) = self.exec(host, vec!["mount".into(), self.id()?])?;
-        Ok(last_line(&out.stdout))
+        let done = self.exec(host, argv::mount(&self.container_id))?;
+        Ok(parse::last_line(&done.stdout))
     }
 
     pub fn umount(&self, host: &Host) -> Result<CommandResult> {
-        let (cmd, out) = self.exec(host, vec!["umount".into(), self.id()?])?;
-        Ok(result(&cmd, &out))
+        self.exec(host, argv::umount(&self.container_id))
     }
 }
 
-/// What `run` executes.
-pub enum RunWhat {
-    Shell(String),
-    Argv(Vec<String>),
+/// Run a command about `image` (a missing one is `not_found`).
+fn on_image(
+    host: &Host,
+    remote: Option<&Remote>,
+    args: Vec<Arg>,
+    image: &str,
+) -> Result<CommandResult> {
+    result(host, &argv::command(remote, args), "image", image, false)
 }
 
 pub fn images(host: &Host, remote: Option<&Remote>) -> Result<Vec<ImageRow>> {
-    let cmd = buildah(remote, vec!["images".into(), "--json".into()]);
-    let out = run(host, cmd.clone(), "image", "", false)?;
+    let cmd = argv::command(remote, argv::images());
+    let out = run(host, &cmd, "image", "", false)?;
     if host.settings.dry_run {
         return Ok(Vec::new());
     }
-    parse::images(&out.stdout).map_err(|e| BuildahError::Parse {
+    parse::images(&out.stdout).map_err(|source| BuildahError::Json {
         cmd: cmd.to_string(),
-        reason: e.to_string(),
+        source,
     })
-}
-
-fn simple(
-    host: &Host,
-    remote: Option<&Remote>,
-    argv: Vec<String>,
-    what: &'static str,
-    subject: &str,
-) -> Result<CommandResult> {
-    let cmd = buildah(remote, argv);
-    let out = run(host, cmd.clone(), what, subject, false)?;
-    Ok(result(&cmd, &out))
 }
 
 pub fn image_remove(host: &Host, remote: Option<&Remote>, image: &str) -> Result<CommandResult> {
     check_image("image", image)?;
-    let r = simple(
-        host,
-        remote,
-        vec!["rmi".into(), image.into()],
-        "image",
-        image,
-    )?;
+    let done = on_image(host, remote, argv::rmi(image), image)?;
     host.resources.forget("image", image);
-    Ok(r)
-}
-
-fn tls(argv: &mut Vec<String>, tls_verify: bool) {
-    if !tls_verify {
-        argv.push("--tls-verify=false".into());
-    }
+    Ok(done)
 }
 
 pub fn image_pull(
@@ -599,14 +473,8 @@ pub fn image_pull(
     image: &str,
     tls_verify: bool,
 ) -> Result<CommandResult> {
-    check_image("image", image)?;
-    let mut argv = vec!["pull".to_string()];
-    tls(&mut argv, tls_verify);
-    argv.push(image.into());
-    let existed = image_exists(host, remote, image);
-    let r = simple(host, remote, argv, "image", image)?;
-    register_image(host, remote, image, existed);
-    Ok(r)
+    let args = argv::pull(image, tls_verify)?;
+    making_image(host, remote, image, || on_image(host, remote, args, image))
 }
 
 /// Push `image` to `destination` (a registry reference; `docker://` is added when no transport
@@ -618,24 +486,8 @@ pub fn image_push(
     destination: &str,
     tls_verify: bool,
 ) -> Result<CommandResult> {
-    check_image("image", image)?;
-    let dest = if destination.contains("://")
-        || destination.contains(':')
-            && destination.split(':').next().is_some_and(|t| {
-                matches!(
-                    t,
-                    "oci" | "docker-archive" | "oci-archive" | "dir" | "containers-storage"
-                )
-            }) {
-        destination.to_string()
-    } else {
-        check_image("destination", destination)?;
-        format!("docker://{destination}")
-    };
-    let mut argv = vec!["push".to_string()];
-    tls(&mut argv, tls_verify);
-    argv.extend([image.into(), dest]);
-    simple(host, remote, argv, "image", image)
+    let args = argv::push(image, destination, tls_verify)?;
+    on_image(host, remote, args, image)
 }
 
 pub fn image_tag(
@@ -644,18 +496,30 @@ pub fn image_tag(
     image: &str,
     new_name: &str,
 ) -> Result<CommandResult> {
-    check_image("image", image)?;
-    check_image("new_name", new_name)?;
-    let existed = image_exists(host, remote, new_name);
-    let r = simple(
-        host,
-        remote,
-        vec!["tag".into(), image.into(), new_name.into()],
-        "image",
-        image,
-    )?;
-    register_image(host, remote, new_name, existed);
-    Ok(r)
+    let args = argv::tag(image, new_name)?;
+    making_image(host, remote, new_name, || {
+        on_image(host, remote, args, image)
+    })
+}
+
+/// A local build's context directory and Containerfile exist (checked before buildah runs).
+fn check_context(context: &str, o: &BuildOptions) -> Result<()> {
+    let dir = Path::new(context);
+    if !dir.is_dir() {
+        return Err(BuildahError::not_found("build context", context));
+    }
+    let found = match &o.file {
+        Some(f) => dir.join(f).is_file(),
+        None => dir.join("Containerfile").is_file() || dir.join("Dockerfile").is_file(),
+    };
+    if !found {
+        let file = o
+            .file
+            .clone()
+            .unwrap_or_else(|| format!("{context}/Containerfile"));
+        return Err(BuildahError::not_found("Containerfile", file));
+    }
+    Ok(())
 }
 
 /// Build a Containerfile; returns the result of `buildah bud`. A failing step is `build_failed`.
@@ -673,59 +537,20 @@ pub fn build(
     let remote = remote.cloned().map(Remote::checked).transpose()?;
     let remote = remote.as_ref();
     if remote.is_none() {
-        let dir = std::path::Path::new(context);
-        if !dir.is_dir() {
-            return Err(BuildahError::NotFound {
-                what: "build context",
-                name: context.into(),
-                command: None,
+        check_context(context, o)?;
+    }
+    let cmd = argv::command(remote, argv::bud(tag, context, o)?);
+    making_image(host, remote, tag, || {
+        let out = attempt(host, &cmd, false)?;
+        if !out.success() {
+            return Err(BuildahError::BuildFailed {
+                tag: tag.into(),
+                step: host.redact(&parse::failing_step(&out.stdout, &out.stderr)),
+                source: Box::new(scrub(host, ExecError::failed(&cmd, &out))),
             });
         }
-        let file = o.file.as_deref().map(|f| {
-            if std::path::Path::new(f).is_absolute() {
-                f.into()
-            } else {
-                dir.join(f)
-            }
-        });
-        let found = match file {
-            Some(f) => f.is_file(),
-            None => dir.join("Containerfile").is_file() || dir.join("Dockerfile").is_file(),
-        };
-        if !found {
-            return Err(BuildahError::NotFound {
-                what: "Containerfile",
-                name: o
-                    .file
-                    .clone()
-                    .unwrap_or_else(|| format!("{context}/Containerfile")),
-                command: None,
-            });
-        }
-    }
-    let cmd = super::bud_cmd(remote, tag, context, o)?;
-    let existed = image_exists(host, remote, tag);
-    let out = host.exec(cmd.clone()).map_err(|e| scrub(host, e))?;
-    if !out.success() {
-        // buildah names the failing step in stderr; else the last STEP it printed.
-        let step = out
-            .stderr
-            .lines()
-            .rev()
-            .find(|l| l.contains("error building at STEP"))
-            .or_else(|| out.stdout.lines().rev().find(|l| l.starts_with("STEP ")))
-            .map(|l| format!(" at {}", host.redact(l.trim())))
-            .unwrap_or_default();
-        let failed = scrub(host, ExecError::failed(&cmd, &out));
-        return Err(BuildahError::BuildFailed {
-            tag: tag.into(),
-            code: out.status.code(),
-            step,
-            command: crate::error::Classify::info(&failed).command.map(Box::new),
-        });
-    }
-    register_image(host, remote, tag, existed);
-    Ok(result(&cmd, &out))
+        Ok(CommandResult::from_output(&cmd, &out))
+    })
 }
 
 #[cfg(test)]
@@ -756,6 +581,16 @@ mod tests {
         let (mut host, rec) = recording_host();
         host.state_dir = dir.clone();
         TestHost { host, rec, dir }
+    }
+
+    /// A builder `b` whose working container is `cid`.
+    fn builder() -> Builder {
+        Builder {
+            name: "b".into(),
+            container_id: "cid".into(),
+            image: "scratch".into(),
+            ..Builder::default()
+        }
     }
 
     fn failed(stderr: &str) -> Output {
@@ -867,16 +702,11 @@ mod tests {
     fn run_config_commit_argv() {
         let t = host();
         let h = &t.host;
-        let b = Builder {
-            name: "b".into(),
-            container_id: "cid".into(),
-            image: "scratch".into(),
-            ..Builder::default()
-        };
-        b.run(h, RunWhat::Shell("echo hi".into()), None).unwrap();
+        let b = builder();
+        b.run(h, &RunWhat::Shell("echo hi".into()), None).unwrap();
         b.run(
             h,
-            RunWhat::Argv(vec!["/bin/busybox".into(), "--install".into()]),
+            &RunWhat::Argv(vec!["/bin/busybox".into(), "--install".into()]),
             Some("chroot"),
         )
         .unwrap();
@@ -937,17 +767,38 @@ mod tests {
         // The env value never shows, and is scrubbed from free text from now on.
         assert_eq!(t.rec.calls()[2].to_string(), "buildah config --env *** cid");
         assert_eq!(h.redact("echo S3CR3T-CANARY-9f8e7d"), "echo ***");
-        assert!(b.run(h, RunWhat::Shell("x".into()), Some("vm")).is_err());
+        assert!(b.run(h, &RunWhat::Shell("x".into()), Some("vm")).is_err());
+    }
+
+    #[test]
+    fn bad_arguments_are_reported_before_a_removed_builder() {
+        let t = host();
+        let b = Builder {
+            name: "gone".into(),
+            ..Builder::default()
+        };
+        let colour = [("colour".to_string(), ConfigValue::One("red".into()))];
+        let e = b.config(&t.host, &colour).unwrap_err();
+        assert!(e.to_string().contains("unknown key `colour`"), "{e}");
+        let e = b.commit(&t.host, "Bad Tag", None).unwrap_err();
+        assert!(e.to_string().starts_with("invalid image"), "{e}");
+        let e = b.copy(&t.host, "/no/such/file", "/x").unwrap_err();
+        assert!(matches!(e, BuildahError::NotFound { .. }), "{e}");
+        for e in [
+            b.run(&t.host, &RunWhat::Shell("true".into()), None)
+                .unwrap_err(),
+            b.commit(&t.host, "localhost/x:1", None).unwrap_err(),
+            b.mount(&t.host).unwrap_err(),
+        ] {
+            assert!(e.to_string().contains("was removed"), "{e}");
+        }
+        assert!(t.rec.calls().is_empty());
     }
 
     #[test]
     fn config_errors_are_scrubbed() {
         let t = host();
-        let b = Builder {
-            name: "b".into(),
-            container_id: "cid".into(),
-            ..Builder::default()
-        };
+        let b = builder();
         t.rec.reply(failed(
             "Error: bad value TOKEN=S3CR3T-CANARY-9f8e7d and S3CR3T-CANARY-9f8e7d",
         ));
@@ -986,11 +837,7 @@ mod tests {
         t.rec.reply(missing());
         image_pull(&t.host, None, "127.0.0.1:5000/y:1", false).unwrap();
         assert_eq!(t.host.resources.len(), 1);
-        let b = Builder {
-            name: "b".into(),
-            container_id: "cid".into(),
-            ..Builder::default()
-        };
+        let b = builder();
         t.rec.reply(Output::empty_success());
         b.commit(&t.host, "localhost/old:1", None).unwrap();
         assert_eq!(t.host.resources.len(), 1);
@@ -1015,10 +862,8 @@ mod tests {
     fn remote_reads_pass_values_as_parameters() {
         let t = host();
         let b = Builder {
-            name: "b".into(),
-            container_id: "cid".into(),
             remote: Some(Remote::parse("root@10.0.0.5:2222").unwrap()),
-            ..Builder::default()
+            ..builder()
         };
         t.rec.reply(stdout("text\n"));
         assert_eq!(
@@ -1066,11 +911,7 @@ mod tests {
             ),
             Err(BuildahError::NotFound { .. })
         ));
-        let b = Builder {
-            name: "b".into(),
-            container_id: "cid".into(),
-            ..Builder::default()
-        };
+        let b = builder();
         assert!(matches!(
             b.copy(&t.host, "/no/such/file", "/x"),
             Err(BuildahError::NotFound { .. })

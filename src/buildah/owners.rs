@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::remote::Remote;
-use super::{buildah, check_name, BuildahError};
+use super::{argv, check_name, BuildahError};
 use crate::common::owner::{abandoned, owner_tag};
 use crate::common::state;
 use crate::host::{Cleaned, Host};
@@ -62,8 +62,10 @@ pub fn record(
         container_id: container_id.to_string(),
         remote: remote.cloned(),
     };
-    state::write_json(&record_path(&host.state_dir, name, remote), &rec)
-        .map_err(|e| BuildahError::invalid("owner record", e.to_string()))
+    Ok(state::write_json(
+        &record_path(&host.state_dir, name, remote),
+        &rec,
+    )?)
 }
 
 /// The record of a builder, if there is a readable one.
@@ -103,8 +105,7 @@ fn all(state_root: &Path) -> Vec<(PathBuf, OwnerRecord)> {
 
 /// Container ids of the working containers buildah has, by name (`None`: could not list).
 fn containers(host: &Host, remote: Option<&Remote>) -> Option<HashMap<String, String>> {
-    let cmd = buildah(remote, vec!["containers".into(), "--json".into()])
-        .timeout(std::time::Duration::from_secs(60));
+    let cmd = argv::command(remote, argv::containers()).timeout(std::time::Duration::from_secs(60));
     let out = host.exec_checked(cmd).ok()?;
     let rows = super::parse::containers(&out.stdout).ok()?;
     Some(
@@ -135,10 +136,7 @@ pub fn reap_orphans(host: &Host) -> Vec<Cleaned> {
             Some(r) => format!("{}@{}", rec.name, r.label()),
         };
         if host.settings.dry_run {
-            let _ = host.exec(buildah(
-                remote.as_ref(),
-                vec!["rm".into(), rec.container_id.clone()],
-            ));
+            let _ = host.exec(argv::command(remote.as_ref(), argv::rm(&rec.container_id)));
             cleaned.push(Cleaned {
                 kind: "buildah-container",
                 name: shown,
@@ -159,7 +157,7 @@ pub fn reap_orphans(host: &Host) -> Vec<Cleaned> {
             let _ = state::remove(&path);
             continue;
         }
-        let cmd = buildah(remote.as_ref(), vec!["rm".into(), rec.container_id.clone()])
+        let cmd = argv::command(remote.as_ref(), argv::rm(&rec.container_id))
             .timeout(std::time::Duration::from_secs(120));
         let error = match host.exec_checked(cmd) {
             Ok(_) => {

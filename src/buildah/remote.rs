@@ -161,7 +161,37 @@ fn port_number(text: &str, whole: &str) -> Result<u16> {
             format!("`{text}` in `{whole}` is not a port number"),
         )
     })?;
-    int_in("remote.port", n, 1u16, u16::MAX).map_err(|e| bad("remote.port", e.to_string()))
+    Ok(int_in("remote.port", n, 1u16, u16::MAX)?)
+}
+
+/// A remote as a script describes it in a map, `#{host, user, port, identity, options}`:
+/// the fields as given, checked by [`RemoteSpec::remote`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RemoteSpec {
+    pub host: Option<String>,
+    pub user: Option<String>,
+    pub port: Option<i64>,
+    pub identity: Option<String>,
+    pub options: Vec<String>,
+}
+
+impl RemoteSpec {
+    /// The checked remote: a host is required, the port lies in 1..=65535, and the user,
+    /// host and options pass [`Remote::new`].
+    pub fn remote(self) -> Result<Remote> {
+        let host = self.host.ok_or_else(|| bad("remote.host", "is required"))?;
+        let port = self
+            .port
+            .map(|n| int_in("remote.port", n, 1u16, u16::MAX))
+            .transpose()?;
+        Remote::new(
+            self.user.as_deref(),
+            &host,
+            port,
+            self.identity,
+            self.options,
+        )
+    }
 }
 
 impl Remote {
@@ -453,6 +483,49 @@ mod tests {
             "{hidden}"
         );
         assert_eq!(r.label(), "root@127.0.0.1:2222");
+    }
+
+    #[test]
+    fn remote_maps() {
+        let spec = |host: Option<&str>, port: Option<i64>| RemoteSpec {
+            host: host.map(String::from),
+            user: Some("root".into()),
+            port,
+            ..RemoteSpec::default()
+        };
+        let r = spec(Some("10.0.0.5"), Some(2222)).remote().unwrap();
+        assert_eq!((r.target.as_str(), r.port), ("root@10.0.0.5", Some(2222)));
+        assert_eq!(spec(Some("h"), None).remote().unwrap().port, None);
+        // (host, port, field named in the error)
+        let rejected = [
+            (None, None, "remote.host"),
+            (Some("h"), Some(0), "remote.port"),
+            (Some("h"), Some(70000), "remote.port"),
+            (Some("h"), Some(-1), "remote.port"),
+            (Some("h"), Some(i64::MAX), "remote.port"),
+            (Some("bad host"), None, "remote.host"),
+        ];
+        for (host, port, field) in rejected {
+            match spec(host, port).remote() {
+                Err(BuildahError::InvalidArgument { field: f, reason }) => {
+                    assert_eq!(f, field, "{host:?} {port:?}");
+                    assert!(!reason.contains("invalid"), "{reason}");
+                }
+                other => panic!("{host:?} {port:?}: {other:?}"),
+            }
+        }
+        // The field is named once, whichever form the port came in.
+        let e = Remote::parse("u@h:70000").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid remote.port: must be between 1 and 65535, got 70000"
+        );
+        let proxy = RemoteSpec {
+            host: Some("h".into()),
+            options: vec!["ProxyCommand=touch /tmp/x".into()],
+            ..RemoteSpec::default()
+        };
+        assert!(proxy.remote().is_err());
     }
 
     #[test]

@@ -183,7 +183,10 @@ fn every_error_kind_is_listed_once_and_documented() {
         .iter()
         .filter(|k| !readme.contains(&format!("`{k}`")))
         .collect();
-    assert!(undocumented.is_empty(), "kinds missing from README: {undocumented:?}");
+    assert!(
+        undocumented.is_empty(),
+        "kinds missing from README: {undocumented:?}"
+    );
     let literal = regex::Regex::new(r#"ErrorInfo::new\(\s*""#).unwrap();
     let mut stack = vec![root.join("src")];
     while let Some(dir) = stack.pop() {

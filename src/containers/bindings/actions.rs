@@ -9,9 +9,9 @@ use super::{exec_what, on_engine, to_rhai};
 use crate::common::convert;
 use crate::containers::ops;
 use crate::containers::{Container, ExecOptions};
+use crate::exec::CommandResult;
 use crate::glue::{seconds, IntoRhai, Opts, RResult, Registrar};
 use crate::host::Host;
-use crate::exec::CommandResult;
 
 /// `exec`'s options map. Env values are registered as secrets before anything can fail.
 fn exec_options(host: &Host, o: &Map) -> RResult<ExecOptions> {

@@ -7,10 +7,10 @@ mod actions;
 mod builder;
 mod functions;
 
+use crate::glue::to_rhai;
 use std::sync::Arc;
 
-use rhai::{Array, Dynamic, EvalAltResult, Position, Variant};
-use serde::Serialize;
+use rhai::{Array, Dynamic};
 
 use super::ops::{self, EngineCli};
 use super::{Container, ContainerError, ExecCommand};
@@ -30,21 +30,6 @@ fn on_engine<T>(
     op: impl FnOnce(&EngineCli) -> Result<T, ContainerError>,
 ) -> RResult<T> {
     ops::resolve(host).and_then(|e| op(&e)).rhai()
-}
-
-/// THE conversion of a result (a status, a listing, a field of the spec) into a Rhai value:
-/// serde, typed as the binding says (`Map`, `Array`, or `Dynamic` for what may be `()`), so
-/// `herodo fns` shows the type.
-fn to_rhai<T: Serialize, R: Variant + Clone>(v: &T) -> RResult<R> {
-    let d = rhai::serde::to_dynamic(v)?;
-    let got = d.type_name().to_string();
-    d.try_cast::<R>().ok_or_else(|| {
-        Box::new(EvalAltResult::ErrorMismatchOutputType(
-            std::any::type_name::<R>().into(),
-            got,
-            Position::NONE,
-        ))
-    })
 }
 
 /// `with_cmd` accepts a string (split like a shell would, no shell runs it) or an array.
