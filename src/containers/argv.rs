@@ -283,16 +283,40 @@ pub fn tag_argv(image: &str, new_name: &str) -> Argv {
     words(["tag", image, new_name])
 }
 
+/// True for a registry `host[:port]` on this machine: `localhost`, an IPv4 literal in
+/// 127.0.0.0/8 or `[::1]`, with an optional port. A name that merely starts with `127.`
+/// (`127.attacker.example`) is a remote host and keeps TLS.
+pub fn is_loopback_registry(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((inner, port)) if port.is_empty() || is_port(port) => inner,
+            _ => return false,
+        }
+    } else {
+        match host.rsplit_once(':') {
+            Some((name, port)) if is_port(port) => name,
+            Some(_) => return false,
+            None => host,
+        }
+    };
+    name == "localhost"
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn is_port(p: &str) -> bool {
+    p.strip_prefix(':')
+        .unwrap_or(p)
+        .parse::<u16>()
+        .is_ok_and(|n| n > 0)
+}
+
 /// `push` / `pull` (`verb`); registries on the loopback address are plain HTTP.
 pub fn registry_argv(flavor: Flavor, verb: &str, image: &str) -> Argv {
     let mut a = words([verb]);
     let host = image.split('/').next().unwrap_or("");
-    let local = image.contains('/')
-        && (host.starts_with("127.")
-            || host.starts_with("localhost:")
-            || host == "localhost"
-            || host.starts_with("[::1]"));
-    if local {
+    if image.contains('/') && is_loopback_registry(host) {
         match flavor {
             Flavor::Podman => a.push("--tls-verify=false".into()),
             Flavor::Nerdctl => a.push("--insecure-registry".into()),
@@ -658,5 +682,32 @@ mod tests {
                 .collect();
             assert_eq!(got, want.to_vec());
         }
+    }
+
+    #[test]
+    fn only_loopback_registries_are_local() {
+        for local in [
+            "127.0.0.1:5000",
+            "127.1.2.3",
+            "localhost",
+            "localhost:5000",
+            "[::1]:5000",
+            "[::1]",
+        ] {
+            assert!(is_loopback_registry(local), "{local}");
+        }
+        for remote in [
+            "127.attacker.example",
+            "127.attacker.example:5000",
+            "localhost.attacker.example",
+            "[::1].evil:5000",
+            "128.0.0.1:5000",
+            "registry.example:5000",
+            "127.0.0.1:abc",
+        ] {
+            assert!(!is_loopback_registry(remote), "{remote}");
+        }
+        let remote = registry_argv(Flavor::Podman, "push", "127.attacker.example/x:1");
+        assert!(!remote.iter().any(|a| a.contains("tls-verify")), "{remote:?}");
     }
 }
