@@ -313,6 +313,12 @@ impl Builder {
         check_container_path("path", path)?;
         let id = self.id()?;
         let Some(r) = &self.remote else {
+            if host.settings.dry_run {
+                // A dry run stages nothing: the copy is shown with a made-up staging path.
+                let staged = crate::common::tmp::unique_tmp_path("herodo-file");
+                let staged = staged.display().to_string();
+                return self.exec(host, argv::copy(CopyVerb::Copy, &id, &staged, path)?);
+            }
             let tmp = crate::common::tmp::mktemp()?;
             let res = std::fs::write(&tmp, content)
                 .map_err(|e| BuildahError::from(HostError::io("write", &tmp, e)))

@@ -726,3 +726,23 @@ fn clean_removes_what_a_killed_test_run_left() {
         .args(["rm", "-f", "-t", "0", &kept])
         .output();
 }
+
+#[test]
+fn dry_run_buildah_writes_stage_no_file() {
+    let t = TempDir::new("dry-stage");
+    let tmp = TempDir::new("dry-stage-tmp");
+    let out = herodo(
+        t.path(),
+        [
+            "--dry-run",
+            "-e",
+            "let b = bah_new(\"x\", \"localhost/busybox:test\"); b.write_content(\"hello\", \"/etc/x\");",
+        ],
+    )
+    .env("TMPDIR", &tmp.path().display().to_string())
+    .run()
+    .ok();
+    assert!(out.stdout.contains("[dry-run] buildah copy"), "{}", out.stdout);
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert!(left.is_empty(), "dry run left {left:?}");
+}
