@@ -77,6 +77,7 @@ pub fn build(host: &Arc<Host>, limits: &Limits) -> Engine {
     crate::testing::bindings::register(&mut r);
     crate::containers::bindings::register(&mut r, host);
     crate::buildah::bindings::register(&mut r, host);
+    crate::heropods::bindings::register(&mut r, host);
     engine
 }
 

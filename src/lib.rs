@@ -13,6 +13,7 @@ pub mod engine;
 pub mod error;
 pub mod exec;
 pub mod glue;
+pub mod heropods;
 pub mod host;
 pub mod misc;
 pub mod net;

@@ -2,5 +2,7 @@
 //! `exec`, `error` and `host`; never a domain.
 
 pub mod convert;
+pub mod flock;
 pub mod owner;
+pub mod poll;
 pub mod state;

@@ -14,7 +14,9 @@ pub const OWNER_LABEL: &str = "io.herodo.owner";
 /// This process's owner tag.
 pub fn owner_tag() -> &'static str {
     static TAG: OnceLock<String> = OnceLock::new();
-    TAG.get_or_init(|| tag_for(std::process::id()).unwrap_or_else(|| format!("x-{}-0", std::process::id())))
+    TAG.get_or_init(|| {
+        tag_for(std::process::id()).unwrap_or_else(|| format!("x-{}-0", std::process::id()))
+    })
 }
 
 /// `OWNER_LABEL=TAG`, ready for an engine's `--label` flag.
@@ -83,7 +85,11 @@ mod tests {
             assert!(!owner_alive(&tag), "{tag}");
         }
         assert!(!owner_alive(&format!("otherboot-{}-1", std::process::id())));
-        assert!(!owner_alive(&format!("{}-{}-1", boot_id(), std::process::id())));
+        assert!(!owner_alive(&format!(
+            "{}-{}-1",
+            boot_id(),
+            std::process::id()
+        )));
         assert!(owner_alive("garbage"));
     }
 }

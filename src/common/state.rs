@@ -32,7 +32,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), HostError> {
         .parent()
         .ok_or_else(|| HostError::invalid("path", format!("{} has no parent", path.display())))?;
     std::fs::create_dir_all(dir).map_err(|e| HostError::io("create", dir, e))?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("record");
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("record");
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let res = (|| {
         let mut f = std::fs::File::create(&tmp)?;

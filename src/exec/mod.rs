@@ -12,6 +12,7 @@
 //! herodo only, and herodo decides to stop the running command.
 
 mod cancel;
+mod daemon;
 mod run;
 
 use std::fmt;
@@ -344,6 +345,15 @@ pub trait Executor: Send + Sync {
     /// Run `cmd` to completion. A non-zero exit is an `Ok` output; only failure to run,
     /// a timeout or a cancellation is an `Err`.
     fn execute(&self, cmd: &Cmd) -> Result<Output, ExecError>;
+
+    /// Run `cmd` with its stdout and stderr appended to the file `log` instead of pipes, for
+    /// commands that leave a detached process behind (see `daemon.rs`). What the command wrote
+    /// is returned as its stderr. Executors that run nothing (dry-run, recording) treat it
+    /// like [`Executor::execute`].
+    fn execute_logged(&self, cmd: &Cmd, log: &std::path::Path) -> Result<Output, ExecError> {
+        let _ = log;
+        self.execute(cmd)
+    }
 }
 
 /// `--dry-run`: prints each command and runs nothing.

@@ -152,6 +152,10 @@ enum Stop {
 }
 
 impl Executor for ProcessExecutor {
+    fn execute_logged(&self, cmd: &Cmd, log: &std::path::Path) -> Result<Output, ExecError> {
+        super::daemon::run_logged(&self.cancel, cmd, log)
+    }
+
     fn execute(&self, cmd: &Cmd) -> Result<Output, ExecError> {
         if self.cancel.is_cancelled() {
             return Err(ExecError::Cancelled {

@@ -1,0 +1,818 @@
+//! heropods: containers without a daemon, straight on an OCI runtime (runc or crun).
+//!
+//! An image is fetched without a daemon and unpacked once into a read-only cache
+//! (`image_cache`); each container gets its own writable layer over it (`rootfs`), a runtime
+//! config made from the image's own metadata (`bundle`), a network namespace on herodo's bridge
+//! (`network`), and runs under the runtime (`runtime`), detached, its output in a log file.
+//! Records under the base directory (`store`) let later herodo processes see and manage it.
+//!
+//! No daemon watches a container: a small monitor (`sh` waiting on a foreground `runc run`,
+//! in its own session) records the exit code when the container ends, and the runtime's own
+//! state says whether it still runs. Plain Rust; `bindings.rs` is the Rhai layer.
+
+pub mod bindings;
+pub mod bundle;
+pub mod error;
+pub mod image_cache;
+pub mod network;
+pub mod rootfs;
+pub mod runtime;
+pub mod spec;
+pub mod store;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use error::{PodError, Result};
+
+use crate::common::flock::FileLock;
+use crate::common::poll::poll_until;
+use crate::exec::{Cmd, Output};
+use crate::host::{Host, Resource};
+use bundle::{Bind, BundleSpec, NetNs};
+use image_cache::Source;
+use network::{Attachment, NetConfig};
+use rootfs::StorageMode;
+use runtime::{Flavor, Runtime, State};
+use spec::{NetworkMode, Overrides, PullPolicy};
+use store::{ContainerRecord, Paths};
+
+/// How long starting a container may take until its process runs.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a container killed with SIGKILL may take to be gone.
+const KILL_TIMEOUT: Duration = Duration::from_secs(15);
+const LOCK_TIMEOUT: Duration = Duration::from_secs(120);
+/// The default grace between SIGTERM and SIGKILL in `stop()`.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
+
+/// Records the exit code of the foreground runtime (= the container's) in the file `$1`.
+/// Fixed text: every value arrives as an argument.
+const MONITOR_SCRIPT: &str = r#"f=$1; shift; "$@"; echo $? > "$f""#;
+
+/// What `heropods_new(#{...})` may set.
+#[derive(Clone, Debug, Default)]
+pub struct PodsOptions {
+    pub base_dir: Option<String>,
+    pub runtime: Option<String>,
+    pub bridge: Option<String>,
+    pub subnet: Option<String>,
+    pub storage: Option<String>,
+    pub dns: Vec<String>,
+}
+
+/// A factory: where containers live, which runtime runs them, how they are networked.
+#[derive(Clone, Debug)]
+pub struct Pods {
+    pub paths: Paths,
+    pub runtime: String,
+    pub flavor: Flavor,
+    pub net: NetConfig,
+    pub storage: StorageMode,
+    pub dns: Vec<String>,
+    /// herodo's state directory: the address leases live here, shared by every base dir.
+    pub state_dir: PathBuf,
+}
+
+/// What `container_new(#{...})` asks for.
+#[derive(Clone, Debug, Default)]
+pub struct CreateRequest {
+    pub name: String,
+    /// The image as written (a reference, a built-in type, an OCI layout dir).
+    pub image: String,
+    pub source: Option<Source>,
+    pub reset: bool,
+    pub overrides: Overrides,
+    pub pull: PullPolicy,
+}
+
+/// A container as `status()` reports it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Status {
+    pub name: String,
+    /// `created`, `running` or `stopped`.
+    pub state: String,
+    pub pid: Option<i64>,
+    pub exit_code: Option<i64>,
+    pub created: i64,
+    pub started: Option<i64>,
+    pub image: String,
+    pub image_id: String,
+    pub ip: Option<String>,
+    pub network: &'static str,
+    pub runtime: String,
+    pub keep_alive: bool,
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn host_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The hard RLIMIT_NOFILE of this process (what a container may be given at most).
+fn nofile_hard() -> u64 {
+    // SAFETY: getrlimit fills the struct we pass.
+    unsafe {
+        let mut r: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 {
+            r.rlim_max
+        } else {
+            1024
+        }
+    }
+}
+
+/// In dry-run, say what would happen and do nothing.
+fn dry(host: &Host, what: &str) -> bool {
+    if host.settings.dry_run {
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout().lock(), "[dry-run] heropods: {what}");
+    }
+    host.settings.dry_run
+}
+
+impl Pods {
+    /// Resolve the options into a factory. Writes nothing.
+    pub fn open(host: &Host, o: &PodsOptions) -> Result<Pods> {
+        let base = match &o.base_dir {
+            Some(b) => PathBuf::from(b),
+            None => host.state_dir.join("heropods"),
+        };
+        spec::base_dir(&base.display().to_string())?;
+        let net = NetConfig::parse(
+            o.bridge.as_deref().unwrap_or(network::DEFAULT_BRIDGE),
+            o.subnet.as_deref().unwrap_or(network::DEFAULT_SUBNET),
+        )?;
+        let storage = match &o.storage {
+            Some(s) => StorageMode::parse(s)?,
+            None => StorageMode::Auto,
+        };
+        let dns = o
+            .dns
+            .iter()
+            .map(|d| network::dns_server(d))
+            .collect::<Result<Vec<_>>>()?;
+        let (flavor, program) = runtime::choose(
+            o.runtime.as_deref(),
+            runtime::cgroup_mode(),
+            crate::exec::which,
+        )?;
+        Ok(Pods {
+            paths: Paths::new(base),
+            runtime: program,
+            flavor,
+            net,
+            storage,
+            dns,
+            state_dir: host.state_dir.clone(),
+        })
+    }
+
+    fn runtime_of(&self, rec: &ContainerRecord) -> Runtime {
+        Runtime::new(&rec.runtime, self.paths.runtime_root())
+    }
+
+    /// The record of `name`, or `no_such_container`.
+    pub fn record(&self, name: &str) -> Result<ContainerRecord> {
+        spec::name("name", name)?;
+        store::load(&self.paths, name)?.ok_or_else(|| PodError::NoSuchContainer {
+            name: name.to_string(),
+        })
+    }
+
+    /// Create a container (its writable layer and record; it runs on `start`). An existing
+    /// container of that name is returned as it is, unless `reset` asks to replace it.
+    pub fn create(&self, host: &Host, req: &CreateRequest) -> Result<ContainerRecord> {
+        spec::name("name", &req.name)?;
+        req.overrides.validate(host_cpus())?;
+        let source = match &req.source {
+            Some(s) => s.clone(),
+            None => Source::parse(&req.image)?,
+        };
+        for (_, v) in &req.overrides.env {
+            host.register_secret(v);
+        }
+        for m in &req.overrides.mounts {
+            if !Path::new(&m.source).exists() {
+                return Err(PodError::invalid(
+                    "mounts.source",
+                    format!("{} does not exist", m.source),
+                ));
+            }
+        }
+        if let Some(rec) = store::load(&self.paths, &req.name)? {
+            if !req.reset {
+                self.register_cleanup(host, &rec.name);
+                return Ok(rec);
+            }
+            self.delete(host, &req.name)?;
+        }
+        if dry(
+            host,
+            &format!("create container {} from {}", req.name, source.transport()),
+        ) {
+            let img = image_cache::ensure(host, &self.paths, &source, req.pull)?;
+            return Ok(self.new_record(req, &img.id, store::Storage::Overlay, Vec::new()));
+        }
+        let img = image_cache::ensure(host, &self.paths, &source, req.pull)?;
+        let lower = self.paths.image_dir(img.hex()).join("rootfs");
+        // The user must exist in the image: fail now, not at every start.
+        let process = bundle::process(&img.config, &req.name, &req.overrides);
+        rootfs::user_in(&lower, &process.user)?;
+
+        let _lock = FileLock::exclusive(&self.paths.containers_lock(), &host.cancel, LOCK_TIMEOUT)?;
+        if let Some(rec) = store::load(&self.paths, &req.name)? {
+            // Another herodo created it meanwhile: the seed's rule, it is returned as it is.
+            self.register_cleanup(host, &rec.name);
+            return Ok(rec);
+        }
+        let cdir = self.paths.container_dir(&req.name);
+        store::private_dir(&cdir)?;
+        let made = (|| {
+            let storage = rootfs::prepare(host, &cdir, &lower, self.storage)?;
+            let rec = self.new_record(req, &img.id, storage, process.warnings.clone());
+            store::save(&self.paths, &rec)?;
+            Ok(rec)
+        })();
+        match made {
+            Ok(rec) => {
+                self.register_cleanup(host, &rec.name);
+                Ok(rec)
+            }
+            Err(e) => {
+                let _ = rootfs::remove(host, &cdir);
+                Err(e)
+            }
+        }
+    }
+
+    fn new_record(
+        &self,
+        req: &CreateRequest,
+        image_id: &str,
+        storage: store::Storage,
+        warnings: Vec<String>,
+    ) -> ContainerRecord {
+        ContainerRecord {
+            name: req.name.clone(),
+            image: req.image.clone(),
+            image_id: image_id.to_string(),
+            overrides: req.overrides.clone(),
+            runtime: self.runtime.clone(),
+            storage,
+            attachment: None,
+            created: now(),
+            started: None,
+            pid: None,
+            keep_alive: false,
+            cgroup_dirs: Vec::new(),
+            owner: crate::common::owner::owner_tag().to_string(),
+            warnings,
+        }
+    }
+
+    /// Under `herodo test`, a container a test created is deleted after it.
+    fn register_cleanup(&self, host: &Host, name: &str) {
+        let pods = self.clone();
+        let n = name.to_string();
+        host.resources.forget("heropod", name);
+        host.resources
+            .register(Resource::new("heropod", name, move |h| {
+                pods.delete(h, &n).map(|_| ()).map_err(|e| e.to_string())
+            }));
+    }
+
+    /// What the runtime says about `rec` (`None`: it has no such container).
+    fn runtime_state(&self, host: &Host, rec: &ContainerRecord) -> Result<Option<State>> {
+        if host.settings.dry_run {
+            return Ok(None);
+        }
+        let cmd = self.runtime_of(rec).state(&rec.name);
+        let out = host.exec(cmd.clone())?;
+        if out.success() {
+            return runtime::parse_state(&out.stdout).map(Some);
+        }
+        if runtime::is_missing(&out.stderr) {
+            return Ok(None);
+        }
+        Err(crate::exec::ExecError::failed(&cmd, &out).into())
+    }
+
+    fn exit_file(&self, name: &str) -> PathBuf {
+        self.paths.container_dir(name).join("exit_code")
+    }
+
+    fn pid_file(&self, name: &str) -> PathBuf {
+        self.paths.container_dir(name).join("pid")
+    }
+
+    fn read_exit_code(&self, name: &str) -> Option<i64> {
+        std::fs::read_to_string(self.exit_file(name))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+    }
+
+    /// Start the container detached (a running one is left as it is). With `keep_alive`, the
+    /// container keeps running after its entrypoint exits with 0 (seed 002).
+    pub fn start(&self, host: &Host, name: &str, keep_alive: bool) -> Result<ContainerRecord> {
+        let mut rec = self.record(name)?;
+        if dry(host, &format!("start container {name}")) {
+            return Ok(rec);
+        }
+        let rt = self.runtime_of(&rec);
+        // The foreground runtime removes its state when the container ends and the monitor
+        // then writes the exit code: only a container started before without a recorded exit
+        // can still be known to the runtime (this saves a runtime call on the hot path).
+        let maybe_known = rec.started.is_some() && !self.exit_file(name).exists();
+        let state = if maybe_known {
+            self.runtime_state(host, &rec)?
+        } else {
+            None
+        };
+        match state {
+            Some(s) if s.status == "running" || s.status == "paused" => return Ok(rec),
+            // A leftover of a run whose monitor died: clear it before running again.
+            Some(_) => {
+                host.exec_checked(rt.delete(name, true))?;
+            }
+            None => {}
+        }
+        let cdir = self.paths.container_dir(name);
+        let img = image_cache::load(&self.paths, &rec.image_id)?.ok_or_else(|| {
+            PodError::ImageNotFound {
+                image: rec.image.clone(),
+                detail: " (its unpacked copy was removed from the cache)".into(),
+                source: None,
+            }
+        })?;
+        let lower = self.paths.image_dir(img.hex()).join("rootfs");
+        rootfs::ensure_mounted(host, &cdir, &lower, rec.storage)?;
+        let root = cdir.join("rootfs");
+
+        let netns = match rec.network() {
+            NetworkMode::Host => NetNs::Host,
+            NetworkMode::None => NetNs::New,
+            NetworkMode::Bridge => {
+                let a = self.ensure_attachment(host, &mut rec)?;
+                NetNs::Path(a.netns_path())
+            }
+        };
+        let ip = rec.attachment.as_ref().map(|a| a.ip.clone());
+        let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let files = [
+            (
+                "resolv.conf",
+                "/etc/resolv.conf",
+                network::resolv_conf(&host_resolv, &self.dns, rec.network() == NetworkMode::Host),
+            ),
+            (
+                "hosts",
+                "/etc/hosts",
+                network::hosts_file(name, ip.as_deref()),
+            ),
+            ("hostname", "/etc/hostname", format!("{name}\n")),
+        ];
+        let mut binds = Vec::new();
+        for (file, dest, content) in files {
+            let p = cdir.join(file);
+            crate::common::state::write_atomic(&p, content.as_bytes())?;
+            binds.push(Bind {
+                source: p.display().to_string(),
+                destination: dest.to_string(),
+                readonly: false,
+            });
+        }
+        binds.extend(rec.overrides.mounts.iter().map(|m| Bind {
+            source: m.source.clone(),
+            destination: m.destination.clone(),
+            readonly: m.readonly,
+        }));
+
+        let process = bundle::process(&img.config, name, &rec.overrides);
+        let user = rootfs::user_in(&root, &process.user)?;
+        let mut args = process.args.clone();
+        let shell = rootfs::find_shell(&root);
+        if keep_alive || process.keep_alive_default {
+            match (&shell, keep_alive) {
+                (Some(sh), true) => args = bundle::keep_alive_args(sh, &args),
+                // Without ENTRYPOINT and CMD, a keep-alive that stops promptly on SIGTERM.
+                (Some(sh), false) => args = bundle::keep_alive_args(sh, &["true".to_string()]),
+                (None, true) => {
+                    return Err(PodError::invalid(
+                        "keep_alive",
+                        "the image has no /bin/sh to keep the container alive with",
+                    ))
+                }
+                (None, false) => {}
+            }
+        }
+        let cgroups_path = format!("{}/{name}", self.paths.cgroup_parent());
+        let config = bundle::config(&BundleSpec {
+            hostname: name.to_string(),
+            args,
+            env: process.env,
+            cwd: process.cwd,
+            user,
+            binds,
+            netns,
+            limits: rec.overrides.limits.clone(),
+            cgroups_path: cgroups_path.clone(),
+            nofile: bundle::nofile_for(nofile_hard()),
+        });
+        crate::common::state::write_json(&cdir.join("config.json"), &config)?;
+
+        for f in [self.exit_file(name), self.pid_file(name)] {
+            crate::common::state::remove(&f)?;
+        }
+        let log = self.paths.log(name);
+        let launch = Cmd::new("setsid")
+            .args(["--fork", "sh", "-c", MONITOR_SCRIPT, "herodo-monitor"])
+            .arg(self.exit_file(name).display().to_string())
+            .args(
+                run_foreground(&rt, name, &cdir, &self.pid_file(name))
+                    .argv()
+                    .iter()
+                    .map(|s| s.to_string()),
+            )
+            .timeout(runtime::CALL_TIMEOUT);
+        host.exec_logged(launch, &log)?;
+        let pid = poll_until(
+            &host.cancel,
+            START_TIMEOUT,
+            Duration::from_millis(1),
+            &format!("container {name} to start"),
+            || -> Result<Option<i64>> {
+                if let Some(pid) = std::fs::read_to_string(self.pid_file(name))
+                    .ok()
+                    .and_then(|s| s.trim().parse::<i64>().ok())
+                {
+                    return Ok(Some(pid));
+                }
+                if let Some(code) = self.read_exit_code(name) {
+                    let text = std::fs::read_to_string(&log).unwrap_or_default();
+                    let tail = crate::exec::tail(&text, crate::exec::ERROR_TAIL_BYTES);
+                    return Err(crate::exec::ExecError::Failed {
+                        cmd: rt
+                            .run_detached(name, &cdir, &self.pid_file(name))
+                            .to_string(),
+                        status: crate::exec::Status::Exited(code as i32),
+                        stdout: String::new(),
+                        stderr: host.redact(tail),
+                    }
+                    .into());
+                }
+                Ok(None)
+            },
+        )?;
+        rec.started = Some(now());
+        rec.pid = Some(pid);
+        rec.keep_alive = keep_alive;
+        let mut dirs = runtime::cgroup_dirs_of(pid);
+        if dirs.is_empty() {
+            dirs = runtime::cgroup_dirs_below_self(&cgroups_path);
+        }
+        rec.cgroup_dirs = dirs;
+        store::save(&self.paths, &rec)?;
+        Ok(rec)
+    }
+
+    /// The container's bridge attachment, made (or re-made after a reboot) when needed.
+    fn ensure_attachment(&self, host: &Host, rec: &mut ContainerRecord) -> Result<Attachment> {
+        if let Some(a) = &rec.attachment {
+            if !network::is_plugged(a) {
+                network::ensure_bridge(host, &self.state_dir, &self.net)?;
+                network::plug(host, a)?;
+            }
+            return Ok(a.clone());
+        }
+        network::ensure_bridge(host, &self.state_dir, &self.net)?;
+        let owner = format!("{}#{}", self.paths.base().display(), rec.name);
+        let a = network::attach(host, &self.state_dir, &self.net, &owner)?;
+        rec.attachment = Some(a.clone());
+        if let Err(e) = store::save(&self.paths, rec) {
+            let _ = network::detach(host, &self.state_dir, &a);
+            return Err(e);
+        }
+        Ok(a)
+    }
+
+    /// Whether the container's process still runs, by the runtime's state.
+    fn is_running(&self, host: &Host, rec: &ContainerRecord) -> Result<bool> {
+        Ok(self
+            .runtime_state(host, rec)?
+            .is_some_and(|s| s.status == "running" || s.status == "paused"))
+    }
+
+    /// SIGTERM, then SIGKILL after `grace`. Stopping a stopped container is fine.
+    pub fn stop(&self, host: &Host, name: &str, grace: Duration) -> Result<()> {
+        let rec = self.record(name)?;
+        if dry(host, &format!("stop container {name}")) {
+            return Ok(());
+        }
+        if !self.is_running(host, &rec)? {
+            return Ok(());
+        }
+        let rt = self.runtime_of(&rec);
+        // A container that ends between the check and the signal makes kill fail: fine.
+        let _ = host.exec(rt.kill(name, "TERM", false))?;
+        let gone = |limit: Duration| {
+            poll_until(
+                &host.cancel,
+                limit,
+                Duration::from_millis(5),
+                &format!("container {name} to stop"),
+                || -> Result<Option<()>> { Ok((!self.is_running(host, &rec)?).then_some(())) },
+            )
+        };
+        match gone(grace) {
+            Ok(()) => return Ok(()),
+            Err(PodError::Host(crate::error::HostError::Timeout(_))) => {}
+            Err(e) => return Err(e),
+        }
+        let _ = host.exec(rt.kill(name, "KILL", true))?;
+        gone(KILL_TIMEOUT)
+    }
+
+    /// Remove the container and everything it had: runtime state, writable layer, bundle,
+    /// network namespace, veth, address lease, cgroups. Deleting a missing container is fine
+    /// (returns false).
+    pub fn delete(&self, host: &Host, name: &str) -> Result<bool> {
+        spec::name("name", name)?;
+        let Some(rec) = store::load(&self.paths, name)? else {
+            host.resources.forget("heropod", name);
+            return Ok(false);
+        };
+        if dry(host, &format!("delete container {name}")) {
+            return Ok(true);
+        }
+        let _lock = FileLock::exclusive(&self.paths.containers_lock(), &host.cancel, LOCK_TIMEOUT)?;
+        let rt = self.runtime_of(&rec);
+        if self.is_running(host, &rec)? {
+            let _ = host.exec(rt.kill(name, "KILL", true))?;
+            poll_until(
+                &host.cancel,
+                KILL_TIMEOUT,
+                Duration::from_millis(5),
+                &format!("container {name} to end"),
+                || -> Result<Option<()>> { Ok((!self.is_running(host, &rec)?).then_some(())) },
+            )?;
+        }
+        if self.runtime_state(host, &rec)?.is_some() {
+            host.exec_checked(rt.delete(name, true))?;
+        }
+        // The monitor writes the exit code after the runtime returns: let it finish before the
+        // directory goes, so it does not write into a removed directory.
+        if rec.started.is_some() {
+            let _ = poll_until(
+                &host.cancel,
+                Duration::from_secs(2),
+                Duration::from_millis(5),
+                "the monitor to record the exit",
+                || -> Result<Option<()>> { Ok(self.exit_file(name).exists().then_some(())) },
+            );
+        }
+        if let Some(a) = &rec.attachment {
+            network::detach(host, &self.state_dir, a)?;
+        }
+        rootfs::remove(host, &self.paths.container_dir(name))?;
+        remove_cgroups(&rec.cgroup_dirs);
+        host.resources.forget("heropod", name);
+        Ok(true)
+    }
+
+    /// Run `argv` in the running container; the output is captured.
+    pub fn exec(
+        &self,
+        host: &Host,
+        name: &str,
+        argv: &[String],
+        timeout: Option<Duration>,
+    ) -> Result<(Cmd, Output)> {
+        let rec = self.record(name)?;
+        if argv.is_empty() {
+            return Err(PodError::invalid("command", "the argv is empty"));
+        }
+        spec::argv("command", argv)?;
+        if !host.settings.dry_run && !self.is_running(host, &rec)? {
+            return Err(PodError::NotRunning {
+                name: name.to_string(),
+                state: self.state_of(host, &rec)?.0,
+            });
+        }
+        let mut cmd = self.runtime_of(&rec).exec(name, argv);
+        cmd.timeout = timeout;
+        let out = host.exec(cmd.clone())?;
+        Ok((cmd, out))
+    }
+
+    fn state_of(&self, host: &Host, rec: &ContainerRecord) -> Result<(String, Option<i64>)> {
+        Ok(match self.runtime_state(host, rec)? {
+            Some(s) if s.status == "running" || s.status == "paused" => {
+                ("running".into(), Some(s.pid))
+            }
+            Some(s) if s.status == "created" => ("created".into(), Some(s.pid)),
+            _ if rec.started.is_some() => ("stopped".into(), None),
+            _ => ("created".into(), None),
+        })
+    }
+
+    pub fn status(&self, host: &Host, name: &str) -> Result<Status> {
+        let rec = self.record(name)?;
+        let (state, pid) = self.state_of(host, &rec)?;
+        Ok(self.status_from(rec, state, pid))
+    }
+
+    fn status_from(&self, rec: ContainerRecord, state: String, pid: Option<i64>) -> Status {
+        let exit_code = if state == "stopped" {
+            self.read_exit_code(&rec.name)
+        } else {
+            None
+        };
+        Status {
+            state,
+            pid,
+            exit_code,
+            created: rec.created,
+            started: rec.started,
+            image_id: rec.image_id.clone(),
+            ip: rec.attachment.as_ref().map(|a| a.ip.clone()),
+            network: rec.network().as_str(),
+            runtime: rec.runtime.clone(),
+            keep_alive: rec.keep_alive,
+            image: rec.image,
+            name: rec.name,
+        }
+    }
+
+    /// Every container of this base directory, with one runtime call for all.
+    pub fn list(&self, host: &Host) -> Result<Vec<Status>> {
+        let records = store::list(&self.paths)?;
+        let mut states: Vec<(String, State)> = Vec::new();
+        if !host.settings.dry_run {
+            let mut programs: Vec<&str> = records.iter().map(|r| r.runtime.as_str()).collect();
+            programs.sort_unstable();
+            programs.dedup();
+            for p in programs {
+                let rt = Runtime::new(p, self.paths.runtime_root());
+                let out = host.exec_checked(rt.list())?;
+                states.extend(
+                    runtime::parse_list(&out.stdout)?
+                        .into_iter()
+                        .map(|s| (p.to_string(), s)),
+                );
+            }
+        }
+        Ok(records
+            .into_iter()
+            .map(|rec| {
+                let st = states
+                    .iter()
+                    .find(|(p, s)| *p == rec.runtime && s.id == rec.name)
+                    .map(|(_, s)| s);
+                let (state, pid) = match st {
+                    Some(s) if s.status == "running" || s.status == "paused" => {
+                        ("running".to_string(), Some(s.pid))
+                    }
+                    _ if rec.started.is_some() => ("stopped".to_string(), None),
+                    _ => ("created".to_string(), None),
+                };
+                self.status_from(rec, state, pid)
+            })
+            .collect())
+    }
+
+    /// The container's output so far (stdout and stderr, interleaved as written).
+    pub fn logs(&self, name: &str) -> Result<String> {
+        self.record(name)?;
+        let p = self.paths.log(name);
+        match std::fs::read(&p) {
+            Ok(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+            Err(e) => Err(PodError::io("read", &p, e)),
+        }
+    }
+
+    pub fn images(&self) -> Result<Vec<image_cache::ImageEntry>> {
+        image_cache::list(&self.paths)
+    }
+
+    /// Forget an image reference (or an id); its files go when no reference is left. Refused
+    /// while a container uses it.
+    pub fn image_remove(&self, host: &Host, what: &str) -> Result<bool> {
+        let (id, refs) = image_cache::resolve_for_removal(&self.paths, what)?;
+        let users: Vec<String> = store::list(&self.paths)?
+            .into_iter()
+            .filter(|r| r.image_id == id)
+            .map(|r| r.name)
+            .collect();
+        let entries = image_cache::list(&self.paths)?;
+        let last_ref = entries
+            .iter()
+            .find(|e| e.image.id == id)
+            .is_none_or(|e| e.refs.iter().all(|r| refs.contains(r)));
+        if !users.is_empty() && last_ref {
+            return Err(PodError::ImageInUse {
+                image: what.to_string(),
+                users: users.join(", "),
+            });
+        }
+        if dry(host, &format!("remove image {what}")) {
+            return Ok(last_ref);
+        }
+        image_cache::remove(host, &self.paths, &id, &refs)
+    }
+}
+
+/// The runtime in the foreground (it waits for the container and exits with its code).
+fn run_foreground(rt: &Runtime, id: &str, bundle: &Path, pid_file: &Path) -> Cmd {
+    Cmd::new(&rt.program)
+        .arg("--root")
+        .arg(rt.root.display().to_string())
+        .args(["run", "--pid-file"])
+        .arg(pid_file.display().to_string())
+        .arg("--bundle")
+        .arg(bundle.display().to_string())
+        .arg(id)
+}
+
+/// Remove the container's cgroup directories (the runtime usually did) and their parent when
+/// it is empty (runtimes leave it).
+fn remove_cgroups(dirs: &[String]) {
+    for d in dirs {
+        let p = Path::new(d);
+        let _ = std::fs::remove_dir(p);
+        if let Some(parent) = p.parent() {
+            // Fails while another container of this base directory still uses it: fine.
+            let _ = std::fs::remove_dir(parent);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn foreground_argv_and_monitor() {
+        let rt = Runtime::new("/usr/sbin/runc", "/b/runtime");
+        assert_eq!(
+            run_foreground(&rt, "web", Path::new("/b/c/web"), Path::new("/b/c/web/pid")).argv(),
+            vec![
+                "/usr/sbin/runc",
+                "--root",
+                "/b/runtime",
+                "run",
+                "--pid-file",
+                "/b/c/web/pid",
+                "--bundle",
+                "/b/c/web",
+                "web"
+            ]
+        );
+        // Values never enter the script text.
+        assert!(!MONITOR_SCRIPT.contains("web"));
+    }
+
+    #[test]
+    fn open_validates_before_touching_disk() {
+        let (host, rec) = crate::host::recording_host();
+        let bad = |o: PodsOptions| match Pods::open(&host, &o) {
+            Err(PodError::InvalidArgument { field, .. }) => field,
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("accepted {o:?}"),
+        };
+        assert_eq!(
+            bad(PodsOptions {
+                base_dir: Some("rel/dir".into()),
+                ..Default::default()
+            }),
+            "base_dir"
+        );
+        assert_eq!(
+            bad(PodsOptions {
+                base_dir: Some("/a,b".into()),
+                ..Default::default()
+            }),
+            "base_dir"
+        );
+        assert_eq!(
+            bad(PodsOptions {
+                subnet: Some("10.0.0.1/24".into()),
+                ..Default::default()
+            }),
+            "subnet"
+        );
+        assert_eq!(
+            bad(PodsOptions {
+                dns: vec!["x".into()],
+                ..Default::default()
+            }),
+            "dns"
+        );
+        assert!(rec.calls().is_empty());
+    }
+}
