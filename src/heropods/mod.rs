@@ -318,11 +318,13 @@ impl Pods {
 
     /// Start the container detached (a running one is left as it is). With `keep_alive`, the
     /// container keeps running after its entrypoint exits with 0 (seed 002).
-    pub fn start(&self, host: &Host, name: &str, keep_alive: bool) -> Result<ContainerRecord> {
-        let mut rec = self.record(name)?;
+    pub fn start(&self, host: &Host, name: &str, keep_alive: bool) -> Result<()> {
+        spec::name("name", name)?;
+        // In dry-run, container_new wrote no record: there is nothing to load.
         if dry(host, &format!("start container {name}")) {
-            return Ok(rec);
+            return Ok(());
         }
+        let mut rec = self.record(name)?;
         let rt = self.runtime_of(&rec);
         // The foreground runtime removes its state when the container ends and the monitor
         // then writes the exit code: only a container started before without a recorded exit
@@ -334,7 +336,7 @@ impl Pods {
             None
         };
         match state {
-            Some(s) if s.status == "running" || s.status == "paused" => return Ok(rec),
+            Some(s) if s.status == "running" || s.status == "paused" => return Ok(()),
             // A leftover of a run whose monitor died: clear it before running again.
             Some(_) => {
                 host.exec_checked(rt.delete(name, true))?;
@@ -476,8 +478,7 @@ impl Pods {
             dirs = runtime::cgroup_dirs_below_self(&cgroups_path);
         }
         rec.cgroup_dirs = dirs;
-        store::save(&self.paths, &rec)?;
-        Ok(rec)
+        store::save(&self.paths, &rec)
     }
 
     /// The container's bridge attachment, made (or re-made after a reboot) when needed.
@@ -509,10 +510,11 @@ impl Pods {
 
     /// SIGTERM, then SIGKILL after `grace`. Stopping a stopped container is fine.
     pub fn stop(&self, host: &Host, name: &str, grace: Duration) -> Result<()> {
-        let rec = self.record(name)?;
+        spec::name("name", name)?;
         if dry(host, &format!("stop container {name}")) {
             return Ok(());
         }
+        let rec = self.record(name)?;
         if !self.is_running(host, &rec)? {
             return Ok(());
         }
@@ -529,12 +531,27 @@ impl Pods {
             )
         };
         match gone(grace) {
-            Ok(()) => return Ok(()),
-            Err(PodError::Host(crate::error::HostError::Timeout(_))) => {}
+            Ok(()) => {}
+            Err(PodError::Host(crate::error::HostError::Timeout(_))) => {
+                let _ = host.exec(rt.kill(name, "KILL", true))?;
+                gone(KILL_TIMEOUT)?;
+            }
             Err(e) => return Err(e),
         }
-        let _ = host.exec(rt.kill(name, "KILL", true))?;
-        gone(KILL_TIMEOUT)
+        self.await_exit_code(host, name);
+        Ok(())
+    }
+
+    /// The monitor records the exit code just after the runtime returns: wait for it briefly,
+    /// so `status()` right after `stop()` knows it and a delete does not race its write.
+    fn await_exit_code(&self, host: &Host, name: &str) {
+        let _ = poll_until(
+            &host.cancel,
+            Duration::from_secs(2),
+            Duration::from_millis(2),
+            "the monitor to record the exit code",
+            || -> Result<Option<()>> { Ok(self.exit_file(name).exists().then_some(())) },
+        );
     }
 
     /// Remove the container and everything it had: runtime state, writable layer, bundle,
@@ -542,13 +559,13 @@ impl Pods {
     /// (returns false).
     pub fn delete(&self, host: &Host, name: &str) -> Result<bool> {
         spec::name("name", name)?;
+        if dry(host, &format!("delete container {name}")) {
+            return Ok(self.paths.record(name).exists());
+        }
         let Some(rec) = store::load(&self.paths, name)? else {
             host.resources.forget("heropod", name);
             return Ok(false);
         };
-        if dry(host, &format!("delete container {name}")) {
-            return Ok(true);
-        }
         let _lock = FileLock::exclusive(&self.paths.containers_lock(), &host.cancel, LOCK_TIMEOUT)?;
         let rt = self.runtime_of(&rec);
         if self.is_running(host, &rec)? {
@@ -567,13 +584,7 @@ impl Pods {
         // The monitor writes the exit code after the runtime returns: let it finish before the
         // directory goes, so it does not write into a removed directory.
         if rec.started.is_some() {
-            let _ = poll_until(
-                &host.cancel,
-                Duration::from_secs(2),
-                Duration::from_millis(5),
-                "the monitor to record the exit",
-                || -> Result<Option<()>> { Ok(self.exit_file(name).exists().then_some(())) },
-            );
+            self.await_exit_code(host, name);
         }
         if let Some(a) = &rec.attachment {
             network::detach(host, &self.state_dir, a)?;

@@ -5,6 +5,7 @@ mod support;
 mod cli;
 mod engines;
 mod errors;
+mod heropods;
 mod host_fns;
 mod repl;
 mod runner;
