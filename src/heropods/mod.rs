@@ -268,6 +268,7 @@ impl Pods {
             created: now(),
             started: None,
             pid: None,
+            pid_start: None,
             keep_alive: false,
             cgroup_dirs: Vec::new(),
             owner: crate::common::owner::owner_tag().to_string(),
@@ -430,6 +431,8 @@ impl Pods {
         for f in [self.exit_file(name), self.pid_file(name)] {
             crate::common::state::remove(&f)?;
         }
+        rec.pid = None;
+        rec.pid_start = None;
         let log = self.paths.log(name);
         let launch = Cmd::new("setsid")
             .args(["--fork", "sh", "-c", MONITOR_SCRIPT, "herodo-monitor"])
@@ -472,6 +475,7 @@ impl Pods {
         )?;
         rec.started = Some(now());
         rec.pid = Some(pid);
+        rec.pid_start = runtime::proc_start_time(pid);
         rec.keep_alive = keep_alive;
         let mut dirs = runtime::cgroup_dirs_of(pid);
         if dirs.is_empty() {
@@ -501,8 +505,24 @@ impl Pods {
         Ok(a)
     }
 
-    /// Whether the container's process still runs, by the runtime's state.
+    /// Whether the container runs, without a runtime call when herodo can tell: the monitor's
+    /// exit file means it ended; else its init process (pid and start time recorded at start)
+    /// is alive or not. `None` when there is nothing to tell by (never started here).
+    fn known_running(&self, rec: &ContainerRecord) -> Option<bool> {
+        if self.exit_file(&rec.name).exists() {
+            return Some(false);
+        }
+        match (rec.pid, rec.pid_start) {
+            (Some(pid), Some(start)) => Some(runtime::proc_alive(pid, start)),
+            _ => None,
+        }
+    }
+
+    /// Whether the container's process still runs (see `known_running`; else the runtime says).
     fn is_running(&self, host: &Host, rec: &ContainerRecord) -> Result<bool> {
+        if let Some(known) = self.known_running(rec) {
+            return Ok(known);
+        }
         Ok(self
             .runtime_state(host, rec)?
             .is_some_and(|s| s.status == "running" || s.status == "paused"))
@@ -525,7 +545,7 @@ impl Pods {
             poll_until(
                 &host.cancel,
                 limit,
-                Duration::from_millis(5),
+                Duration::from_millis(2),
                 &format!("container {name} to stop"),
                 || -> Result<Option<()>> { Ok((!self.is_running(host, &rec)?).then_some(())) },
             )
@@ -578,7 +598,8 @@ impl Pods {
                 || -> Result<Option<()>> { Ok((!self.is_running(host, &rec)?).then_some(())) },
             )?;
         }
-        if self.runtime_state(host, &rec)?.is_some() {
+        // After the monitor recorded the exit, the foreground runtime has removed its state.
+        if !self.exit_file(name).exists() && self.runtime_state(host, &rec)?.is_some() {
             host.exec_checked(rt.delete(name, true))?;
         }
         // The monitor writes the exit code after the runtime returns: let it finish before the
@@ -621,6 +642,11 @@ impl Pods {
     }
 
     fn state_of(&self, host: &Host, rec: &ContainerRecord) -> Result<(String, Option<i64>)> {
+        match self.known_running(rec) {
+            Some(true) => return Ok(("running".into(), rec.pid)),
+            Some(false) => return Ok(("stopped".into(), None)),
+            None => {}
+        }
         Ok(match self.runtime_state(host, rec)? {
             Some(s) if s.status == "running" || s.status == "paused" => {
                 ("running".into(), Some(s.pid))
@@ -663,8 +689,12 @@ impl Pods {
     pub fn list(&self, host: &Host) -> Result<Vec<Status>> {
         let records = store::list(&self.paths)?;
         let mut states: Vec<(String, State)> = Vec::new();
-        if !host.settings.dry_run {
-            let mut programs: Vec<&str> = records.iter().map(|r| r.runtime.as_str()).collect();
+        let unknown: Vec<&ContainerRecord> = records
+            .iter()
+            .filter(|r| self.known_running(r).is_none())
+            .collect();
+        if !host.settings.dry_run && !unknown.is_empty() {
+            let mut programs: Vec<&str> = unknown.iter().map(|r| r.runtime.as_str()).collect();
             programs.sort_unstable();
             programs.dedup();
             for p in programs {
@@ -680,6 +710,14 @@ impl Pods {
         Ok(records
             .into_iter()
             .map(|rec| {
+                match self.known_running(&rec) {
+                    Some(true) => {
+                        let pid = rec.pid;
+                        return self.status_from(rec, "running".into(), pid);
+                    }
+                    Some(false) => return self.status_from(rec, "stopped".into(), None),
+                    None => {}
+                }
                 let st = states
                     .iter()
                     .find(|(p, s)| *p == rec.runtime && s.id == rec.name)

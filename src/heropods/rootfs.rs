@@ -15,7 +15,6 @@ use super::store::Storage;
 use crate::exec::Cmd;
 use crate::host::Host;
 
-const MOUNT_TIMEOUT: Duration = Duration::from_secs(60);
 const COPY_TIMEOUT: Duration = Duration::from_secs(1800);
 
 /// What a factory asks for.
@@ -42,19 +41,66 @@ impl StorageMode {
     }
 }
 
-/// `mount -t overlay` of `lower` with the container's upper and work dirs at `target`.
-pub fn overlay_mount(lower: &Path, cdir: &Path) -> Cmd {
-    let opts = format!(
+/// overlayfs options for the container at `cdir` over the image at `lower`.
+pub fn overlay_options(lower: &Path, cdir: &Path) -> String {
+    format!(
         "lowerdir={},upperdir={},workdir={}",
         lower.display(),
         cdir.join("upper").display(),
         cdir.join("work").display()
-    );
-    Cmd::new("mount")
-        .args(["-t", "overlay", "overlay", "-o"])
-        .arg(opts)
-        .arg(cdir.join("rootfs").display().to_string())
-        .timeout(MOUNT_TIMEOUT)
+    )
+}
+
+fn cstr(s: &str) -> Result<std::ffi::CString> {
+    std::ffi::CString::new(s).map_err(|_| PodError::invalid("path", "contains a NUL byte"))
+}
+
+/// Mount the overlay with mount(2). A system call, not a `mount` process: it is on the path of
+/// every container start, where a fork+exec costs more than the mount itself; it cannot hang
+/// like a process, so it needs no timeout, and `-v` still shows it.
+pub fn mount_overlay(host: &Host, lower: &Path, cdir: &Path) -> Result<()> {
+    let target = cdir.join("rootfs");
+    let opts = overlay_options(lower, cdir);
+    if host.settings.verbose {
+        eprintln!("+ mount(2) -t overlay -o {opts} {}", target.display());
+    }
+    let (src, fstype) = (cstr("overlay")?, cstr("overlay")?);
+    let (t, data) = (cstr(&target.display().to_string())?, cstr(&opts)?);
+    // SAFETY: valid NUL-terminated strings that outlive the call; mount only reads them.
+    let rc = unsafe {
+        libc::mount(
+            src.as_ptr(),
+            t.as_ptr(),
+            fstype.as_ptr(),
+            0,
+            data.as_ptr().cast(),
+        )
+    };
+    if rc != 0 {
+        return Err(PodError::io(
+            "mount overlay on",
+            &target,
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
+}
+
+/// Unmount with umount2(2) (see `mount_overlay` for why not a process).
+pub fn unmount(host: &Host, target: &Path) -> Result<()> {
+    if host.settings.verbose {
+        eprintln!("+ umount2(2) {}", target.display());
+    }
+    let t = cstr(&target.display().to_string())?;
+    // SAFETY: a valid NUL-terminated path; umount2 only reads it.
+    if unsafe { libc::umount2(t.as_ptr(), 0) } != 0 {
+        return Err(PodError::io(
+            "unmount",
+            target,
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
 }
 
 /// A full copy of the image (ownership, modes, links and xattrs kept).
@@ -64,12 +110,6 @@ pub fn copy_image(lower: &Path, cdir: &Path) -> Cmd {
         .arg(format!("{}/.", lower.display()))
         .arg(cdir.join("rootfs").display().to_string())
         .timeout(COPY_TIMEOUT)
-}
-
-pub fn umount(target: &Path) -> Cmd {
-    Cmd::new("umount")
-        .arg(target.display().to_string())
-        .timeout(MOUNT_TIMEOUT)
 }
 
 /// Unescape a mountinfo path (`\040` is a space).
@@ -106,9 +146,9 @@ fn mkdirs(cdir: &Path, names: &[&str]) -> Result<()> {
 pub fn prepare(host: &Host, cdir: &Path, lower: &Path, mode: StorageMode) -> Result<Storage> {
     if mode != StorageMode::Copy {
         mkdirs(cdir, &["rootfs", "upper", "work"])?;
-        match host.exec_checked(overlay_mount(lower, cdir)) {
-            Ok(_) => return Ok(Storage::Overlay),
-            Err(e) if mode == StorageMode::Overlay => return Err(e.into()),
+        match mount_overlay(host, lower, cdir) {
+            Ok(()) => return Ok(Storage::Overlay),
+            Err(e) if mode == StorageMode::Overlay => return Err(e),
             Err(_) => {
                 // overlayfs is impossible here: fall back to a private copy.
                 for n in ["upper", "work"] {
@@ -126,7 +166,7 @@ pub fn prepare(host: &Host, cdir: &Path, lower: &Path, mode: StorageMode) -> Res
 pub fn ensure_mounted(host: &Host, cdir: &Path, lower: &Path, storage: Storage) -> Result<()> {
     if storage == Storage::Overlay && !is_mounted(&cdir.join("rootfs")) {
         mkdirs(cdir, &["rootfs", "upper", "work"])?;
-        host.exec_checked(overlay_mount(lower, cdir))?;
+        mount_overlay(host, lower, cdir)?;
     }
     Ok(())
 }
@@ -136,7 +176,7 @@ pub fn ensure_mounted(host: &Host, cdir: &Path, lower: &Path, storage: Storage) 
 pub fn remove(host: &Host, cdir: &Path) -> Result<()> {
     let rootfs = cdir.join("rootfs");
     if is_mounted(&rootfs) {
-        host.exec_checked(umount(&rootfs))?;
+        unmount(host, &rootfs)?;
     }
     let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let prefix = format!("{}/", cdir.display());
@@ -410,17 +450,9 @@ mod tests {
 
     #[test]
     fn argv_and_mountinfo() {
-        let c = overlay_mount(
-            Path::new("/b/images/ab/rootfs"),
-            Path::new("/b/containers/web"),
-        );
         assert_eq!(
-            c.argv(),
-            vec![
-                "mount", "-t", "overlay", "overlay", "-o",
-                "lowerdir=/b/images/ab/rootfs,upperdir=/b/containers/web/upper,workdir=/b/containers/web/work",
-                "/b/containers/web/rootfs"
-            ]
+            overlay_options(Path::new("/b/images/ab/rootfs"), Path::new("/b/containers/web")),
+            "lowerdir=/b/images/ab/rootfs,upperdir=/b/containers/web/upper,workdir=/b/containers/web/work"
         );
         assert_eq!(
             copy_image(Path::new("/l"), Path::new("/c")).argv(),

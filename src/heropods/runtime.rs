@@ -229,6 +229,27 @@ pub fn is_missing(stderr: &str) -> bool {
     s.contains("does not exist") || s.contains("not found") || s.contains("no such file")
 }
 
+/// Field 22 of /proc/PID/stat (start time in clock ticks since boot) and the state letter.
+fn proc_stat(pid: i64) -> Option<(char, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may hold spaces: parse after the last `)`.
+    let after = stat.get(stat.rfind(')')? + 2..)?;
+    let mut fields = after.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let start = fields.nth(18)?.parse().ok()?;
+    Some((state, start))
+}
+
+/// The start time of process `pid`.
+pub fn proc_start_time(pid: i64) -> Option<u64> {
+    proc_stat(pid).map(|(_, t)| t)
+}
+
+/// Whether process `pid`, started at `start`, still runs (a zombie or a reused pid does not).
+pub fn proc_alive(pid: i64, start: u64) -> bool {
+    matches!(proc_stat(pid), Some((state, t)) if t == start && state != 'Z' && state != 'X')
+}
+
 /// The cgroup directories of process `pid`, one per mounted hierarchy.
 pub fn cgroup_dirs_of(pid: i64) -> Vec<String> {
     let Ok(cg) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
@@ -525,6 +546,25 @@ mod tests {
                 "/sys/fs/cgroup/unified/herodo-x/t1",
             ]
         );
+    }
+
+    #[test]
+    fn process_liveness() {
+        let me = std::process::id() as i64;
+        let start = proc_start_time(me).unwrap();
+        assert!(proc_alive(me, start));
+        assert!(
+            !proc_alive(me, start + 1),
+            "a reused pid has another start time"
+        );
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as i64;
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        // Exited but not yet reaped: a zombie is not alive.
+        let zombie_start = proc_start_time(pid).unwrap();
+        assert!(!proc_alive(pid, zombie_start));
+        child.wait().unwrap();
+        assert!(!proc_alive(pid, zombie_start));
     }
 
     #[test]

@@ -132,6 +132,9 @@ pub struct ContainerRecord {
     pub created: i64,
     pub started: Option<i64>,
     pub pid: Option<i64>,
+    /// The start time of `pid` (clock ticks since boot): tells a reused pid apart.
+    #[serde(default)]
+    pub pid_start: Option<u64>,
     pub keep_alive: bool,
     /// The cgroup directories the runtime made, removed (with their empty parent) on delete.
     pub cgroup_dirs: Vec<String>,
