@@ -45,6 +45,9 @@ hp_start=() hp_cycle=() hp_proc=() pm_start=() pm_cycle=()
 for i in $(seq 1 "$N"); do
     name=hpbench-$i
     podman_names+=("$name")
+    # podman leaves cleanup processes (conmon, `podman container cleanup`) running after rm;
+    # let each side finish before the other is timed.
+    sleep 0.5
     t0=$(now_ns)
     podman run -d --name "$name" $IMG sh -c "$CMD" >/dev/null
     t1=$(now_ns)
@@ -53,6 +56,7 @@ for i in $(seq 1 "$N"); do
     t2=$(now_ns)
     pm_start+=($(( (t1 - t0) / 1000 )))
     pm_cycle+=($(( (t2 - t0) / 1000 )))
+    sleep 0.5
 
     t0=$(now_ns)
     read -r s c < <("$HERODO" -e "

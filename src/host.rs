@@ -178,27 +178,18 @@ impl Host {
         res
     }
 
-    /// Run a command whose stdout and stderr go to the file `log` (a command that leaves a
-    /// detached process behind, like `runc run -d`); a non-zero exit is an error whose stderr
-    /// is what the command wrote to the log.
-    pub fn exec_logged(&self, mut cmd: Cmd, log: &std::path::Path) -> Result<Output, ExecError> {
-        if cmd.timeout.is_none() {
-            cmd.timeout = Some(self.settings.default_timeout);
-        }
+    /// Start a command detached (its own session, not herodo's child; stdout and stderr
+    /// appended to `log`) and return once it runs. For monitors that outlive herodo.
+    pub fn spawn_detached(&self, cmd: Cmd, log: &std::path::Path) -> Result<(), ExecError> {
         self.remember_secrets(&cmd);
         if self.settings.verbose && !self.settings.dry_run {
             let _ = writeln!(
                 std::io::stderr().lock(),
-                "+ {cmd}  (output to {})",
+                "+ {cmd}  (detached, output to {})",
                 log.display()
             );
         }
-        let out = self.executor.execute_logged(&cmd, log)?;
-        if out.success() {
-            Ok(out)
-        } else {
-            Err(ExecError::failed(&cmd, &out))
-        }
+        self.executor.spawn_detached(&cmd, log)
     }
 
     /// Run a command; a non-zero exit is an error carrying the command and its output tails.

@@ -346,13 +346,12 @@ pub trait Executor: Send + Sync {
     /// a timeout or a cancellation is an `Err`.
     fn execute(&self, cmd: &Cmd) -> Result<Output, ExecError>;
 
-    /// Run `cmd` with its stdout and stderr appended to the file `log` instead of pipes, for
-    /// commands that leave a detached process behind (see `daemon.rs`). What the command wrote
-    /// is returned as its stderr. Executors that run nothing (dry-run, recording) treat it
-    /// like [`Executor::execute`].
-    fn execute_logged(&self, cmd: &Cmd, log: &std::path::Path) -> Result<Output, ExecError> {
+    /// Start `cmd` detached (its own session, not herodo's child, output appended to `log`)
+    /// and return without waiting for it (see `daemon.rs`). Executors that run nothing treat
+    /// it like [`Executor::execute`].
+    fn spawn_detached(&self, cmd: &Cmd, log: &std::path::Path) -> Result<(), ExecError> {
         let _ = log;
-        self.execute(cmd)
+        self.execute(cmd).map(|_| ())
     }
 }
 

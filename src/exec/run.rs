@@ -152,8 +152,13 @@ enum Stop {
 }
 
 impl Executor for ProcessExecutor {
-    fn execute_logged(&self, cmd: &Cmd, log: &std::path::Path) -> Result<Output, ExecError> {
-        super::daemon::run_logged(&self.cancel, cmd, log)
+    fn spawn_detached(&self, cmd: &Cmd, log: &std::path::Path) -> Result<(), ExecError> {
+        if self.cancel.is_cancelled() {
+            return Err(ExecError::Cancelled {
+                cmd: cmd.to_string(),
+            });
+        }
+        super::daemon::spawn_detached(cmd, log)
     }
 
     fn execute(&self, cmd: &Cmd) -> Result<Output, ExecError> {

@@ -434,8 +434,8 @@ impl Pods {
         rec.pid = None;
         rec.pid_start = None;
         let log = self.paths.log(name);
-        let launch = Cmd::new("setsid")
-            .args(["--fork", "sh", "-c", MONITOR_SCRIPT, "herodo-monitor"])
+        let launch = Cmd::new("sh")
+            .args(["-c", MONITOR_SCRIPT, "herodo-monitor"])
             .arg(self.exit_file(name).display().to_string())
             .args(
                 run_foreground(&rt, name, &cdir, &self.pid_file(name))
@@ -444,7 +444,7 @@ impl Pods {
                     .map(|s| s.to_string()),
             )
             .timeout(runtime::CALL_TIMEOUT);
-        host.exec_logged(launch, &log)?;
+        host.spawn_detached(launch, &log)?;
         let pid = poll_until(
             &host.cancel,
             START_TIMEOUT,
