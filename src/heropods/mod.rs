@@ -14,6 +14,7 @@ pub mod bindings;
 pub mod bundle;
 pub mod error;
 pub mod image_cache;
+pub mod netlink;
 pub mod network;
 pub mod rootfs;
 pub mod runtime;
@@ -269,6 +270,7 @@ impl Pods {
             started: None,
             pid: None,
             pid_start: None,
+            monitor: None,
             keep_alive: false,
             cgroup_dirs: Vec::new(),
             owner: crate::common::owner::owner_tag().to_string(),
@@ -433,6 +435,7 @@ impl Pods {
         }
         rec.pid = None;
         rec.pid_start = None;
+        rec.monitor = None;
         let log = self.paths.log(name);
         let launch = Cmd::new("sh")
             .args(["-c", MONITOR_SCRIPT, "herodo-monitor"])
@@ -476,6 +479,10 @@ impl Pods {
         rec.started = Some(now());
         rec.pid = Some(pid);
         rec.pid_start = runtime::proc_start_time(pid);
+        // The init's parent is the foreground runtime, whose parent is the monitor.
+        rec.monitor = runtime::proc_parent(pid)
+            .and_then(runtime::proc_parent)
+            .and_then(|m| runtime::proc_start_time(m).map(|t| (m, t)));
         rec.keep_alive = keep_alive;
         let mut dirs = runtime::cgroup_dirs_of(pid);
         if dirs.is_empty() {
@@ -513,7 +520,12 @@ impl Pods {
             return Some(false);
         }
         match (rec.pid, rec.pid_start) {
-            (Some(pid), Some(start)) => Some(runtime::proc_alive(pid, start)),
+            // Between the init's end and the exit file, the container is still ending: count
+            // it as running, so that `stopped` always comes with its exit code when known.
+            (Some(pid), Some(start)) => Some(
+                runtime::proc_alive(pid, start)
+                    || rec.monitor.is_some_and(|(m, t)| runtime::proc_alive(m, t)),
+            ),
             _ => None,
         }
     }

@@ -8,8 +8,9 @@
 //! lease also checks the kernel (an address whose veth exists is taken, whoever took it).
 //! Addresses are only ever configured inside namespaces herodo creates, and on its bridge.
 //!
-//! Every change runs `ip`/`iptables` through the one executor, batched (`ip -batch -`) so that
-//! attaching a container costs two processes.
+//! The bridge is made once with `ip` and `iptables` through the one executor; attaching a
+//! container (namespace, veth, address, route) is done over netlink in-process (netlink.rs)
+//! because it runs on every start.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::error::{PodError, Result};
+use super::netlink;
 use crate::common::flock::FileLock;
 use crate::common::state;
 use crate::exec::Cmd;
@@ -132,31 +134,6 @@ pub fn bridge_batch(cfg: &NetConfig) -> String {
     )
 }
 
-/// Host-side lines: the namespace, the veth pair (inner end moved in as eth0), the bridge port.
-pub fn host_batch(a: &Attachment) -> String {
-    format!(
-        "netns add {ns}\nlink add {v} type veth peer name eth0 netns {ns}\nlink set {v} master {b} up\n",
-        ns = a.netns,
-        v = a.veth,
-        b = a.bridge
-    )
-}
-
-/// Lines run inside the namespace (`ip -n NS -batch -`).
-pub fn netns_batch(a: &Attachment) -> String {
-    format!(
-        "link set lo up\naddr add {ip}/{p} dev eth0\nlink set eth0 up\nroute add default via {gw}\n",
-        ip = a.ip,
-        p = a.prefix,
-        gw = a.gateway
-    )
-}
-
-/// Lines that undo an attachment (run with `-force`: what is already gone is fine).
-pub fn detach_batch(a: &Attachment) -> String {
-    format!("link del {}\nnetns del {}\n", a.veth, a.netns)
-}
-
 /// iptables rules (table, chain, rule) for NAT out of the subnet and forwarding through the
 /// bridge (docker may have set the FORWARD policy to DROP).
 pub fn iptables_rules(cfg: &NetConfig) -> Vec<(&'static str, &'static str, Vec<String>)> {
@@ -187,15 +164,11 @@ pub fn iptables_rules(cfg: &NetConfig) -> Vec<(&'static str, &'static str, Vec<S
     ]
 }
 
-fn ip_batch(netns: Option<&str>, lines: String, force: bool) -> Cmd {
-    let mut c = Cmd::new("ip");
-    if let Some(ns) = netns {
-        c = c.args(["-n", ns]);
-    }
-    if force {
-        c = c.arg("-force");
-    }
-    c.args(["-batch", "-"]).stdin(lines).timeout(IP_TIMEOUT)
+fn ip_batch(lines: String) -> Cmd {
+    Cmd::new("ip")
+        .args(["-batch", "-"])
+        .stdin(lines)
+        .timeout(IP_TIMEOUT)
 }
 
 /// Whether /proc/net/route has the connected route of `cfg`'s subnet on its bridge (which the
@@ -251,7 +224,7 @@ pub fn ensure_bridge(host: &Host, state_dir: &Path, cfg: &NetConfig) -> Result<(
             cfg.subnet()
         )));
     }
-    host.exec_checked(ip_batch(None, bridge_batch(cfg), false))?;
+    host.exec_checked(ip_batch(bridge_batch(cfg)))?;
     // Outbound NAT needs forwarding; it is a host-wide switch that docker and podman turn on too.
     let fwd = Path::new("/proc/sys/net/ipv4/ip_forward");
     if std::fs::read_to_string(fwd).is_ok_and(|v| v.trim() == "0") {
@@ -312,31 +285,56 @@ pub fn attach(host: &Host, state_dir: &Path, cfg: &NetConfig, owner: &str) -> Re
     Ok(a)
 }
 
-/// Create the namespace and veth of `a` (a fresh attachment, or one whose namespace vanished,
-/// after a reboot).
+/// Create the namespace and veth of `a` and configure it (a fresh attachment, or one whose
+/// namespace vanished, after a reboot). Undone when a step fails.
 pub fn plug(host: &Host, a: &Attachment) -> Result<()> {
-    host.exec_checked(ip_batch(None, host_batch(a), false))?;
-    host.exec_checked(ip_batch(Some(&a.netns), netns_batch(a), false))?;
+    if host.settings.verbose {
+        eprintln!(
+            "+ netlink: netns {}, veth {} on {} <-> eth0 {}/{} via {}",
+            a.netns, a.veth, a.bridge, a.ip, a.prefix, a.gateway
+        );
+    }
+    let parse = |v: &str| {
+        v.parse::<Ipv4Addr>()
+            .map_err(|_| PodError::Network(format!("bad address {v:?} in the record")))
+    };
+    let (ip, gw) = (parse(&a.ip)?, parse(&a.gateway)?);
+    let ns = netlink::netns_path(&a.netns);
+    let fail = |what: &str, e: std::io::Error| {
+        let _ = unplug(a);
+        PodError::Network(format!("{what} for {}: {e}", a.veth))
+    };
+    netlink::create_netns(&a.netns).map_err(|e| fail("creating the network namespace", e))?;
+    netlink::add_veth(&a.veth, &a.bridge, "eth0", &ns)
+        .map_err(|e| fail("creating the veth pair", e))?;
+    netlink::configure(&ns, "eth0", ip, a.prefix, gw)
+        .map_err(|e| fail("configuring the container's eth0", e))?;
     Ok(())
+}
+
+fn unplug(a: &Attachment) -> std::io::Result<()> {
+    // Deleting the host end removes the pair at once (a namespace's own links would only go
+    // when the kernel gets round to freeing it).
+    netlink::delete_link(&a.veth)?;
+    netlink::delete_netns(&a.netns)
 }
 
 /// Whether the namespace of `a` still exists (it does not survive a reboot).
 pub fn is_plugged(a: &Attachment) -> bool {
-    Path::new(&a.netns_path()).exists()
+    netlink::netns_path(&a.netns).exists()
 }
 
 /// Remove the veth and the namespace, and release the address.
 pub fn detach(host: &Host, state_dir: &Path, a: &Attachment) -> Result<()> {
-    if Path::new("/sys/class/net").join(&a.veth).exists() || is_plugged(a) {
-        // -force: go on past a part that is already gone; the result is checked below.
-        host.exec(ip_batch(None, detach_batch(a), true))?;
-        if Path::new("/sys/class/net").join(&a.veth).exists() || is_plugged(a) {
-            return Err(PodError::Network(format!(
-                "could not remove {} / netns {}",
-                a.veth, a.netns
-            )));
-        }
+    if host.settings.verbose {
+        eprintln!("+ netlink: delete veth {} and netns {}", a.veth, a.netns);
     }
+    unplug(a).map_err(|e| {
+        PodError::Network(format!(
+            "could not remove {} / netns {}: {e}",
+            a.veth, a.netns
+        ))
+    })?;
     let _lock = lock(host, state_dir, &a.bridge)?;
     let path = leases_path(state_dir, &a.bridge);
     if let Some(mut leases) = state::read_json::<Leases>(&path)? {
@@ -442,27 +440,7 @@ mod tests {
             bridge_batch(&c),
             "link add herodo0 type bridge\naddr add 10.89.77.1/24 dev herodo0\nlink set herodo0 up\n"
         );
-        assert_eq!(
-            host_batch(&a),
-            "netns add herodo-0a594d05\nlink add hp0a594d05 type veth peer name eth0 netns herodo-0a594d05\nlink set hp0a594d05 master herodo0 up\n"
-        );
-        assert_eq!(
-            netns_batch(&a),
-            "link set lo up\naddr add 10.89.77.5/24 dev eth0\nlink set eth0 up\nroute add default via 10.89.77.1\n"
-        );
-        assert_eq!(
-            detach_batch(&a),
-            "link del hp0a594d05\nnetns del herodo-0a594d05\n"
-        );
-        let cmd = ip_batch(Some("herodo-0a594d05"), netns_batch(&a), false);
-        assert_eq!(
-            cmd.argv(),
-            vec!["ip", "-n", "herodo-0a594d05", "-batch", "-"]
-        );
-        assert_eq!(
-            ip_batch(None, String::new(), true).argv(),
-            vec!["ip", "-force", "-batch", "-"]
-        );
+        assert_eq!(ip_batch(String::new()).argv(), vec!["ip", "-batch", "-"]);
         let rules = iptables_rules(&c);
         assert_eq!(rules[0].0, "nat");
         assert_eq!(

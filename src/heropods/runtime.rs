@@ -229,25 +229,31 @@ pub fn is_missing(stderr: &str) -> bool {
     s.contains("does not exist") || s.contains("not found") || s.contains("no such file")
 }
 
-/// Field 22 of /proc/PID/stat (start time in clock ticks since boot) and the state letter.
-fn proc_stat(pid: i64) -> Option<(char, u64)> {
+/// The state letter, parent pid and start time (field 22, clock ticks since boot) of `pid`.
+fn proc_stat(pid: i64) -> Option<(char, i64, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name is in parentheses and may hold spaces: parse after the last `)`.
     let after = stat.get(stat.rfind(')')? + 2..)?;
     let mut fields = after.split_whitespace();
     let state = fields.next()?.chars().next()?;
-    let start = fields.nth(18)?.parse().ok()?;
-    Some((state, start))
+    let ppid = fields.next()?.parse().ok()?;
+    let start = fields.nth(17)?.parse().ok()?;
+    Some((state, ppid, start))
 }
 
 /// The start time of process `pid`.
 pub fn proc_start_time(pid: i64) -> Option<u64> {
-    proc_stat(pid).map(|(_, t)| t)
+    proc_stat(pid).map(|(_, _, t)| t)
+}
+
+/// The parent of process `pid`.
+pub fn proc_parent(pid: i64) -> Option<i64> {
+    proc_stat(pid).map(|(_, p, _)| p)
 }
 
 /// Whether process `pid`, started at `start`, still runs (a zombie or a reused pid does not).
 pub fn proc_alive(pid: i64, start: u64) -> bool {
-    matches!(proc_stat(pid), Some((state, t)) if t == start && state != 'Z' && state != 'X')
+    matches!(proc_stat(pid), Some((state, _, t)) if t == start && state != 'Z' && state != 'X')
 }
 
 /// The cgroup directories of process `pid`, one per mounted hierarchy.
@@ -553,6 +559,8 @@ mod tests {
         let me = std::process::id() as i64;
         let start = proc_start_time(me).unwrap();
         assert!(proc_alive(me, start));
+        // SAFETY: getppid has no preconditions.
+        assert_eq!(proc_parent(me), Some(unsafe { libc::getppid() } as i64));
         assert!(
             !proc_alive(me, start + 1),
             "a reused pid has another start time"

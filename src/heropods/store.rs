@@ -135,6 +135,10 @@ pub struct ContainerRecord {
     /// The start time of `pid` (clock ticks since boot): tells a reused pid apart.
     #[serde(default)]
     pub pid_start: Option<u64>,
+    /// The monitor (`sh` waiting on the foreground runtime) and its start time: while it
+    /// lives, the container's exit is about to be recorded.
+    #[serde(default)]
+    pub monitor: Option<(i64, u64)>,
     pub keep_alive: bool,
     /// The cgroup directories the runtime made, removed (with their empty parent) on delete.
     pub cgroup_dirs: Vec<String>,
