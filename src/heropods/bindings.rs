@@ -542,9 +542,7 @@ fn exec(host: &Host, c: &PodContainer, v: &Dynamic, m: &Map) -> RResult<CommandR
     let timeout = o.seconds("timeout")?;
     let (cmd, out) = c.pods.exec(host, &c.name, &argv, timeout).rhai()?;
     if !out.success() && !o.bool("ignore_error")?.unwrap_or(false) {
-        return Err(crate::glue::to_rhai_error(crate::error::Classify::info(
-            &crate::exec::ExecError::failed(&cmd, &out),
-        )));
+        return Err::<_, _>(crate::exec::ExecError::failed(&cmd, &out)).rhai();
     }
     Ok(CommandResult::from_output(&cmd, &out))
 }
