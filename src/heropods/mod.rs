@@ -207,7 +207,7 @@ impl Pods {
         }
         if let Some(rec) = store::load(&self.paths, &req.name)? {
             if !req.reset {
-                self.register_cleanup(host, &rec.name);
+                // Not registered for cleanup: this run did not create it.
                 return Ok(rec);
             }
             self.delete(host, &req.name)?;
@@ -228,7 +228,6 @@ impl Pods {
         let _lock = FileLock::exclusive(&self.paths.containers_lock(), &host.cancel, LOCK_TIMEOUT)?;
         if let Some(rec) = store::load(&self.paths, &req.name)? {
             // Another herodo created it meanwhile: the seed's rule, it is returned as it is.
-            self.register_cleanup(host, &rec.name);
             return Ok(rec);
         }
         let cdir = self.paths.container_dir(&req.name);

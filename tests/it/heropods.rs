@@ -182,3 +182,53 @@ print("done");"#,
         "dry-run wrote the state dir"
     );
 }
+
+#[test]
+fn cleanup_leaves_containers_the_test_did_not_create() {
+    if !require(&["runc", "skopeo", "umoci", "podman"]) {
+        return;
+    }
+    test_image();
+    let dir = TempDir::new("hp-keep");
+    let base = dir.path().join("pods").display().to_string();
+    let state = dir.path().join("state").display().to_string();
+    let open = format!(r#"let p = heropods_new(#{{base_dir: "{base}"}});"#);
+    herodo(
+        dir.path(),
+        [
+            "-e",
+            &format!(
+                r#"{open} p.container_new(#{{name: "keep", image: "localhost/busybox:test"}});"#
+            ),
+        ],
+    )
+    .env("HERODO_STATE_DIR", &state)
+    .run()
+    .ok();
+    // A test that gets the existing container back, and one that makes its own.
+    dir.write(
+        "reuse_test.rhai",
+        &format!(
+            r#"fn test_reuse() {{ {open}
+    p.container_new(#{{name: "keep", image: "localhost/busybox:test"}});
+    p.container_new(#{{name: "mine", image: "localhost/busybox:test"}});
+}}"#
+        ),
+    );
+    herodo(dir.path(), ["test", "reuse_test.rhai"])
+        .env("HERODO_STATE_DIR", &state)
+        .run()
+        .ok()
+        .stdout_has("1 passed, 0 failed");
+    herodo(
+        dir.path(),
+        [
+            "-e",
+            &format!(r#"{open} print(p.list().map(|s| s.name)); p.get("keep").delete();"#),
+        ],
+    )
+    .env("HERODO_STATE_DIR", &state)
+    .run()
+    .ok()
+    .stdout_is("[\"keep\"]\n");
+}
