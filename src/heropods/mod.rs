@@ -345,6 +345,26 @@ impl Pods {
             }
             None => {}
         }
+        let had_attachment = rec.attachment.is_some();
+        let launched = self.launch(host, &mut rec, &rt, keep_alive);
+        if launched.is_err() && !had_attachment && rec.attachment.is_some() {
+            // Keep the address just leased tied to the record, so delete() releases it.
+            let _ = store::save(&self.paths, &rec);
+        }
+        launched?;
+        store::save(&self.paths, &rec)
+    }
+
+    /// Everything of `start` after the checks: rootfs, network, bundle, runtime, pid.
+    fn launch(
+        &self,
+        host: &Host,
+        rec: &mut ContainerRecord,
+        rt: &Runtime,
+        keep_alive: bool,
+    ) -> Result<()> {
+        let name = rec.name.clone();
+        let name = name.as_str();
         let cdir = self.paths.container_dir(name);
         let img = image_cache::load(&self.paths, &rec.image_id)?.ok_or_else(|| {
             PodError::ImageNotFound {
@@ -361,7 +381,7 @@ impl Pods {
             NetworkMode::Host => NetNs::Host,
             NetworkMode::None => NetNs::New,
             NetworkMode::Bridge => {
-                let a = self.ensure_attachment(host, &mut rec)?;
+                let a = self.ensure_attachment(host, rec)?;
                 NetNs::Path(a.netns_path())
             }
         };
@@ -383,7 +403,7 @@ impl Pods {
         let mut binds = Vec::new();
         for (file, dest, content) in files {
             let p = cdir.join(file);
-            crate::common::state::write_atomic(&p, content.as_bytes())?;
+            write_file(&p, content.as_bytes())?;
             binds.push(Bind {
                 source: p.display().to_string(),
                 destination: dest.to_string(),
@@ -427,7 +447,8 @@ impl Pods {
             cgroups_path: cgroups_path.clone(),
             nofile: bundle::nofile_for(nofile_hard()),
         });
-        crate::common::state::write_json(&cdir.join("config.json"), &config)?;
+        let json = serde_json::to_vec_pretty(&config).map_err(|e| PodError::parse("config", e))?;
+        write_file(&cdir.join("config.json"), &json)?;
 
         for f in [self.exit_file(name), self.pid_file(name)] {
             crate::common::state::remove(&f)?;
@@ -488,7 +509,7 @@ impl Pods {
             dirs = runtime::cgroup_dirs_below_self(&cgroups_path);
         }
         rec.cgroup_dirs = dirs;
-        store::save(&self.paths, &rec)
+        Ok(())
     }
 
     /// The container's bridge attachment, made (or re-made after a reboot) when needed.
@@ -504,10 +525,6 @@ impl Pods {
         let owner = format!("{}#{}", self.paths.base().display(), rec.name);
         let a = network::attach(host, &self.state_dir, &self.net, &owner)?;
         rec.attachment = Some(a.clone());
-        if let Err(e) = store::save(&self.paths, rec) {
-            let _ = network::detach(host, &self.state_dir, &a);
-            return Err(e);
-        }
         Ok(a)
     }
 
@@ -785,6 +802,12 @@ impl Pods {
         }
         image_cache::remove(host, &self.paths, &id, &refs)
     }
+}
+
+/// Write a bundle file. No fsync and no rename: these files are made anew at every start and
+/// read only by the runtime after this, so durability would only slow every start down.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    std::fs::write(path, bytes).map_err(|e| PodError::io("write", path, e))
 }
 
 /// The runtime in the foreground (it waits for the container and exits with its code).
