@@ -461,7 +461,7 @@ impl Pods {
             .args(["-c", MONITOR_SCRIPT, "herodo-monitor"])
             .arg(self.exit_file(name).display().to_string())
             .args(
-                run_foreground(&rt, name, &cdir, &self.pid_file(name))
+                run_foreground(rt, name, &cdir, &self.pid_file(name))
                     .argv()
                     .iter()
                     .map(|s| s.to_string()),
