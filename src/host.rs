@@ -179,8 +179,13 @@ impl Host {
     }
 
     /// Start a command detached (its own session, not herodo's child; stdout and stderr
-    /// appended to `log`) and return once it runs. For monitors that outlive herodo.
-    pub fn spawn_detached(&self, cmd: Cmd, log: &std::path::Path) -> Result<(), ExecError> {
+    /// appended to `log`) and return once it runs: its process group (`None` in dry-run). For
+    /// monitors that outlive herodo.
+    pub fn spawn_detached(
+        &self,
+        cmd: Cmd,
+        log: &std::path::Path,
+    ) -> Result<Option<u32>, ExecError> {
         self.remember_secrets(&cmd);
         if self.settings.verbose && !self.settings.dry_run {
             let _ = writeln!(

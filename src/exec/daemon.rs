@@ -16,8 +16,9 @@ use super::{Cmd, ExecError};
 
 /// Start `cmd` detached: stdin from /dev/null, stdout and stderr appended to `log` (created
 /// 0600). Returns once the program is executing (an exec failure, like a missing program, is
-/// still an error); nothing waits for it to end.
-pub fn spawn_detached(cmd: &Cmd, log: &Path) -> Result<(), ExecError> {
+/// still an error); nothing waits for it to end. The result is the program's process group
+/// (also its session), to stop it and everything it started with `killpg` if need be.
+pub fn spawn_detached(cmd: &Cmd, log: &Path) -> Result<u32, ExecError> {
     let spawn_err = |e: std::io::Error| ExecError::Spawn {
         cmd: cmd.to_string(),
         source: e,
@@ -63,9 +64,11 @@ pub fn spawn_detached(cmd: &Cmd, log: &Path) -> Result<(), ExecError> {
             spawn_err(e)
         }
     })?;
-    // The intermediate process exited right after forking: reap it.
+    // The intermediate process exited right after forking: reap it. It led the new session,
+    // so its pid names the session and process group the program runs in.
+    let group = child.id();
     child.wait().map_err(spawn_err)?;
-    Ok(())
+    Ok(group)
 }
 
 #[cfg(test)]
@@ -86,7 +89,7 @@ mod tests {
             "echo started; ps -o ppid= -o sid= -p $$ > \"$0.ids\"; sleep 1; echo late",
         ]);
         let c = c.arg(log.display().to_string());
-        spawn_detached(&c, &log).unwrap();
+        let group = spawn_detached(&c, &log).unwrap();
         assert!(
             started.elapsed() < Duration::from_millis(900),
             "it did not wait"
@@ -106,6 +109,7 @@ mod tests {
         assert_eq!(nums.len(), 2, "{ids}");
         assert_ne!(nums[0], std::process::id() as i64, "not our child");
         assert_ne!(nums[1], our_sid, "not our session");
+        assert_eq!(nums[1], group as i64, "the returned group is its session");
         let e = spawn_detached(&Cmd::new("no-such-program-xyz"), &log).unwrap_err();
         assert!(matches!(e, ExecError::NotFound { .. }), "{e:?}");
         std::fs::remove_dir_all(&d).unwrap();

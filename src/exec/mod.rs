@@ -347,11 +347,11 @@ pub trait Executor: Send + Sync {
     fn execute(&self, cmd: &Cmd) -> Result<Output, ExecError>;
 
     /// Start `cmd` detached (its own session, not herodo's child, output appended to `log`)
-    /// and return without waiting for it (see `daemon.rs`). Executors that run nothing treat
-    /// it like [`Executor::execute`].
-    fn spawn_detached(&self, cmd: &Cmd, log: &std::path::Path) -> Result<(), ExecError> {
+    /// and return without waiting for it (see `daemon.rs`): its process group, or `None` from
+    /// executors that run nothing (they treat it like [`Executor::execute`]).
+    fn spawn_detached(&self, cmd: &Cmd, log: &std::path::Path) -> Result<Option<u32>, ExecError> {
         let _ = log;
-        self.execute(cmd).map(|_| ())
+        self.execute(cmd).map(|_| None)
     }
 }
 

@@ -328,10 +328,9 @@ impl Pods {
         }
         let mut rec = self.record(name)?;
         let rt = self.runtime_of(&rec);
-        // The foreground runtime removes its state when the container ends and the monitor
-        // then writes the exit code: only a container started before without a recorded exit
-        // can still be known to the runtime (this saves a runtime call on the hot path).
-        let maybe_known = rec.started.is_some() && !self.exit_file(name).exists();
+        // The runtime keeps a directory per container under its root: without one it knows
+        // nothing of this container (this saves a runtime call on the hot path).
+        let maybe_known = self.paths.runtime_root().join(name).exists();
         let state = if maybe_known {
             self.runtime_state(host, &rec)?
         } else {
@@ -467,7 +466,7 @@ impl Pods {
                     .map(|s| s.to_string()),
             )
             .timeout(runtime::CALL_TIMEOUT);
-        host.spawn_detached(launch, &log)?;
+        let group = host.spawn_detached(launch, &log)?;
         let pid = poll_until(
             &host.cancel,
             START_TIMEOUT,
@@ -495,7 +494,22 @@ impl Pods {
                 }
                 Ok(None)
             },
-        )?;
+        );
+        let pid = match pid {
+            Ok(pid) => pid,
+            Err(e) => {
+                // Timed out or Ctrl-C: stop the half-started container and its monitor (one
+                // process group), and drop what the runtime kept of it.
+                if let Some(g) = group {
+                    // SAFETY: killpg only sends a signal to the group we just created.
+                    unsafe {
+                        libc::killpg(g as i32, libc::SIGKILL);
+                    }
+                }
+                let _ = host.exec(rt.delete(name, true));
+                return Err(e);
+            }
+        };
         rec.started = Some(now());
         rec.pid = Some(pid);
         rec.pid_start = runtime::proc_start_time(pid);
