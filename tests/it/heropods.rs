@@ -105,7 +105,6 @@ fn heropods_suite_on_a_real_runtime() {
         "docker-registry",
         "ip",
         "iptables",
-        "setsid",
     ]) {
         return;
     }
