@@ -75,6 +75,7 @@ pub fn build(host: &Arc<Host>, limits: &Limits) -> Engine {
     crate::testing::bindings::register(&mut r);
     crate::containers::bindings::register(&mut r, host);
     crate::buildah::bindings::register(&mut r, host);
+    crate::heropods::bindings::register(&mut r, host);
     // The hidden helper that `catch (e)` blocks call (see `scripts::mark_catches`).
     engine.register_fn(
         crate::scripts::CATCH_HELPER,

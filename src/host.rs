@@ -178,6 +178,25 @@ impl Host {
         res
     }
 
+    /// Start a command detached (its own session, not herodo's child; stdout and stderr
+    /// appended to `log`) and return once it runs: its process group (`None` in dry-run). For
+    /// monitors that outlive herodo.
+    pub fn spawn_detached(
+        &self,
+        cmd: Cmd,
+        log: &std::path::Path,
+    ) -> Result<Option<u32>, ExecError> {
+        self.remember_secrets(&cmd);
+        if self.settings.verbose && !self.settings.dry_run {
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "+ {cmd}  (detached, output to {})",
+                log.display()
+            );
+        }
+        self.executor.spawn_detached(&cmd, log)
+    }
+
     /// Run a command; a non-zero exit is an error carrying the command and its output tails.
     pub fn exec_checked(&self, cmd: Cmd) -> Result<Output, ExecError> {
         let out = self.exec(cmd.clone())?;

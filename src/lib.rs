@@ -15,6 +15,7 @@ pub mod engine;
 pub mod error;
 pub mod exec;
 pub mod glue;
+pub mod heropods;
 pub mod host;
 pub mod lint;
 pub mod misc;

@@ -2,7 +2,9 @@
 //! `exec`, `error` and `host`; never a domain.
 
 pub mod convert;
+pub mod flock;
 pub mod owner;
+pub mod poll;
 pub mod state;
 pub mod tcp;
 pub mod time;

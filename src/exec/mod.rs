@@ -12,6 +12,7 @@
 //! herodo only, and herodo decides to stop the running command.
 
 mod cancel;
+mod daemon;
 mod process;
 
 use std::fmt;
@@ -449,6 +450,14 @@ pub trait Executor: Send + Sync {
     /// Run `cmd` to completion. A non-zero exit is an `Ok` output; only failure to run,
     /// a timeout or a cancellation is an `Err`.
     fn execute(&self, cmd: &Cmd) -> Result<Output, ExecError>;
+
+    /// Start `cmd` detached (its own session, not herodo's child, output appended to `log`)
+    /// and return without waiting for it (see `daemon.rs`): its process group, or `None` from
+    /// executors that run nothing (they treat it like [`Executor::execute`]).
+    fn spawn_detached(&self, cmd: &Cmd, log: &std::path::Path) -> Result<Option<u32>, ExecError> {
+        let _ = log;
+        self.execute(cmd).map(|_| None)
+    }
 }
 
 /// `--dry-run`: prints each command and runs nothing.

@@ -157,6 +157,15 @@ enum Stop {
 }
 
 impl Executor for ProcessExecutor {
+    fn spawn_detached(&self, cmd: &Cmd, log: &std::path::Path) -> Result<Option<u32>, ExecError> {
+        if self.cancel.is_cancelled() {
+            return Err(ExecError::Cancelled {
+                cmd: cmd.to_string(),
+            });
+        }
+        super::daemon::spawn_detached(cmd, log).map(Some)
+    }
+
     fn execute(&self, cmd: &Cmd) -> Result<Output, ExecError> {
         if self.cancel.is_cancelled() {
             return Err(ExecError::Cancelled { cmd: cmd.shown() });

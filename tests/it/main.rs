@@ -7,6 +7,7 @@ mod buildah;
 mod cli;
 mod engines;
 mod errors;
+mod heropods;
 mod host_fns;
 mod hostile;
 mod interactive;

@@ -1,0 +1,233 @@
+//! heropods on a real OCI runtime: the suite in tests/heropods run by `herodo test` with a
+//! state directory of its own and a docker-registry on 127.0.0.1, then a check that nothing
+//! it created is left; and `--dry-run` changing nothing.
+
+use std::path::Path;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use crate::support::{herodo, tools_required, TempDir, BIN};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Whether `tool` is on PATH (or in /usr/sbin, where ip and iptables live).
+fn have(tool: &str) -> bool {
+    let in_path = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()));
+    in_path || Path::new("/usr/sbin").join(tool).is_file()
+}
+
+/// Skip (printing why) or, under HERODO_REQUIRE_TOOLS=1, fail.
+fn require(tools: &[&str]) -> bool {
+    let missing: Vec<&&str> = tools.iter().filter(|t| !have(t)).collect();
+    if missing.is_empty() {
+        return true;
+    }
+    if tools_required() {
+        panic!("required tools missing: {missing:?} (run scripts/setup.sh)");
+    }
+    eprintln!("skipping: {missing:?} not installed (run scripts/setup.sh)");
+    false
+}
+
+/// A docker-registry on 127.0.0.1 (stopped when dropped). The container suite's harness
+/// (engines.rs) has the same helper; a shared one in support.rs would serve both.
+struct Registry {
+    child: Child,
+    addr: String,
+    _dir: TempDir,
+}
+
+impl Registry {
+    fn start() -> Registry {
+        let dir = TempDir::new("hp-registry");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let conf = dir.write(
+            "config.yml",
+            &format!(
+                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}/data\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.path().display()
+            ),
+        );
+        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
+        let child = Command::new("docker-registry")
+            .args(["serve", &conf.display().to_string()])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start docker-registry");
+        let addr = format!("127.0.0.1:{port}");
+        let until = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(&addr).is_err() {
+            assert!(Instant::now() < until, "docker-registry did not come up");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Registry {
+            child,
+            addr,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn test_image() {
+    let out = Command::new(root().join("scripts/test-image.sh"))
+        .output()
+        .expect("run scripts/test-image.sh");
+    assert!(
+        out.status.success(),
+        "test-image.sh failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn heropods_suite_on_a_real_runtime() {
+    if !require(&[
+        "runc",
+        "skopeo",
+        "umoci",
+        "buildah",
+        "podman",
+        "docker-registry",
+        "ip",
+        "iptables",
+    ]) {
+        return;
+    }
+    test_image();
+    let registry = Registry::start();
+    let state = TempDir::new("hp-state");
+    let out = herodo(root(), ["test", "tests/heropods"])
+        .env("HERODO_STATE_DIR", &state.path().display().to_string())
+        .env("HERODO_TEST_REGISTRY", &registry.addr)
+        .env("HERODO_BIN", BIN)
+        .run();
+    print!("{}", out.stdout);
+    eprint!("{}", out.stderr);
+    let out = out.ok();
+    let last = out.stdout.lines().last().unwrap_or_default().to_string();
+    assert!(last.ends_with(" passed, 0 failed, 0 skipped"), "{last}");
+
+    // Nothing the suite created outlives it: no address lease, no mount, no namespace.
+    let leases = std::fs::read_to_string(state.path().join("heropods/networks/herodo0.json"))
+        .expect("the suite used the bridge");
+    let leases: serde_json::Value = serde_json::from_str(&leases).unwrap();
+    assert_eq!(
+        leases["leases"],
+        serde_json::json!({}),
+        "address leases left"
+    );
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let state_dir = state.path().display().to_string();
+    assert!(
+        !mounts.contains(&state_dir),
+        "mounts left below {state_dir}"
+    );
+    assert!(
+        !state.path().join("heropods/containers").exists()
+            || std::fs::read_dir(state.path().join("heropods/containers"))
+                .unwrap()
+                .next()
+                .is_none(),
+        "container directories left"
+    );
+}
+
+#[test]
+fn dry_run_creates_starts_and_deletes_nothing() {
+    if !require(&["runc"]) {
+        return;
+    }
+    let dir = TempDir::new("hp-dry");
+    let base = dir.path().join("pods");
+    let script = format!(
+        r#"let p = heropods_new(#{{base_dir: "{}"}});
+let c = p.container_new(#{{name: "dry", image: "localhost/busybox:test", env: #{{TOKEN: "s3cret-value"}}}});
+c.start();
+c.stop();
+c.delete();
+print("done");"#,
+        base.display()
+    );
+    let out = herodo(dir.path(), ["--dry-run", "-e", &script])
+        .env(
+            "HERODO_STATE_DIR",
+            &dir.path().join("state").display().to_string(),
+        )
+        .run()
+        .ok()
+        .stdout_has("[dry-run] heropods: create container dry")
+        .stdout_has("[dry-run] heropods: start container dry")
+        .stdout_has("done")
+        .stdout_lacks("s3cret-value");
+    drop(out);
+    assert!(!base.exists(), "dry-run wrote {}", base.display());
+    assert!(
+        !dir.path().join("state").exists(),
+        "dry-run wrote the state dir"
+    );
+}
+
+#[test]
+fn cleanup_leaves_containers_the_test_did_not_create() {
+    if !require(&["runc", "skopeo", "umoci", "podman"]) {
+        return;
+    }
+    test_image();
+    let dir = TempDir::new("hp-keep");
+    let base = dir.path().join("pods").display().to_string();
+    let state = dir.path().join("state").display().to_string();
+    let open = format!(r#"let p = heropods_new(#{{base_dir: "{base}"}});"#);
+    herodo(
+        dir.path(),
+        [
+            "-e",
+            &format!(
+                r#"{open} p.container_new(#{{name: "keep", image: "localhost/busybox:test"}});"#
+            ),
+        ],
+    )
+    .env("HERODO_STATE_DIR", &state)
+    .run()
+    .ok();
+    // A test that gets the existing container back, and one that makes its own.
+    dir.write(
+        "reuse_test.rhai",
+        &format!(
+            r#"fn test_reuse() {{ {open}
+    p.container_new(#{{name: "keep", image: "localhost/busybox:test"}});
+    p.container_new(#{{name: "mine", image: "localhost/busybox:test"}});
+}}"#
+        ),
+    );
+    herodo(dir.path(), ["test", "reuse_test.rhai"])
+        .env("HERODO_STATE_DIR", &state)
+        .run()
+        .ok()
+        .stdout_has("1 passed, 0 failed");
+    herodo(
+        dir.path(),
+        [
+            "-e",
+            &format!(r#"{open} print(p.list().map(|s| s.name)); p.get("keep").delete();"#),
+        ],
+    )
+    .env("HERODO_STATE_DIR", &state)
+    .run()
+    .ok()
+    .stdout_is("[\"keep\"]\n");
+}
