@@ -19,7 +19,7 @@ need=(
     podman:podman runc:runc buildah:buildah skopeo:skopeo umoci:umoci
     dockerd:docker.io docker-registry:docker-registry
     sshd:openssh-server ssh:openssh-client tmux:tmux
-    ip:iproute2 iptables:iptables crun:crun
+    ip:iproute2 iptables:iptables crun:crun openssl:openssl
 )
 missing=()
 for entry in "${need[@]}"; do

@@ -1,4 +1,4 @@
-//! heropods on a real OCI runtime: the suite in tests/heropods run by `herodo test` with a
+//! heropods on a real OCI runtime: the suite in tests/rhai/heropods run by `herodo test` with a
 //! state directory of its own and a docker-registry on 127.0.0.1, then a check that nothing
 //! it created is left; and `--dry-run` changing nothing.
 
@@ -111,7 +111,7 @@ fn heropods_suite_on_a_real_runtime() {
     test_image();
     let registry = Registry::start();
     let state = TempDir::new("hp-state");
-    let out = herodo(root(), ["test", "tests/heropods"])
+    let out = herodo(root(), ["test", "tests/rhai/heropods"])
         .env("HERODO_STATE_DIR", &state.path().display().to_string())
         .env("HERODO_TEST_REGISTRY", &registry.addr)
         .env("HERODO_BIN", BIN)
