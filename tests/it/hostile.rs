@@ -98,6 +98,11 @@ fn benign(ty: &str) -> String {
         "Builder" => "bah_new(\"hx-b\", \"localhost/hx:1\")".into(),
         "Bah" => "bah(\"hx-f\", \"localhost/hx:1\")".into(),
         "CommandResult" => "run(\"true\", #{silent: true})".into(),
+        "HeroPods" => "heropods_new()".into(),
+        "PodContainer" => {
+            "heropods_new().container_new(#{name: \"hx-p\", image: \"localhost/busybox:test\"})"
+                .into()
+        }
         _ => "\"hx\"".into(),
     }
 }
