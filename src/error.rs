@@ -34,6 +34,7 @@ pub mod kind {
     pub const NOT_RUNNING: &str = "not_running";
     // Images.
     pub const BUILD_FAILED: &str = "build_failed";
+    pub const IMAGE_IN_USE: &str = "image_in_use";
     // Tests.
     pub const ASSERTION: &str = "assertion";
     pub const MISSING_TOOL: &str = "missing_tool";

@@ -63,20 +63,20 @@ impl Classify for PodError {
                 ErrorInfo::new(kind::INVALID_ARGUMENT, message).field("field", field)
             }
             PodError::NoSuchContainer { name } => {
-                ErrorInfo::new("no_such_container", message).field("name", name)
+                ErrorInfo::new(kind::NO_SUCH_CONTAINER, message).field("name", name)
             }
             PodError::ImageNotFound { image, source, .. } => ErrorInfo {
                 command: source.as_ref().and_then(|e| e.info().command),
-                ..ErrorInfo::new("image_not_found", message).field("image", image)
+                ..ErrorInfo::new(kind::IMAGE_NOT_FOUND, message).field("image", image)
             },
             PodError::ImageInUse { image, .. } => {
-                ErrorInfo::new("image_in_use", message).field("image", image)
+                ErrorInfo::new(kind::IMAGE_IN_USE, message).field("image", image)
             }
-            PodError::NotRunning { name, state } => ErrorInfo::new("not_running", message)
+            PodError::NotRunning { name, state } => ErrorInfo::new(kind::NOT_RUNNING, message)
                 .field("name", name)
                 .field("state", state),
             PodError::MissingTool { tool, .. } => {
-                ErrorInfo::new("missing_tool", message).field("program", tool)
+                ErrorInfo::new(kind::MISSING_TOOL, message).field("program", tool)
             }
             PodError::Network(_) => ErrorInfo::new(kind::NETWORK, message),
             PodError::Parse { .. } => ErrorInfo::new(kind::PARSE, message),
