@@ -604,12 +604,13 @@ impl Pods {
         Ok(())
     }
 
-    /// The monitor records the exit code just after the runtime returns: wait for it briefly,
+    /// The monitor records the exit code just after the runtime returns: wait for it (a
+    /// moment normally; on a loaded host the monitor's shell can take seconds to be scheduled),
     /// so `status()` right after `stop()` knows it and a delete does not race its write.
     fn await_exit_code(&self, host: &Host, name: &str) {
         let _ = poll_until(
             &host.cancel,
-            Duration::from_secs(2),
+            Duration::from_secs(10),
             Duration::from_millis(2),
             "the monitor to record the exit code",
             || -> Result<Option<()>> { Ok(self.exit_file(name).exists().then_some(())) },
