@@ -199,3 +199,51 @@ impl ModuleResolver for Resolver {
         Ok(module)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rhai::INT;
+
+    /// Every registered (non-standard) function that takes or returns an integer other than i64.
+    fn narrow_int_uses(engine: &Engine) -> Vec<String> {
+        let json = engine.gen_fn_metadata_to_json(false).unwrap();
+        let meta: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let narrow = [
+            "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i128", "isize",
+        ];
+        let mut found = Vec::new();
+        for f in meta["functions"].as_array().unwrap() {
+            let mut types: Vec<&str> = f["params"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p["type"].as_str())
+                .collect();
+            types.extend(f["returnType"].as_str());
+            found.extend(
+                types
+                    .into_iter()
+                    .filter(|ty| narrow.contains(ty))
+                    .map(|ty| format!("{} uses {ty}", f["name"])),
+            );
+        }
+        found
+    }
+
+    /// Rhai is built with `only_i64` (it halves the engine's start-up), which drops the
+    /// operators for every other integer type. A binding that handed a script a `u16` or a
+    /// `usize` would give it a value it cannot add or compare, so none may take or return one.
+    #[test]
+    fn bindings_use_only_i64_integers() {
+        let (host, _rec) = crate::host::recording_host();
+        let mut engine = build(&Arc::new(host), &Limits::default());
+        assert_eq!(narrow_int_uses(&engine), Vec::<String>::new());
+        // The check itself sees such a binding.
+        Registrar::new(&mut engine).pure("port_of", &["x"], "Test.", |x: INT| x as u16);
+        assert_eq!(narrow_int_uses(&engine), vec!["\"port_of\" uses u16"]);
+        // And a script indeed cannot do arithmetic with it.
+        let err = engine.eval::<INT>("port_of(80) + 1").unwrap_err();
+        assert!(err.to_string().contains("Function not found"), "{err}");
+    }
+}
