@@ -53,7 +53,11 @@ pub fn execute(config: Config) -> i32 {
 fn run_scripts(host: &Arc<Host>, limits: &crate::engine::Limits, action: Action) -> i32 {
     // Never freed: the process exits right after the action, and dropping ~1,500 registered
     // functions with their metadata would add a quarter of a millisecond to every run.
-    let engine = std::mem::ManuallyDrop::new(engine::build(host, limits));
+    let docs = match action {
+        Action::Fns { .. } => engine::Docs::Attach,
+        _ => engine::Docs::Omit,
+    };
+    let engine = std::mem::ManuallyDrop::new(engine::build_with(host, limits, docs));
     let ctx = Ctx {
         host,
         engine: &engine,

@@ -37,8 +37,24 @@ pub const DEFAULT_MAX_MAP_SIZE: usize = 16 * 1024 * 1024;
 
 use crate::outcome::{CANCELLED_TOKEN, TIME_LIMIT_TOKEN};
 
-/// A fully configured engine for `host`.
+/// Whether an engine's functions carry their doc comments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Docs {
+    /// For `herodo fns`, the REPL and anything else that shows documentation.
+    Attach,
+    /// For running scripts: nothing reads the comments there, and attaching them is a fifth
+    /// of the engine's own set-up time. Signatures (parameter names and types) stay, since
+    /// error messages show them.
+    Omit,
+}
+
+/// A fully configured engine for `host`, with documentation.
 pub fn build(host: &Arc<Host>, limits: &Limits) -> Engine {
+    build_with(host, limits, Docs::Attach)
+}
+
+/// A fully configured engine for `host`; `docs` says whether doc comments are attached.
+pub fn build_with(host: &Arc<Host>, limits: &Limits, docs: Docs) -> Engine {
     let mut engine = Engine::new();
     engine.set_module_resolver(Resolver::new(host.clone()));
     // Rhai's defaults (smaller still in debug builds) reject ordinary nested code; the script
@@ -66,7 +82,10 @@ pub fn build(host: &Arc<Host>, limits: &Limits) -> Engine {
         None
     });
 
-    let mut r = Registrar::new(&mut engine);
+    let mut r = match docs {
+        Docs::Attach => Registrar::new(&mut engine),
+        Docs::Omit => Registrar::without_docs(&mut engine),
+    };
     crate::process::bindings::register(&mut r, host);
     crate::os::bindings::register(&mut r, host);
     crate::text::bindings::register(&mut r);
@@ -229,6 +248,30 @@ mod tests {
             );
         }
         found
+    }
+
+    #[test]
+    fn omitting_docs_keeps_every_signature() {
+        let (host, _rec) = crate::host::recording_host();
+        let host = Arc::new(host);
+        let with = crate::docs::function_docs(&build(&host, &Limits::default()));
+        let without =
+            crate::docs::function_docs(&build_with(&host, &Limits::default(), Docs::Omit));
+        let sigs = |docs: &[crate::docs::FnDoc]| {
+            let mut v: Vec<String> = docs.iter().map(|d| d.signature.clone()).collect();
+            v.sort();
+            v
+        };
+        assert!(with.len() > 100, "only {} functions", with.len());
+        assert_eq!(sigs(&with), sigs(&without));
+        assert!(
+            with.iter().all(|d| !d.summary.is_empty()),
+            "a function has no doc"
+        );
+        assert!(
+            without.iter().all(|d| d.doc.is_empty()),
+            "docs were attached"
+        );
     }
 
     /// Rhai is built with `only_i64` (it halves the engine's start-up), which drops the

@@ -56,11 +56,23 @@ pub fn invalid(field: &str, reason: impl Into<String>) -> Box<EvalAltResult> {
 /// Registers functions with their documentation into an engine.
 pub struct Registrar<'a> {
     engine: &'a mut Engine,
+    /// Attach doc comments (parameter names and types are always attached: error messages
+    /// show signatures).
+    docs: bool,
 }
 
 impl<'a> Registrar<'a> {
     pub fn new(engine: &'a mut Engine) -> Self {
-        Registrar { engine }
+        Registrar { engine, docs: true }
+    }
+
+    /// A registrar that leaves out doc comments: for engines that only run scripts, where
+    /// nothing shows them and copying ~40 KB of text into the engine is start-up time wasted.
+    pub fn without_docs(engine: &'a mut Engine) -> Self {
+        Registrar {
+            engine,
+            docs: false,
+        }
     }
 
     pub fn engine(&mut self) -> &mut Engine {
@@ -159,11 +171,13 @@ impl<'a> Registrar<'a> {
         // Always one entry more than the parameters, even an empty one: with no entries at all
         // (no parameters, no result) Rhai would fill in the Rust type names itself.
         info.push(type_label(FUNC::return_type_name()).into());
-        FuncRegistration::new(name)
+        let mut reg = FuncRegistration::new(name)
             .with_volatility(volatile)
-            .with_params_info(info)
-            .with_comments([doc_comment(doc)])
-            .register_into_engine(self.engine, f);
+            .with_params_info(info);
+        if self.docs {
+            reg = reg.with_comments([doc_comment(doc)]);
+        }
+        reg.register_into_engine(self.engine, f);
         self
     }
 }

@@ -3,6 +3,7 @@
 //! honour cancellation by signalling the whole group.
 
 use std::io::Write;
+use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
@@ -85,13 +86,15 @@ impl Pipe {
     }
 
     /// Read what is available; close the pipe at EOF.
-    fn drain(&mut self, chunk: &mut [u8]) {
+    fn drain(&mut self, chunk: &mut [MaybeUninit<u8>]) {
         let Some(fd) = &self.fd else { return };
         loop {
             // SAFETY: reading into a valid buffer from a file descriptor we own.
             let n = unsafe { libc::read(fd.as_raw_fd(), chunk.as_mut_ptr().cast(), chunk.len()) };
             if n > 0 {
-                let data = &chunk[..n as usize];
+                // SAFETY: read(2) initialised the first n bytes of chunk.
+                let data =
+                    unsafe { std::slice::from_raw_parts(chunk.as_ptr().cast::<u8>(), n as usize) };
                 match self.echo {
                     Some(true) => {
                         let _ = std::io::stdout().lock().write_all(data);
@@ -250,8 +253,9 @@ impl Executor for ProcessExecutor {
         // Once the child has exited, how long we keep reading pipes that a background
         // grandchild (`run("daemon &")`) may hold open forever.
         let mut pipes_until: Option<Instant> = None;
-        // On the stack: a heap buffer this size was allocated, zeroed and freed per command.
-        let mut chunk = [0u8; 64 * 1024];
+        // On the stack and never zeroed (read(2) fills what we look at): a zeroed heap buffer
+        // was allocated, cleared and freed for every command, even one with no output.
+        let mut chunk = [MaybeUninit::<u8>::uninit(); 64 * 1024];
         // With a pidfd, poll says when the child has exited; until then asking (wait4) is a
         // wasted syscall. Without one, ask on every pass.
         let mut may_have_exited = pidfd.is_none();
