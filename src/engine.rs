@@ -37,8 +37,24 @@ pub const DEFAULT_MAX_MAP_SIZE: usize = 16 * 1024 * 1024;
 
 use crate::outcome::{CANCELLED_TOKEN, TIME_LIMIT_TOKEN};
 
-/// A fully configured engine for `host`.
+/// Whether an engine's functions carry their doc comments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Docs {
+    /// For `herodo fns`, the REPL and anything else that shows documentation.
+    Attach,
+    /// For running scripts: nothing reads the comments there, and attaching them is a fifth
+    /// of the engine's own set-up time. Signatures (parameter names and types) stay, since
+    /// error messages show them.
+    Omit,
+}
+
+/// A fully configured engine for `host`, with documentation.
 pub fn build(host: &Arc<Host>, limits: &Limits) -> Engine {
+    build_with(host, limits, Docs::Attach)
+}
+
+/// A fully configured engine for `host`; `docs` says whether doc comments are attached.
+pub fn build_with(host: &Arc<Host>, limits: &Limits, docs: Docs) -> Engine {
     let mut engine = Engine::new();
     engine.set_module_resolver(Resolver::new(host.clone()));
     // Rhai's defaults (smaller still in debug builds) reject ordinary nested code; the script
@@ -66,7 +82,10 @@ pub fn build(host: &Arc<Host>, limits: &Limits) -> Engine {
         None
     });
 
-    let mut r = Registrar::new(&mut engine);
+    let mut r = match docs {
+        Docs::Attach => Registrar::new(&mut engine),
+        Docs::Omit => Registrar::without_docs(&mut engine),
+    };
     crate::process::bindings::register(&mut r, host);
     crate::os::bindings::register(&mut r, host);
     crate::text::bindings::register(&mut r);
@@ -198,5 +217,77 @@ impl ModuleResolver for Resolver {
             .unwrap_or_else(|e| e.into_inner())
             .insert(id, module.clone());
         Ok(module)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rhai::INT;
+
+    /// Every registered (non-standard) function that takes or returns an integer other than i64.
+    fn narrow_int_uses(engine: &Engine) -> Vec<String> {
+        let json = engine.gen_fn_metadata_to_json(false).unwrap();
+        let meta: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let narrow = [
+            "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i128", "isize",
+        ];
+        let mut found = Vec::new();
+        for f in meta["functions"].as_array().unwrap() {
+            let mut types: Vec<&str> = f["params"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p["type"].as_str())
+                .collect();
+            types.extend(f["returnType"].as_str());
+            found.extend(
+                types
+                    .into_iter()
+                    .filter(|ty| narrow.contains(ty))
+                    .map(|ty| format!("{} uses {ty}", f["name"])),
+            );
+        }
+        found
+    }
+
+    #[test]
+    fn omitting_docs_keeps_every_signature() {
+        let (host, _rec) = crate::host::recording_host();
+        let host = Arc::new(host);
+        let with = crate::docs::function_docs(&build(&host, &Limits::default()));
+        let without =
+            crate::docs::function_docs(&build_with(&host, &Limits::default(), Docs::Omit));
+        let sigs = |docs: &[crate::docs::FnDoc]| {
+            let mut v: Vec<String> = docs.iter().map(|d| d.signature.clone()).collect();
+            v.sort();
+            v
+        };
+        assert!(with.len() > 100, "only {} functions", with.len());
+        assert_eq!(sigs(&with), sigs(&without));
+        assert!(
+            with.iter().all(|d| !d.summary.is_empty()),
+            "a function has no doc"
+        );
+        assert!(
+            without.iter().all(|d| d.doc.is_empty()),
+            "docs were attached"
+        );
+    }
+
+    /// Rhai is built with `only_i64` (it halves the engine's start-up), which drops the
+    /// operators for every other integer type. A binding that handed a script a `u16` or a
+    /// `usize` would give it a value it cannot add or compare, so none may take or return one.
+    #[test]
+    fn bindings_use_only_i64_integers() {
+        let (host, _rec) = crate::host::recording_host();
+        let mut engine = build(&Arc::new(host), &Limits::default());
+        assert_eq!(narrow_int_uses(&engine), Vec::<String>::new());
+        // The check itself sees such a binding.
+        Registrar::new(&mut engine).pure("port_of", &["x"], "Test.", |x: INT| x as u16);
+        assert_eq!(narrow_int_uses(&engine), vec!["\"port_of\" uses u16"]);
+        // And a script indeed cannot do arithmetic with it.
+        let err = engine.eval::<INT>("port_of(80) + 1").unwrap_err();
+        assert!(err.to_string().contains("Function not found"), "{err}");
     }
 }

@@ -2,6 +2,8 @@
 //! a registrar that attaches parameter names, doc comments and volatility to each function, and a
 //! strict reader for option maps.
 
+use std::borrow::Cow;
+
 use rhai::RhaiNativeFunc;
 use rhai::{Dynamic, Engine, EvalAltResult, FuncRegistration, ImmutableString, Map, Position, INT};
 
@@ -54,11 +56,23 @@ pub fn invalid(field: &str, reason: impl Into<String>) -> Box<EvalAltResult> {
 /// Registers functions with their documentation into an engine.
 pub struct Registrar<'a> {
     engine: &'a mut Engine,
+    /// Attach doc comments (parameter names and types are always attached: error messages
+    /// show signatures).
+    docs: bool,
 }
 
 impl<'a> Registrar<'a> {
     pub fn new(engine: &'a mut Engine) -> Self {
-        Registrar { engine }
+        Registrar { engine, docs: true }
+    }
+
+    /// A registrar that leaves out doc comments: for engines that only run scripts, where
+    /// nothing shows them and copying ~40 KB of text into the engine is start-up time wasted.
+    pub fn without_docs(engine: &'a mut Engine) -> Self {
+        Registrar {
+            engine,
+            docs: false,
+        }
     }
 
     pub fn engine(&mut self) -> &mut Engine {
@@ -142,39 +156,57 @@ impl<'a> Registrar<'a> {
             N,
             "parameter names for {name} do not match its arity"
         );
-        let mut info: Vec<String> = types
-            .iter()
-            .enumerate()
-            .map(|(i, ty)| {
-                let pname = params.get(i).copied().unwrap_or("_");
-                format!("{pname}: {}", display_type(ty))
-            })
-            .collect();
+        // Start-up cost: this runs for every function at every start, so the metadata is built
+        // with one allocation per string instead of a `format!` per piece.
+        let mut info: Vec<Cow<str>> = Vec::with_capacity(types.len() + 1);
+        for (i, ty) in types.iter().enumerate() {
+            let pname = params.get(i).copied().unwrap_or("_");
+            let ty = type_label(ty);
+            let mut s = String::with_capacity(pname.len() + 2 + ty.len());
+            s.push_str(pname);
+            s.push_str(": ");
+            s.push_str(ty);
+            info.push(s.into());
+        }
         // Always one entry more than the parameters, even an empty one: with no entries at all
         // (no parameters, no result) Rhai would fill in the Rust type names itself.
-        info.push(display_type(FUNC::return_type_name()));
-        let comments: Vec<String> = doc
-            .trim_matches('\n')
-            .lines()
-            .map(|l| {
-                if l.is_empty() {
-                    "///".to_string()
-                } else {
-                    format!("/// {l}")
-                }
-            })
-            .collect();
-        FuncRegistration::new(name)
+        info.push(type_label(FUNC::return_type_name()).into());
+        let mut reg = FuncRegistration::new(name)
             .with_volatility(volatile)
-            .with_params_info(info)
-            .with_comments([comments.join("\n")])
-            .register_into_engine(self.engine, f);
+            .with_params_info(info);
+        if self.docs {
+            reg = reg.with_comments([doc_comment(doc)]);
+        }
+        reg.register_into_engine(self.engine, f);
         self
     }
 }
 
+/// `doc` as one block of `///` lines, the form Rhai keeps doc comments in (blank lines become
+/// a bare `///`; leading and trailing newlines are dropped).
+fn doc_comment(doc: &str) -> String {
+    let doc = doc.trim_matches('\n');
+    let mut out = String::with_capacity(doc.len() + 4 * (doc.len() / 40 + 1));
+    for (i, l) in doc.lines().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str("///");
+        if !l.is_empty() {
+            out.push(' ');
+            out.push_str(l);
+        }
+    }
+    out
+}
+
 /// A Rust type name as a script writer knows it (`string`, `int`, `map`, `CommandResult`).
 pub fn display_type(ty: &str) -> String {
+    type_label(ty).to_string()
+}
+
+/// [`display_type`] without an allocation: every answer is a literal or a part of `ty`.
+fn type_label(ty: &str) -> &str {
     let ty = ty.trim();
     if let Some(inner) = ty.strip_prefix("core::result::Result<") {
         // Fallible functions: show the success type.
@@ -183,7 +215,7 @@ pub fn display_type(ty: &str) -> String {
             match c {
                 '<' => depth += 1,
                 '>' => depth -= 1,
-                ',' if depth == 0 => return display_type(&inner[..i]),
+                ',' if depth == 0 => return type_label(&inner[..i]),
                 _ => {}
             }
         }
@@ -191,21 +223,21 @@ pub fn display_type(ty: &str) -> String {
     let ty = ty.strip_prefix("&mut ").unwrap_or(ty);
     let ty = ty.strip_prefix('&').unwrap_or(ty);
     if ty.contains("Vec<") && ty.contains("Dynamic") || ty.ends_with("Array") {
-        return "array".into();
+        return "array";
     }
     if ty.contains("BTreeMap<") || ty.ends_with("::Map") || ty == "Map" {
-        return "map".into();
+        return "map";
     }
     let base = ty.rsplit("::").next().unwrap_or(ty);
     match base {
-        "()" | "" => String::new(),
-        "i64" | "INT" => "int".into(),
-        "f64" | "FLOAT" => "float".into(),
-        "bool" => "bool".into(),
-        "str" | "String" | "ImmutableString" => "string".into(),
-        "Dynamic" => "any".into(),
-        "FnPtr" => "Fn".into(),
-        other => other.into(),
+        "()" | "" => "",
+        "i64" | "INT" => "int",
+        "f64" | "FLOAT" => "float",
+        "bool" => "bool",
+        "str" | "String" | "ImmutableString" => "string",
+        "Dynamic" => "any",
+        "FnPtr" => "Fn",
+        other => other,
     }
 }
 
@@ -380,6 +412,16 @@ mod tests {
             display_type("core::result::Result<alloc::vec::Vec<rhai::Dynamic>, alloc::boxed::Box<rhai::EvalAltResult>>"),
             "array"
         );
+    }
+
+    #[test]
+    fn doc_comments_become_triple_slash_lines() {
+        assert_eq!(
+            doc_comment("\nSummary.\n\nMore text.\n```rhai\nx();\n```\n"),
+            "/// Summary.\n///\n/// More text.\n/// ```rhai\n/// x();\n/// ```"
+        );
+        assert_eq!(doc_comment("One line."), "/// One line.");
+        assert_eq!(doc_comment(""), "");
     }
 
     #[test]

@@ -36,6 +36,7 @@ const SCRIPT_STACK: usize = 256 * 1024 * 1024;
 
 /// Parse `argv`, run it, and return the process exit code.
 pub fn main_entry(argv: Vec<std::ffi::OsString>) -> i32 {
+    tune_allocator();
     let cli = match cli::parse(argv) {
         Ok(c) => c,
         Err(e) => {
@@ -68,5 +69,22 @@ pub fn main_entry(argv: Vec<std::ffi::OsString>) -> i32 {
             eprintln!("herodo: cannot start the script thread: {e}");
             outcome::code::SCRIPT_ERROR
         }
+    }
+}
+
+/// How much heap glibc maps at once (its default is 128 KiB).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const MALLOC_TOP_PAD: libc::c_int = 4 * 1024 * 1024;
+
+/// Grow the heap in large steps. The script thread allocates from its own glibc arena, which
+/// otherwise grows a page or two at a time with one `mprotect` each: building the engine made
+/// ~150 such calls, about a tenth of start-up. With a larger pad the arena is made writable
+/// in one call. Only address space is reserved; untouched pages cost no memory.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes glibc's tuning parameters; it is called before any other
+    // thread exists.
+    unsafe {
+        libc::mallopt(libc::M_TOP_PAD, MALLOC_TOP_PAD);
     }
 }

@@ -3,6 +3,7 @@
 //! honour cancellation by signalling the whole group.
 
 use std::io::Write;
+use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
@@ -85,13 +86,15 @@ impl Pipe {
     }
 
     /// Read what is available; close the pipe at EOF.
-    fn drain(&mut self, chunk: &mut [u8]) {
+    fn drain(&mut self, chunk: &mut [MaybeUninit<u8>]) {
         let Some(fd) = &self.fd else { return };
         loop {
             // SAFETY: reading into a valid buffer from a file descriptor we own.
             let n = unsafe { libc::read(fd.as_raw_fd(), chunk.as_mut_ptr().cast(), chunk.len()) };
             if n > 0 {
-                let data = &chunk[..n as usize];
+                // SAFETY: read(2) initialised the first n bytes of chunk.
+                let data =
+                    unsafe { std::slice::from_raw_parts(chunk.as_ptr().cast::<u8>(), n as usize) };
                 match self.echo {
                     Some(true) => {
                         let _ = std::io::stdout().lock().write_all(data);
@@ -116,13 +119,13 @@ impl Pipe {
     }
 }
 
+/// Make the read end of a pipe non-blocking. The pipes come from std's `pipe2(O_CLOEXEC)`, so
+/// their status flags are just `O_RDONLY` (which F_SETFL ignores): setting `O_NONBLOCK` alone
+/// saves the F_GETFL round trip, two syscalls per command.
 fn set_nonblocking(fd: i32) {
     // SAFETY: fcntl on a file descriptor we own.
     unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        if flags >= 0 {
-            libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
-        }
+        libc::fcntl(fd, libc::F_SETFL, libc::O_NONBLOCK);
     }
 }
 
@@ -259,9 +262,14 @@ impl Executor for ProcessExecutor {
         // Once the child has exited, how long we keep reading pipes that a background
         // grandchild (`run("daemon &")`) may hold open forever.
         let mut pipes_until: Option<Instant> = None;
-        let mut chunk = vec![0u8; 64 * 1024];
+        // On the stack and never zeroed (read(2) fills what we look at): a zeroed heap buffer
+        // was allocated, cleared and freed for every command, even one with no output.
+        let mut chunk = [MaybeUninit::<u8>::uninit(); 64 * 1024];
+        // With a pidfd, poll says when the child has exited; until then asking (wait4) is a
+        // wasted syscall. Without one, ask on every pass.
+        let mut may_have_exited = pidfd.is_none();
         loop {
-            if status.is_none() {
+            if status.is_none() && may_have_exited {
                 status = child.try_wait().map_err(|e| ExecError::Spawn {
                     cmd: cmd.shown(),
                     source: e,
@@ -311,20 +319,32 @@ impl Executor for ProcessExecutor {
             {
                 wake = wake.min(t);
             }
-            let mut fds: Vec<libc::pollfd> = Vec::with_capacity(3);
+            let idle = libc::pollfd {
+                fd: -1,
+                events: 0,
+                revents: 0,
+            };
+            let mut fds = [idle; 3];
+            let mut nfds = 0;
             for fd in [&out.fd, &err.fd].into_iter().flatten() {
-                fds.push(libc::pollfd {
+                fds[nfds] = libc::pollfd {
                     fd: fd.as_raw_fd(),
                     events: libc::POLLIN,
                     revents: 0,
-                });
+                };
+                nfds += 1;
             }
+            let mut pidfd_slot = None;
             match (&pidfd, status.is_none()) {
-                (Some(p), true) => fds.push(libc::pollfd {
-                    fd: p.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                }),
+                (Some(p), true) => {
+                    fds[nfds] = libc::pollfd {
+                        fd: p.as_raw_fd(),
+                        events: libc::POLLIN,
+                        revents: 0,
+                    };
+                    pidfd_slot = Some(nfds);
+                    nfds += 1;
+                }
                 // Without a pidfd, exit is noticed on the next tick.
                 (None, true) => wake = wake.min(now + Duration::from_millis(5)),
                 _ => {}
@@ -333,12 +353,18 @@ impl Executor for ProcessExecutor {
                 .saturating_duration_since(now)
                 .as_millis()
                 .min(i32::MAX as u128) as i32;
-            // SAFETY: fds is a valid array of pollfd for its length.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+            // SAFETY: fds holds at least nfds valid pollfd entries.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), nfds as libc::nfds_t, ms) };
             if n > 0 {
                 out.drain(&mut chunk);
                 err.drain(&mut chunk);
             }
+            // Ask for the exit status when the pidfd fired, and also after a timeout or an
+            // interrupted poll, so a missed wake-up can only ever cost one tick.
+            may_have_exited = match pidfd_slot {
+                Some(i) => n <= 0 || fds[i].revents != 0,
+                None => true,
+            };
         }
         if cmd.echo {
             let _ = std::io::stdout().lock().flush();
