@@ -708,6 +708,9 @@ mod tests {
             assert!(!is_loopback_registry(remote), "{remote}");
         }
         let remote = registry_argv(Flavor::Podman, "push", "127.attacker.example/x:1");
-        assert!(!remote.iter().any(|a| a.contains("tls-verify")), "{remote:?}");
+        assert!(
+            !remote.iter().any(|a| a.contains("tls-verify")),
+            "{remote:?}"
+        );
     }
 }

@@ -742,7 +742,11 @@ fn dry_run_buildah_writes_stage_no_file() {
     .env("TMPDIR", &tmp.path().display().to_string())
     .run()
     .ok();
-    assert!(out.stdout.contains("[dry-run] buildah copy"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("[dry-run] buildah copy"),
+        "{}",
+        out.stdout
+    );
     let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
     assert!(left.is_empty(), "dry run left {left:?}");
 }
