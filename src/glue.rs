@@ -361,6 +361,21 @@ pub fn seconds(v: &Dynamic, field: &str) -> RResult<std::time::Duration> {
     res.rhai()
 }
 
+/// A command given as an array (argv), or as a string split like a shell would split it (no
+/// shell runs it): `with_cmd`, heropods' `cmd` and `entrypoint`.
+pub fn words(v: &Dynamic, field: &str) -> RResult<Vec<String>> {
+    if let Some(arr) = v.read_lock::<rhai::Array>() {
+        return Ok(string_array(&arr));
+    }
+    if v.is_string() {
+        return shell_words::split(&v.to_string()).map_err(|e| invalid(field, e.to_string()));
+    }
+    Err(invalid(
+        field,
+        format!("expected a string or an array, got {}", v.type_name()),
+    ))
+}
+
 /// An array of strings (every element converted with `to_string`).
 pub fn string_array(arr: &rhai::Array) -> Vec<String> {
     arr.iter().map(|v| v.to_string()).collect()

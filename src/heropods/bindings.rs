@@ -7,7 +7,9 @@ use rhai::{Array, Dynamic, Map, INT};
 use super::image_cache::{ImageEntry, Source};
 use super::spec::{self, BindMount, Limits, NetworkMode, Overrides, PullPolicy};
 use super::{CreateRequest, Pods, PodsOptions, Status, DEFAULT_GRACE};
-use crate::glue::{invalid, map_of, seconds, string_array, IntoRhai, Opts, RResult, Registrar};
+use crate::glue::{
+    invalid, map_of, seconds, string_array, words, IntoRhai, Opts, RResult, Registrar,
+};
 use crate::host::Host;
 // The shared result type of commands; it lives in process/ today (containers/ uses it the
 // same way). Only the glue touches it.
@@ -64,20 +66,6 @@ fn command(v: &Dynamic, field: &str) -> RResult<Vec<String>> {
     }
     if let Some(arr) = v.read_lock::<Array>() {
         return Ok(string_array(&arr));
-    }
-    Err(invalid(
-        field,
-        format!("expected a string or an array, got {}", v.type_name()),
-    ))
-}
-
-/// `cmd` / `entrypoint`: an array, or a string split like a shell would (no shell runs).
-fn words(v: &Dynamic, field: &str) -> RResult<Vec<String>> {
-    if let Some(arr) = v.read_lock::<Array>() {
-        return Ok(string_array(&arr));
-    }
-    if v.is_string() {
-        return shell_words::split(&v.to_string()).map_err(|e| invalid(field, e.to_string()));
     }
     Err(invalid(
         field,

@@ -7,14 +7,14 @@ mod actions;
 mod builder;
 mod functions;
 
-use crate::glue::to_rhai;
+use crate::glue::{to_rhai, words};
 use std::sync::Arc;
 
-use rhai::{Array, Dynamic};
+use rhai::Dynamic;
 
 use super::ops::{self, EngineCli};
 use super::{Container, ContainerError, ExecCommand};
-use crate::glue::{invalid, string_array, IntoRhai, RResult, Registrar};
+use crate::glue::{IntoRhai, RResult, Registrar};
 use crate::host::Host;
 
 pub fn register(r: &mut Registrar, host: &Arc<Host>) {
@@ -32,20 +32,6 @@ fn on_engine<T>(
     ops::resolve(host).and_then(|e| op(&e)).rhai()
 }
 
-/// `with_cmd` accepts a string (split like a shell would, no shell runs it) or an array.
-fn words(v: &Dynamic, field: &str) -> RResult<Vec<String>> {
-    if let Some(arr) = v.read_lock::<Array>() {
-        return Ok(string_array(&arr));
-    }
-    if v.is_string() {
-        return shell_words::split(&v.to_string()).map_err(|e| invalid(field, e.to_string()));
-    }
-    Err(invalid(
-        field,
-        format!("expected a string or an array, got {}", v.type_name()),
-    ))
-}
-
 /// What `exec` runs: a string is a shell line, an array an argv.
 fn exec_what(v: &Dynamic) -> RResult<ExecCommand> {
     if v.is_string() {
@@ -59,7 +45,7 @@ fn exec_what(v: &Dynamic) -> RResult<ExecCommand> {
 mod tests {
     use super::*;
     use crate::containers::parse::{ContainerRow, ResourceUsage, Status};
-    use rhai::Map;
+    use rhai::{Array, Map};
 
     #[test]
     fn results_convert_to_script_values() {
