@@ -13,6 +13,7 @@
 pub mod bindings;
 pub mod bundle;
 pub mod error;
+pub mod handover;
 pub mod image_cache;
 pub mod netlink;
 pub mod network;
@@ -20,6 +21,7 @@ pub mod rootfs;
 pub mod runtime;
 pub mod spec;
 pub mod store;
+pub mod warm;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -31,6 +33,7 @@ use crate::common::poll::poll_until;
 use crate::exec::{Cmd, Output};
 use crate::host::{Host, Resource};
 use bundle::{Bind, BundleSpec, NetNs};
+use handover::Handover;
 use image_cache::Source;
 use network::{Attachment, NetConfig};
 use rootfs::StorageMode;
@@ -40,6 +43,10 @@ use store::{ContainerRecord, Paths};
 
 /// How long starting a container may take until its process runs.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the cgroup lock is kept warm (`warm`) while a container starts, at most, and
+/// while an exec starts: both are far longer than the runtime needs to reach its cgroup moves.
+const WARM_START: Duration = Duration::from_secs(10);
+const WARM_EXEC: Duration = Duration::from_secs(1);
 /// How long a container killed with SIGKILL may take to be gone.
 const KILL_TIMEOUT: Duration = Duration::from_secs(15);
 const LOCK_TIMEOUT: Duration = Duration::from_secs(120);
@@ -354,7 +361,11 @@ impl Pods {
         store::save(&self.paths, &rec)
     }
 
-    /// Everything of `start` after the checks: rootfs, network, bundle, runtime, pid.
+    /// Everything of `start` after the checks: runtime, rootfs, network, bundle, pid.
+    ///
+    /// The runtime starts first, with `config.json` a FIFO (see `handover`): while it starts
+    /// up, herodo mounts the root, plugs the network and writes the config, which the runtime
+    /// reads the moment it is complete.
     fn launch(
         &self,
         host: &Host,
@@ -372,6 +383,124 @@ impl Pods {
                 source: None,
             }
         })?;
+        self.release_stale_runtime(host, name);
+        for f in [self.exit_file(name), self.pid_file(name)] {
+            crate::common::state::remove(&f)?;
+        }
+        rec.pid = None;
+        rec.pid_start = None;
+        rec.monitor = None;
+        let config_path = cdir.join("config.json");
+        // runc gets its config through a FIFO while it starts (see `handover`); a runtime that
+        // reads config.json up to the end of file (crun) gets the file before it starts.
+        let mut config = if rt.reads_config_without_eof() {
+            Config::Handover(Handover::create(&config_path)?)
+        } else {
+            let (json, cgroups_path) = self.bundle_config(host, rec, &img, keep_alive)?;
+            crate::common::state::write_atomic(&config_path, &json)?;
+            Config::Written(cgroups_path)
+        };
+        let _warm = warm::Warmer::start(WARM_START);
+        let log = self.paths.log(name);
+        let launch = Cmd::new("/bin/sh")
+            .args(["-c", MONITOR_SCRIPT, "herodo-monitor"])
+            .arg(self.exit_file(name).display().to_string())
+            .args(
+                run_foreground(rt, name, &cdir, &self.pid_file(name))
+                    .argv()
+                    .iter()
+                    .map(|s| s.to_string()),
+            )
+            .timeout(runtime::CALL_TIMEOUT);
+        let group = host.spawn_detached(launch, &log)?;
+        // The monitor ended (the runtime failed): its log says why.
+        let ended = || -> Result<()> {
+            match self.read_exit_code(name) {
+                None => Ok(()),
+                Some(code) => {
+                    let text = std::fs::read_to_string(&log).unwrap_or_default();
+                    let tail = crate::exec::tail(&text, crate::exec::ERROR_TAIL_BYTES);
+                    Err(crate::exec::ExecError::Failed {
+                        cmd: rt
+                            .run_detached(name, &cdir, &self.pid_file(name))
+                            .to_string(),
+                        status: crate::exec::Status::Exited(code as i32),
+                        stdout: String::new(),
+                        stderr: host.redact(tail),
+                    }
+                    .into())
+                }
+            }
+        };
+        let started = (|| -> Result<(i64, String)> {
+            let cgroups_path = match &mut config {
+                Config::Written(cgroups_path) => cgroups_path.clone(),
+                Config::Handover(h) => {
+                    let (json, cgroups_path) = self.bundle_config(host, rec, &img, keep_alive)?;
+                    h.deliver(&json, &host.cancel, START_TIMEOUT, ended)?;
+                    cgroups_path
+                }
+            };
+            let pid = poll_until(
+                &host.cancel,
+                START_TIMEOUT,
+                Duration::from_micros(250),
+                &format!("container {name} to start"),
+                || -> Result<Option<i64>> {
+                    if let Some(pid) = std::fs::read_to_string(self.pid_file(name))
+                        .ok()
+                        .and_then(|s| s.trim().parse::<i64>().ok())
+                    {
+                        return Ok(Some(pid));
+                    }
+                    ended()?;
+                    Ok(None)
+                },
+            )?;
+            Ok((pid, cgroups_path))
+        })();
+        // The runtime has its config (or failed): herodo's end of the FIFO can go.
+        drop(config);
+        let (pid, cgroups_path) = match started {
+            Ok(v) => v,
+            Err(e) => {
+                // Failed, timed out or Ctrl-C: stop the half-started container and its monitor
+                // (one process group), and drop what the runtime kept of it.
+                if let Some(g) = group {
+                    kill_group(&host.cancel, g);
+                }
+                let _ = host.exec(rt.delete(name, true));
+                return Err(e);
+            }
+        };
+        rec.started = Some(now());
+        rec.pid = Some(pid);
+        rec.pid_start = runtime::proc_start_time(pid);
+        // The init's parent is the foreground runtime, whose parent is the monitor.
+        rec.monitor = runtime::proc_parent(pid)
+            .and_then(runtime::proc_parent)
+            .and_then(|m| runtime::proc_start_time(m).map(|t| (m, t)));
+        rec.keep_alive = keep_alive;
+        let mut dirs = runtime::cgroup_dirs_of(pid);
+        if dirs.is_empty() {
+            dirs = runtime::cgroup_dirs_below_self(&cgroups_path);
+        }
+        rec.cgroup_dirs = dirs;
+        Ok(())
+    }
+
+    /// The container's root mounted, its network plugged, its /etc files written, and the
+    /// runtime config that names them all (with the cgroup path it gives the container).
+    fn bundle_config(
+        &self,
+        host: &Host,
+        rec: &mut ContainerRecord,
+        img: &image_cache::CachedImage,
+        keep_alive: bool,
+    ) -> Result<(Vec<u8>, String)> {
+        let name = rec.name.clone();
+        let name = name.as_str();
+        let cdir = self.paths.container_dir(name);
         let lower = self.paths.image_dir(img.hex()).join("rootfs");
         rootfs::ensure_mounted(host, &cdir, &lower, rec.storage)?;
         let root = cdir.join("rootfs");
@@ -447,83 +576,7 @@ impl Pods {
             nofile: bundle::nofile_for(nofile_hard()),
         });
         let json = serde_json::to_vec_pretty(&config).map_err(|e| PodError::parse("config", e))?;
-        write_file(&cdir.join("config.json"), &json)?;
-
-        for f in [self.exit_file(name), self.pid_file(name)] {
-            crate::common::state::remove(&f)?;
-        }
-        rec.pid = None;
-        rec.pid_start = None;
-        rec.monitor = None;
-        let log = self.paths.log(name);
-        let launch = Cmd::new("sh")
-            .args(["-c", MONITOR_SCRIPT, "herodo-monitor"])
-            .arg(self.exit_file(name).display().to_string())
-            .args(
-                run_foreground(rt, name, &cdir, &self.pid_file(name))
-                    .argv()
-                    .iter()
-                    .map(|s| s.to_string()),
-            )
-            .timeout(runtime::CALL_TIMEOUT);
-        let group = host.spawn_detached(launch, &log)?;
-        let pid = poll_until(
-            &host.cancel,
-            START_TIMEOUT,
-            Duration::from_millis(1),
-            &format!("container {name} to start"),
-            || -> Result<Option<i64>> {
-                if let Some(pid) = std::fs::read_to_string(self.pid_file(name))
-                    .ok()
-                    .and_then(|s| s.trim().parse::<i64>().ok())
-                {
-                    return Ok(Some(pid));
-                }
-                if let Some(code) = self.read_exit_code(name) {
-                    let text = std::fs::read_to_string(&log).unwrap_or_default();
-                    let tail = crate::exec::tail(&text, crate::exec::ERROR_TAIL_BYTES);
-                    return Err(crate::exec::ExecError::Failed {
-                        cmd: rt
-                            .run_detached(name, &cdir, &self.pid_file(name))
-                            .to_string(),
-                        status: crate::exec::Status::Exited(code as i32),
-                        stdout: String::new(),
-                        stderr: host.redact(tail),
-                    }
-                    .into());
-                }
-                Ok(None)
-            },
-        );
-        let pid = match pid {
-            Ok(pid) => pid,
-            Err(e) => {
-                // Timed out or Ctrl-C: stop the half-started container and its monitor (one
-                // process group), and drop what the runtime kept of it.
-                if let Some(g) = group {
-                    // SAFETY: killpg only sends a signal to the group we just created.
-                    unsafe {
-                        libc::killpg(g as i32, libc::SIGKILL);
-                    }
-                }
-                let _ = host.exec(rt.delete(name, true));
-                return Err(e);
-            }
-        };
-        rec.started = Some(now());
-        rec.pid = Some(pid);
-        rec.pid_start = runtime::proc_start_time(pid);
-        // The init's parent is the foreground runtime, whose parent is the monitor.
-        rec.monitor = runtime::proc_parent(pid)
-            .and_then(runtime::proc_parent)
-            .and_then(|m| runtime::proc_start_time(m).map(|t| (m, t)));
-        rec.keep_alive = keep_alive;
-        let mut dirs = runtime::cgroup_dirs_of(pid);
-        if dirs.is_empty() {
-            dirs = runtime::cgroup_dirs_below_self(&cgroups_path);
-        }
-        rec.cgroup_dirs = dirs;
-        Ok(())
+        Ok((json, cgroups_path))
     }
 
     /// The container's bridge attachment, made (or re-made after a reboot) when needed.
@@ -617,6 +670,15 @@ impl Pods {
         );
     }
 
+    /// A runtime still waiting to open its config, left by a herodo killed in the middle of a
+    /// start (see `handover`): let it read an empty config, fail and end, with its monitor.
+    fn release_stale_runtime(&self, host: &Host, name: &str) {
+        let config = self.paths.container_dir(name).join("config.json");
+        if handover::release_stale(&config) {
+            self.await_exit_code(host, name);
+        }
+    }
+
     /// Remove the container and everything it had: runtime state, writable layer, bundle,
     /// network namespace, veth, address lease, cgroups. Deleting a missing container is fine
     /// (returns false).
@@ -650,6 +712,7 @@ impl Pods {
         if rec.started.is_some() {
             self.await_exit_code(host, name);
         }
+        self.release_stale_runtime(host, name);
         if let Some(a) = &rec.attachment {
             network::detach(host, &self.state_dir, a)?;
         }
@@ -680,6 +743,8 @@ impl Pods {
         }
         let mut cmd = self.runtime_of(&rec).exec(name, argv);
         cmd.timeout = timeout;
+        // The runtime moves the new process into the container's cgroups first thing.
+        let _warm = (!host.settings.dry_run).then(|| warm::Warmer::start(WARM_EXEC));
         let out = host.exec(cmd.clone())?;
         Ok((cmd, out))
     }
@@ -835,6 +900,33 @@ fn run_foreground(rt: &Runtime, id: &str, bundle: &Path, pid_file: &Path) -> Cmd
         .arg("--bundle")
         .arg(bundle.display().to_string())
         .arg(id)
+}
+
+/// How a starting runtime gets its config: through a hand-over (herodo prepares it while the
+/// runtime starts), or written before the runtime starts (with the cgroup path it names).
+enum Config {
+    Handover(Handover),
+    Written(String),
+}
+
+/// Kill the process group `g` (a monitor and its runtime) and wait, briefly, until it is gone.
+fn kill_group(cancel: &crate::exec::CancelToken, g: u32) {
+    let Ok(g) = libc::pid_t::try_from(g) else {
+        return;
+    };
+    // SAFETY: killpg only sends a signal to the group herodo created for this start.
+    let alive = || unsafe { libc::killpg(g, 0) } == 0;
+    // SAFETY: as above.
+    unsafe {
+        libc::killpg(g, libc::SIGKILL);
+    }
+    let _ = poll_until(
+        cancel,
+        Duration::from_secs(2),
+        Duration::from_millis(1),
+        "the runtime to end",
+        || -> Result<Option<()>> { Ok((!alive()).then_some(())) },
+    );
 }
 
 /// Remove the container's cgroup directories (the runtime usually did) and their parent when

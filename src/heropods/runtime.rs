@@ -159,6 +159,16 @@ impl Runtime {
     }
 
     /// Create and start detached; the container's stdio is whatever the call's stdio is.
+    /// Whether the runtime decodes `config.json` as one JSON value without waiting for the end
+    /// of file, so that it may be handed over through a FIFO (`handover`): runc (checked with
+    /// runc 1.1: `json.NewDecoder(f).Decode`). crun and unknown runtimes read to the end.
+    pub fn reads_config_without_eof(&self) -> bool {
+        Path::new(&self.program)
+            .file_name()
+            .and_then(|f| f.to_str())
+            .is_some_and(|f| f == "runc")
+    }
+
     pub fn run_detached(&self, id: &str, bundle: &Path, pid_file: &Path) -> Cmd {
         self.cmd(["run", "--detach", "--pid-file"])
             .arg(pid_file.display().to_string())
