@@ -333,6 +333,14 @@ impl Pods {
         if dry(host, &format!("start container {name}")) {
             return Ok(());
         }
+        self.record(name)?;
+        // One start of a container at a time: two herodo processes starting it at once would
+        // share its config, pid and exit files. The second one finds it running.
+        let _lock = FileLock::exclusive(
+            &self.paths.container_dir(name).join("start.lock"),
+            &host.cancel,
+            LOCK_TIMEOUT,
+        )?;
         let mut rec = self.record(name)?;
         let rt = self.runtime_of(&rec);
         // The runtime keeps a directory per container under its root: without one it knows
