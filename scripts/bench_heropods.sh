@@ -5,7 +5,8 @@
 #     inside the script: what a herodo script pays) versus `podman run -d`;
 #  2. the full cycle: heropods create+start, exec, stop, delete versus `podman run -d`,
 #     `podman exec`, `podman rm -f`;
-#  3. the floor: a bare `runc run -d` of a bundle heropods prepared.
+#  3. the floor: a bare `runc run -d` of a bundle heropods prepared (nothing keeps the kernel's
+#     cgroup-migration lock warm for it, as heropods' start does: see src/heropods/warm.rs).
 # Medians of N (default 20) runs, and their ratios. Both containers run a PID 1 that exits on
 # SIGTERM, on a bridge network. Also shows the whole `herodo -e` process per iteration (start-up
 # of herodo included). Usage: cargo build --release && scripts/bench_heropods.sh

@@ -8,7 +8,9 @@
 //!
 //! No daemon watches a container: a small monitor (`sh` waiting on a foreground `runc run`,
 //! in its own session) records the exit code when the container ends, and the runtime's own
-//! state says whether it still runs. Plain Rust; `bindings.rs` is the Rhai layer.
+//! state says whether it still runs. A start overlaps herodo's preparation of the bundle with
+//! the runtime's own start-up (`handover`) and keeps the kernel's cgroup-migration lock warm
+//! meanwhile (`warm`). Plain Rust; `bindings.rs` is the Rhai layer.
 
 pub mod bindings;
 pub mod bundle;
