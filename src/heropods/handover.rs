@@ -149,6 +149,19 @@ mod tests {
         d
     }
 
+    /// A reader that opens the path and reads up to the end of file.
+    fn read_to_end(p: &Path) -> std::thread::JoinHandle<Vec<u8>> {
+        let p = p.to_path_buf();
+        std::thread::spawn(move || {
+            let mut s = Vec::new();
+            std::fs::File::open(&p)
+                .unwrap()
+                .read_to_end(&mut s)
+                .unwrap();
+            s
+        })
+    }
+
     /// What a runtime does: open the path, read until one JSON value is complete (here: until
     /// `len` bytes), without waiting for the end of file.
     fn reader(p: &Path, len: usize, delay: Duration) -> std::thread::JoinHandle<Vec<u8>> {
@@ -208,17 +221,7 @@ mod tests {
         let d = dir("died");
         let p = d.join("config.json");
         let h = Handover::create(&p).unwrap();
-        let waiting = {
-            let p = p.clone();
-            std::thread::spawn(move || {
-                let mut s = Vec::new();
-                std::fs::File::open(&p)
-                    .unwrap()
-                    .read_to_end(&mut s)
-                    .unwrap();
-                s
-            })
-        };
+        let waiting = read_to_end(&p);
         std::thread::sleep(Duration::from_millis(20));
         drop(h); // herodo gone before it wrote anything
         assert_eq!(waiting.join().unwrap(), b"");
@@ -232,17 +235,7 @@ mod tests {
         // A FIFO nobody holds (herodo died) and a reader blocked in open().
         drop(Handover::create(&p).unwrap());
         assert!(!release_stale(&p), "nobody waits yet");
-        let blocked = {
-            let p = p.clone();
-            std::thread::spawn(move || {
-                let mut s = Vec::new();
-                std::fs::File::open(&p)
-                    .unwrap()
-                    .read_to_end(&mut s)
-                    .unwrap();
-                s
-            })
-        };
+        let blocked = read_to_end(&p);
         let started = Instant::now();
         while !release_stale(&p) {
             assert!(

@@ -2,44 +2,23 @@
 //! herodo created), reaping builders of dead herodo processes from the owner ledger, and env
 //! values that never show in `--dry-run`, `-v`, debug output or errors.
 
-use std::path::Path;
 use std::process::Command;
 
 use herodo::buildah::owners::{record_path, OwnerRecord};
 use herodo::host::{Host, Settings};
 
-use crate::support::{herodo, tools_required, TempDir};
+use crate::support::{herodo, require, test_image, TempDir};
 
 const BASE: &str = "localhost/busybox:test";
 const CANARY: &str = "S3CR3T-CANARY-9f8e7d";
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
 /// buildah and the offline test image, or a printed skip (a failure under
 /// HERODO_REQUIRE_TOOLS=1).
 fn ready() -> bool {
-    let have = Command::new("buildah")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !have {
-        assert!(
-            !tools_required(),
-            "buildah is required (run scripts/setup.sh)"
-        );
-        eprintln!("skipping: buildah not installed (run scripts/setup.sh)");
+    if !require(&["buildah"]) {
         return false;
     }
-    let out = Command::new(root().join("scripts/test-image.sh"))
-        .output()
-        .expect("run scripts/test-image.sh");
-    assert!(
-        out.status.success(),
-        "test-image.sh failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    test_image(None);
     true
 }
 

@@ -392,18 +392,7 @@ fn the_tour_runs() {
 
 #[test]
 fn the_readme_demo_builds_runs_calls_and_cleans_up() {
-    let have = |t: &str| {
-        std::process::Command::new("sh")
-            .args(["-c", &format!("command -v {t}")])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if !have("podman") || !have("buildah") {
-        assert!(
-            !crate::support::tools_required(),
-            "podman and buildah are required (run scripts/setup.sh)"
-        );
-        eprintln!("skipping: podman or buildah not installed");
+    if !crate::support::require(&["podman", "buildah"]) {
         return;
     }
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -654,13 +643,7 @@ fn run_env_names_are_validated_and_cwd_is_blamed() {
 /// removes what the dead test run left; an ordinary script's container is never touched.
 #[test]
 fn clean_removes_what_a_killed_test_run_left() {
-    let have = std::process::Command::new("podman")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !have {
-        assert!(!crate::support::tools_required(), "podman is required");
-        eprintln!("skipping: podman not installed");
+    if !crate::support::require(&["podman"]) {
         return;
     }
     let _engines = crate::support::engine_lock();

@@ -4,112 +4,12 @@
 //! builds. Daemons are started here and stopped when the test ends.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use crate::support::{herodo, tools_required, TempDir};
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Skip (printing why) or, under HERODO_REQUIRE_TOOLS=1, fail.
-fn require(tools: &[&str]) -> bool {
-    let missing: Vec<&&str> = tools.iter().filter(|t| !have(t)).collect();
-    if missing.is_empty() {
-        return true;
-    }
-    if tools_required() {
-        panic!("required tools missing: {missing:?} (run scripts/setup.sh)");
-    }
-    eprintln!("skipping: {missing:?} not installed (run scripts/setup.sh)");
-    false
-}
-
-/// A background daemon, stopped (TERM, then KILL) when dropped.
-struct Daemon {
-    child: Child,
-    _dir: TempDir,
-    name: &'static str,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        // SAFETY: signalling our own child.
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
-        }
-        let until = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < until {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        eprintln!("{} did not stop on SIGTERM; killing it", self.name);
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
-    let until = Instant::now() + timeout;
-    while Instant::now() < until {
-        if ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("{what} did not come up within {timeout:?}");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// docker-registry on 127.0.0.1:<free port>; returns it and its address.
-fn start_registry() -> (Daemon, String) {
-    let dir = TempDir::new("registry");
-    let port = free_port();
-    let conf = dir.write(
-        "config.yml",
-        &format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}/data\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            dir.path().display()
-        ),
-    );
-    let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
-    let child = Command::new("docker-registry")
-        .args(["serve", &conf.display().to_string()])
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("start docker-registry");
-    let addr = format!("127.0.0.1:{port}");
-    wait_until("docker-registry", Duration::from_secs(20), || {
-        std::net::TcpStream::connect(&addr).is_ok()
-    });
-    (
-        Daemon {
-            child,
-            _dir: dir,
-            name: "docker-registry",
-        },
-        addr,
-    )
-}
+use crate::support::{
+    free_port, herodo, require, root, start_registry, test_image, wait_until, Daemon, TempDir,
+};
 
 /// dockerd on a private unix socket; returns it and the DOCKER_HOST value.
 fn start_dockerd() -> (Daemon, String) {
@@ -209,20 +109,6 @@ fn start_sshd() -> (Daemon, u16, PathBuf) {
         port,
         key,
     )
-}
-
-/// Make sure the offline test image exists (in podman's store, and in dockerd's when given).
-fn test_image(docker_host: Option<&str>) {
-    let mut cmd = Command::new(root().join("scripts/test-image.sh"));
-    if let Some(h) = docker_host {
-        cmd.env("DOCKER_HOST", h);
-    }
-    let out = cmd.output().expect("run scripts/test-image.sh");
-    assert!(
-        out.status.success(),
-        "test-image.sh failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn run_suite(engine: &str, dirs: &[&str], env: &[(&str, String)]) {

@@ -2,97 +2,7 @@
 //! state directory of its own and a docker-registry on 127.0.0.1, then a check that nothing
 //! it created is left; and `--dry-run` changing nothing.
 
-use std::path::Path;
-use std::process::{Child, Command};
-use std::time::{Duration, Instant};
-
-use crate::support::{herodo, tools_required, TempDir, BIN};
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Whether `tool` is on PATH (or in /usr/sbin, where ip and iptables live).
-fn have(tool: &str) -> bool {
-    let in_path = std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()));
-    in_path || Path::new("/usr/sbin").join(tool).is_file()
-}
-
-/// Skip (printing why) or, under HERODO_REQUIRE_TOOLS=1, fail.
-fn require(tools: &[&str]) -> bool {
-    let missing: Vec<&&str> = tools.iter().filter(|t| !have(t)).collect();
-    if missing.is_empty() {
-        return true;
-    }
-    if tools_required() {
-        panic!("required tools missing: {missing:?} (run scripts/setup.sh)");
-    }
-    eprintln!("skipping: {missing:?} not installed (run scripts/setup.sh)");
-    false
-}
-
-/// A docker-registry on 127.0.0.1 (stopped when dropped). The container suite's harness
-/// (engines.rs) has the same helper; a shared one in support.rs would serve both.
-struct Registry {
-    child: Child,
-    addr: String,
-    _dir: TempDir,
-}
-
-impl Registry {
-    fn start() -> Registry {
-        let dir = TempDir::new("hp-registry");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let conf = dir.write(
-            "config.yml",
-            &format!(
-                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}/data\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                dir.path().display()
-            ),
-        );
-        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
-        let child = Command::new("docker-registry")
-            .args(["serve", &conf.display().to_string()])
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start docker-registry");
-        let addr = format!("127.0.0.1:{port}");
-        let until = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(&addr).is_err() {
-            assert!(Instant::now() < until, "docker-registry did not come up");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Registry {
-            child,
-            addr,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn test_image() {
-    let out = Command::new(root().join("scripts/test-image.sh"))
-        .output()
-        .expect("run scripts/test-image.sh");
-    assert!(
-        out.status.success(),
-        "test-image.sh failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use crate::support::{herodo, require, root, start_registry, test_image, TempDir, BIN};
 
 #[test]
 fn heropods_suite_on_a_real_runtime() {
@@ -108,12 +18,12 @@ fn heropods_suite_on_a_real_runtime() {
     ]) {
         return;
     }
-    test_image();
-    let registry = Registry::start();
+    test_image(None);
+    let (_registry, addr) = start_registry();
     let state = TempDir::new("hp-state");
     let out = herodo(root(), ["test", "tests/rhai/heropods"])
         .env("HERODO_STATE_DIR", &state.path().display().to_string())
-        .env("HERODO_TEST_REGISTRY", &registry.addr)
+        .env("HERODO_TEST_REGISTRY", &addr)
         .env("HERODO_BIN", BIN)
         .run();
     print!("{}", out.stdout);
@@ -187,7 +97,7 @@ fn cleanup_leaves_containers_the_test_did_not_create() {
     if !require(&["runc", "skopeo", "umoci", "podman"]) {
         return;
     }
-    test_image();
+    test_image(None);
     let dir = TempDir::new("hp-keep");
     let base = dir.path().join("pods").display().to_string();
     let state = dir.path().join("state").display().to_string();

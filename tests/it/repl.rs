@@ -72,22 +72,14 @@ impl Tmux {
 
     /// Type text literally, then press Enter.
     fn line(&self, text: &str) {
-        // tmux reads a trailing `;` as its own command separator unless escaped.
-        let text = match text.strip_suffix(';') {
-            Some(t) => format!("{t}\\;"),
-            None => text.to_string(),
-        };
-        let st = Command::new("tmux")
-            .args(["send-keys", "-t", &self.session, "-l", &text])
-            .status()
-            .unwrap();
-        assert!(st.success());
+        self.write(text);
         self.keys(&["Enter"]);
     }
 
     /// Send `text` to the terminal in one write, newlines included, as a paste without
     /// bracketed-paste mode, typeahead, tmux or expect do.
     fn write(&self, text: &str) {
+        // tmux reads a trailing `;` as its own command separator unless escaped.
         let text = match text.strip_suffix(';') {
             Some(t) => format!("{t}\\;"),
             None => text.to_string(),

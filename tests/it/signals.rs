@@ -8,10 +8,12 @@ use std::time::{Duration, Instant};
 
 use crate::support::{TempDir, BIN};
 
-fn spawn(dir: &Path, args: &[&str]) -> Child {
+/// herodo with `args` in `dir`, stdin closed, its output captured; `env` adds variables.
+fn spawn(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> Child {
     Command::new(BIN)
         .args(args)
         .current_dir(dir)
+        .envs(env.iter().copied())
         .env("NO_COLOR", "1")
         .env("HERODO_REQUIRE_TOOLS", "0")
         .stdin(Stdio::null())
@@ -51,7 +53,7 @@ fn sigterm_and_sighup_stop_the_command_group() {
             ready.display(),
             after.display()
         );
-        let child = spawn(t.path(), &["-e", &script]);
+        let child = spawn(t.path(), &["-e", &script], &[]);
         wait_for(&ready);
         signal(&child, sig);
         let out = child.wait_with_output().unwrap();
@@ -78,16 +80,11 @@ fn interrupted_tests_still_run_teardown_and_cleanup() {
         let t = TempDir::new("sigtest");
         let out_dir = TempDir::new("sigtest-out");
         t.write("slow_test.rhai", SLOW_TEST);
-        let child = Command::new(BIN)
-            .args(["test", "slow_test.rhai"])
-            .current_dir(t.path())
-            .env("OUT", out_dir.path())
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let child = spawn(
+            t.path(),
+            &["test", "slow_test.rhai"],
+            &[("OUT", out_dir.path())],
+        );
         wait_for(&out_dir.path().join("ready"));
         signal(&child, sig);
         let out = child.wait_with_output().unwrap();
@@ -123,18 +120,11 @@ fn parallel_workers_clean_up_when_the_parent_is_stopped_or_killed() {
         let out_b = TempDir::new("sigjobs-b");
         t.write("a_test.rhai", &SLOW_TEST.replace("\"OUT\"", "\"OUT_A\""));
         t.write("b_test.rhai", &SLOW_TEST.replace("\"OUT\"", "\"OUT_B\""));
-        let child = Command::new(BIN)
-            .args(["test", "-j", "2"])
-            .arg(t.path())
-            .current_dir(t.path())
-            .env("OUT_A", out_a.path())
-            .env("OUT_B", out_b.path())
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let child = spawn(
+            t.path(),
+            &["test", "-j", "2", &t.path().display().to_string()],
+            &[("OUT_A", out_a.path()), ("OUT_B", out_b.path())],
+        );
         wait_for(&out_a.path().join("ready"));
         wait_for(&out_b.path().join("ready"));
         signal(&child, sig);

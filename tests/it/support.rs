@@ -2,7 +2,8 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_herodo");
 
@@ -177,4 +178,122 @@ pub fn tools_required() -> bool {
 pub fn engine_lock() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The repository (the tests run herodo from here).
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Whether `tool` is on PATH (or in /usr/sbin, where ip and iptables live).
+pub fn have(tool: &str) -> bool {
+    let in_path = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()));
+    in_path || Path::new("/usr/sbin").join(tool).is_file()
+}
+
+/// True when every tool is there; else a printed skip (false) or, under
+/// HERODO_REQUIRE_TOOLS=1, a failure.
+pub fn require(tools: &[&str]) -> bool {
+    let missing: Vec<&&str> = tools.iter().filter(|t| !have(t)).collect();
+    if missing.is_empty() {
+        return true;
+    }
+    if tools_required() {
+        panic!("required tools missing: {missing:?} (run scripts/setup.sh)");
+    }
+    eprintln!("skipping: {missing:?} not installed (run scripts/setup.sh)");
+    false
+}
+
+/// Poll `ok` every 100 ms until it holds, or fail naming `what`.
+pub fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let until = Instant::now() + timeout;
+    while Instant::now() < until {
+        if ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{what} did not come up within {timeout:?}");
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A background daemon a test started, stopped (TERM, then KILL) when dropped.
+pub struct Daemon {
+    pub child: Child,
+    /// Its files (config, data, log), removed with it.
+    pub _dir: TempDir,
+    pub name: &'static str,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        // SAFETY: signalling our own child.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let until = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < until {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        eprintln!("{} did not stop on SIGTERM; killing it", self.name);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// docker-registry on 127.0.0.1:<free port>; returns it and its address.
+pub fn start_registry() -> (Daemon, String) {
+    let dir = TempDir::new("registry");
+    let port = free_port();
+    let conf = dir.write(
+        "config.yml",
+        &format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}/data\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().display()
+        ),
+    );
+    let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
+    let child = Command::new("docker-registry")
+        .args(["serve", &conf.display().to_string()])
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start docker-registry");
+    let addr = format!("127.0.0.1:{port}");
+    wait_until("docker-registry", Duration::from_secs(20), || {
+        std::net::TcpStream::connect(&addr).is_ok()
+    });
+    let daemon = Daemon {
+        child,
+        _dir: dir,
+        name: "docker-registry",
+    };
+    (daemon, addr)
+}
+
+/// Make sure the offline test image exists (in podman's store, and in dockerd's when given).
+pub fn test_image(docker_host: Option<&str>) {
+    let mut cmd = Command::new(root().join("scripts/test-image.sh"));
+    if let Some(h) = docker_host {
+        cmd.env("DOCKER_HOST", h);
+    }
+    let out = cmd.output().expect("run scripts/test-image.sh");
+    assert!(
+        out.status.success(),
+        "test-image.sh failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
