@@ -31,18 +31,35 @@ pub fn execute(config: Config) -> i32 {
         Action::Test(opts) => {
             // What tests create is temporary: tag it so, before anything is created.
             crate::common::owner::mark_test_session();
-            // Leftovers of a test run that was killed (kill -9, a CI timeout) go first; the
-            // workers of a parallel run leave that to their parent.
+            // Leftovers of a test run that was killed (kill -9, a CI timeout) go first, when a
+            // marker says such a run existed; the workers of a parallel run leave that to their
+            // parent.
             if opts.worker_out.is_none() && !opts.list && !opts.keep {
-                let removed = reap(&host);
-                let gone = removed.iter().filter(|c| c.error.is_none()).count();
-                if gone > 0 {
-                    eprintln!(
-                        "herodo: removed {gone} resource(s) left behind by herodo processes that are gone"
-                    );
+                let dead = crate::common::owner::dead_sessions(&host.state_dir);
+                if !dead.is_empty() {
+                    let removed = reap(&host);
+                    let gone = removed.iter().filter(|c| c.error.is_none()).count();
+                    if gone > 0 {
+                        eprintln!(
+                            "herodo: removed {gone} resource(s) left behind by herodo processes that are gone"
+                        );
+                    }
+                    if removed.iter().all(|c| c.error.is_none()) {
+                        forget_sessions(&dead);
+                    }
                 }
             }
-            crate::testing::runner::run(&host, &config.limits, &opts)
+            // What this session creates is recorded as possibly left behind until it ends well.
+            let marker = (!opts.list && !host.settings.dry_run)
+                .then(|| crate::common::owner::SessionMarker::leave(&host.state_dir))
+                .flatten();
+            let code = crate::testing::runner::run(&host, &config.limits, &opts);
+            if code == 0 && !opts.keep {
+                if let Some(m) = marker {
+                    m.finish();
+                }
+            }
+            code
         }
         Action::Repl => crate::repl::run_interactive(host.clone(), &config.limits),
         action => run_scripts(&host, &config.limits, action),
@@ -88,9 +105,20 @@ fn reap(host: &Host) -> Vec<crate::host::Cleaned> {
     all
 }
 
+/// Drop the markers of dead test sessions whose leftovers are gone.
+fn forget_sessions(markers: &[std::path::PathBuf]) {
+    for m in markers {
+        let _ = std::fs::remove_file(m);
+    }
+}
+
 /// `herodo clean`: report each removal (and each failure); exit 1 if anything failed.
 fn clean(host: &Host) -> i32 {
+    let dead = crate::common::owner::dead_sessions(&host.state_dir);
     let cleaned = reap(host);
+    if !host.settings.dry_run && cleaned.iter().all(|c| c.error.is_none()) {
+        forget_sessions(&dead);
+    }
     let verb = if host.settings.dry_run {
         "would remove"
     } else {

@@ -12,6 +12,7 @@
 //! deployed container, a builder kept to re-attach later) is the point of the script: it carries
 //! the owner tag for identification but is never reaped.
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
@@ -72,6 +73,51 @@ pub fn abandoned(tag: &str) -> bool {
     tag.ends_with(TEST_SUFFIX) && !owner_alive(tag)
 }
 
+/// Where test sessions leave their markers, in herodo's state directory.
+fn sessions_dir(state_dir: &Path) -> PathBuf {
+    state_dir.join("sessions")
+}
+
+/// A test session's marker: the file `<state dir>/sessions/<owner tag>`, there for as long as
+/// the session may own resources. A session that ends cleanly removes it; one that was killed
+/// (or was interrupted, failed, or kept its resources) leaves it, and the next `herodo test`
+/// sees a marker whose owner is gone and knows there may be something to reap. Without such a
+/// marker, nothing a test session left can be waiting, and the engines need not be asked (that
+/// asking costs ~150 ms: a daemon's version and three listings per engine).
+#[derive(Debug)]
+pub struct SessionMarker {
+    path: PathBuf,
+}
+
+impl SessionMarker {
+    /// Leave this test session's marker (best effort: without a writable state directory there
+    /// is no marker, and `herodo clean` is the way to reap).
+    pub fn leave(state_dir: &Path) -> Option<SessionMarker> {
+        let dir = sessions_dir(state_dir);
+        std::fs::create_dir_all(&dir).ok()?;
+        let path = dir.join(owner_tag());
+        std::fs::write(&path, b"").ok()?;
+        Some(SessionMarker { path })
+    }
+
+    /// The session ended with nothing left behind: remove the marker.
+    pub fn finish(self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Markers of test sessions whose process is gone (they may have left resources behind).
+pub fn dead_sessions(state_dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(sessions_dir(state_dir)) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_str().is_some_and(abandoned))
+        .map(|e| e.path())
+        .collect()
+}
+
 fn tag_for(pid: u32) -> Option<String> {
     Some(format!("{}-{pid}-{}", boot_id(), start_time(pid)?))
 }
@@ -102,6 +148,26 @@ mod tests {
         assert_eq!(t, owner_tag());
         assert!(owner_alive(t), "{t}");
         assert!(owner_label_arg().starts_with("io.herodo.owner="));
+    }
+
+    #[test]
+    fn session_markers_of_dead_sessions_only() {
+        let d = std::env::temp_dir().join(format!("herodo-sessions-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        assert_eq!(dead_sessions(&d), Vec::<PathBuf>::new(), "no directory yet");
+        let marker = SessionMarker::leave(&d).unwrap();
+        let dead_test = format!("{}-{}-1-test", boot_id(), 4_194_305);
+        let dead_script = format!("{}-{}-1", boot_id(), 4_194_305);
+        for f in [&dead_test, &dead_script, &"garbage-test".to_string()] {
+            std::fs::write(sessions_dir(&d).join(f), b"").unwrap();
+        }
+        // Ours is alive; an ordinary script is never reaped; garbage counts as alive.
+        assert_eq!(dead_sessions(&d), vec![sessions_dir(&d).join(&dead_test)]);
+        let ours = sessions_dir(&d).join(owner_tag());
+        assert!(ours.exists());
+        marker.finish();
+        assert!(!ours.exists());
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]

@@ -672,23 +672,28 @@ fn clean_removes_what_a_killed_test_run_left() {
     )
     .run()
     .ok();
-    let mut child = std::process::Command::new(crate::support::BIN)
-        .args(["--engine", "podman", "test", "leak_test.rhai"])
-        .current_dir(t.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !ready.exists() {
-        assert!(
-            std::time::Instant::now() < until,
-            "the test never got going"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    // `herodo test` leaking the container, killed with SIGKILL once the container is up.
+    let leak_and_kill = || {
+        let _ = std::fs::remove_file(&ready);
+        let mut child = std::process::Command::new(crate::support::BIN)
+            .args(["--engine", "podman", "test", "leak_test.rhai"])
+            .current_dir(t.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !ready.exists() {
+            assert!(
+                std::time::Instant::now() < until,
+                "the test never got going"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+    };
+    leak_and_kill();
     let exists = |n: &str| {
         std::process::Command::new("podman")
             .args(["container", "exists", n])
@@ -704,6 +709,19 @@ fn clean_removes_what_a_killed_test_run_left() {
     assert!(
         exists(&kept),
         "herodo clean removed an ordinary script's container"
+    );
+    // The next `herodo test` reaps too (the dead session left its marker in the state dir).
+    leak_and_kill();
+    assert!(exists(&name), "kill -9 should have left the container");
+    t.write("fine_test.rhai", "fn test_fine() { assert_true(true); }\n");
+    herodo(t.path(), ["--engine", "podman", "test", "fine_test.rhai"])
+        .run()
+        .ok()
+        .stderr_has("removed 1 resource(s) left behind");
+    assert!(!exists(&name), "the next herodo test left {name}");
+    assert!(
+        exists(&kept),
+        "herodo test removed an ordinary script's container"
     );
     let _ = std::process::Command::new("podman")
         .args(["rm", "-f", "-t", "0", &kept])
