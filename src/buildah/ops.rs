@@ -11,8 +11,8 @@ use std::path::Path;
 use super::argv::{self, CopyVerb};
 use super::parse::{self, ImageRow};
 use super::{
-    check_container_path, check_image, classify, env_secrets, owners, rootfs, BuildOptions,
-    BuildahError, Builder, ConfigEntry, ConfigValue, Remote, RunWhat,
+    check_container_path, check_image, classify, env_secrets, owners, BuildOptions, BuildahError,
+    Builder, ConfigEntry, ConfigValue, Remote, RunWhat,
 };
 use crate::error::HostError;
 use crate::exec::{Arg, Cmd, CommandResult, ExecError, Output};
@@ -356,7 +356,7 @@ impl Builder {
             return Ok(Vec::new());
         }
         let read = if Path::new(&root).is_absolute() {
-            rootfs::read_in_root(Path::new(&root), path)
+            crate::common::inroot::read_file(Path::new(&root), path)
         } else {
             Err(std::io::Error::other(format!(
                 "buildah mount printed `{root}`, not a mount point"
@@ -369,7 +369,7 @@ impl Builder {
         })
     }
 
-    /// Read `path` on the build host with [`rootfs::REMOTE_READ_SCRIPT`].
+    /// Read `path` on the build host with [`super::rootfs::REMOTE_READ_SCRIPT`].
     fn read_remote(&self, host: &Host, r: &Remote, id: &str, path: &str) -> Result<Vec<u8>> {
         let cmd = r.ssh(argv::remote_read_script(id, path), false);
         let out = attempt(host, &cmd, self.debug_mode)?;
@@ -880,7 +880,7 @@ mod tests {
         let line = argv.last().unwrap();
         let words = shell_words::split(line).unwrap();
         assert_eq!(words[..2], ["sh", "-c"]);
-        assert_eq!(words[2], rootfs::REMOTE_READ_SCRIPT);
+        assert_eq!(words[2], crate::buildah::rootfs::REMOTE_READ_SCRIPT);
         assert_eq!(words[3..], ["herodo-read", "cid", "/etc/x'; rm -rf /"]);
     }
 

@@ -3,6 +3,7 @@
 
 pub mod convert;
 pub mod flock;
+pub mod inroot;
 pub mod owner;
 pub mod poll;
 pub mod state;

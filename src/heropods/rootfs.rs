@@ -6,7 +6,7 @@
 //! Where overlayfs cannot be mounted (a base directory on overlayfs or some FUSE file system),
 //! the image is copied instead.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use super::bundle::User;
@@ -198,55 +198,11 @@ pub fn remove(host: &Host, cdir: &Path) -> Result<()> {
     }
 }
 
-/// `path` inside `root`, following symlinks as if `root` were `/` (an absolute link in an image
-/// points into the image, never to the host). `None` when it does not exist.
-pub fn resolve_in_root(root: &Path, path: &str) -> Option<PathBuf> {
-    let mut parts: Vec<String> = path
-        .split('/')
-        .filter(|c| !c.is_empty() && *c != ".")
-        .map(str::to_string)
-        .collect();
-    parts.reverse();
-    let mut cur: Vec<String> = Vec::new();
-    let mut hops = 0;
-    while let Some(c) = parts.pop() {
-        if c == ".." {
-            cur.pop();
-            continue;
-        }
-        let candidate: PathBuf = std::iter::once(root.to_path_buf())
-            .chain(cur.iter().map(PathBuf::from))
-            .chain(std::iter::once(PathBuf::from(&c)))
-            .collect();
-        let md = candidate.symlink_metadata().ok()?;
-        if md.file_type().is_symlink() {
-            hops += 1;
-            if hops > 40 {
-                return None;
-            }
-            let target = std::fs::read_link(&candidate).ok()?;
-            let t = target.to_string_lossy().to_string();
-            if t.starts_with('/') {
-                cur.clear();
-            }
-            for p in t.split('/').filter(|c| !c.is_empty() && *c != ".").rev() {
-                parts.push(p.to_string());
-            }
-        } else {
-            cur.push(c);
-        }
-    }
-    let full: PathBuf = std::iter::once(root.to_path_buf())
-        .chain(cur.iter().map(PathBuf::from))
-        .collect();
-    full.exists().then_some(full)
-}
-
 /// The image's POSIX shell, for the keep-alive wrapper.
 pub fn find_shell(root: &Path) -> Option<String> {
     ["/bin/sh", "/usr/bin/sh"]
         .into_iter()
-        .find(|p| resolve_in_root(root, p).is_some_and(|f| f.is_file()))
+        .find(|p| crate::common::inroot::is_file(root, p))
         .map(str::to_string)
 }
 
@@ -352,8 +308,9 @@ pub fn resolve_user(user: &str, passwd: &str, group: &str) -> Result<User> {
 /// Resolve `user` against the files of the root file system `root`.
 pub fn user_in(root: &Path, user: &str) -> Result<User> {
     let read = |p: &str| {
-        resolve_in_root(root, p)
-            .and_then(|f| std::fs::read_to_string(f).ok())
+        crate::common::inroot::read_file(root, p)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
             .unwrap_or_default()
     };
     resolve_user(user, &read("/etc/passwd"), &read("/etc/group"))
@@ -431,17 +388,12 @@ mod tests {
         std::os::unix::fs::symlink("/etc/passwd", root.join("bin/escape")).unwrap();
         std::os::unix::fs::symlink("../../../../../../etc/shadow", root.join("bin/up")).unwrap();
         std::os::unix::fs::symlink("loop", root.join("bin/loop")).unwrap();
-        assert_eq!(
-            resolve_in_root(&root, "/bin/sh"),
-            Some(root.join("bin/busybox"))
-        );
-        assert_eq!(
-            resolve_in_root(&root, "/usr/bin/abs"),
-            Some(root.join("bin/busybox"))
-        );
-        assert_eq!(resolve_in_root(&root, "/bin/escape"), None);
-        assert_eq!(resolve_in_root(&root, "/bin/up"), None);
-        assert_eq!(resolve_in_root(&root, "/bin/loop"), None);
+        // The image's own busybox, by a relative and an absolute link; never the host's files.
+        assert!(crate::common::inroot::is_file(&root, "/bin/sh"));
+        assert!(crate::common::inroot::is_file(&root, "/usr/bin/abs"));
+        assert!(!crate::common::inroot::is_file(&root, "/bin/escape"));
+        assert!(!crate::common::inroot::is_file(&root, "/bin/up"));
+        assert!(!crate::common::inroot::is_file(&root, "/bin/loop"));
         assert_eq!(find_shell(&root), Some("/bin/sh".to_string()));
         std::fs::remove_file(root.join("bin/sh")).unwrap();
         assert_eq!(find_shell(&root), None);
