@@ -469,20 +469,26 @@ impl Pods {
             )?;
             Ok((pid, cgroups_path))
         })();
-        // The runtime has its config (or failed): herodo's end of the FIFO can go.
-        drop(config);
         let (pid, cgroups_path) = match started {
             Ok(v) => v,
             Err(e) => {
                 // Failed, timed out or Ctrl-C: stop the half-started container and its monitor
-                // (one process group), and drop what the runtime kept of it.
+                // (one process group) before the runtime could read an end of file from the
+                // FIFO and fail on its own, drop what the runtime kept of it, and leave the
+                // container as it was before the start.
                 if let Some(g) = group {
                     kill_group(&host.cancel, g);
                 }
+                drop(config);
                 let _ = host.exec(rt.delete(name, true));
+                for f in [self.exit_file(name), self.pid_file(name)] {
+                    let _ = crate::common::state::remove(&f);
+                }
                 return Err(e);
             }
         };
+        // The runtime has its config: herodo's end of the FIFO can go.
+        drop(config);
         rec.started = Some(now());
         rec.pid = Some(pid);
         rec.pid_start = runtime::proc_start_time(pid);
@@ -605,11 +611,12 @@ impl Pods {
         Ok(a)
     }
 
-    /// Whether the container runs, without a runtime call when herodo can tell: the monitor's
-    /// exit file means it ended; else its init process (pid and start time recorded at start)
+    /// Whether the container runs, without a runtime call when herodo can tell: a code in the
+    /// monitor's exit file means it ended; else its init process (pid and start time recorded at start)
     /// is alive or not. `None` when there is nothing to tell by (never started here).
     fn known_running(&self, rec: &ContainerRecord) -> Option<bool> {
-        if self.exit_file(&rec.name).exists() {
+        // A code in the exit file: it ended (an empty file is the monitor still writing it).
+        if self.read_exit_code(&rec.name).is_some() {
             return Some(false);
         }
         match (rec.pid, rec.pid_start) {
@@ -676,7 +683,8 @@ impl Pods {
             Duration::from_secs(10),
             Duration::from_millis(2),
             "the monitor to record the exit code",
-            || -> Result<Option<()>> { Ok(self.exit_file(name).exists().then_some(())) },
+            // The shell creates the file, then writes the code: wait for the code itself.
+            || -> Result<Option<()>> { Ok(self.read_exit_code(name).map(|_| ())) },
         );
     }
 
