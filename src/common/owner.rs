@@ -131,11 +131,9 @@ fn boot_id() -> &'static str {
     })
 }
 
-/// Field 22 of /proc/PID/stat (after the parenthesised command name, which may hold spaces).
+/// The start time of `pid` (field 22 of /proc/PID/stat).
 fn start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = &stat[stat.rfind(')')? + 2..];
-    after.split_whitespace().nth(19)?.parse().ok()
+    super::procstat::read(i64::from(pid)).map(|s| s.start_time)
 }
 
 #[cfg(test)]

@@ -241,14 +241,7 @@ pub fn is_missing(stderr: &str) -> bool {
 
 /// The state letter, parent pid and start time (field 22, clock ticks since boot) of `pid`.
 fn proc_stat(pid: i64) -> Option<(char, i64, u64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name is in parentheses and may hold spaces: parse after the last `)`.
-    let after = stat.get(stat.rfind(')')? + 2..)?;
-    let mut fields = after.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    let start = fields.nth(17)?.parse().ok()?;
-    Some((state, ppid, start))
+    crate::common::procstat::read(pid).map(|s| (s.state, s.ppid, s.start_time))
 }
 
 /// The start time of process `pid`.

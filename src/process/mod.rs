@@ -113,15 +113,7 @@ pub struct ProcessInfo {
 }
 
 fn read_proc(pid: i64) -> Option<ProcessInfo> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The name sits in parentheses and may itself contain spaces or parentheses.
-    let open = stat.find('(')?;
-    let close = stat.rfind(')')?;
-    let name = stat[open + 1..close].to_string();
-    let rest: Vec<&str> = stat[close + 1..].split_whitespace().collect();
-    let state = rest.first()?.to_string();
-    let ppid = rest.get(1)?.parse().ok()?;
-    let rss_pages: i64 = rest.get(21).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let stat = crate::common::procstat::read(pid)?;
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
         .map(|b| {
             String::from_utf8_lossy(&b)
@@ -131,11 +123,11 @@ fn read_proc(pid: i64) -> Option<ProcessInfo> {
         .unwrap_or_default();
     Some(ProcessInfo {
         pid,
-        ppid,
-        name,
+        ppid: stat.ppid,
+        name: stat.name,
         cmdline,
-        memory_kb: rss_pages * page_size_kb(),
-        state,
+        memory_kb: stat.rss_pages * page_size_kb(),
+        state: stat.state.to_string(),
     })
 }
 
