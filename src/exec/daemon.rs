@@ -71,6 +71,26 @@ pub fn spawn_detached(cmd: &Cmd, log: &Path) -> Result<u32, ExecError> {
     Ok(group)
 }
 
+/// Stop what [`spawn_detached`] started: SIGKILL to its process group, then wait (at most 2 s,
+/// or until Ctrl-C) until no process of the group is left.
+pub fn kill_detached(group: u32, cancel: &super::CancelToken) {
+    let Ok(g) = libc::pid_t::try_from(group) else {
+        return;
+    };
+    // SAFETY: killpg only sends a signal (0: none, a check) to the group spawn_detached made.
+    let alive = || unsafe { libc::killpg(g, 0) } == 0;
+    // SAFETY: as above.
+    unsafe {
+        libc::killpg(g, libc::SIGKILL);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while alive() && std::time::Instant::now() < deadline {
+        if !cancel.sleep(std::time::Duration::from_millis(1)) {
+            return;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +130,15 @@ mod tests {
         assert_ne!(nums[0], std::process::id() as i64, "not our child");
         assert_ne!(nums[1], our_sid, "not our session");
         assert_eq!(nums[1], group as i64, "the returned group is its session");
+        // A detached program that would run for a minute is gone once kill_detached returns.
+        let long = spawn_detached(&Cmd::new("sleep").arg("60"), &log).unwrap();
+        kill_detached(long, &super::super::CancelToken::new());
+        // SAFETY: signal 0 only checks whether the group still exists.
+        assert_ne!(
+            unsafe { libc::killpg(long as i32, 0) },
+            0,
+            "group still there"
+        );
         let e = spawn_detached(&Cmd::new("no-such-program-xyz"), &log).unwrap_err();
         assert!(matches!(e, ExecError::NotFound { .. }), "{e:?}");
         std::fs::remove_dir_all(&d).unwrap();

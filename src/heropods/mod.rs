@@ -477,7 +477,7 @@ impl Pods {
                 // FIFO and fail on its own, drop what the runtime kept of it, and leave the
                 // container as it was before the start.
                 if let Some(g) = group {
-                    kill_group(&host.cancel, g);
+                    crate::exec::kill_detached(g, &host.cancel);
                 }
                 drop(config);
                 let _ = host.exec(rt.delete(name, true));
@@ -925,26 +925,6 @@ fn run_foreground(rt: &Runtime, id: &str, bundle: &Path, pid_file: &Path) -> Cmd
 enum Config {
     Handover(Handover),
     Written(String),
-}
-
-/// Kill the process group `g` (a monitor and its runtime) and wait, briefly, until it is gone.
-fn kill_group(cancel: &crate::exec::CancelToken, g: u32) {
-    let Ok(g) = libc::pid_t::try_from(g) else {
-        return;
-    };
-    // SAFETY: killpg only sends a signal to the group herodo created for this start.
-    let alive = || unsafe { libc::killpg(g, 0) } == 0;
-    // SAFETY: as above.
-    unsafe {
-        libc::killpg(g, libc::SIGKILL);
-    }
-    let _ = poll_until(
-        cancel,
-        Duration::from_secs(2),
-        Duration::from_millis(1),
-        "the runtime to end",
-        || -> Result<Option<()>> { Ok((!alive()).then_some(())) },
-    );
 }
 
 /// Remove the container's cgroup directories (the runtime usually did) and their parent when
