@@ -19,6 +19,7 @@ use super::spec::PullPolicy;
 use super::store::Paths;
 use crate::common::flock::FileLock;
 use crate::common::state;
+use crate::common::time::timestamp;
 use crate::exec::{Cmd, ExecError};
 use crate::host::Host;
 
@@ -413,7 +414,7 @@ fn fetch(host: &Host, paths: &Paths, source: &Source, key: &str) -> Result<Cache
                 id: id.clone(),
                 config,
                 size: tree_size(&rootfs),
-                unpacked: now(),
+                unpacked: timestamp(),
             };
             let staged = tmp.join("image");
             std::fs::create_dir_all(&staged).map_err(|e| PodError::io("create", &staged, e))?;
@@ -445,12 +446,6 @@ impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Bytes of regular files below `dir` (symlinks not followed).

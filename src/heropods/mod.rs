@@ -32,6 +32,7 @@ pub use error::{PodError, Result};
 
 use crate::common::flock::FileLock;
 use crate::common::poll::poll_until;
+use crate::common::time::timestamp;
 use crate::exec::{Cmd, Output};
 use crate::host::{Host, Resource};
 use bundle::{Bind, BundleSpec, NetNs};
@@ -111,12 +112,6 @@ pub struct Status {
     pub network: &'static str,
     pub runtime: String,
     pub keep_alive: bool,
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn host_cpus() -> usize {
@@ -274,7 +269,7 @@ impl Pods {
             runtime: self.runtime.clone(),
             storage,
             attachment: None,
-            created: now(),
+            created: timestamp(),
             started: None,
             pid: None,
             pid_start: None,
@@ -489,7 +484,7 @@ impl Pods {
         };
         // The runtime has its config: herodo's end of the FIFO can go.
         drop(config);
-        rec.started = Some(now());
+        rec.started = Some(timestamp());
         rec.pid = Some(pid);
         rec.pid_start = runtime::proc_start_time(pid);
         // The init's parent is the foreground runtime, whose parent is the monitor.
