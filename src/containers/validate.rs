@@ -156,18 +156,7 @@ pub fn volume(v: &str) -> Result<()> {
 
 /// An environment variable name.
 pub fn env_key(k: &str) -> Result<()> {
-    let ok = k
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !ok {
-        return Err(bad(
-            "env",
-            format!("`{k}` is not a valid variable name (letters, digits, `_`)"),
-        ));
-    }
-    Ok(())
+    crate::common::validate::env_name("env", k).map_err(shared)
 }
 
 /// A CPU count like `0.5` or `2`.

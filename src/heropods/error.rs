@@ -30,7 +30,21 @@ pub enum PodError {
     #[error(transparent)]
     Exec(#[from] ExecError),
     #[error(transparent)]
-    Host(#[from] HostError),
+    Host(HostError),
+}
+
+/// A shared-floor error (a checked conversion, a validation) that refused an argument is this
+/// domain's `invalid_argument`, with the same field, as in the other domains.
+impl From<HostError> for PodError {
+    fn from(e: HostError) -> Self {
+        match e {
+            HostError::InvalidArgument { field, reason } => {
+                PodError::InvalidArgument { field, reason }
+            }
+            HostError::Exec(e) => PodError::Exec(e),
+            other => PodError::Host(other),
+        }
+    }
 }
 
 pub type Result<T, E = PodError> = std::result::Result<T, E>;

@@ -88,14 +88,10 @@ pub fn base_dir(v: &str) -> Result<()> {
     Ok(())
 }
 
-/// An environment variable name: not empty, no `=`, no NUL.
+/// An environment variable name, by the rule every domain uses (a letter or `_`, then
+/// letters, digits or `_`).
 pub fn env_key(k: &str) -> Result<()> {
-    if k.is_empty() || k.contains('=') || k.contains('\0') {
-        return Err(PodError::invalid(
-            "env",
-            format!("{k:?} is not a valid variable name"),
-        ));
-    }
+    crate::common::validate::env_name("env", k)?;
     Ok(())
 }
 
