@@ -1,0 +1,344 @@
+//! Starting a container: the runtime, the root, the network, the bundle, the pid.
+
+use super::*;
+
+impl Pods {
+    /// Start the container detached (a running one is left as it is). With `keep_alive`, the
+    /// container keeps running after its entrypoint exits with 0 (seed 002).
+    pub fn start(&self, host: &Host, name: &str, keep_alive: bool) -> Result<()> {
+        spec::name("name", name)?;
+        // In dry-run, container_new wrote no record: there is nothing to load.
+        if dry(host, &format!("start container {name}")) {
+            return Ok(());
+        }
+        self.record(name)?;
+        // One start of a container at a time: two herodo processes starting it at once would
+        // share its config, pid and exit files. The second one finds it running.
+        let _lock = FileLock::exclusive(
+            &self.paths.container_dir(name).join("start.lock"),
+            &host.cancel,
+            LOCK_TIMEOUT,
+        )?;
+        let mut rec = self.record(name)?;
+        let rt = self.runtime_of(&rec);
+        // The runtime keeps a directory per container under its root: without one it knows
+        // nothing of this container (this saves a runtime call on the hot path).
+        let maybe_known = self.paths.runtime_root().join(name).exists();
+        let state = if maybe_known {
+            self.runtime_state(host, &rec)?
+        } else {
+            None
+        };
+        match state {
+            Some(s) if s.status == "running" || s.status == "paused" => return Ok(()),
+            // A leftover of a run whose monitor died: clear it before running again.
+            Some(_) => {
+                host.exec_checked(rt.delete(name, true))?;
+            }
+            None => {}
+        }
+        let had_attachment = rec.attachment.is_some();
+        let launched = self.launch(host, &mut rec, &rt, keep_alive);
+        if launched.is_err() && !had_attachment && rec.attachment.is_some() {
+            // Keep the address just leased tied to the record, so delete() releases it.
+            let _ = store::save(&self.paths, &rec);
+        }
+        launched?;
+        store::save(&self.paths, &rec)
+    }
+
+    /// Everything of `start` after the checks: runtime, rootfs, network, bundle, pid.
+    ///
+    /// The runtime starts first, with `config.json` a FIFO (see `handover`): while it starts
+    /// up, herodo mounts the root, plugs the network and writes the config, which the runtime
+    /// reads the moment it is complete.
+    pub(super) fn launch(
+        &self,
+        host: &Host,
+        rec: &mut ContainerRecord,
+        rt: &Runtime,
+        keep_alive: bool,
+    ) -> Result<()> {
+        let name = rec.name.clone();
+        let name = name.as_str();
+        let cdir = self.paths.container_dir(name);
+        let img = image_cache::load(&self.paths, &rec.image_id)?.ok_or_else(|| {
+            PodError::ImageNotFound {
+                image: rec.image.clone(),
+                detail: " (its unpacked copy was removed from the cache)".into(),
+                source: None,
+            }
+        })?;
+        self.release_stale_runtime(host, name);
+        for f in [self.exit_file(name), self.pid_file(name)] {
+            crate::common::state::remove(&f)?;
+        }
+        rec.pid = None;
+        rec.pid_start = None;
+        rec.monitor = None;
+        let config_path = cdir.join("config.json");
+        // runc gets its config through a FIFO while it starts (see `handover`); a runtime that
+        // reads config.json up to the end of file (crun) gets the file before it starts.
+        let mut config = if rt.reads_config_without_eof() {
+            Config::Handover(Handover::create(&config_path)?)
+        } else {
+            let (json, cgroups_path) = self.bundle_config(host, rec, &img, keep_alive)?;
+            crate::common::state::write_atomic(&config_path, &json)?;
+            Config::Written(cgroups_path)
+        };
+        let _warm = warm::Warmer::start(WARM_START);
+        let log = self.paths.log(name);
+        let launch = Cmd::new("/bin/sh")
+            .args(["-c", MONITOR_SCRIPT, "herodo-monitor"])
+            .arg(self.exit_file(name).display().to_string())
+            .args(
+                run_foreground(rt, name, &cdir, &self.pid_file(name))
+                    .argv()
+                    .iter()
+                    .map(|s| s.to_string()),
+            )
+            .timeout(runtime::CALL_TIMEOUT);
+        let group = host.spawn_detached(launch, &log)?;
+        // The monitor ended (the runtime failed): its log says why.
+        let ended = || -> Result<()> {
+            match self.read_exit_code(name) {
+                None => Ok(()),
+                Some(code) => {
+                    let text = std::fs::read_to_string(&log).unwrap_or_default();
+                    let tail = crate::exec::tail(&text, crate::exec::ERROR_TAIL_BYTES);
+                    Err(crate::exec::ExecError::Failed {
+                        cmd: rt
+                            .run_detached(name, &cdir, &self.pid_file(name))
+                            .to_string(),
+                        status: crate::exec::Status::Exited(code as i32),
+                        stdout: String::new(),
+                        stderr: host.redact(tail),
+                    }
+                    .into())
+                }
+            }
+        };
+        let started = (|| -> Result<(i64, String)> {
+            let cgroups_path = match &mut config {
+                Config::Written(cgroups_path) => cgroups_path.clone(),
+                Config::Handover(h) => {
+                    let (json, cgroups_path) = self.bundle_config(host, rec, &img, keep_alive)?;
+                    h.deliver(&json, &host.cancel, START_TIMEOUT, ended)?;
+                    cgroups_path
+                }
+            };
+            let pid = poll_until(
+                &host.cancel,
+                START_TIMEOUT,
+                Duration::from_micros(250),
+                &format!("container {name} to start"),
+                || -> Result<Option<i64>> {
+                    if let Some(pid) = std::fs::read_to_string(self.pid_file(name))
+                        .ok()
+                        .and_then(|s| s.trim().parse::<i64>().ok())
+                    {
+                        return Ok(Some(pid));
+                    }
+                    ended()?;
+                    Ok(None)
+                },
+            )?;
+            Ok((pid, cgroups_path))
+        })();
+        let (pid, cgroups_path) = match started {
+            Ok(v) => v,
+            Err(e) => {
+                // Failed, timed out or Ctrl-C: stop the half-started container and its monitor
+                // (one process group) before the runtime could read an end of file from the
+                // FIFO and fail on its own, drop what the runtime kept of it, and leave the
+                // container as it was before the start.
+                if let Some(g) = group {
+                    crate::exec::kill_detached(g, &host.cancel);
+                }
+                drop(config);
+                let _ = host.exec(rt.delete(name, true));
+                for f in [self.exit_file(name), self.pid_file(name)] {
+                    let _ = crate::common::state::remove(&f);
+                }
+                return Err(e);
+            }
+        };
+        // The runtime has its config: herodo's end of the FIFO can go.
+        drop(config);
+        rec.started = Some(timestamp());
+        rec.pid = Some(pid);
+        rec.pid_start = runtime::proc_start_time(pid);
+        // The init's parent is the foreground runtime, whose parent is the monitor.
+        rec.monitor = runtime::proc_parent(pid)
+            .and_then(runtime::proc_parent)
+            .and_then(|m| runtime::proc_start_time(m).map(|t| (m, t)));
+        rec.keep_alive = keep_alive;
+        let mut dirs = runtime::cgroup_dirs_of(pid);
+        if dirs.is_empty() {
+            dirs = runtime::cgroup_dirs_below_self(&cgroups_path);
+        }
+        rec.cgroup_dirs = dirs;
+        Ok(())
+    }
+
+    /// The container's root mounted, its network plugged, its /etc files written, and the
+    /// runtime config that names them all (with the cgroup path it gives the container).
+    pub(super) fn bundle_config(
+        &self,
+        host: &Host,
+        rec: &mut ContainerRecord,
+        img: &image_cache::CachedImage,
+        keep_alive: bool,
+    ) -> Result<(Vec<u8>, String)> {
+        let name = rec.name.clone();
+        let name = name.as_str();
+        let cdir = self.paths.container_dir(name);
+        let lower = self.paths.image_dir(img.hex()).join("rootfs");
+        rootfs::ensure_mounted(host, &cdir, &lower, rec.storage)?;
+        let root = cdir.join("rootfs");
+
+        let netns = match rec.network() {
+            NetworkMode::Host => NetNs::Host,
+            NetworkMode::None => NetNs::New,
+            NetworkMode::Bridge => {
+                let a = self.ensure_attachment(host, rec)?;
+                NetNs::Path(a.netns_path())
+            }
+        };
+        let ip = rec.attachment.as_ref().map(|a| a.ip.clone());
+        let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let files = [
+            (
+                "resolv.conf",
+                "/etc/resolv.conf",
+                network::resolv_conf(&host_resolv, &self.dns, rec.network() == NetworkMode::Host),
+            ),
+            (
+                "hosts",
+                "/etc/hosts",
+                network::hosts_file(name, ip.as_deref()),
+            ),
+            ("hostname", "/etc/hostname", format!("{name}\n")),
+        ];
+        let mut binds = Vec::new();
+        for (file, dest, content) in files {
+            let p = cdir.join(file);
+            write_file(&p, content.as_bytes())?;
+            binds.push(Bind {
+                source: p.display().to_string(),
+                destination: dest.to_string(),
+                readonly: false,
+            });
+        }
+        binds.extend(rec.overrides.mounts.iter().map(|m| Bind {
+            source: m.source.clone(),
+            destination: m.destination.clone(),
+            readonly: m.readonly,
+        }));
+
+        let process = bundle::process(&img.config, name, &rec.overrides);
+        let user = rootfs::user_in(&root, &process.user)?;
+        let mut args = process.args.clone();
+        let shell = rootfs::find_shell(&root);
+        if keep_alive || process.keep_alive_default {
+            match (&shell, keep_alive) {
+                (Some(sh), true) => args = bundle::keep_alive_args(sh, &args),
+                // Without ENTRYPOINT and CMD, a keep-alive that stops promptly on SIGTERM.
+                (Some(sh), false) => args = bundle::keep_alive_args(sh, &["true".to_string()]),
+                (None, true) => {
+                    return Err(PodError::invalid(
+                        "keep_alive",
+                        "the image has no /bin/sh to keep the container alive with",
+                    ))
+                }
+                (None, false) => {}
+            }
+        }
+        let cgroups_path = format!("{}/{name}", self.paths.cgroup_parent());
+        let config = bundle::config(&BundleSpec {
+            hostname: name.to_string(),
+            args,
+            env: process.env,
+            cwd: process.cwd,
+            user,
+            binds,
+            netns,
+            limits: rec.overrides.limits.clone(),
+            cgroups_path: cgroups_path.clone(),
+            nofile: bundle::nofile_for(nofile_hard()),
+        });
+        let json = serde_json::to_vec_pretty(&config).map_err(|e| PodError::parse("config", e))?;
+        Ok((json, cgroups_path))
+    }
+
+    /// The container's bridge attachment, made (or re-made after a reboot) when needed.
+    pub(super) fn ensure_attachment(
+        &self,
+        host: &Host,
+        rec: &mut ContainerRecord,
+    ) -> Result<Attachment> {
+        if let Some(a) = &rec.attachment {
+            if !network::is_plugged(a) {
+                network::ensure_bridge(host, &self.state_dir, &self.net)?;
+                network::plug(host, a)?;
+            }
+            return Ok(a.clone());
+        }
+        network::ensure_bridge(host, &self.state_dir, &self.net)?;
+        let owner = format!("{}#{}", self.paths.base().display(), rec.name);
+        let a = network::attach(host, &self.state_dir, &self.net, &owner)?;
+        rec.attachment = Some(a.clone());
+        Ok(a)
+    }
+}
+
+/// Write a bundle file. No fsync and no rename: these files are made anew at every start and
+/// read only by the runtime after this, so durability would only slow every start down.
+pub(super) fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    std::fs::write(path, bytes).map_err(|e| PodError::io("write", path, e))
+}
+
+/// The runtime in the foreground (it waits for the container and exits with its code).
+pub(super) fn run_foreground(rt: &Runtime, id: &str, bundle: &Path, pid_file: &Path) -> Cmd {
+    Cmd::new(&rt.program)
+        .arg("--root")
+        .arg(rt.root.display().to_string())
+        .args(["run", "--pid-file"])
+        .arg(pid_file.display().to_string())
+        .arg("--bundle")
+        .arg(bundle.display().to_string())
+        .arg(id)
+}
+
+/// How a starting runtime gets its config: through a hand-over (herodo prepares it while the
+/// runtime starts), or written before the runtime starts (with the cgroup path it names).
+pub(super) enum Config {
+    Handover(Handover),
+    Written(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn foreground_argv_and_monitor() {
+        let rt = Runtime::new("/usr/sbin/runc", "/b/runtime");
+        assert_eq!(
+            run_foreground(&rt, "web", Path::new("/b/c/web"), Path::new("/b/c/web/pid")).argv(),
+            vec![
+                "/usr/sbin/runc",
+                "--root",
+                "/b/runtime",
+                "run",
+                "--pid-file",
+                "/b/c/web/pid",
+                "--bundle",
+                "/b/c/web",
+                "web"
+            ]
+        );
+        // Values never enter the script text.
+        assert!(!MONITOR_SCRIPT.contains("web"));
+    }
+}
