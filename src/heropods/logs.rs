@@ -235,7 +235,10 @@ mod tests {
             tail: Some(n),
             since_bytes: None,
         };
-        assert_eq!(r(Window::default(), 100).unwrap(), "one\ntwo\nthree\nfour\nfive");
+        assert_eq!(
+            r(Window::default(), 100).unwrap(),
+            "one\ntwo\nthree\nfour\nfive"
+        );
         assert_eq!(r(tail(1), 100).unwrap(), "five");
         assert_eq!(r(tail(2), 100).unwrap(), "four\nfive");
         // Across the two files.

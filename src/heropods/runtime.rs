@@ -458,8 +458,14 @@ mod tests {
     #[test]
     fn only_a_containers_own_cgroup_is_ever_emptied() {
         let s = "herodo-0a1b2c3d/web";
-        assert!(is_container_cgroup("/sys/fs/cgroup/pids/herodo-0a1b2c3d/web", s));
-        assert!(is_container_cgroup("/sys/fs/cgroup/memory/user/herodo-0a1b2c3d/web", s));
+        assert!(is_container_cgroup(
+            "/sys/fs/cgroup/pids/herodo-0a1b2c3d/web",
+            s
+        ));
+        assert!(is_container_cgroup(
+            "/sys/fs/cgroup/memory/user/herodo-0a1b2c3d/web",
+            s
+        ));
         for d in [
             "/sys/fs/cgroup/rdma/",
             "/sys/fs/cgroup/rdma",
@@ -470,13 +476,29 @@ mod tests {
         ] {
             assert!(!is_container_cgroup(d, s), "{d}");
         }
-        for bad in ["", "web", "/web", "herodo-0a1b2c3d/", "a/b/c", "herodo-x/.."] {
-            assert!(!is_container_cgroup("/sys/fs/cgroup/pids/herodo-x/..", bad), "{bad}");
-            assert!(!is_container_cgroup(&format!("/sys/fs/cgroup/pids/{bad}"), bad), "{bad}");
+        for bad in [
+            "",
+            "web",
+            "/web",
+            "herodo-0a1b2c3d/",
+            "a/b/c",
+            "herodo-x/..",
+        ] {
+            assert!(
+                !is_container_cgroup("/sys/fs/cgroup/pids/herodo-x/..", bad),
+                "{bad}"
+            );
+            assert!(
+                !is_container_cgroup(&format!("/sys/fs/cgroup/pids/{bad}"), bad),
+                "{bad}"
+            );
         }
         // Nothing is signalled for directories that are not the container's own.
         assert!(!kill_cgroup_procs(
-            &["/sys/fs/cgroup/pids/".to_string(), "/sys/fs/cgroup/memory".to_string()],
+            &[
+                "/sys/fs/cgroup/pids/".to_string(),
+                "/sys/fs/cgroup/memory".to_string()
+            ],
             s,
             Duration::from_millis(1)
         ));

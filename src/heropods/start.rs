@@ -65,6 +65,22 @@ impl Pods {
                 source: None,
             }
         })?;
+        // The log pump is this very binary. One replaced since this process started (a
+        // rebuild under a long REPL session) is gone: say so rather than start a container
+        // whose output nobody reads.
+        let pump = std::env::current_exe()
+            .ok()
+            .filter(|p| p.exists())
+            .ok_or_else(|| {
+                PodError::io(
+                    "find",
+                    "herodo's own binary (/proc/self/exe)",
+                    std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        "it was removed or replaced since this herodo started; start herodo again",
+                    ),
+                )
+            })?;
         self.release_stale_runtime(host, name, None);
         for f in [self.exit_file(name), self.pid_file(name)] {
             crate::common::state::remove(&f)?;
@@ -84,8 +100,6 @@ impl Pods {
         };
         let _warm = warm::Warmer::start(WARM_START);
         let log = self.paths.log(name);
-        let pump = std::env::current_exe()
-            .map_err(|e| PodError::io("find", "herodo's own binary (/proc/self/exe)", e))?;
         let launch = Cmd::new("/bin/sh")
             .args(["-c", MONITOR_SCRIPT, "herodo-monitor"])
             .arg(self.exit_file(name).display().to_string())
@@ -320,7 +334,12 @@ impl Pods {
             return Ok(a.clone());
         }
         network::ensure_bridge(host, &self.state_dir, &self.net)?;
-        let a = network::lease(host, &self.state_dir, &self.net, &self.lease_owner(&rec.name))?;
+        let a = network::lease(
+            host,
+            &self.state_dir,
+            &self.net,
+            &self.lease_owner(&rec.name),
+        )?;
         // Recorded before it exists: whatever happens next, delete() knows what to remove.
         rec.attachment = Some(a.clone());
         if let Err(e) = store::save(&self.paths, rec) {

@@ -161,9 +161,7 @@ impl Pods {
 /// The state the runtime reports for `rec`, as heropods names it.
 fn state_by_runtime(rec: &ContainerRecord, st: Option<&State>) -> (String, Option<i64>) {
     match st {
-        Some(s) if s.status == "running" || s.status == "paused" => {
-            ("running".into(), Some(s.pid))
-        }
+        Some(s) if s.status == "running" || s.status == "paused" => ("running".into(), Some(s.pid)),
         Some(s) if s.status == "created" => ("created".into(), Some(s.pid)),
         _ if rec.started.is_some() => ("stopped".into(), None),
         _ => ("created".into(), None),

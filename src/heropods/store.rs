@@ -181,7 +181,10 @@ pub fn save(paths: &Paths, rec: &ContainerRecord) -> Result<()> {
 pub enum Entry {
     Record(Box<ContainerRecord>),
     /// A corrupt record (empty, garbage, cut short by a full disk).
-    Broken { name: String, reason: String },
+    Broken {
+        name: String,
+        reason: String,
+    },
 }
 
 /// Every container directory, sorted by name, with its record or why it cannot be read. A

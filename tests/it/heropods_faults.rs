@@ -18,7 +18,6 @@ const SUBNET: &str = "10.89.210.0/24";
 /// Names heropods derives from addresses of SUBNET (10.89.210.x = 0a59d2xx).
 const VETH_PREFIX: &str = "hp0a59d2";
 const NETNS_PREFIX: &str = "herodo-0a59d2";
-const IMAGE: &str = "localhost/busybox:test";
 
 fn serial() -> MutexGuard<'static, ()> {
     static M: Mutex<()> = Mutex::new(());
@@ -48,9 +47,11 @@ impl Pods {
         let state = dir.path().join("state");
         let p = Pods { dir, base, state };
         // The bridge is made by the first bridged start; make it before any baseline.
-        p.run("let c = p.container_new(#{name: \"warm\", image: \"localhost/busybox:test\", \
-               cmd: [\"true\"]}); c.start(); c.delete();")
-            .ok();
+        p.run(
+            "let c = p.container_new(#{name: \"warm\", image: \"localhost/busybox:test\", \
+               cmd: [\"true\"]}); c.start(); c.delete();",
+        )
+        .ok();
         p
     }
 
@@ -188,16 +189,19 @@ impl HostView {
             .collect();
         let tag = herodo::heropods::store::Paths::new(base).cgroup_parent();
         let mut cgroups = Vec::new();
-        for h in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+        for h in std::fs::read_dir("/sys/fs/cgroup")
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             find_dirs(&h.path(), &tag, 3, &mut cgroups);
         }
-        let leases = std::fs::read_to_string(
-            state.join(format!("heropods/networks/{BRIDGE}.json")),
-        )
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .map(|v| v["leases"].to_string())
-        .unwrap_or_else(|| "{}".into());
+        let leases =
+            std::fs::read_to_string(state.join(format!("heropods/networks/{BRIDGE}.json")))
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .map(|v| v["leases"].to_string())
+                .unwrap_or_else(|| "{}".into());
         let me = std::process::id().to_string();
         let processes = std::fs::read_dir("/proc")
             .unwrap()
@@ -286,7 +290,8 @@ fn last_int(out: &Done) -> i64 {
         .unwrap_or_else(|| panic!("no number in {:?} / {:?}", out.stdout, out.stderr))
 }
 
-const SLEEPER: &str = r#"p.container_new(#{name: "c", image: "localhost/busybox:test", cmd: ["sleep", "3600"]})"#;
+const SLEEPER: &str =
+    r#"p.container_new(#{name: "c", image: "localhost/busybox:test", cmd: ["sleep", "3600"]})"#;
 
 #[test]
 fn a_killed_foreground_runtime_does_not_hide_a_running_container() {
@@ -296,15 +301,23 @@ fn a_killed_foreground_runtime_does_not_hide_a_running_container() {
     let _s = serial();
     let pods = Pods::new("hpf-runc");
     let before = pods.view();
-    let pid = last_int(&pods.run(&format!("{SLEEPER}.start(); print(p.get(\"c\").status().pid);")).ok());
+    let pid = last_int(
+        &pods
+            .run(&format!(
+                "{SLEEPER}.start(); print(p.get(\"c\").status().pid);"
+            ))
+            .ok(),
+    );
     // The container's parent is the foreground `runc run` under the monitor: as the OOM
     // killer may, kill it. The monitor then records 137 while the container runs on.
     let runc = parent_of(pid).expect("the init has a parent");
     kill9(runc);
     let exit_file = pods.cdir("c").join("exit_code");
-    wait_until("the monitor to record an exit", Duration::from_secs(10), || {
-        std::fs::read_to_string(&exit_file).is_ok_and(|s| !s.trim().is_empty())
-    });
+    wait_until(
+        "the monitor to record an exit",
+        Duration::from_secs(10),
+        || std::fs::read_to_string(&exit_file).is_ok_and(|s| !s.trim().is_empty()),
+    );
     assert!(alive(pid), "the container still runs");
     assert_eq!(pods.runc_status("c").as_deref(), Some("running"));
     pods.run(
@@ -324,9 +337,11 @@ print(c.status().pid);"#,
     let pid2 = last_int(&pods.run("print(p.get(\"c\").status().pid);").ok());
     assert_ne!(pid, pid2);
     kill9(parent_of(pid2).unwrap());
-    wait_until("the monitor to record an exit", Duration::from_secs(10), || {
-        std::fs::read_to_string(&exit_file).is_ok_and(|s| !s.trim().is_empty())
-    });
+    wait_until(
+        "the monitor to record an exit",
+        Duration::from_secs(10),
+        || std::fs::read_to_string(&exit_file).is_ok_and(|s| !s.trim().is_empty()),
+    );
     pods.run("assert_eq(p.get(\"c\").delete(), true); assert_eq(p.list().len(), 0);")
         .ok();
     assert!(!alive(pid2), "delete() ended the orphaned container");
@@ -423,10 +438,14 @@ c.stop(0); assert_eq(c.status().running, false);"#,
         )
         .ok();
     }
-    assert!(failures > 0, "the disk was never full enough to fail a start");
+    assert!(
+        failures > 0,
+        "the disk was never full enough to fail a start"
+    );
     pods.run("p.get(\"c\").delete();").ok();
     // The image cache stays (it was there before the first container too).
-    pods.run("for i in p.images() { p.image_remove(i.id); }").ok();
+    pods.run("for i in p.images() { p.image_remove(i.id); }")
+        .ok();
     let unmounted = Command::new("umount").arg(&pods.base).status().unwrap();
     assert!(unmounted.success());
     let mut before = before;
@@ -468,7 +487,13 @@ fn a_corrupt_record_is_listed_as_broken_and_removed() {
     let pods = Pods::new("hpf-corrupt");
     let before = pods.view();
     for garbage in ["", "{\"name\": \"c\", \"ima", "\u{0}\u{1}not json"] {
-        let pid = last_int(&pods.run(&format!("{SLEEPER}.start(); print(p.get(\"c\").status().pid);")).ok());
+        let pid = last_int(
+            &pods
+                .run(&format!(
+                    "{SLEEPER}.start(); print(p.get(\"c\").status().pid);"
+                ))
+                .ok(),
+        );
         std::fs::write(pods.cdir("c").join("container.json"), garbage).unwrap();
         pods.run(
             r#"let l = p.list();
@@ -503,7 +528,10 @@ c.start(); print(c.status().pid);"#,
         } else {
             pods.run("assert_eq(p.get(\"c\").delete(), true); assert_eq(p.list().len(), 0);")
                 .ok();
-            assert!(!alive(pid), "delete() ended the container of a corrupt record");
+            assert!(
+                !alive(pid),
+                "delete() ended the container of a corrupt record"
+            );
         }
         pods.assert_same(&before, &format!("corrupt record {garbage:?}"));
     }
@@ -517,7 +545,13 @@ fn a_removed_record_never_lets_a_new_container_adopt_the_old_one() {
     let _s = serial();
     let pods = Pods::new("hpf-orphan");
     let before = pods.view();
-    let pid = last_int(&pods.run(&format!("{SLEEPER}.start(); print(p.get(\"c\").status().pid);")).ok());
+    let pid = last_int(
+        &pods
+            .run(&format!(
+                "{SLEEPER}.start(); print(p.get(\"c\").status().pid);"
+            ))
+            .ok(),
+    );
     std::fs::remove_file(pods.cdir("c").join("container.json")).unwrap();
     let out = pods
         .run(&format!(
@@ -527,7 +561,10 @@ fn a_removed_record_never_lets_a_new_container_adopt_the_old_one() {
     let pid2 = last_int(&out);
     assert_ne!(pid, pid2, "the new container is not the orphan");
     assert!(!alive(pid), "the orphan is gone");
-    assert!(!out.stdout.starts_with("()"), "the new container has an address");
+    assert!(
+        !out.stdout.starts_with("()"),
+        "the new container has an address"
+    );
     pods.run("let c = p.get(\"c\"); assert_eq(c.exec([\"true\"]).code, 0); c.delete();")
         .ok();
     pods.assert_same(&before, "after the orphan");
@@ -586,7 +623,13 @@ fn a_dead_monitor_costs_stop_no_wait_and_exec_says_not_running() {
     let _s = serial();
     let pods = Pods::new("hpf-monitor");
     let before = pods.view();
-    let pid = last_int(&pods.run(&format!("{SLEEPER}.start(); print(p.get(\"c\").status().pid);")).ok());
+    let pid = last_int(
+        &pods
+            .run(&format!(
+                "{SLEEPER}.start(); print(p.get(\"c\").status().pid);"
+            ))
+            .ok(),
+    );
     // The monitor: the shell above the foreground runtime. Without it no exit code is written.
     let runc = parent_of(pid).unwrap();
     let monitor = parent_of(runc).unwrap();
@@ -607,7 +650,9 @@ fn a_dead_monitor_costs_stop_no_wait_and_exec_says_not_running() {
     for p in [monitor, runc, pid] {
         kill9(p);
     }
-    wait_until("the container to end", Duration::from_secs(10), || !alive(pid));
+    wait_until("the container to end", Duration::from_secs(10), || {
+        !alive(pid)
+    });
     pods.run(
         r#"let c = p.get("c");
 try { c.exec(["true"]); throw "ran"; } catch (e) { assert_eq(e.kind, "not_running"); }
