@@ -385,7 +385,7 @@ impl Builder {
 
     /// Read `path` on the build host with [`super::rootfs::REMOTE_READ_SCRIPT`].
     fn read_remote(&self, host: &Host, r: &Remote, id: &str, path: &str) -> Result<Vec<u8>> {
-        let mut cmd = r.ssh(argv::remote_read_script(id, path), false);
+        let mut cmd = r.ssh(argv::remote_read_script(id, path, MAX_READ_CONTENT), false);
         cmd.max_output = MAX_READ_CONTENT;
         let out = attempt(host, &cmd, self.debug_mode)?;
         // The script's own exit codes, so a remote read fails like a local one.
@@ -400,6 +400,10 @@ impl Builder {
             45 => Err(BuildahError::invalid(
                 "path",
                 format!("{path} is not a regular file"),
+            )),
+            46 => Err(too_big(
+                path,
+                out.stderr.trim().trim_start_matches("herodo: "),
             )),
             _ => Err(failure(host, &cmd, &out, "container", &self.name)),
         }
@@ -885,6 +889,35 @@ mod tests {
     }
 
     #[test]
+    fn remote_reads_over_the_cap_are_limit_errors() {
+        use crate::error::Classify;
+        let t = host();
+        let b = Builder {
+            remote: Some(Remote::parse("root@10.0.0.5:2222").unwrap()),
+            ..builder()
+        };
+        // The build host's script refused the file by its size.
+        let mut o =
+            failed("herodo: /big is 1073741824 bytes, over the 33554432 bytes herodo reads");
+        o.status = Status::Exited(46);
+        t.rec.reply(o);
+        let info = b.read_content(&t.host, "/big").unwrap_err().info();
+        assert_eq!(info.kind, "limit");
+        assert!(
+            info.message.starts_with("/big is 1073741824 bytes"),
+            "{}",
+            info.message
+        );
+        assert_eq!(info.fields, vec![("path", "/big".to_string())]);
+        // The file grew past the cap while it was printed: only its tail came back.
+        let mut o = stdout("tail");
+        o.truncated = true;
+        t.rec.reply(o);
+        let info = b.read_content(&t.host, "/big").unwrap_err().info();
+        assert_eq!(info.kind, "limit");
+    }
+
+    #[test]
     fn remote_reads_pass_values_as_parameters() {
         let t = host();
         let b = Builder {
@@ -901,7 +934,15 @@ mod tests {
         let words = shell_words::split(line).unwrap();
         assert_eq!(words[..2], ["sh", "-c"]);
         assert_eq!(words[2], crate::buildah::rootfs::REMOTE_READ_SCRIPT);
-        assert_eq!(words[3..], ["herodo-read", "cid", "/etc/x'; rm -rf /"]);
+        assert_eq!(
+            words[3..],
+            [
+                "herodo-read",
+                "cid",
+                "/etc/x'; rm -rf /",
+                &MAX_READ_CONTENT.to_string()
+            ]
+        );
     }
 
     #[test]
