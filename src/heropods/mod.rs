@@ -24,6 +24,7 @@ pub mod netlink;
 pub mod network;
 pub mod rootfs;
 pub mod runtime;
+pub mod seccomp;
 pub mod spec;
 mod start;
 mod status;
