@@ -257,10 +257,11 @@ pub fn attach(host: &Host, state_dir: &Path, cfg: &NetConfig, owner: &str) -> Re
 }
 
 /// Lease a free address for `owner` (`BASE_DIR#NAME`) and return the attachment it names,
-/// not yet plugged: a caller records it before plugging, so that whatever happens next (a
-/// herodo killed in the middle) the record names what may exist.
+/// with its network namespace made but not yet plugged into the bridge: a caller records it
+/// before plugging, so that whatever happens next (a herodo killed in the middle) the record
+/// names what may exist.
 pub fn lease(host: &Host, state_dir: &Path, cfg: &NetConfig, owner: &str) -> Result<Attachment> {
-    let ip = {
+    let leased = {
         let _lock = lock(host, state_dir, &cfg.bridge)?;
         let path = leases_path(state_dir, &cfg.bridge);
         let mut leases: Leases = state::read_json(&path)?.unwrap_or_default();
@@ -274,22 +275,43 @@ pub fn lease(host: &Host, state_dir: &Path, cfg: &NetConfig, owner: &str) -> Res
                 cfg.subnet()
             )));
         }
-        let ip = cfg
-            .hosts()
-            .find(|ip| {
-                !leases.leases.contains_key(&ip.to_string())
-                    && !Path::new("/sys/class/net")
-                        .join(&attachment_for(cfg, *ip).veth)
-                        .exists()
-            })
-            .ok_or_else(|| {
-                PodError::Network(format!("no free address left in {}", cfg.subnet()))
-            })?;
-        leases.leases.insert(ip.to_string(), owner.to_string());
-        state::write_json(&path, &leases)?;
-        ip
+        let mut chosen = None;
+        for ip in cfg.hosts() {
+            let a = attachment_for(cfg, ip);
+            if leases.leases.contains_key(&a.ip)
+                || Path::new("/sys/class/net").join(&a.veth).exists()
+                || netlink::netns_path(&a.netns).exists()
+            {
+                continue;
+            }
+            // Leased first, then the namespace made: a herodo killed in between leaves a
+            // lease naming its owner, never a namespace nobody knows of.
+            leases.leases.insert(a.ip.clone(), owner.to_string());
+            state::write_json(&path, &leases)?;
+            // The namespace is the claim: created exclusively, so two herodo processes whose
+            // leases live in different state directories never take one address of a shared
+            // bridge.
+            match netlink::create_netns(&a.netns) {
+                Ok(()) => {
+                    chosen = Some(a);
+                    break;
+                }
+                Err(e) => {
+                    leases.leases.remove(&a.ip);
+                    state::write_json(&path, &leases)?;
+                    if e.kind() != std::io::ErrorKind::AlreadyExists {
+                        return Err(PodError::Network(format!(
+                            "creating the network namespace {}: {e}",
+                            a.netns
+                        )));
+                    }
+                }
+            }
+        }
+        chosen
+            .ok_or_else(|| PodError::Network(format!("no free address left in {}", cfg.subnet())))?
     };
-    Ok(attachment_for(cfg, ip))
+    Ok(leased)
 }
 
 /// The attachments leased to `owner` on any bridge recorded in `state_dir` (a container
@@ -343,7 +365,14 @@ pub fn plug(host: &Host, a: &Attachment) -> Result<()> {
         let _ = unplug(a);
         PodError::Network(format!("{what} for {}: {e}", a.veth))
     };
-    netlink::create_netns(&a.netns).map_err(|e| fail("creating the network namespace", e))?;
+    // A namespace made by `lease` is kept; one half made (a herodo killed between creating
+    // its file and mounting it) or gone (a reboot) is made anew.
+    if !netlink::netns_mounted(&a.netns) {
+        let _ = netlink::delete_netns(&a.netns);
+        netlink::create_netns(&a.netns).map_err(|e| fail("creating the network namespace", e))?;
+    }
+    // A veth left by a plug cut short.
+    netlink::delete_link(&a.veth).map_err(|e| fail("removing a stale veth", e))?;
     netlink::add_veth(&a.veth, &a.bridge, "eth0", &ns)
         .map_err(|e| fail("creating the veth pair", e))?;
     netlink::configure(&ns, "eth0", ip, a.prefix, gw)
@@ -358,9 +387,10 @@ fn unplug(a: &Attachment) -> std::io::Result<()> {
     netlink::delete_netns(&a.netns)
 }
 
-/// Whether the namespace of `a` still exists (it does not survive a reboot).
+/// Whether `a` is plugged: its namespace mounted and its veth there (neither survives a
+/// reboot; a herodo killed while plugging leaves one without the other).
 pub fn is_plugged(a: &Attachment) -> bool {
-    netlink::netns_path(&a.netns).exists()
+    netlink::netns_mounted(&a.netns) && Path::new("/sys/class/net").join(&a.veth).exists()
 }
 
 /// Remove the veth and the namespace, and release the address.
