@@ -21,6 +21,7 @@ pub mod handover;
 pub mod image_cache;
 pub mod netlink;
 pub mod network;
+pub mod reap;
 pub mod rootfs;
 pub mod runtime;
 pub mod spec;
