@@ -144,7 +144,7 @@ pub fn reap_orphans(host: &Host) -> Vec<Cleaned> {
         }
     }
     for (base, parents) in &bases {
-        delete_abandoned(host, base, &mut out);
+        delete_abandoned(host, base, parents, &mut out);
         reap_unrecorded(host, base, parents, &mut out);
         for dir in image_cache::stale_incoming(&Paths::new(base)) {
             let error = (!host.settings.dry_run)
@@ -166,21 +166,28 @@ pub fn reap_orphans(host: &Host) -> Vec<Cleaned> {
     out
 }
 
-/// Delete the recorded containers of `base` that dead test sessions created.
-fn delete_abandoned(host: &Host, base: &Path, out: &mut Vec<Cleaned>) {
-    let Ok(records) = store::list(&Paths::new(base)) else {
+/// Delete the recorded containers of `base` that dead test sessions created. Their processes
+/// are killed through their cgroups first: the runtime cannot stop a container whose state it
+/// lost (its `runtime/` directory removed), and the container goes anyway.
+fn delete_abandoned(host: &Host, base: &Path, registered: &[String], out: &mut Vec<Cleaned>) {
+    let paths = Paths::new(base);
+    let Ok(records) = store::list(&paths) else {
         return;
     };
+    let parents = cgroup_parents(&paths, registered);
     for rec in records.into_iter().filter(|r| owner::abandoned(&r.owner)) {
         let error = if host.settings.dry_run {
             None
         } else {
+            let mut cgroups: Vec<PathBuf> = rec.cgroup_dirs.iter().map(PathBuf::from).collect();
+            cgroups.extend(parents.iter().map(|p| p.join(&rec.name)));
             let opts = PodsOptions {
                 base_dir: Some(base.display().to_string()),
                 runtime: Some(rec.runtime.clone()),
                 ..PodsOptions::default()
             };
-            Pods::open(host, &opts)
+            end_processes(host, &cgroups)
+                .and_then(|()| Pods::open(host, &opts))
                 .and_then(|p| p.delete(host, &rec.name))
                 .err()
                 .map(|e| host.redact(&e.to_string()))
@@ -349,17 +356,8 @@ fn reap_unrecorded(host: &Host, base: &Path, registered: &[String], out: &mut Ve
 // HOOK(ports): published ports of such a container (iptables rules tagged with the base dir's
 // hash and the name, see ports.rs when it lands) are to be removed here as well.
 fn reap_container(host: &Host, paths: &Paths, parents: &[PathBuf], name: &str) -> Result<()> {
-    let cgroups: Vec<PathBuf> = parents
-        .iter()
-        .map(|p| p.join(name))
-        .filter(|d| d.is_dir())
-        .collect();
-    for cg in &cgroups {
-        kill_cgroup(host, cg)?;
-    }
-    for cg in &cgroups {
-        remove_cgroup(host, cg)?;
-    }
+    let cgroups: Vec<PathBuf> = parents.iter().map(|p| p.join(name)).collect();
+    end_processes(host, &cgroups)?;
     let cdir = paths.container_dir(name);
     for mp in mounts_below(&mountinfo(), &cdir) {
         unmount(&mp)?;
@@ -374,6 +372,18 @@ fn reap_container(host: &Host, paths: &Paths, parents: &[PathBuf], name: &str) -
         _ => {}
     }
     rootfs::remove(host, &cdir)
+}
+
+/// Kill every process in the cgroups `dirs` (those that exist) and remove them.
+fn end_processes(host: &Host, dirs: &[PathBuf]) -> Result<()> {
+    let dirs: Vec<&PathBuf> = dirs.iter().filter(|d| d.is_dir()).collect();
+    for d in &dirs {
+        kill_cgroup(host, d)?;
+    }
+    for d in &dirs {
+        remove_cgroup(host, d)?;
+    }
+    Ok(())
 }
 
 /// SIGKILL every process in the cgroup `dir` until none is left (a thawed freezer first: a
