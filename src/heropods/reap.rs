@@ -194,7 +194,16 @@ fn delete_abandoned(host: &Host, base: &Path, registered: &[String], out: &mut V
         let error = if host.settings.dry_run {
             None
         } else {
-            let mut cgroups: Vec<PathBuf> = rec.cgroup_dirs.iter().map(PathBuf::from).collect();
+            // A record is data on disk: only directories of this base dir's cgroup parent.
+            let mut cgroups: Vec<PathBuf> = rec
+                .cgroup_dirs
+                .iter()
+                .map(PathBuf::from)
+                .filter(|d| {
+                    d.parent()
+                        .is_some_and(|p| is_cgroup_parent_of(p, &paths) && d.ends_with(&rec.name))
+                })
+                .collect();
             cgroups.extend(parents.iter().map(|p| p.join(&rec.name)));
             let opts = PodsOptions {
                 base_dir: Some(base.display().to_string()),
@@ -279,10 +288,20 @@ fn mountinfo() -> String {
     std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default()
 }
 
+/// Whether `dir` is named as the cgroup directory of `paths`' containers (`herodo-<hash>`):
+/// what the reaper kills is only ever inside one.
+fn is_cgroup_parent_of(dir: &Path, paths: &Paths) -> bool {
+    dir.is_absolute() && dir.file_name() == Some(std::ffi::OsStr::new(&paths.cgroup_parent()))
+}
+
 /// The cgroup directories that may hold `paths`' containers: the registered ones and those
 /// below this process's own cgroups.
 fn cgroup_parents(paths: &Paths, registered: &[String]) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = registered.iter().map(PathBuf::from).collect();
+    let mut out: Vec<PathBuf> = registered
+        .iter()
+        .map(PathBuf::from)
+        .filter(|d| is_cgroup_parent_of(d, paths))
+        .collect();
     for d in runtime::cgroup_dirs_below_self(&paths.cgroup_parent()) {
         let d = PathBuf::from(d);
         if !out.contains(&d) {
@@ -745,6 +764,27 @@ mod tests {
                 Ipv4Addr::new(10, 89, 201, 254)
             ]
         );
+    }
+
+    #[test]
+    fn only_the_base_dirs_own_cgroup_directories() {
+        let paths = Paths::new("/srv/pods");
+        let mine = format!("/sys/fs/cgroup/pids/user/{}", paths.cgroup_parent());
+        let parents = cgroup_parents(
+            &paths,
+            &[
+                mine.clone(),
+                "/sys/fs/cgroup/pids".to_string(),
+                "/sys/fs/cgroup/pids/herodo-00000000".to_string(),
+                paths.cgroup_parent(),
+            ],
+        );
+        assert_eq!(parents[0], PathBuf::from(&mine));
+        assert!(parents.iter().all(|p| is_cgroup_parent_of(p, &paths)));
+        assert!(!is_cgroup_parent_of(
+            Path::new("/sys/fs/cgroup/pids"),
+            &paths
+        ));
     }
 
     #[test]
