@@ -161,26 +161,31 @@ fn clean_reaps_heropods_of_a_killed_test_run_and_a_removed_base_dir() {
             ready.display()
         ),
     );
-    let child = Command::new(BIN)
-        .args(["test", "leak_test.rhai"])
-        .current_dir(t.path())
-        .env("HERODO_STATE_DIR", &state)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until("the leaking test run", Duration::from_secs(120), || {
-        std::fs::read_to_string(&ready).is_ok_and(|s| s.split(' ').count() == 4)
-    });
-    kill9(child);
-    let text = std::fs::read_to_string(&ready).unwrap();
-    let f: Vec<&str> = text.split(' ').collect();
-    let (pid, ip1, pid2, ip2) = (
-        f[0].parse::<i64>().unwrap(),
-        f[1].to_string(),
-        f[2].parse::<i64>().unwrap(),
-        f[3].to_string(),
-    );
+    // The two containers' pids and addresses, once the run is killed.
+    let leak_and_kill = || -> (i64, String, i64, String) {
+        let _ = std::fs::remove_file(&ready);
+        let child = Command::new(BIN)
+            .args(["test", "leak_test.rhai"])
+            .current_dir(t.path())
+            .env("HERODO_STATE_DIR", &state)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_until("the leaking test run", Duration::from_secs(120), || {
+            std::fs::read_to_string(&ready).is_ok_and(|s| s.split(' ').count() == 4)
+        });
+        kill9(child);
+        let text = std::fs::read_to_string(&ready).unwrap();
+        let f: Vec<&str> = text.split(' ').collect();
+        (
+            f[0].parse::<i64>().unwrap(),
+            f[1].to_string(),
+            f[2].parse::<i64>().unwrap(),
+            f[3].to_string(),
+        )
+    };
+    let (pid, ip1, pid2, ip2) = leak_and_kill();
     let (start, start2) = (start_time(pid), start_time(pid2));
     let cgroups = cgroup_dirs(pid);
     assert!(!cgroups.is_empty(), "the container has no cgroup dir");
@@ -291,6 +296,20 @@ fn clean_reaps_heropods_of_a_killed_test_run_and_a_removed_base_dir() {
         .run()
         .ok();
     assert!(!again.stdout.contains("heropod"), "{}", again.stdout);
+
+    // The next `herodo test` reaps too (the killed session left its marker).
+    let (pid, _, pid2, _) = leak_and_kill();
+    let (start, start2) = (start_time(pid), start_time(pid2));
+    t.write("fine_test.rhai", "fn test_fine() { assert_true(true); }\n");
+    herodo(t.path(), ["test", "fine_test.rhai"])
+        .env("HERODO_STATE_DIR", &state)
+        .run()
+        .ok()
+        .stderr_has("left behind by herodo processes that are gone");
+    assert!(!alive(pid, &start) && !alive(pid2, &start2));
+    assert!(!base.join("containers/orphan").exists());
+    assert!(!base2.join("containers/left").exists());
+    assert!(base2.join("containers/kept/container.json").exists());
     herodo(
         t.path(),
         [
