@@ -315,6 +315,22 @@ impl<'a> Opts<'a> {
         }
     }
 
+    /// A non-negative integer (a count, a size in bytes).
+    pub fn count(&self, key: &str) -> RResult<Option<u64>> {
+        match self.map.get(key) {
+            None => Ok(None),
+            Some(v) if v.is_unit() => Ok(None),
+            Some(v) => {
+                let n = v.as_int().map_err(|t| {
+                    invalid(&self.field(key), format!("expected an integer, got {t}"))
+                })?;
+                crate::common::convert::int_in(&self.field(key), n, 0u64, u64::MAX)
+                    .map(Some)
+                    .rhai()
+            }
+        }
+    }
+
     /// A number of seconds (int or float) as a duration.
     pub fn seconds(&self, key: &str) -> RResult<Option<std::time::Duration>> {
         match self.map.get(key) {

@@ -21,7 +21,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 pub use cancel::CancelToken;
-pub use daemon::kill_detached;
+pub use daemon::{group_alive, kill_detached};
 pub use process::ProcessExecutor;
 
 /// Default cap on captured bytes per stream; the tail is kept when output is longer.

@@ -44,6 +44,7 @@ fn status_map(s: Status) -> Map {
         ("network", s.network.into()),
         ("runtime", s.runtime.into()),
         ("keep_alive", s.keep_alive.into()),
+        ("problem", s.problem.map_or(Dynamic::UNIT, Dynamic::from)),
     ])
 }
 
@@ -336,14 +337,15 @@ let c = pods.container_new(#{name: "web", image: "localhost/busybox:test",
     r.func(
         "get",
         &["pods", "name"],
-        r#"The container `name` (created by this or an earlier herodo run).
+        r#"The container `name` (created by this or an earlier herodo run). A container whose
+record is corrupt is returned too (its status says "broken"), so that `delete()` can remove it.
 Throws `no_such_container`.
 ```rhai
 let c = pods.get("web");
 ```"#,
         |p: &mut HeroPods, name: &str| -> RResult<PodContainer> {
-            let rec = p.0.record(name).rhai()?;
-            Ok(handle(&p.0, &rec.name, &rec.image, rec.warnings))
+            let (image, warnings) = p.0.lookup(name).rhai()?;
+            Ok(handle(&p.0, name, &image, warnings))
         },
     );
     let h = host.clone();
@@ -502,9 +504,10 @@ let r = c.exec("exit 3", #{ignore_error: true});
     r.func(
         "status",
         &["container"],
-        r#"A map: `name`, `state` ("created", "running", "stopped"), `running`, `pid`,
-`exit_code` (when stopped and known), `created`, `started` (Unix time), `image`,
-`image_id`, `ip` (on the bridge), `network`, `runtime`, `keep_alive`.
+        r#"A map: `name`, `state` ("created", "running", "stopped", or "broken" when its
+record is corrupt), `running`, `pid`, `exit_code` (when stopped and known), `created`,
+`started` (Unix time), `image`, `image_id`, `ip` (on the bridge), `network`, `runtime`,
+`keep_alive`, `problem` (why it is broken, else ()).
 Throws `no_such_container`.
 ```rhai
 print(c.status().state);
@@ -516,11 +519,33 @@ print(c.status().state);
     r.func(
         "logs",
         &["container"],
-        r#"The container's output so far (stdout and stderr as written).
+        r#"The container's output so far (stdout and stderr as written). herodo keeps the
+last 8 to 16 MiB of it (the log is rotated at 8 MiB); more than 8 MiB in one call is a `limit`
+error: read the end with `logs(#{tail: N})`.
 ```rhai
 print(c.logs());
 ```"#,
-        |c: &mut PodContainer| -> RResult<String> { c.pods.logs(&c.name).rhai() },
+        |c: &mut PodContainer| -> RResult<String> {
+            c.pods.logs(&c.name, Default::default()).rhai()
+        },
+    );
+    r.func(
+        "logs",
+        &["container", "options"],
+        r#"Part of the container's output: `tail` (the last N lines), `since_bytes` (what
+comes after the first N bytes of what is kept: pass the byte length of what you read before
+to read only what is new). At most 8 MiB (else a `limit` error).
+```rhai
+print(c.logs(#{tail: 20}));
+```"#,
+        |c: &mut PodContainer, m: Map| -> RResult<String> {
+            let o = Opts::new("logs", &m, &["tail", "since_bytes"])?;
+            let window = super::logs::Window {
+                tail: o.count("tail")?,
+                since_bytes: o.count("since_bytes")?,
+            };
+            c.pods.logs(&c.name, window).rhai()
+        },
     );
 }
 

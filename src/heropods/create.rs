@@ -23,12 +23,14 @@ impl Pods {
                 ));
             }
         }
-        if let Some(rec) = store::load(&self.paths, &req.name)? {
-            if !req.reset {
-                // Not registered for cleanup: this run did not create it.
-                return Ok(rec);
+        match store::load(&self.paths, &req.name) {
+            // Not registered for cleanup: this run did not create it.
+            Ok(Some(rec)) if !req.reset => return Ok(rec),
+            Ok(Some(_)) | Err(PodError::CorruptRecord { .. }) if req.reset => {
+                self.delete(host, &req.name)?;
             }
-            self.delete(host, &req.name)?;
+            Ok(_) => {}
+            Err(e) => return Err(e),
         }
         if dry(
             host,
@@ -49,6 +51,12 @@ impl Pods {
         if let Some(rec) = store::load(&self.paths, &req.name)? {
             // Another herodo created it meanwhile: the seed's rule, it is returned as it is.
             return Ok(rec);
+        }
+        // What a herodo killed while creating or deleting a container of this name left (its
+        // runtime state, processes, address, directory) is nobody's: it goes, so the new
+        // container never adopts it.
+        if self.has_leftovers(&req.name) {
+            self.purge(host, &req.name)?;
         }
         let cdir = self.paths.container_dir(&req.name);
         store::private_dir(&cdir)?;

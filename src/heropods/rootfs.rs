@@ -171,25 +171,49 @@ pub fn ensure_mounted(host: &Host, cdir: &Path, lower: &Path, storage: Storage) 
     Ok(())
 }
 
+/// Mount points strictly below `dir`.
+fn mounts_below(dir: &Path) -> Vec<String> {
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let prefix = format!("{}/", dir.display());
+    mi.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(unescape)
+        .filter(|mp| mp.starts_with(&prefix))
+        .collect()
+}
+
 /// Unmount the container's root file system (when mounted) and remove the container's
 /// directory. Refuses to remove anything while something is still mounted below it.
 pub fn remove(host: &Host, cdir: &Path) -> Result<()> {
     let rootfs = cdir.join("rootfs");
+    let busy = |what: String| PodError::Busy {
+        what: cdir.display().to_string(),
+        reason: format!(
+            "{what}; unmount it (or end the process using it: `fuser -vm {}`) and delete again",
+            rootfs.display()
+        ),
+    };
     if is_mounted(&rootfs) {
-        unmount(host, &rootfs)?;
+        match unmount(host, &rootfs) {
+            Ok(()) => {}
+            Err(PodError::Host(crate::error::HostError::Io { source, .. }))
+                if source.raw_os_error() == Some(libc::EBUSY) =>
+            {
+                let below = mounts_below(&rootfs);
+                return Err(busy(if below.is_empty() {
+                    format!("{} is in use", rootfs.display())
+                } else {
+                    format!("{} is still mounted", below.join(", "))
+                }));
+            }
+            Err(e) => return Err(e),
+        }
     }
-    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let prefix = format!("{}/", cdir.display());
-    if let Some(mp) = mi
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(unescape)
-        .find(|mp| mp.starts_with(&prefix))
-    {
-        return Err(PodError::parse(
-            "container directory",
-            format!("{mp} is still mounted; not removing {}", cdir.display()),
-        ));
+    if let Some(mp) = mounts_below(cdir).first() {
+        return Err(busy(format!(
+            "{mp} is still mounted; not removing {}",
+            cdir.display()
+        )));
     }
     match std::fs::remove_dir_all(cdir) {
         Ok(()) => Ok(()),
