@@ -194,23 +194,19 @@ fn delete_abandoned(host: &Host, base: &Path, registered: &[String], out: &mut V
         let error = if host.settings.dry_run {
             None
         } else {
-            // A record is data on disk: only directories of this base dir's cgroup parent.
-            let mut cgroups: Vec<PathBuf> = rec
-                .cgroup_dirs
-                .iter()
-                .map(PathBuf::from)
-                .filter(|d| {
-                    d.parent()
-                        .is_some_and(|p| is_cgroup_parent_of(p, &paths) && d.ends_with(&rec.name))
-                })
-                .collect();
-            cgroups.extend(parents.iter().map(|p| p.join(&rec.name)));
+            // A record is data on disk: end_processes touches only this container's cgroups.
+            let mut cgroups = rec.cgroup_dirs.clone();
+            cgroups.extend(
+                parents
+                    .iter()
+                    .map(|p| p.join(&rec.name).display().to_string()),
+            );
             let opts = PodsOptions {
                 base_dir: Some(base.display().to_string()),
                 runtime: Some(rec.runtime.clone()),
                 ..PodsOptions::default()
             };
-            end_processes(host, &cgroups)
+            end_processes(host, &paths, &rec.name, &cgroups)
                 .and_then(|()| Pods::open(host, &opts))
                 .and_then(|p| p.delete(host, &rec.name))
                 .err()
@@ -390,8 +386,11 @@ fn reap_unrecorded(host: &Host, base: &Path, registered: &[String], out: &mut Ve
 // HOOK(ports): published ports of such a container (iptables rules tagged with the base dir's
 // hash and the name, see ports.rs when it lands) are to be removed here as well.
 fn reap_container(host: &Host, paths: &Paths, parents: &[PathBuf], name: &str) -> Result<()> {
-    let cgroups: Vec<PathBuf> = parents.iter().map(|p| p.join(name)).collect();
-    end_processes(host, &cgroups)?;
+    let cgroups: Vec<String> = parents
+        .iter()
+        .map(|p| p.join(name).display().to_string())
+        .collect();
+    end_processes(host, paths, name, &cgroups)?;
     let cdir = paths.container_dir(name);
     for mp in mounts_below(&mountinfo(), &cdir) {
         unmount(&mp)?;
@@ -408,50 +407,20 @@ fn reap_container(host: &Host, paths: &Paths, parents: &[PathBuf], name: &str) -
     rootfs::remove(host, &cdir)
 }
 
-/// Kill every process in the cgroups `dirs` (those that exist) and remove them.
-fn end_processes(host: &Host, dirs: &[PathBuf]) -> Result<()> {
-    let dirs: Vec<&PathBuf> = dirs.iter().filter(|d| d.is_dir()).collect();
+/// Kill every process in the cgroups `dirs` of container `name` and remove them; directories
+/// that are not that container's own (`.../herodo-<hash>/NAME`) are left alone.
+fn end_processes(host: &Host, paths: &Paths, name: &str, dirs: &[String]) -> Result<()> {
+    let suffix = format!("{}/{name}", paths.cgroup_parent());
+    let dirs: Vec<String> = dirs
+        .iter()
+        .filter(|d| runtime::is_container_cgroup(d, &suffix) && Path::new(d).is_dir())
+        .cloned()
+        .collect();
+    runtime::kill_cgroup_procs(&dirs, &suffix, KILL_TIMEOUT);
     for d in &dirs {
-        kill_cgroup(host, d)?;
-    }
-    for d in &dirs {
-        remove_cgroup(host, d)?;
+        remove_cgroup(host, Path::new(d))?;
     }
     Ok(())
-}
-
-/// SIGKILL every process in the cgroup `dir` until none is left (a thawed freezer first: a
-/// frozen process does not die).
-fn kill_cgroup(host: &Host, dir: &Path) -> Result<()> {
-    let freezer = dir.join("freezer.state");
-    if freezer.exists() {
-        let _ = std::fs::write(&freezer, "THAWED");
-    }
-    let procs = dir.join("cgroup.procs");
-    poll_until(
-        &host.cancel,
-        KILL_TIMEOUT,
-        Duration::from_millis(10),
-        &format!("the processes of cgroup {} to end", dir.display()),
-        || -> Result<Option<()>> {
-            let text = match std::fs::read_to_string(&procs) {
-                Ok(t) => t,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Some(())),
-                Err(e) => return Err(PodError::io("read", &procs, e)),
-            };
-            let pids: Vec<i32> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
-            if pids.is_empty() {
-                return Ok(Some(()));
-            }
-            for pid in pids {
-                // SAFETY: kill only sends a signal; a pid gone meanwhile yields ESRCH.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                }
-            }
-            Ok(None)
-        },
-    )
 }
 
 /// rmdir a cgroup whose processes were killed (the kernel may take a moment to let it go).
