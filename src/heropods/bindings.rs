@@ -5,7 +5,7 @@ use std::sync::Arc;
 use rhai::{Array, Dynamic, Map, INT};
 
 use super::image_cache::{ImageEntry, Source};
-use super::spec::{self, BindMount, Limits, NetworkMode, Overrides, PullPolicy};
+use super::spec::{self, BindMount, Limits, NetworkMode, Overrides, PullPolicy, Seccomp};
 use super::{CreateRequest, Pods, PodsOptions, Status, DEFAULT_GRACE};
 use crate::glue::{
     invalid, map_of, seconds, string_array, words, IntoRhai, Opts, RResult, Registrar,
@@ -98,7 +98,7 @@ fn pods_options(m: &Map) -> RResult<PodsOptions> {
     })
 }
 
-const CREATE_KEYS: [&str; 15] = [
+const CREATE_KEYS: [&str; 16] = [
     "name",
     "image",
     "docker_url",
@@ -114,6 +114,7 @@ const CREATE_KEYS: [&str; 15] = [
     "pids",
     "network",
     "pull",
+    "seccomp",
 ];
 
 fn create_request(m: &Map) -> RResult<CreateRequest> {
@@ -203,6 +204,7 @@ fn create_request(m: &Map) -> RResult<CreateRequest> {
             Some(n) => NetworkMode::parse(&n).rhai()?,
             None => NetworkMode::Bridge,
         },
+        seccomp: Seccomp::from_flag(o.bool("seccomp")?.unwrap_or(true)),
     };
     Ok(CreateRequest {
         name,
@@ -226,17 +228,13 @@ fn mount(v: &Dynamic) -> RResult<BindMount> {
         .read_lock::<Map>()
         .ok_or_else(|| invalid("mounts", "each mount is a string or a map"))?;
     let o = Opts::new("mounts", &m, &["source", "destination", "readonly"])?;
-    let b = BindMount {
-        source: o
-            .string("source")?
-            .ok_or_else(|| invalid("mounts.source", "is required"))?,
-        destination: o
-            .string("destination")?
-            .ok_or_else(|| invalid("mounts.destination", "is required"))?,
-        readonly: o.bool("readonly")?.unwrap_or(false),
-    };
-    b.validate().rhai()?;
-    Ok(b)
+    let source = o
+        .string("source")?
+        .ok_or_else(|| invalid("mounts.source", "is required"))?;
+    let destination = o
+        .string("destination")?
+        .ok_or_else(|| invalid("mounts.destination", "is required"))?;
+    BindMount::new(&source, &destination, o.bool("readonly")?.unwrap_or(false)).rhai()
 }
 
 fn handle(pods: &Arc<Pods>, name: &str, image: &str, warnings: Vec<String>) -> PodContainer {
@@ -316,11 +314,15 @@ let pods = heropods_new(#{base_dir: "/var/lib/pods", runtime: "runc"});
 reference such as "localhost/app:1" (podman/buildah storage), "127.0.0.1:5000/app:1" (a
 registry, fetched with skopeo), "oci:/dir:tag", or seed 002's "alpine_3_20", "ubuntu_24_04",
 "ubuntu_25_04"), `docker_url`, `reset` (replace an existing container of that name; without
-it, an existing one is returned as it is), `cmd`, `entrypoint` (string or array), `env` (map),
-`workdir`, `user`, `mounts` (["/src:/dst:ro"] or maps), `memory` (bytes or "64m"), `cpus`,
-`pids`, `network` ("bridge", "none", "host"), `pull` ("missing" or "always").
-Throws `invalid_argument` (bad name, reference, mount, limit) before anything is written,
-`image_not_found`, `command_failed` (a tool failed).
+it, an existing one is returned as it is), `cmd`, `entrypoint` (string or array), `env` (map
+of strings; a `()` value or a `KEY=value` over 128 KiB is refused), `workdir`, `user`, `mounts`
+(["/src:/dst:ro"] or maps; destinations are cleaned, and `/`, `/proc`, `/sys`, `/dev` refused
+however spelled), `memory` (bytes or "64m"), `cpus`, `pids`, `network` ("bridge", "none",
+"host"), `pull` ("missing" or "always"), `seccomp` (true: Docker's default syscall filter, the
+default; false: none).
+Throws `invalid_argument` (bad name, reference, mount, limit, env; an image whose config no
+start could run, e.g. a NUL in its Env) before anything is written, `image_not_found`,
+`command_failed` (a tool failed), `limit` (the image's /etc/passwd or /etc/group over 4 MiB).
 ```rhai
 let c = pods.container_new(#{name: "web", image: "localhost/busybox:test",
     cmd: ["httpd", "-f", "-p", "80"], memory: "64m", env: #{MODE: "prod"}});
@@ -492,7 +494,7 @@ let r2 = c.exec(["ls", "-l", "/"]);
         "exec",
         &["container", "command", "options"],
         r#"`exec` with options: `ignore_error` (return the result of a failing command instead
-of throwing), `timeout` (seconds).
+of throwing), `timeout` (seconds; 0 means none, the default is herodo's `--timeout`).
 ```rhai
 let r = c.exec("exit 3", #{ignore_error: true});
 ```"#,
@@ -552,7 +554,7 @@ print(c.logs(#{tail: 20}));
 fn exec(host: &Host, c: &PodContainer, v: &Dynamic, m: &Map) -> RResult<CommandResult> {
     let o = Opts::new("exec", m, &["ignore_error", "timeout"])?;
     let argv = command(v, "command")?;
-    let timeout = o.seconds("timeout")?;
+    let timeout = o.timeout("timeout")?;
     let (cmd, out) = c.pods.exec(host, &c.name, &argv, timeout).rhai()?;
     if !out.success() && !o.bool("ignore_error")?.unwrap_or(false) {
         return Err::<_, _>(crate::exec::ExecError::failed(&cmd, &out)).rhai();

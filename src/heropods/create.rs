@@ -43,7 +43,9 @@ impl Pods {
         reap::register_base(host, &self.state_dir, &self.paths)?;
         let img = image_cache::ensure(host, &self.paths, &source, req.pull)?;
         let lower = self.paths.image_dir(img.hex()).join("rootfs");
-        // The user must exist in the image: fail now, not at every start.
+        // What would fail every start (a NUL in the image's Env, a user not in the image)
+        // fails now.
+        bundle::check_image_config(&img.config)?;
         let process = bundle::process(&img.config, &req.name, &req.overrides);
         rootfs::user_in(&lower, &process.user)?;
 

@@ -32,8 +32,6 @@ pub enum PodError {
          as does container_new with reset: true"
     )]
     CorruptRecord { name: String, reason: String },
-    #[error("{0}")]
-    Limit(String),
     #[error("{what} is busy: {reason}")]
     Busy { what: String, reason: String },
     #[error(transparent)]
@@ -106,7 +104,6 @@ impl Classify for PodError {
             PodError::CorruptRecord { name, .. } => {
                 ErrorInfo::new(kind::PARSE, message).field("name", name)
             }
-            PodError::Limit(_) => ErrorInfo::new(kind::LIMIT, message),
             PodError::Busy { what, .. } => ErrorInfo::new(kind::BUSY, message).field("path", what),
             PodError::Exec(e) => e.info(),
             PodError::Host(e) => e.info(),

@@ -96,11 +96,15 @@ fn open_len(p: &Path) -> Result<Option<(File, u64)>> {
     }
 }
 
-fn too_big(name: &str, len: u64, cap: u64) -> PodError {
-    PodError::Limit(format!(
-        "the log of container {name} holds {len} bytes, more than one logs() call returns \
-         ({cap}); read the end with logs(#{{tail: 1000}}) or a part with logs(#{{since_bytes: N}})"
-    ))
+fn too_big(name: &str, log: &Path, len: u64, cap: u64) -> PodError {
+    PodError::Host(crate::error::HostError::Limit {
+        path: log.display().to_string(),
+        reason: format!(
+            "the log of container {name} holds {len} bytes, more than one logs() call returns \
+             ({cap}); read the end with logs(#{{tail: 1000}}) or a part with \
+             logs(#{{since_bytes: N}})"
+        ),
+    })
 }
 
 /// Read `log` (and its older part) as `w` asks, at most `cap` bytes.
@@ -114,10 +118,10 @@ pub fn read(name: &str, log: &Path, w: Window, cap: u64) -> Result<String> {
     let total: u64 = parts.iter().map(|p| p.1).sum();
     let skip = w.since_bytes.unwrap_or(0).min(total);
     let bytes = match w.tail {
-        Some(n) => tail_bytes(&mut parts, skip, total, n, cap, name)?,
+        Some(n) => tail_bytes(&mut parts, skip, total, n, cap, name, log)?,
         None => {
             if total - skip > cap {
-                return Err(too_big(name, total - skip, cap));
+                return Err(too_big(name, log, total - skip, cap));
             }
             read_range(&mut parts, skip, total)?
         }
@@ -151,6 +155,7 @@ fn tail_bytes(
     lines: u64,
     cap: u64,
     name: &str,
+    log: &Path,
 ) -> Result<Vec<u8>> {
     const BLOCK: u64 = 64 * 1024;
     if lines == 0 {
@@ -186,11 +191,11 @@ fn tail_bytes(
         }
         start = from;
         if end - start > cap {
-            return Err(too_big(name, end - start, cap));
+            return Err(too_big(name, log, end - start, cap));
         }
     }
     if end - start > cap {
-        return Err(too_big(name, end - start, cap));
+        return Err(too_big(name, log, end - start, cap));
     }
     end = end.min(total);
     read_range(parts, start, end)

@@ -25,6 +25,7 @@ pub mod network;
 pub mod reap;
 pub mod rootfs;
 pub mod runtime;
+pub mod seccomp;
 pub mod spec;
 mod start;
 mod status;

@@ -318,6 +318,7 @@ impl Pods {
             limits: rec.overrides.limits.clone(),
             cgroups_path: cgroups_path.clone(),
             nofile: bundle::nofile_for(nofile_hard()),
+            seccomp: rec.overrides.seccomp == spec::Seccomp::Default,
         });
         let json = serde_json::to_vec_pretty(&config).map_err(|e| PodError::parse("config", e))?;
         Ok((json, cgroups_path))

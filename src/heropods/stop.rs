@@ -11,10 +11,16 @@ impl Pods {
         }
         let _lock = self.lock_container(host, name)?;
         let rec = self.record(name)?;
-        if !self.is_running(host, &rec)? {
-            return Ok(());
-        }
         let rt = self.runtime_of(&rec);
+        match self.state_of(host, &rec)?.0.as_str() {
+            "running" => {}
+            // The runtime holds a container created but not started: a start cut short (its
+            // herodo killed) that would otherwise go on to run after this stop. It goes.
+            "created" if self.paths.runtime_root().join(name).exists() => {
+                return self.runtime_delete(host, &rt, name);
+            }
+            _ => return Ok(()),
+        }
         // A container that ends between the check and the signal makes kill fail: fine.
         let _ = host.exec(rt.kill(name, "TERM", false))?;
         let gone = |limit: Duration| {
