@@ -174,6 +174,12 @@ pub fn reap_orphans(host: &Host) -> Vec<Cleaned> {
         }
     }
     release_orphan_leases(host, &bridges, &mut out);
+    // HOOK(ports), to wire when ports.rs (branch `ports`) is merged: published-port rules of
+    // containers without a record. `ports::rules_of(host, &ports::state_prefix(&state_dir))`
+    // lists this state dir's rules, tagged `herodo:<state hash>:<base hash>:<name>`; a rule
+    // whose base hash is that of a base dir in `bases` with a record for `name` stays, the
+    // others go with `ports::remove_rules` (reported as kind "port-rule"). Containers deleted
+    // above (`Pods::delete`) remove their own rules.
     remove_unleased_links(host, &mut out);
     if !host.settings.dry_run {
         forget_vanished(&registered);
@@ -383,8 +389,6 @@ fn reap_unrecorded(host: &Host, base: &Path, registered: &[String], out: &mut Ve
 
 /// Kill what runs in a container that has no record and remove everything it has below the
 /// base dir. Its lease goes with the other leases without a record.
-// HOOK(ports): published ports of such a container (iptables rules tagged with the base dir's
-// hash and the name, see ports.rs when it lands) are to be removed here as well.
 fn reap_container(host: &Host, paths: &Paths, parents: &[PathBuf], name: &str) -> Result<()> {
     let cgroups: Vec<String> = parents
         .iter()
