@@ -22,6 +22,7 @@ pub mod image_cache;
 pub mod logs;
 pub mod netlink;
 pub mod network;
+pub mod reap;
 pub mod rootfs;
 pub mod runtime;
 pub mod seccomp;
