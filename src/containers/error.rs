@@ -40,6 +40,15 @@ pub enum ContainerError {
         #[source]
         source: Option<Box<ExecError>>,
     },
+    #[error(
+        "host port {port} is already in use: container {name} could not start (herodo removed it)"
+    )]
+    PortInUse {
+        name: String,
+        port: String,
+        #[source]
+        source: Box<ExecError>,
+    },
     #[error("container {name} is not running (state: {state}){logs}")]
     NotRunning {
         name: String,
@@ -104,6 +113,12 @@ impl Classify for ContainerError {
                 ErrorInfo::new(kind::ALREADY_EXISTS, message).field("name", name),
                 source.as_deref(),
             ),
+            ContainerError::PortInUse { name, port, source } => with_source(
+                ErrorInfo::new(kind::PORT_IN_USE, message)
+                    .field("name", name)
+                    .field("port", port),
+                Some(source),
+            ),
             ContainerError::Timeout { .. } => ErrorInfo::new(kind::TIMEOUT, message),
             ContainerError::NotRunning { name, .. } => {
                 ErrorInfo::new(kind::NOT_RUNNING, message).field("name", name)
@@ -120,6 +135,9 @@ impl Classify for ContainerError {
 /// already used`; docker: `Conflict. The container name "/x" is already in use`, `network with
 /// name x already exists`; nerdctl: `name "x" is already used by ID ...`.
 pub fn is_name_clash(err: &ExecError) -> bool {
+    if port_in_use(err).is_some() {
+        return false;
+    }
     match err {
         ExecError::Failed { stderr, .. } => {
             let s = stderr.to_ascii_lowercase();
@@ -129,6 +147,34 @@ pub fn is_name_clash(err: &ExecError) -> bool {
         }
         _ => false,
     }
+}
+
+/// The host port (`ip:port`, or the engine's whole message when it names none) of a start that
+/// failed because the port is taken: `Some` only for that failure. podman and nerdctl: `listen
+/// tcp4 127.0.0.1:18495: bind: address already in use`; docker: the same from its userland proxy,
+/// or `Bind for 127.0.0.1:18495 failed: port is already allocated` when another docker container
+/// holds it.
+pub fn port_in_use(err: &ExecError) -> Option<String> {
+    let ExecError::Failed { stderr, .. } = err else {
+        return None;
+    };
+    let lower = stderr.to_ascii_lowercase();
+    if !lower.contains("address already in use") && !lower.contains("port is already allocated") {
+        return None;
+    }
+    let after = |marker: &str| {
+        lower.find(marker).map(|i| {
+            let rest = &stderr[i + marker.len()..];
+            let word = rest.split_whitespace().next().unwrap_or_default();
+            word.trim_end_matches(':').to_string()
+        })
+    };
+    let port = after("listen tcp4 ")
+        .or_else(|| after("listen tcp6 "))
+        .or_else(|| after("listen tcp "))
+        .or_else(|| after("bind for "))
+        .filter(|p| !p.is_empty());
+    Some(port.unwrap_or_else(|| stderr.trim().to_string()))
 }
 
 /// Whether `exec` failed because the container does not run (rather than the command failing).
@@ -215,6 +261,29 @@ mod tests {
             assert!(!is_name_clash(&failed(1, stopped)), "{stopped}");
         }
         assert!(!is_not_running(&failed(7, "sh: oops")));
+        // Issue 18.1: a taken host port says "already in use" too, but it is no name clash.
+        for (taken, port) in [
+            (
+                "Error: cannot listen on the TCP port: listen tcp4 127.0.0.1:18495: bind: address already in use",
+                "127.0.0.1:18495",
+            ),
+            (
+                "docker: Error response from daemon: driver failed programming external connectivity on endpoint x (f828): Error starting userland proxy: listen tcp4 127.0.0.1:18495: bind: address already in use.",
+                "127.0.0.1:18495",
+            ),
+            (
+                "docker: Error response from daemon: driver failed programming external connectivity on endpoint x (f828): Bind for 127.0.0.1:18495 failed: port is already allocated.",
+                "127.0.0.1:18495",
+            ),
+            ("FATA[0000] bind: address already in use", "FATA[0000] bind: address already in use"),
+        ] {
+            assert!(!is_name_clash(&failed(125, taken)), "{taken}");
+            assert_eq!(port_in_use(&failed(125, taken)).as_deref(), Some(port), "{taken}");
+        }
+        assert_eq!(
+            port_in_use(&failed(125, "Error: name \"x\" is already in use")),
+            None
+        );
         assert!(!is_name_clash(&failed(
             1,
             "Error: localhost/x: image not known"

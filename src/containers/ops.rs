@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::argv;
-use super::error::{classify_failure, is_name_clash, is_not_running};
+use super::error::{classify_failure, is_name_clash, is_not_running, port_in_use};
 use super::parse::{self, ContainerRow, ImageRow, NamedRow, ResourceUsage, Status};
 use super::{
     validate, Container, ContainerError, CreateOptions, ExecCommand, ExecOptions, Flavor, Object,
@@ -179,12 +179,30 @@ fn register(host: &Host, e: &EngineCli, what: Object, name: &str) {
         }));
 }
 
-/// Whether container `name` exists and carries this process's owner tag: after a failed `run`
-/// (a non-zero exit in the foreground, a start failure) the container may still have been
-/// created, and then it is ours to clean up.
-fn created_by_us(host: &Host, e: &EngineCli, name: &str) -> bool {
-    let out = host.exec(e.cmd(argv::owner_argv(name)));
-    matches!(out, Ok(o) if o.success() && o.stdout.trim() == owner_tag())
+/// Who owns container `name` and what state it is in, `None` when it does not exist: after a
+/// failed `run` (a non-zero exit in the foreground, a start failure) the container may still have
+/// been created, and then it is ours to clean up.
+struct Ownership {
+    owner: String,
+    state: String,
+}
+
+fn ownership(host: &Host, e: &EngineCli, name: &str) -> Option<Ownership> {
+    let out = host.exec(e.cmd(argv::owner_argv(name))).ok()?;
+    if !out.success() {
+        return None;
+    }
+    let mut words = out.stdout.split_whitespace();
+    let (first, second) = (words.next().unwrap_or_default(), words.next());
+    // An unlabelled container prints its state alone.
+    let (owner, state) = match second {
+        Some(state) => (first, state),
+        None => ("", first),
+    };
+    Some(Ownership {
+        owner: owner.to_string(),
+        state: state.to_string(),
+    })
 }
 
 /// Write a multi-line health check script for `c`; returns its host path.
@@ -212,7 +230,8 @@ fn clash(what: Object, name: &str, err: ExecError) -> ContainerError {
 }
 
 /// Create and run the container (`run`); fills `container_id`. A name that is taken is
-/// `already_exists`, and the container holding it is left alone.
+/// `already_exists`, and the container holding it is left alone. A container this run created
+/// but could not start (a host port that is taken: `port_in_use`) is removed again.
 pub fn build(host: &Host, e: &EngineCli, c: &mut Container) -> Result<CommandResult> {
     c.validate()?;
     let script = write_healthcheck(host, c)?;
@@ -234,10 +253,34 @@ pub fn build(host: &Host, e: &EngineCli, c: &mut Container) -> Result<CommandRes
             return Err(clash(Object::Container, &c.name, err));
         }
         Err(err) => {
-            if !host.settings.dry_run && created_by_us(host, e, &c.name) {
-                register(host, e, Object::Container, &c.name);
-            } else if let Some(p) = &script {
-                let _ = std::fs::remove_file(p);
+            let ours = if host.settings.dry_run {
+                None
+            } else {
+                ownership(host, e, &c.name).filter(|o| o.owner == owner_tag())
+            };
+            match ours {
+                // Created but never started (a taken port, a bad mount, a missing binary): a
+                // container nobody can use, which would only make the next run clash.
+                Some(o) if o.state == "created" => {
+                    let cmd = e.cmd(argv::remove_argv(e.flavor, Object::Container, &c.name));
+                    let _ = host.exec(cmd);
+                    if let Some(p) = &script {
+                        let _ = std::fs::remove_file(p);
+                    }
+                }
+                Some(_) => register(host, e, Object::Container, &c.name),
+                None => {
+                    if let Some(p) = &script {
+                        let _ = std::fs::remove_file(p);
+                    }
+                }
+            }
+            if let Some(port) = port_in_use(&err) {
+                return Err(ContainerError::PortInUse {
+                    name: c.name.clone(),
+                    port,
+                    source: Box::new(err),
+                });
             }
             return Err(classify_failure(err, &c.image));
         }
@@ -1074,6 +1117,47 @@ mod tests {
         assert!(c.container_id.is_empty());
     }
 
+    /// Issue 18.1: a taken host port is `port_in_use` naming the port, not a name clash, and
+    /// the container the engine created but could not start is removed (every engine: the
+    /// same inspect and `rm -f`; podman and docker are also run for real by the suite).
+    #[test]
+    fn a_taken_port_is_port_in_use_and_the_created_container_goes() {
+        for (flavor, stderr) in [
+            (
+                Flavor::Nerdctl,
+                "FATA[0000] failed to create shim task: listen tcp4 127.0.0.1:18495: bind: address already in use",
+            ),
+            (
+                Flavor::Podman,
+                "Error: cannot listen on the TCP port: listen tcp4 127.0.0.1:18495: bind: address already in use",
+            ),
+            (
+                Flavor::Docker,
+                "docker: Error response from daemon: driver failed programming external connectivity on endpoint x (f8): Bind for 127.0.0.1:18495 failed: port is already allocated.",
+            ),
+        ] {
+            let (h, rec) = host();
+            let e = engine(flavor);
+            rec.reply(failed(125, stderr));
+            rec.reply(stdout(&format!("{} created\n", owner_tag())));
+            let mut c = Container::from_image("x", "localhost/busybox:test").unwrap();
+            c.ports.push("127.0.0.1:18495:80".into());
+            let err = build(&h, &e, &mut c).unwrap_err();
+            let info = err.info();
+            assert_eq!(info.kind, "port_in_use", "{flavor:?}: {err}");
+            assert!(err.to_string().contains("127.0.0.1:18495"), "{err}");
+            assert!(info.fields.contains(&("port", "127.0.0.1:18495".into())));
+            let argvs = rec.argvs();
+            assert_eq!(argvs.len(), 3, "{flavor:?}: {argvs:?}");
+            assert_eq!(argvs[1][1..3], ["container", "inspect"]);
+            let rm = argv::remove_argv(flavor, Object::Container, "x");
+            assert_eq!(argvs[2][1..], rm[..], "{flavor:?}");
+            assert_eq!(argvs[2][1..3], ["rm", "-f"]);
+            assert!(h.resources.is_empty(), "nothing left to clean up");
+            assert!(c.container_id.is_empty());
+        }
+    }
+
     #[test]
     fn a_failed_run_registers_the_container_only_when_it_is_ours() {
         let e = engine(Flavor::Podman);
@@ -1082,7 +1166,7 @@ mod tests {
         // The command exited 3: the container exists and carries our tag.
         let (h, rec) = host();
         rec.reply(failed(3, ""));
-        rec.reply(stdout(&format!("{}\n", owner_tag())));
+        rec.reply(stdout(&format!("{} exited\n", owner_tag())));
         assert!(build(&h, &e, &mut c).is_err());
         assert_eq!(h.resources.len(), 1);
         assert_eq!(
@@ -1092,10 +1176,16 @@ mod tests {
                 "container",
                 "inspect",
                 "--format",
-                "{{index .Config.Labels \"io.herodo.owner\"}}",
+                "{{index .Config.Labels \"io.herodo.owner\"}} {{.State.Status}}",
                 "job"
             ]
         );
+        // Someone else's container of that name (or an unlabelled one) is not registered.
+        let (h, rec) = host();
+        rec.reply(failed(3, ""));
+        rec.reply(stdout("exited\n"));
+        assert!(build(&h, &e, &mut c).is_err());
+        assert!(h.resources.is_empty());
         // A missing image: nothing was created.
         let (h, rec) = host();
         rec.reply(failed(125, "Error: localhost/nope: image not known"));
