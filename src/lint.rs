@@ -5,28 +5,44 @@
 
 use std::collections::HashSet;
 
-use rhai::{ASTNode, Engine, Expr, ParseError, Position, Stmt, AST};
+use rhai::{ASTNode, Engine, Expr, ParseError, ParseErrorType, Position, Stmt, AST};
 
 /// At most this many syntax errors are reported per file.
 const MAX_SYNTAX_ERRORS: usize = 50;
 
 /// Every syntax error in `text`, in the order found. Recovery blanks the line of each error
 /// (keeping line numbers) and parses again; it stops when an error cannot be located or repeats.
+/// A missing `;` is the exception: Rhai reports it at the next token (often the next line), so
+/// it is moved back to the end of the code before it, and recovery inserts the `;` there instead
+/// of blanking a correct line.
 pub fn syntax_errors(engine: &Engine, text: &str) -> Vec<ParseError> {
     let mut lines: Vec<String> = text.split('\n').map(str::to_string).collect();
     let mut blanked: HashSet<usize> = HashSet::new();
+    let mut inserted: HashSet<(usize, usize)> = HashSet::new();
     let mut out = Vec::new();
     while out.len() < MAX_SYNTAX_ERRORS {
         let Err(e) = engine.compile(lines.join("\n")) else {
             break;
         };
-        let line = e.1.line();
         if out
             .last()
             .is_some_and(|p: &ParseError| p.1 == e.1 && p.0 == e.0)
         {
             break;
         }
+        if is_missing_semicolon(&e) {
+            if let Some((l, col)) = e.1.line().zip(e.1.position()).and_then(|(l, c)| {
+                end_of_code_before(&lines, l, c).filter(|at| inserted.insert(*at))
+            }) {
+                // `col` is a byte offset into the line; positions count characters.
+                let chars = lines[l - 1][..col].chars().count();
+                let at = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
+                out.push(ParseError(e.0.clone(), Position::new(at(l), at(chars + 1))));
+                lines[l - 1].insert(col, ';');
+                continue;
+            }
+        }
+        let line = e.1.line();
         out.push(e);
         match line {
             Some(l)
@@ -43,6 +59,54 @@ pub fn syntax_errors(engine: &Engine, text: &str) -> Vec<ParseError> {
         }
     }
     out
+}
+
+fn is_missing_semicolon(e: &ParseError) -> bool {
+    matches!(&*e.0, ParseErrorType::MissingToken(t, _) if t == ";")
+}
+
+/// Where the code before line `line`, column `col` (both 1-based, the column in characters)
+/// ends: the 1-based line and the byte offset just after its last character that is neither
+/// blank nor in a `//` comment. `None` when nothing comes before.
+fn end_of_code_before(lines: &[String], line: usize, col: usize) -> Option<(usize, usize)> {
+    let current = lines.get(line.checked_sub(1)?)?;
+    let cut = current
+        .char_indices()
+        .nth(col.saturating_sub(1))
+        .map_or(current.len(), |(i, _)| i);
+    let mut candidate = Some(&current[..cut]);
+    let mut l = line;
+    while l >= 1 {
+        let text = candidate.take().unwrap_or(&lines[l - 1]);
+        let code = &text[..comment_start(text)];
+        let end = code.trim_end().len();
+        if end > 0 {
+            return Some((l, end));
+        }
+        l -= 1;
+    }
+    None
+}
+
+/// The byte offset where a `//` comment starts in `line` (its length when there is none),
+/// skipping `//` inside string literals.
+fn comment_start(line: &str) -> usize {
+    let bytes = line.as_bytes();
+    let mut quote: Option<u8> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match quote {
+            Some(_) if b == b'\\' => i += 1,
+            Some(q) if b == q => quote = None,
+            Some(_) => {}
+            None if b == b'"' || b == b'`' || b == b'\'' => quote = Some(b),
+            None if b == b'/' && bytes.get(i + 1) == Some(&b'/') => return i,
+            None => {}
+        }
+        i += 1;
+    }
+    bytes.len()
 }
 
 /// The names of every function and method an engine knows, Rhai's own packages included.
@@ -178,6 +242,30 @@ mod tests {
         assert!(syntax_errors(&engine, "let x = 1;").is_empty());
         // An unclosed block is reported once, not echoed.
         assert_eq!(syntax_errors(&engine, "fn f() {\nlet x = 1;\n").len(), 1);
+    }
+
+    /// Issue 18.2: a missing `;` is one error at the end of its own line (after any comment
+    /// and blank lines), correct lines after it are not blamed, and a second real mistake is
+    /// still found.
+    #[test]
+    fn a_missing_semicolon_is_one_error_where_it_is_missing() {
+        let engine = Engine::new();
+        let text = "let a = 1 // one\n\nlet b = [1, 2;\nprint(a);\nprint(b);";
+        let errs = syntax_errors(&engine, text);
+        let at: Vec<_> = errs.iter().map(|e| (e.1.line(), e.1.position())).collect();
+        assert_eq!(
+            at,
+            vec![(Some(1), Some(10)), (Some(3), Some(14))],
+            "{errs:?}"
+        );
+        assert!(is_missing_semicolon(&errs[0]));
+        assert!(!is_missing_semicolon(&errs[1]));
+        // Two statements on one line; a `//` inside a string is no comment.
+        let errs = syntax_errors(&engine, "let s = \"a//b\" let t = 2;\nprint(s);");
+        let at: Vec<_> = errs.iter().map(|e| (e.1.line(), e.1.position())).collect();
+        assert_eq!(at, vec![(Some(1), Some(15))]);
+        assert_eq!(comment_start("let x = 1; // c"), 11);
+        assert_eq!(comment_start("let u = `x//y`;"), 15);
     }
 
     #[test]

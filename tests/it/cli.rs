@@ -533,6 +533,32 @@ fn check_reports_every_syntax_error_and_unknown_calls() {
         .stderr_has("did you mean `with_port`?");
 }
 
+/// Issue 18.2: one missing `;` is one error, at the end of the line that lacks it; the correct
+/// lines after it are not blamed, and the second real mistake is found.
+#[test]
+fn check_reports_a_missing_semicolon_once_where_it_is_missing() {
+    let t = TempDir::new("check-semi");
+    t.write(
+        "semi.rhai",
+        "let a = 1\nlet b = [1, 2;\nprint(a);\nprint(b);\n",
+    );
+    let out = herodo(t.path(), ["check", "semi.rhai"])
+        .run()
+        .code(1)
+        .stderr_has("semi.rhai:1:10")
+        .stderr_has("Expecting ';' to terminate this statement")
+        .stderr_has("semi.rhai:2:14")
+        .stderr_lacks("semi.rhai:3:")
+        .stderr_lacks("semi.rhai:4:")
+        .stdout_has("1 with errors (2 problems)");
+    assert_eq!(
+        out.stderr.matches("error[syntax]").count(),
+        2,
+        "{}",
+        out.stderr
+    );
+}
+
 #[test]
 fn symlinked_directory_loops_are_followed_once() {
     let t = TempDir::new("symlink-loop");
