@@ -128,14 +128,30 @@ pub enum CopyVerb {
     Add,
 }
 
-/// `copy|add ID SOURCE DESTINATION`; the destination must be an absolute container path.
-pub fn copy(verb: CopyVerb, id: &str, src: &str, dst: &str) -> Result<Vec<Arg>> {
+/// `copy|add [--chmod MODE] ID SOURCE DESTINATION`; the destination must be an absolute
+/// container path, the mode (permission bits, octal on the command line) at most `0o7777`.
+pub fn copy(verb: CopyVerb, id: &str, src: &str, dst: &str, mode: Option<u32>) -> Result<Vec<Arg>> {
     check_container_path("destination", dst)?;
     let verb = match verb {
         CopyVerb::Copy => "copy",
         CopyVerb::Add => "add",
     };
-    Ok(plains([verb, id, src, dst]))
+    let mut a = plains([verb]);
+    a.extend(chmod(mode)?);
+    a.extend(plains([id, src, dst]));
+    Ok(a)
+}
+
+/// `--chmod MODE` for a file mode, or nothing.
+fn chmod(mode: Option<u32>) -> Result<Vec<Arg>> {
+    match mode {
+        None => Ok(Vec::new()),
+        Some(m) if m <= 0o7777 => Ok(vec![plain("--chmod"), plain(format!("{m:o}"))]),
+        Some(m) => Err(BuildahError::invalid(
+            "mode",
+            format!("{m:#o} is not a file mode (0o0 to 0o7777, e.g. 0o755)"),
+        )),
+    }
 }
 
 /// `config OPTIONS ID`. Keys match case-insensitively, `_` may stand for `-`, and `workdir`
@@ -284,16 +300,14 @@ pub fn bud(tag: &str, context: &str, o: &BuildOptions) -> Result<Vec<Arg>> {
 
 /// The build host's side of `write_content`: the content arrives on stdin, goes to a temp file
 /// there, and `buildah copy` puts it at PATH. Every value is quoted; `$t` stays a variable.
-pub fn remote_write_script(id: &str, path: &str) -> String {
-    let copy = quote_argv(&[
-        "buildah".into(),
-        "copy".into(),
-        id.into(),
-        "\"$t\"".into(),
-        path.into(),
-    ])
-    .replace("'\"$t\"'", "\"$t\"");
-    format!("t=$(mktemp) && cat > \"$t\" && {copy}; rc=$?; rm -f \"$t\"; exit $rc")
+pub fn remote_write_script(id: &str, path: &str, mode: Option<u32>) -> Result<String> {
+    let mut words: Vec<String> = vec!["buildah".into(), "copy".into()];
+    words.extend(chmod(mode)?.into_iter().map(|a| a.value));
+    words.extend([id.into(), "\"$t\"".into(), path.into()]);
+    let copy = quote_argv(&words).replace("'\"$t\"'", "\"$t\"");
+    Ok(format!(
+        "t=$(mktemp) && cat > \"$t\" && {copy}; rc=$?; rm -f \"$t\"; exit $rc"
+    ))
 }
 
 /// The build host's side of `read_content`: [`super::rootfs::REMOTE_READ_SCRIPT`] with the
@@ -348,11 +362,19 @@ mod tests {
                 "run --isolation chroot cid -- /bin/busybox --install",
             ),
             (
-                copy(CopyVerb::Copy, "cid", "/src", "/dst"),
+                copy(CopyVerb::Copy, "cid", "/src", "/dst", None),
                 "copy cid /src /dst",
             ),
             (
-                copy(CopyVerb::Add, "cid", "https://x/y.tar", "/"),
+                copy(CopyVerb::Copy, "cid", "/src", "/dst", Some(0o755)),
+                "copy --chmod 755 cid /src /dst",
+            ),
+            (
+                copy(CopyVerb::Copy, "cid", "/src", "/dst", Some(0o4700)),
+                "copy --chmod 4700 cid /src /dst",
+            ),
+            (
+                copy(CopyVerb::Add, "cid", "https://x/y.tar", "/", None),
                 "add cid https://x/y.tar /",
             ),
             (
@@ -412,12 +434,16 @@ mod tests {
             ),
             (run("cid", &RunWhat::Argv(vec![]), None), "command"),
             (
-                copy(CopyVerb::Copy, "cid", "/src", "relative"),
+                copy(CopyVerb::Copy, "cid", "/src", "relative", None),
                 "destination",
             ),
             (
-                copy(CopyVerb::Copy, "cid", "/src", "/a/../b"),
+                copy(CopyVerb::Copy, "cid", "/src", "/a/../b", None),
                 "destination",
+            ),
+            (
+                copy(CopyVerb::Copy, "cid", "/src", "/x", Some(0o10000)),
+                "mode",
             ),
             (config("cid", &[one("colour", "red")]), "config"),
             (commit("cid", "Bad Tag", None), "image"),
@@ -588,12 +614,18 @@ mod tests {
 
     #[test]
     fn remote_scripts_quote_values() {
-        let w = remote_write_script("cid", "/etc/it's here");
+        let w = remote_write_script("cid", "/etc/it's here", None).unwrap();
         assert_eq!(
             w,
             "t=$(mktemp) && cat > \"$t\" && buildah copy cid \"$t\" '/etc/it'\\''s here'; \
              rc=$?; rm -f \"$t\"; exit $rc"
         );
+        let w = remote_write_script("cid", "/bin/hi", Some(0o755)).unwrap();
+        assert!(
+            w.contains("buildah copy --chmod 755 cid \"$t\" /bin/hi;"),
+            "{w}"
+        );
+        assert!(remote_write_script("cid", "/bin/hi", Some(0o10000)).is_err());
         let r = remote_read_script("cid", "/etc/x'; rm -rf /");
         let words = shell_words::split(&r).unwrap();
         assert_eq!(words[..2], ["sh", "-c"]);

@@ -11,6 +11,7 @@ mod heropods;
 mod host_fns;
 mod hostile;
 mod interactive;
+mod readme;
 mod repl;
 mod runner;
 mod signals;
