@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::argv;
-use super::error::{classify_failure, is_name_clash, is_not_running, port_in_use};
+use super::error::{
+    classify_failure, is_name_clash, is_not_running, port_in_use, registry_failure,
+};
 use super::parse::{self, ContainerRow, ImageRow, NamedRow, ResourceUsage, Status};
 use super::{
     validate, Container, ContainerError, CreateOptions, ExecCommand, ExecOptions, Flavor, Object,
@@ -282,7 +284,7 @@ pub fn build(host: &Host, e: &EngineCli, c: &mut Container) -> Result<CommandRes
                     source: Box::new(err),
                 });
             }
-            return Err(classify_failure(err, &c.image));
+            return Err(registry_failure(err, &c.image));
         }
     };
     register(host, e, Object::Container, &c.name);
@@ -717,7 +719,14 @@ pub fn image_tag(host: &Host, e: &EngineCli, image: &str, new_name: &str) -> Res
 pub fn image_pull(host: &Host, e: &EngineCli, image: &str) -> Result<CommandResult> {
     validate::image("image", image)?;
     let cmd = e.cmd(argv::registry_argv(e.flavor, "pull", image));
-    make_image(host, e, image, cmd, image)
+    let existed = image_exists(host, e, image);
+    let out = host
+        .exec_checked(cmd.clone())
+        .map_err(|err| registry_failure(err, image))?;
+    if !existed {
+        register(host, e, Object::Image, image);
+    }
+    Ok(result(&cmd, &out))
 }
 
 /// Push `image` to `destination` (tagging it first when the names differ).
@@ -732,11 +741,11 @@ pub fn image_push(
     if image != destination {
         image_tag(host, e, image, destination)?;
     }
-    run_result(
-        host,
-        e.cmd(argv::registry_argv(e.flavor, "push", destination)),
-        destination,
-    )
+    let cmd = e.cmd(argv::registry_argv(e.flavor, "push", destination));
+    let out = host
+        .exec_checked(cmd.clone())
+        .map_err(|err| registry_failure(err, destination))?;
+    Ok(result(&cmd, &out))
 }
 
 pub fn image_build(host: &Host, e: &EngineCli, tag: &str, context: &str) -> Result<CommandResult> {
