@@ -42,10 +42,12 @@ pub enum ContainerError {
         secs: f64,
         detail: String,
     },
-    #[error("{what} {name} already exists (herodo does not take over what it did not create)")]
+    #[error("{what} {name} already exists{origin}")]
     AlreadyExists {
         what: &'static str,
         name: String,
+        /// Who made it and how to proceed, e.g. `, created by an earlier herodo run (...)`.
+        origin: String,
         /// The engine's refusal; `None` when herodo asked first and ran nothing.
         #[source]
         source: Option<Box<ExecError>>,
@@ -471,6 +473,7 @@ mod tests {
         let asked_first = ContainerError::AlreadyExists {
             what: "volume",
             name: "v".into(),
+            origin: String::new(),
             source: None,
         };
         assert!(asked_first.source().is_none() && asked_first.info().command.is_none());

@@ -222,12 +222,32 @@ fn write_healthcheck(host: &Host, c: &Container) -> Result<Option<PathBuf>> {
     Ok(Some(path))
 }
 
+/// What `already_exists` says about a volume or network: herodo does not take it over.
+const LEFT_ALONE: &str = "; herodo leaves it alone: remove it first, or pick another name";
+
 /// A name the engine refused because it is taken: `already_exists`, keeping the refusal.
-fn clash(what: Object, name: &str, err: ExecError) -> ContainerError {
+fn clash(what: Object, name: &str, origin: String, err: ExecError) -> ContainerError {
     ContainerError::AlreadyExists {
         what: what.name(),
         name: name.into(),
+        origin,
         source: Some(Box::new(err)),
+    }
+}
+
+/// Who made the container that holds `name`, and how to go on: truthful about a leftover of an
+/// earlier herodo run (its owner tag says so) versus a container herodo did not create.
+fn container_origin(host: &Host, e: &EngineCli, name: &str) -> String {
+    let how = format!(
+        "; remove it with nerdctl_remove(\"{name}\"), or let build() replace it: .with_replace(true)"
+    );
+    match ownership(host, e, name) {
+        Some(o) if o.owner == owner_tag() => format!(", created earlier by this herodo run{how}"),
+        Some(o) if !o.owner.is_empty() => format!(
+            ", created by an earlier herodo run (owner tag {}, state {}){how}",
+            o.owner, o.state
+        ),
+        _ => format!(", not created by herodo (herodo does not take it over){how}"),
     }
 }
 
@@ -236,6 +256,9 @@ fn clash(what: Object, name: &str, err: ExecError) -> ContainerError {
 /// but could not start (a host port that is taken: `port_in_use`) is removed again.
 pub fn build(host: &Host, e: &EngineCli, c: &mut Container) -> Result<CommandResult> {
     c.validate()?;
+    if c.replace {
+        remove(host, e, &c.name)?;
+    }
     let script = write_healthcheck(host, c)?;
     let script_arg = script.as_ref().map(|p| p.display().to_string());
     let argv = argv::run_argv(e.flavor, c, &owner_label_arg(), script_arg.as_deref());
@@ -252,7 +275,8 @@ pub fn build(host: &Host, e: &EngineCli, c: &mut Container) -> Result<CommandRes
             if let Some(p) = &script {
                 let _ = std::fs::remove_file(p);
             }
-            return Err(clash(Object::Container, &c.name, err));
+            let origin = container_origin(host, e, &c.name);
+            return Err(clash(Object::Container, &c.name, origin, err));
         }
         Err(err) => {
             let ours = if host.settings.dry_run {
@@ -780,13 +804,14 @@ pub fn create(
         return Err(ContainerError::AlreadyExists {
             what: what.name(),
             name: name.into(),
+            origin: LEFT_ALONE.into(),
             source: None,
         });
     }
     let cmd = e.cmd(argv::create_argv(what, name, &owner_label_arg(), o));
     let r = match host.exec_checked(cmd.clone()) {
         Ok(out) => result(&cmd, &out),
-        Err(err) if is_name_clash(&err) => return Err(clash(what, name, err)),
+        Err(err) if is_name_clash(&err) => return Err(clash(what, name, LEFT_ALONE.into(), err)),
         Err(err) => return Err(classify_failure(err, name)),
     };
     register(host, e, what, name);
@@ -1119,10 +1144,12 @@ mod tests {
         assert_eq!(e.info().kind, "already_exists");
         assert!(h.resources.is_empty(), "the existing container is not ours");
         assert_eq!(
-            rec.calls().len(),
-            1,
-            "no inspect: a clash never created anything"
+            rec.argvs().len(),
+            2,
+            "the run and the inspect of who owns the name, no removal"
         );
+        assert_eq!(rec.argvs()[1][1..3], ["container", "inspect"]);
+        assert!(e.to_string().contains("not created by herodo"), "{e}");
         assert!(c.container_id.is_empty());
     }
 
@@ -1165,6 +1192,41 @@ mod tests {
             assert!(h.resources.is_empty(), "nothing left to clean up");
             assert!(c.container_id.is_empty());
         }
+    }
+
+    /// Issue 18.5: `already_exists` tells the truth about a leftover of an earlier herodo run
+    /// and says how to go on; `with_replace(true)` removes the old container first.
+    #[test]
+    fn a_clash_names_who_made_the_container_and_replace_removes_it() {
+        let e = engine(Flavor::Podman);
+        let clash_err = "Error: creating container storage: the container name \"web\" is already in use by e1a6. You have to remove that container to be able to reuse that name: that name is already in use";
+        let (h, rec) = host();
+        rec.reply(failed(125, clash_err));
+        rec.reply(stdout("0123abc-4242-99-test exited\n"));
+        let mut c = Container::from_image("web", "localhost/busybox:test").unwrap();
+        let err = build(&h, &e, &mut c).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "container web already exists, created by an earlier herodo run (owner tag 0123abc-4242-99-test, state exited); remove it with nerdctl_remove(\"web\"), or let build() replace it: .with_replace(true)"
+        );
+        assert!(h.resources.is_empty());
+        let (h, rec) = host();
+        rec.reply(failed(125, clash_err));
+        rec.reply(stdout(&format!("{} running\n", owner_tag())));
+        let err = build(&h, &e, &mut c).unwrap_err().to_string();
+        assert!(err.contains("created earlier by this herodo run"), "{err}");
+
+        let (h, rec) = host();
+        rec.reply(Output::empty_success()); // rm
+        let mut out = Output::empty_success();
+        out.stdout = "abc123\n".into();
+        rec.reply(out);
+        c.with_replace(true);
+        build(&h, &e, &mut c).unwrap();
+        let argvs = rec.argvs();
+        assert_eq!(argvs[0], ["podman", "rm", "-f", "-t", "0", "web"]);
+        assert_eq!(argvs[1][1], "run");
+        assert_eq!(c.container_id, "abc123");
     }
 
     #[test]
