@@ -279,9 +279,12 @@ impl<'a> Opts<'a> {
     pub fn new(what: &'a str, map: &'a Map, allowed: &[&str]) -> RResult<Self> {
         for k in map.keys() {
             if !allowed.contains(&k.as_str()) {
+                let hint = nearest_key(k, allowed)
+                    .map(|s| format!("did you mean `{s}`? "))
+                    .unwrap_or_default();
                 return Err(invalid(
                     &format!("{what} option"),
-                    format!("unknown key `{k}` (known: {})", allowed.join(", ")),
+                    format!("unknown key `{k}` ({hint}known: {})", allowed.join(", ")),
                 ));
             }
         }
@@ -341,6 +344,23 @@ impl<'a> Opts<'a> {
                     .collect())
             }
         }
+    }
+}
+
+/// The known option key closest to a mistyped `key`: a typo (`tiemout`), or a known key that
+/// `key` abbreviates (`mem` for `memory`) when only one does.
+pub fn nearest_key<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    let owned: Vec<String> = known.iter().map(|k| k.to_string()).collect();
+    if let Some(s) = crate::lint::suggest(key, &owned) {
+        return known.iter().copied().find(|k| *k == s);
+    }
+    let mut prefixed = known
+        .iter()
+        .copied()
+        .filter(|k| !key.is_empty() && k.starts_with(key));
+    match (prefixed.next(), prefixed.next()) {
+        (Some(one), None) => Some(one),
+        _ => None,
     }
 }
 
@@ -408,6 +428,26 @@ pub fn map_of<K: Into<ImmutableString>>(entries: impl IntoIterator<Item = (K, Dy
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 18.6: an unknown option key suggests the nearest known one.
+    #[test]
+    fn unknown_option_keys_suggest_the_nearest() {
+        let known = ["name", "memory", "cpus", "mounts", "timeout", "secret"];
+        assert_eq!(nearest_key("mem", &known), Some("memory"));
+        assert_eq!(nearest_key("tiemout", &known), Some("timeout"));
+        assert_eq!(nearest_key("m", &known), None, "two keys start with m");
+        assert_eq!(nearest_key("zzz", &known), None);
+        let mut m = Map::new();
+        m.insert("mem".into(), Dynamic::from("64m"));
+        let Err(e) = Opts::new("container_new", &m, &known) else {
+            panic!("an unknown key was accepted");
+        };
+        assert!(
+            e.to_string()
+                .contains("unknown key `mem` (did you mean `memory`? known: name"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn type_names_are_script_friendly() {

@@ -147,19 +147,32 @@ pub fn suggest<'a>(name: &str, known: impl IntoIterator<Item = &'a String>) -> O
         .map(|(_, k)| k.clone())
 }
 
-/// Levenshtein distance over characters.
+/// Edit distance over characters where swapping two neighbours counts as one edit, like an
+/// insertion, deletion or substitution (optimal string alignment): `rnu` is one edit from
+/// `run`, the typo people make most.
 fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
     }
-    prev[b.len()]
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 /// A call to a function or method that no registered function, no Rhai function and no
@@ -289,7 +302,17 @@ mod tests {
 
     #[test]
     fn distances() {
-        assert_eq!(distance("with_prot", "with_port"), 2);
+        // Issue 18.6: a swap of neighbours is one edit.
+        assert_eq!(distance("with_prot", "with_port"), 1);
+        assert_eq!(distance("rnu", "run"), 1);
+        assert_eq!(distance("kitten", "sitting"), 3);
+        let known = ["run".to_string(), "rm".to_string(), "memory".to_string()];
+        assert_eq!(suggest("rnu", &known).as_deref(), Some("run"));
+        assert_eq!(
+            suggest("mem", &known),
+            None,
+            "three deletions are too many for 3 letters"
+        );
         assert_eq!(distance("", "ab"), 2);
         assert_eq!(suggest("zzzzzz", &["print".to_string()]), None);
     }
