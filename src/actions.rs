@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rhai::{Engine, EvalAltResult};
+use rhai::{Engine, EvalAltResult, Position};
 
 use crate::cli::{Action, Config};
 use crate::diagnostics::{self, Outcome, Style};
@@ -317,15 +317,35 @@ impl Ctx<'_> {
         let Ok(ast) = self.engine.compile(&*body) else {
             return 1;
         };
-        let unknown = crate::lint::unknown_calls(self.engine, &ast);
-        for u in &unknown {
+        let mut problems: Vec<(Position, crate::error::ErrorInfo)> = Vec::new();
+        for u in crate::lint::unknown_calls(self.engine, &ast) {
             let info = crate::error::ErrorInfo::new(crate::error::kind::NOT_FOUND, u.message())
                 .field("function", u.name.clone());
-            let mut err = *crate::glue::to_rhai_error(info);
-            err.set_position(u.pos);
+            problems.push((u.pos, info));
+        }
+        for u in crate::lint::undefined_variables(&ast) {
+            let message = format!("variable `{}` is used but never defined", u.name);
+            let info = crate::error::ErrorInfo::new(crate::error::kind::NOT_FOUND, message)
+                .field("variable", u.name);
+            problems.push((u.pos, info));
+        }
+        let dir = scripts::absolute(f)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        for (path, pos) in crate::lint::missing_imports(&ast, &dir) {
+            let message = format!("import of `{path}`: no such module file");
+            let info = crate::error::ErrorInfo::new(crate::error::kind::NOT_FOUND, message)
+                .field("path", path);
+            problems.push((pos, info));
+        }
+        problems.sort_by_key(|(pos, _)| (pos.line(), pos.position()));
+        for (pos, info) in &problems {
+            let mut err = *crate::glue::to_rhai_error(info.clone());
+            err.set_position(*pos);
             show(&err);
         }
-        unknown.len()
+        problems.len()
     }
 }
 

@@ -241,6 +241,88 @@ pub fn unknown_calls(engine: &Engine, ast: &AST) -> Vec<UnknownCall> {
     out
 }
 
+/// Names a script can use without defining them: what herodo puts in every script's scope.
+pub const PROVIDED_VARIABLES: &[&str] = &["ARGS"];
+
+/// A variable the script reads but defines nowhere (no `let`, `const`, parameter, `for` or
+/// `catch` variable, or `import` alias of that name anywhere in the file), at its first use.
+/// Name-based, not scope-based: a name defined anywhere counts as defined everywhere, so
+/// nothing correct is flagged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Undefined {
+    pub name: String,
+    pub pos: Position,
+}
+
+pub fn undefined_variables(ast: &AST) -> Vec<Undefined> {
+    let mut defined: HashSet<String> = PROVIDED_VARIABLES.iter().map(|s| s.to_string()).collect();
+    for f in ast.iter_functions() {
+        defined.extend(f.params.iter().map(|p| p.to_string()));
+    }
+    let mut used: Vec<(String, Position)> = Vec::new();
+    ast.walk(&mut |path: &[ASTNode]| {
+        match path.last() {
+            Some(ASTNode::Stmt(Stmt::Var(x, ..))) => {
+                defined.insert(x.0.name.to_string());
+            }
+            Some(ASTNode::Stmt(Stmt::For(x, _))) => {
+                defined.insert(x.0.name.to_string());
+                if let Some(counter) = &x.1 {
+                    defined.insert(counter.name.to_string());
+                }
+            }
+            Some(ASTNode::Stmt(Stmt::TryCatch(x, _))) => {
+                if let Expr::Variable(v, ..) = &x.expr {
+                    defined.insert(v.1.to_string());
+                }
+            }
+            Some(ASTNode::Stmt(Stmt::Import(x, _))) => {
+                defined.insert(x.1.name.to_string());
+            }
+            Some(ASTNode::Expr(Expr::Variable(v, _, pos))) if v.2.is_empty() => {
+                used.push((v.1.to_string(), *pos));
+            }
+            _ => {}
+        }
+        true
+    });
+    let mut seen = HashSet::new();
+    let mut out: Vec<Undefined> = used
+        .into_iter()
+        .filter(|(name, _)| !defined.contains(name) && seen.insert(name.clone()))
+        .map(|(name, pos)| Undefined { name, pos })
+        .collect();
+    out.sort_by_key(|u| (u.pos.line(), u.pos.position()));
+    out
+}
+
+/// An `import` of a file that does not exist (resolved as at run time: relative to the
+/// importing file's directory `dir`, `.rhai` added; `std/NAME` from the stdlib).
+pub fn missing_imports(ast: &AST, dir: &std::path::Path) -> Vec<(String, Position)> {
+    let mut out = Vec::new();
+    ast.walk(&mut |path: &[ASTNode]| {
+        if let Some(ASTNode::Stmt(Stmt::Import(x, pos))) = path.last() {
+            if let Expr::StringConstant(name, _) = &x.0 {
+                let exists = match name.strip_prefix("std/") {
+                    Some(std) => crate::stdlib::get(std.trim_end_matches(".rhai")).is_some(),
+                    None => {
+                        let mut file = dir.join(name.as_str());
+                        if file.extension().is_none_or(|e| e != "rhai") {
+                            file = std::path::PathBuf::from(format!("{}.rhai", file.display()));
+                        }
+                        file.is_file()
+                    }
+                };
+                if !exists {
+                    out.push((name.to_string(), *pos));
+                }
+            }
+        }
+        true
+    });
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,6 +380,34 @@ mod tests {
         assert_eq!(found[0].pos.line(), Some(3));
         assert_eq!(found[1].suggestion.as_deref(), Some("print"));
         assert!(found[0].message().contains("did you mean `with_port`?"));
+    }
+
+    /// Issue 18.7: variables used but defined nowhere, and imports of files that do not exist.
+    #[test]
+    fn undefined_variables_and_missing_imports() {
+        let engine = Engine::new();
+        let ast = engine
+            .compile(
+                "let name = ARGS[0];\nprint(url);\nfn f(a) { a + token }\nfor (x, i) in [1] { print(x + i); }\ntry { 1 } catch (e) { print(e); }\nlet c = |y| y + name;\nprint(url);\nimport \"std/retry\" as r;\nimport \"nope/helpers\" as h;\nimport \"here\" as k;\nprint(global::X);",
+            )
+            .unwrap();
+        let found: Vec<_> = undefined_variables(&ast)
+            .into_iter()
+            .map(|u| (u.name, u.pos.line()))
+            .collect();
+        assert_eq!(
+            found,
+            vec![("url".to_string(), Some(2)), ("token".to_string(), Some(3))]
+        );
+        let dir = std::env::temp_dir().join(format!("herodo-lint-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("here.rhai"), "").unwrap();
+        let missing: Vec<_> = missing_imports(&ast, &dir)
+            .into_iter()
+            .map(|(p, pos)| (p, pos.line()))
+            .collect();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(missing, vec![("nope/helpers".to_string(), Some(9))]);
     }
 
     #[test]

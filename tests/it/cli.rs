@@ -559,6 +559,30 @@ fn check_reports_a_missing_semicolon_once_where_it_is_missing() {
     );
 }
 
+/// Issue 18.7: check reports variables used but defined nowhere, and imports of files that do
+/// not exist; what is defined (let, const, parameters, loop and catch variables, ARGS,
+/// imports that exist) is not flagged.
+#[test]
+fn check_reports_undefined_variables_and_missing_imports() {
+    let t = TempDir::new("check-undef");
+    t.write("lib/ok.rhai", "fn f() { 1 }\n");
+    t.write(
+        "tour.rhai",
+        "import \"lib/ok\" as ok;\nimport \"lib/gone\" as gone;\nlet name = ARGS[0];\ncmd([\"curl\", url], #{env: #{TOKEN: token}});\nfor x in [1] { print(x); }\ntry { ok::f(); } catch (e) { print(e); }\nfn g(a) { a }\nprint(url);\n",
+    );
+    let out = herodo(t.path(), ["check", "tour.rhai"])
+        .run()
+        .code(1)
+        .stderr_has("error[not_found]: import of `lib/gone`: no such module file")
+        .stderr_has("tour.rhai:2:")
+        .stderr_has("variable `url` is used but never defined")
+        .stderr_has("tour.rhai:4:")
+        .stderr_has("variable `token` is used but never defined")
+        .stderr_lacks("`name`")
+        .stdout_has("1 with errors (3 problems)");
+    assert_eq!(out.stderr.matches("`url`").count(), 1, "{}", out.stderr);
+}
+
 #[test]
 fn symlinked_directory_loops_are_followed_once() {
     let t = TempDir::new("symlink-loop");
