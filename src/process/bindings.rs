@@ -72,6 +72,16 @@ pub fn register(r: &mut Registrar, host: &Arc<Host>) {
         |c: &mut CommandResult| c.stdout.clone(),
     )
     .getter(
+        "out",
+        r#"stdout without leading and trailing whitespace (the trailing newline, mostly): what
+`$(...)` gives in a shell. `r.stdout.trim()` does not do this: Rhai's `trim` changes a string
+in place and returns nothing.
+```rhai
+let kernel = run_silent("uname -r").out;
+```"#,
+        |c: &mut CommandResult| c.stdout.trim().to_string(),
+    )
+    .getter(
         "stderr",
         "Everything the command wrote to stderr.",
         |c: &mut CommandResult| c.stderr.clone(),
