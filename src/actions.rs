@@ -323,6 +323,11 @@ impl Ctx<'_> {
                 .field("function", u.name.clone());
             problems.push((u.pos, info));
         }
+        for u in crate::lint::valueless_values(self.engine, &ast) {
+            let info = crate::error::ErrorInfo::new(crate::error::kind::SCRIPT, u.message())
+                .field("function", u.name.clone());
+            problems.push((u.pos, info));
+        }
         for u in crate::lint::undefined_variables(&ast) {
             let message = format!("variable `{}` is used but never defined", u.name);
             let info = crate::error::ErrorInfo::new(crate::error::kind::NOT_FOUND, message)

@@ -241,6 +241,94 @@ pub fn unknown_calls(engine: &Engine, ast: &AST) -> Vec<UnknownCall> {
     out
 }
 
+/// A call of a method that changes its object in place and returns nothing (`trim`, `push`,
+/// `sort`, ...) whose result is used as a value: `print(r.stdout.trim())` prints `()`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValuelessMethod {
+    pub name: String,
+    pub pos: Position,
+}
+
+impl ValuelessMethod {
+    pub fn message(&self) -> String {
+        let mut m = format!(
+            "`{0}()` changes its value in place and returns nothing, so this is (): \
+             call `x.{0}();` as a statement, then use `x`",
+            self.name
+        );
+        if self.name == "trim" {
+            m.push_str(" (a command's output trimmed is `r.out`)");
+        }
+        m
+    }
+}
+
+/// The methods an engine has whose every overload returns nothing.
+fn valueless_methods(engine: &Engine) -> HashSet<String> {
+    let Ok(json) = engine.gen_fn_metadata_to_json(true) else {
+        return HashSet::new();
+    };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&json) else {
+        return HashSet::new();
+    };
+    let mut returns: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
+    for f in v["functions"].as_array().into_iter().flatten() {
+        let Some(name) = f["name"].as_str() else {
+            continue;
+        };
+        let unit = matches!(
+            f["returnType"].as_str(),
+            None | Some("()") | Some("") | Some("Result<(), Box<EvalAltResult>>")
+        );
+        let has_params = f["params"].as_array().is_some_and(|p| !p.is_empty());
+        let e = returns.entry(name.to_string()).or_insert(true);
+        *e = *e && unit && has_params;
+    }
+    returns
+        .into_iter()
+        .filter(|(name, unit)| *unit && name.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        .map(|(name, _)| name)
+        .collect()
+}
+
+/// The last call of a method chain (`a.b.trim()` ends in `trim`), when it is one.
+fn chain_end(e: &Expr) -> Option<(&str, Position)> {
+    match e {
+        Expr::Dot(x, ..) => chain_end(&x.rhs),
+        Expr::MethodCall(x, pos) => Some((x.name.as_str(), *pos)),
+        _ => None,
+    }
+}
+
+/// Method chains ending in a value-less method whose value is used (assigned, passed, printed,
+/// returned); as a statement of its own (`s.trim();`) it is right.
+pub fn valueless_values(engine: &Engine, ast: &AST) -> Vec<ValuelessMethod> {
+    let valueless = valueless_methods(engine);
+    let own: HashSet<String> = ast.iter_functions().map(|f| f.name.to_string()).collect();
+    let mut out = Vec::new();
+    ast.walk(&mut |path: &[ASTNode]| {
+        let [.., parent, ASTNode::Expr(e @ Expr::Dot(..))] = path else {
+            return true;
+        };
+        let statement = matches!(parent, ASTNode::Stmt(Stmt::Expr(_)));
+        let in_chain = matches!(parent, ASTNode::Expr(Expr::Dot(..)));
+        if statement || in_chain {
+            return true;
+        }
+        if let Some((name, pos)) = chain_end(e) {
+            if valueless.contains(name) && !own.contains(name) {
+                out.push(ValuelessMethod {
+                    name: name.to_string(),
+                    pos,
+                });
+            }
+        }
+        true
+    });
+    out.sort_by_key(|u| (u.pos.line(), u.pos.position()));
+    out
+}
+
 /// Names a script can use without defining them: what herodo puts in every script's scope.
 pub const PROVIDED_VARIABLES: &[&str] = &["ARGS"];
 
@@ -408,6 +496,31 @@ mod tests {
             .collect();
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(missing, vec![("nope/helpers".to_string(), Some(9))]);
+    }
+
+    /// Issue 18.8: `x.trim()` used as a value is flagged; `x.trim();` as a statement is not.
+    #[test]
+    fn valueless_methods_used_as_values() {
+        let engine = Engine::new();
+        let ast = engine
+            .compile(
+                "let r = #{stdout: \" a \"};\nlet s = r.stdout;\ns.trim();\nprint(r.stdout.trim());\nlet x = s.trim();\nlet a = [];\na.push(1);\nlet n = a.len();\nlet t = s.to_upper();\nlet b = a.push(2);",
+            )
+            .unwrap();
+        let found: Vec<_> = valueless_values(&engine, &ast)
+            .into_iter()
+            .map(|u| (u.name, u.pos.line()))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                ("trim".to_string(), Some(4)),
+                ("trim".to_string(), Some(5)),
+                ("push".to_string(), Some(10))
+            ]
+        );
+        assert!(valueless_methods(&engine).contains("sort"));
+        assert!(!valueless_methods(&engine).contains("len"));
     }
 
     #[test]

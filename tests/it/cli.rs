@@ -583,6 +583,35 @@ fn check_reports_undefined_variables_and_missing_imports() {
     assert_eq!(out.stderr.matches("`url`").count(), 1, "{}", out.stderr);
 }
 
+/// Issue 18.8: check flags an in-place method (trim) used as a value, and `r.out` is stdout
+/// trimmed.
+#[test]
+fn check_flags_trim_used_as_a_value_and_out_is_trimmed_stdout() {
+    let t = TempDir::new("check-trim");
+    t.write(
+        "trim.rhai",
+        "let r = run_silent(\"uname -r\");\nprint(r.stdout.trim());\nlet s = r.stdout;\ns.trim();\nprint(s);\n",
+    );
+    herodo(t.path(), ["check", "trim.rhai"])
+        .run()
+        .code(1)
+        .stderr_has("trim.rhai:2:16")
+        .stderr_has("`trim()` changes its value in place and returns nothing")
+        .stderr_has("`r.out`")
+        .stderr_lacks("trim.rhai:4:")
+        .stdout_has("1 with errors (1 problems)");
+    herodo(
+        t.path(),
+        [
+            "-e",
+            "let r = run_silent(\"printf '  x y \\\\n\\\\n'\"); print(`[${r.out}]`);",
+        ],
+    )
+    .run()
+    .ok()
+    .stdout_is("[x y]\n");
+}
+
 #[test]
 fn symlinked_directory_loops_are_followed_once() {
     let t = TempDir::new("symlink-loop");
