@@ -116,12 +116,19 @@ impl Reporter for Pretty {
             }
         } else {
             // Count only what was really removed; failures are listed as warnings below.
-            let removed = handled.iter().filter(|r| r.starts_with("removed ")).count();
-            if removed > 0 {
+            let removed: Vec<&str> = handled
+                .iter()
+                .filter_map(|r| r.strip_prefix("removed "))
+                .collect();
+            if !removed.is_empty() {
                 let _ = writeln!(
                     out,
-                    "removed {removed} resource(s) tests left behind (--keep keeps them)"
+                    "removed {} resource(s) tests left behind (--keep keeps them):",
+                    removed.len()
                 );
+                for r in removed {
+                    let _ = writeln!(out, "  {r}");
+                }
             }
         }
         for failed in handled.iter().filter(|r| r.starts_with("could not remove")) {
