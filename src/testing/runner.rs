@@ -860,10 +860,8 @@ mod tests {
         let engine = Engine::new();
         let text = "fn test_b() {}\nfn helper() {}\nfn test_a() {}\nfn test_with_arg(x) {}\nfn test_two(x, y) {}\n";
         let ast = engine.compile(text).unwrap();
-        let found: Vec<(&str, usize)> = test_functions(&ast, text)
-            .iter()
-            .map(|(n, p)| (n.as_str(), *p))
-            .collect();
+        let all = test_functions(&ast, text);
+        let found: Vec<(&str, usize)> = all.iter().map(|(n, p)| (n.as_str(), *p)).collect();
         assert_eq!(
             found,
             vec![
