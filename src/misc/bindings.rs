@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use rhai::{Dynamic, EvalAltResult, Position, INT};
+use rhai::{Dynamic, EvalAltResult, NativeCallContext, Position, INT};
 
 use crate::glue::{seconds, IntoRhai, RResult, Registrar};
 use crate::host::Host;
@@ -62,6 +62,18 @@ let started = timestamp();
 let t0 = timestamp_ms(); run("true"); print(`${timestamp_ms() - t0} ms`);
 ```"#,
         super::timestamp_ms,
+    );
+    r.func(
+        "script_dir",
+        &[],
+        r#"The absolute directory of the script file this call is written in (of the module, in an
+imported module); the working directory for `-e`, stdin and the shell. File paths a script
+passes to functions resolve against the working directory, not the script: join them to this
+to reach files that ship with the script.
+```rhai
+let conf = file_read(`${script_dir()}/app.conf`);
+```"#,
+        |ctx: NativeCallContext| -> String { super::script_dir(ctx.call_source()) },
     );
     r.func(
         "exit",

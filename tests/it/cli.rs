@@ -612,6 +612,31 @@ fn check_flags_trim_used_as_a_value_and_out_is_trimmed_stdout() {
     .stdout_is("[x y]\n");
 }
 
+/// Issue 18.12: a script finds its own directory with script_dir() (in functions too; in a
+/// module, the module's), while file paths resolve against the working directory.
+#[test]
+fn script_dir_is_the_script_s_directory_not_the_working_directory() {
+    let t = TempDir::new("script-dir");
+    t.write("app/lib/m.rhai", "fn where() { script_dir() }\n");
+    t.write("app/data.txt", "shipped\n");
+    t.write(
+        "app/main.rhai",
+        "import \"lib/m\" as m;\nprint(script_dir());\nfn f() { script_dir() }\nprint(f());\nprint(m::where());\nprint(file_read(`${script_dir()}/data.txt`));\nprint(exist(\"data.txt\"));\n",
+    );
+    let app = t.path().join("app");
+    let app = app.canonicalize().unwrap();
+    let want = format!("{0}\n{0}\n{0}/lib\nshipped\n\nfalse\n", app.display());
+    herodo(t.path(), ["app/main.rhai"])
+        .run()
+        .ok()
+        .stdout_is(&want);
+    let cwd = t.path().canonicalize().unwrap();
+    herodo(t.path(), ["-e", "print(script_dir())"])
+        .run()
+        .ok()
+        .stdout_is(&format!("{}\n", cwd.display()));
+}
+
 #[test]
 fn symlinked_directory_loops_are_followed_once() {
     let t = TempDir::new("symlink-loop");
