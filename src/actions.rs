@@ -92,7 +92,7 @@ fn run_scripts(host: &Arc<Host>, limits: &crate::engine::Limits, action: Action)
             }
             ctx.run_text("<stdin>", &text, &args)
         }
-        Action::Check { paths } => ctx.check(&paths),
+        Action::Check { paths, quiet } => ctx.check(&paths, quiet),
         Action::Fns { filter, json } => fns(&engine, filter.as_deref(), json),
         Action::Test(_) | Action::Repl | Action::Clean => code::USAGE,
     }
@@ -248,7 +248,7 @@ impl Ctx<'_> {
         code::OK
     }
 
-    fn check(&self, paths: &[PathBuf]) -> i32 {
+    fn check(&self, paths: &[PathBuf], quiet: bool) -> i32 {
         let mut files = Vec::new();
         for p in paths {
             if p.is_dir() {
@@ -282,7 +282,9 @@ impl Ctx<'_> {
         let n = files.len();
         let noun = if n == 1 { "file" } else { "files" };
         if bad == 0 {
-            println!("checked {n} {noun}: no errors");
+            if !quiet {
+                println!("checked {n} {noun}: no errors");
+            }
             code::OK
         } else {
             println!("checked {n} {noun}: {bad} with errors ({problems} problems)");
@@ -376,7 +378,7 @@ fn fns(engine: &Engine, filter: Option<&str>, json: bool) -> i32 {
         eprintln!("herodo: no function matches `{}`", filter.unwrap_or(""));
         return code::SCRIPT_ERROR;
     }
-    let color = std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+    let color = diagnostics::use_color(std::io::stdout().is_terminal());
     for d in &docs {
         let sig = if color {
             format!("\x1b[1m{}\x1b[0m", d.signature)

@@ -31,11 +31,44 @@ pub struct Style {
     pub color: bool,
 }
 
+/// `--color`: when herodo colours its own output.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless NO_COLOR is set (CLICOLOR_FORCE forces it)
+    #[default]
+    Auto,
+    /// Always, also into a pipe or file
+    Always,
+    /// Never
+    Never,
+}
+
+static COLOR_CHOICE: std::sync::OnceLock<ColorChoice> = std::sync::OnceLock::new();
+
+/// Set once from the command line, before anything is printed.
+pub fn set_color_choice(c: ColorChoice) {
+    let _ = COLOR_CHOICE.set(c);
+}
+
+/// Whether to colour output going to a stream that `is_terminal` or not: `--color always|never`,
+/// else CLICOLOR_FORCE (set, not `0`) forces it on, NO_COLOR turns it off, else a terminal gets it.
+pub fn use_color(is_terminal: bool) -> bool {
+    match COLOR_CHOICE.get().copied().unwrap_or_default() {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            let forced =
+                std::env::var_os("CLICOLOR_FORCE").is_some_and(|v| !v.is_empty() && v != "0");
+            forced || (std::env::var_os("NO_COLOR").is_none() && is_terminal)
+        }
+    }
+}
+
 impl Style {
     pub fn for_stderr() -> Self {
         use std::io::IsTerminal;
         Style {
-            color: std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal(),
+            color: use_color(std::io::stderr().is_terminal()),
         }
     }
 

@@ -30,6 +30,8 @@ pub struct TestOptions {
     pub jobs: usize,
     pub list: bool,
     pub timeout: Duration,
+    /// `-q`: report only failures and the summary.
+    pub quiet: bool,
     pub format: Format,
     pub junit: Option<PathBuf>,
     pub keep: bool,
@@ -227,7 +229,7 @@ impl Runner<'_> {
             Run::TimedOut => (
                 Status::TimedOut,
                 format!(
-                    "timed out after {} (see --timeout)",
+                    "timed out after {} (see --test-timeout)",
                     fmt_duration(self.opts.timeout)
                 ),
             ),
@@ -580,7 +582,7 @@ pub fn run(host: &Arc<Host>, limits: &Limits, opts: &TestOptions) -> i32 {
     }
 
     use std::io::IsTerminal;
-    let color = std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+    let color = diagnostics::use_color(std::io::stdout().is_terminal());
     let reporter: Box<dyn Reporter> = match &opts.worker_out {
         Some(p) => match std::fs::File::create(p) {
             Ok(f) => Box::new(report::Stream {
@@ -591,7 +593,7 @@ pub fn run(host: &Arc<Host>, limits: &Limits, opts: &TestOptions) -> i32 {
                 return code::USAGE;
             }
         },
-        None => report::reporter(opts.format, color),
+        None => report::reporter(opts.format, color, opts.quiet),
     };
     let mut out = Collector {
         all: Vec::new(),
@@ -782,7 +784,7 @@ fn run_worker(
         .arg("test")
         .arg("--worker-out")
         .arg(result_file.display().to_string())
-        .arg("--timeout")
+        .arg("--test-timeout")
         .arg(format!("{}", opts.timeout.as_secs_f64()))
         .env("NO_COLOR", "1");
     if opts.keep {

@@ -637,6 +637,101 @@ fn script_dir_is_the_script_s_directory_not_the_working_directory() {
         .stdout_is(&format!("{}\n", cwd.display()));
 }
 
+/// Issue 18.13: one meaning per flag (--timeout is each command's default, also after `test`;
+/// --test-timeout limits a test), -q, --color and CLICOLOR_FORCE, -vv, `check` with no path,
+/// subcommand help with only what applies, `help` = `--help`, no `-- --bogus` tip.
+#[test]
+fn cli_conventions() {
+    let t = TempDir::new("cli-conv");
+    t.write(
+        "t_test.rhai",
+        "fn test_slow_command() { try { run(\"sleep 3\"); assert(false); } catch (e) { assert_eq(e.kind, \"timeout\"); } }\nfn test_fast() { }\n",
+    );
+    // --timeout after `test` is the per-command default (the command times out, the test passes)...
+    herodo(t.path(), ["test", "--timeout", "0.3", "t_test.rhai"])
+        .run()
+        .ok()
+        .stdout_has("2 passed, 0 failed");
+    // ...and --test-timeout limits the whole test.
+    herodo(t.path(), ["test", "--test-timeout", "0.3", "t_test.rhai"])
+        .run()
+        .code(1)
+        .stdout_has("TIME t_test.rhai::test_slow_command")
+        .stdout_has("see --test-timeout");
+    // -q: failures and the summary only.
+    herodo(
+        t.path(),
+        ["test", "-q", "--test-timeout", "0.3", "t_test.rhai"],
+    )
+    .run()
+    .code(1)
+    .stdout_lacks("PASS")
+    .stdout_has("1 passed, 1 failed");
+    // check with no path checks `.`; -q prints nothing when all is well.
+    t.write("ok.rhai", "let x = 1;\nprint(x);\n");
+    herodo(t.path(), ["check"])
+        .run()
+        .ok()
+        .stdout_has("checked 2 files: no errors");
+    herodo(t.path(), ["check", "-q"]).run().ok().stdout_is("");
+    // Colour: never by default into a pipe; forced by --color=always or CLICOLOR_FORCE;
+    // --color=never wins over CLICOLOR_FORCE.
+    let esc = "\u{1b}[";
+    herodo(t.path(), ["-e", "nope()"])
+        .run()
+        .code(1)
+        .stderr_lacks(esc);
+    herodo(t.path(), ["--color", "always", "-e", "nope()"])
+        .run()
+        .code(1)
+        .stderr_has(esc);
+    herodo(t.path(), ["-e", "nope()"])
+        .env("CLICOLOR_FORCE", "1")
+        .run()
+        .code(1)
+        .stderr_has(esc);
+    herodo(t.path(), ["--color=never", "-e", "nope()"])
+        .env("CLICOLOR_FORCE", "1")
+        .run()
+        .code(1)
+        .stderr_lacks(esc);
+    // -v shows commands, -vv their output too.
+    let code = "cmd([\"echo\", \"out-marker\"]);";
+    herodo(t.path(), ["-v", "-e", code])
+        .run()
+        .ok()
+        .stderr_has("+ echo out-marker")
+        .stderr_lacks("stdout:");
+    herodo(t.path(), ["-vv", "-e", code])
+        .run()
+        .ok()
+        .stderr_has("  stdout:\n    out-marker");
+    // Subcommand help lists what applies there; `help X` is `X --help`.
+    let fns = herodo(t.path(), ["fns", "--help"])
+        .run()
+        .ok()
+        .stdout_lacks("--dry-run")
+        .stdout_lacks("--max-operations")
+        .stdout_lacks("--engine");
+    herodo(t.path(), ["help", "fns"])
+        .run()
+        .ok()
+        .stdout_is(&fns.stdout);
+    let top = herodo(t.path(), ["--help"]).run().ok();
+    herodo(t.path(), ["help"]).run().ok().stdout_is(&top.stdout);
+    herodo(t.path(), ["test", "--help"])
+        .run()
+        .ok()
+        .stdout_has("--dry-run")
+        .stdout_has("--test-timeout")
+        .stdout_has("--timeout");
+    herodo(t.path(), ["--bogus"])
+        .run()
+        .code(2)
+        .stderr_has("unexpected argument '--bogus'")
+        .stderr_lacks("-- --bogus");
+}
+
 #[test]
 fn symlinked_directory_loops_are_followed_once() {
     let t = TempDir::new("symlink-loop");
@@ -686,6 +781,7 @@ fn huge_numbers_are_invalid_arguments_not_panics() {
     for args in [
         vec!["--timeout", "1e300", "-e", "1"],
         vec!["--max-time", "1e300", "-e", "1"],
+        vec!["test", "--test-timeout", "1e300"],
         vec!["test", "--timeout", "1e300"],
     ] {
         herodo(t.path(), &args)

@@ -96,7 +96,7 @@ fn require_tool_fails_when_tools_are_required() {
 fn timeouts_stop_commands_and_loops_and_teardown_still_runs() {
     let s = TempDir::new("rtime");
     let started = std::time::Instant::now();
-    test_run(&s, &["--timeout", "0.5", "timeout_case.rhai"])
+    test_run(&s, &["--test-timeout", "0.5", "timeout_case.rhai"])
         .code(1)
         .stdout_has("TIME timeout_case.rhai::test_sleeps_too_long")
         .stdout_has("TIME timeout_case.rhai::test_loops_too_long")
@@ -219,7 +219,7 @@ fn json_output() {
         &[
             "--format",
             "json",
-            "--timeout",
+            "--test-timeout",
             "0.5",
             "pass_case.rhai",
             "skip_case.rhai",
