@@ -357,9 +357,10 @@ impl Ctx<'_> {
 }
 
 fn fns(engine: &Engine, filter: Option<&str>, json: bool) -> i32 {
+    let matches = |d: &crate::docs::FnDoc| filter.is_none_or(|f| d.name.contains(f));
     let docs: Vec<crate::docs::FnDoc> = crate::docs::function_docs(engine)
         .into_iter()
-        .filter(|d| filter.is_none_or(|f| d.name.contains(f)))
+        .filter(matches)
         .collect();
     let mut out = std::io::stdout().lock();
     if json {
@@ -374,18 +375,65 @@ fn fns(engine: &Engine, filter: Option<&str>, json: bool) -> i32 {
         }
         return code::OK;
     }
+    // The text listing also has the Rhai built-ins scripts use most (trim, len, split, ...).
+    let mut docs = docs;
+    docs.extend(
+        crate::docs::builtin_docs(engine)
+            .into_iter()
+            .filter(matches),
+    );
     if docs.is_empty() {
         eprintln!("herodo: no function matches `{}`", filter.unwrap_or(""));
         return code::SCRIPT_ERROR;
     }
     let color = diagnostics::use_color(std::io::stdout().is_terminal());
-    for d in &docs {
-        let sig = if color {
-            format!("\x1b[1m{}\x1b[0m", d.signature)
+    let bold = |s: &str| {
+        if color {
+            format!("\x1b[1m{s}\x1b[0m")
         } else {
-            d.signature.clone()
+            s.to_string()
+        }
+    };
+    // `herodo fns NAME`: the whole documentation of NAME, example included.
+    let exact: Vec<&crate::docs::FnDoc> = docs
+        .iter()
+        .filter(|d| filter.is_some_and(|f| d.name == f))
+        .collect();
+    if !exact.is_empty() {
+        for d in &exact {
+            let _ = writeln!(out, "{}", bold(&d.signature));
+            for l in d.doc.lines() {
+                let _ = writeln!(out, "    {l}");
+            }
+            let _ = writeln!(out);
+        }
+        let mut others: Vec<&str> = docs
+            .iter()
+            .filter(|d| filter.is_some_and(|f| d.name != f))
+            .map(|d| d.name.as_str())
+            .collect();
+        others.dedup();
+        if !others.is_empty() {
+            let _ = writeln!(out, "also matching: {}", others.join(", "));
+        }
+        return code::OK;
+    }
+    // Otherwise a summary per function, under the README's groups.
+    for group in crate::docs::GROUPS.iter().copied().chain([""]) {
+        let in_group: Vec<&crate::docs::FnDoc> = docs.iter().filter(|d| d.group == group).collect();
+        if in_group.is_empty() {
+            continue;
+        }
+        let title = match group {
+            "" => "other",
+            "rhai" => "rhai (built into the language)",
+            g => g,
         };
-        let _ = writeln!(out, "{sig}\n    {}", d.summary);
+        let _ = writeln!(out, "{}", bold(&format!("## {title}")));
+        for d in in_group {
+            let _ = writeln!(out, "{}\n    {}", bold(&d.signature), d.summary);
+        }
+        let _ = writeln!(out);
     }
     code::OK
 }

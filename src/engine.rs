@@ -86,15 +86,16 @@ pub fn build_with(host: &Arc<Host>, limits: &Limits, docs: Docs) -> Engine {
         Docs::Attach => Registrar::new(&mut engine),
         Docs::Omit => Registrar::without_docs(&mut engine),
     };
-    crate::process::bindings::register(&mut r, host);
-    crate::os::bindings::register(&mut r, host);
-    crate::text::bindings::register(&mut r);
-    crate::net::bindings::register(&mut r, host);
-    crate::misc::bindings::register(&mut r, host);
-    crate::testing::bindings::register(&mut r);
-    crate::containers::bindings::register(&mut r, host);
-    crate::buildah::bindings::register(&mut r, host);
-    crate::heropods::bindings::register(&mut r, host);
+    // Each domain's functions are listed under its group by `herodo fns`.
+    crate::process::bindings::register(r.group("process"), host);
+    crate::os::bindings::register(r.group("os"), host);
+    crate::text::bindings::register(r.group("text"));
+    crate::net::bindings::register(r.group("net"), host);
+    crate::misc::bindings::register(r.group("misc"), host);
+    crate::testing::bindings::register(r.group("testing"));
+    crate::containers::bindings::register(r.group("containers"), host);
+    crate::buildah::bindings::register(r.group("buildah"), host);
+    crate::heropods::bindings::register(r.group("heropods"), host);
     // The hidden helper that `catch (e)` blocks call (see `scripts::mark_catches`).
     engine.register_fn(
         crate::scripts::CATCH_HELPER,

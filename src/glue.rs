@@ -59,11 +59,17 @@ pub struct Registrar<'a> {
     /// Attach doc comments (parameter names and types are always attached: error messages
     /// show signatures).
     docs: bool,
+    /// The group `herodo fns` lists what is registered next under (README's groups).
+    group: &'static str,
 }
 
 impl<'a> Registrar<'a> {
     pub fn new(engine: &'a mut Engine) -> Self {
-        Registrar { engine, docs: true }
+        Registrar {
+            engine,
+            docs: true,
+            group: "",
+        }
     }
 
     /// A registrar that leaves out doc comments: for engines that only run scripts, where
@@ -72,11 +78,18 @@ impl<'a> Registrar<'a> {
         Registrar {
             engine,
             docs: false,
+            group: "",
         }
     }
 
     pub fn engine(&mut self) -> &mut Engine {
         self.engine
+    }
+
+    /// The group (`process`, `containers`, ...) of the functions registered from now on.
+    pub fn group(&mut self, group: &'static str) -> &mut Self {
+        self.group = group;
+        self
     }
 
     /// Register a function that touches the world (volatile: never run at compile time).
@@ -175,7 +188,11 @@ impl<'a> Registrar<'a> {
             .with_volatility(volatile)
             .with_params_info(info);
         if self.docs {
-            reg = reg.with_comments([doc_comment(doc)]);
+            let mut comment = doc_comment(doc);
+            if !self.group.is_empty() {
+                comment = format!("{}{comment}", crate::docs::group_line(self.group));
+            }
+            reg = reg.with_comments([comment]);
         }
         reg.register_into_engine(self.engine, f);
         self

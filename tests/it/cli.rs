@@ -732,6 +732,53 @@ fn cli_conventions() {
         .stderr_lacks("-- --bogus");
 }
 
+/// Issue 18.10: `fns NAME` shows the whole doc with its example; `fns` lists by the README's
+/// groups, Rhai's common built-ins included; summaries are whole first sentences.
+#[test]
+fn fns_shows_whole_docs_groups_and_builtins() {
+    let t = TempDir::new("fns-groups");
+    herodo(t.path(), ["fns", "run_silent"])
+        .run()
+        .ok()
+        .stdout_has("run_silent(command: string) -> CommandResult\n    Run a shell command line")
+        .stdout_has("    ```rhai\n    let name = run_silent(\"hostname\").stdout;");
+    let all = herodo(t.path(), ["fns"]).run().ok();
+    let mut at = 0;
+    for group in [
+        "## process",
+        "## os",
+        "## text",
+        "## net",
+        "## misc",
+        "## testing",
+        "## containers",
+        "## buildah",
+        "## heropods",
+        "## rhai (built into the language)",
+    ] {
+        let i = all.stdout[at..]
+            .find(group)
+            .unwrap_or_else(|| panic!("{group} missing or out of order"));
+        at += i;
+    }
+    let process =
+        &all.stdout[all.stdout.find("## process").unwrap()..all.stdout.find("## os").unwrap()];
+    assert!(
+        process.contains("\nrun(command: string) -> CommandResult"),
+        "{process}"
+    );
+    assert!(!process.contains("file_read("), "{process}");
+    let rhai = &all.stdout[all.stdout.find("## rhai").unwrap()..];
+    for builtin in ["trim(string: string)", "len(", "split(string: string"] {
+        assert!(rhai.contains(builtin), "fns lacks the built-in {builtin}");
+    }
+    herodo(t.path(), ["fns", "trim"])
+        .run()
+        .ok()
+        .stdout_has("Remove whitespace characters from both ends of the string.")
+        .stdout_has("text.trim();");
+}
+
 #[test]
 fn symlinked_directory_loops_are_followed_once() {
     let t = TempDir::new("symlink-loop");
