@@ -283,7 +283,7 @@ fn describe(err: &EvalAltResult, engine: Option<&Engine>) -> (Option<String>, St
                 }
             }
             (
-                None,
+                Some("script".into()),
                 format!("no function matches {}", friendly_signature(sig)),
                 details,
             )
@@ -320,7 +320,8 @@ fn describe(err: &EvalAltResult, engine: Option<&Engine>) -> (Option<String>, St
                 Some(i) if text.ends_with(')') => text[..i].to_string(),
                 _ => text,
             };
-            (None, text, vec![])
+            // The kind a `catch` sees for the same error (`scripts::classify_caught`).
+            (Some("script".into()), text, vec![])
         }
     }
 }

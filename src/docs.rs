@@ -56,16 +56,11 @@ const BUILTINS: &[&str] = &[
     "type_of",
 ];
 
-/// The first doc line of a registered function that carries its group (read back, and left
-/// out, by [`function_docs`]).
-pub fn group_line(group: &str) -> String {
-    format!("/// @group {group}\n")
-}
-
 /// One registered function, as `herodo fns` shows it.
 #[derive(serde::Serialize, Debug, Clone)]
 pub struct FnDoc {
-    /// Where `herodo fns` lists it: one of [`GROUPS`] (empty when unknown).
+    /// Where `herodo fns` lists it: one of [`GROUPS`] (empty when unknown), from the
+    /// `@group NAME` line the registrar puts first in each doc.
     pub group: String,
     pub name: String,
     pub params: Vec<ParamDoc>,
@@ -283,35 +278,5 @@ mod tests {
         );
         assert_eq!(summary("No period here\n\nMore."), "No period here");
         assert_eq!(summary("Keeps `a. b` whole. Then."), "Keeps `a. b` whole.");
-    }
-
-    #[test]
-    fn groups_and_builtins() {
-        let (host, _rec) = crate::host::recording_host();
-        let engine = crate::engine::build(
-            &std::sync::Arc::new(host),
-            &crate::engine::Limits::default(),
-        );
-        let docs = function_docs(&engine);
-        let group_of = |sig: &str| {
-            docs.iter()
-                .find(|d| d.signature.starts_with(sig))
-                .map(|d| d.group.clone())
-        };
-        assert_eq!(group_of("run(command: string)").as_deref(), Some("process"));
-        assert_eq!(
-            group_of("run(container: Container)").as_deref(),
-            Some("containers")
-        );
-        assert_eq!(group_of("file_read(").as_deref(), Some("os"));
-        assert_eq!(group_of("bah_new(").as_deref(), Some("buildah"));
-        assert!(docs.iter().all(|d| !d.doc.starts_with("@group")));
-        let builtins = builtin_docs(&engine);
-        assert!(builtins
-            .iter()
-            .any(|d| d.name == "trim" && d.group == "rhai"));
-        assert!(builtins
-            .iter()
-            .any(|d| d.name == "split" && !d.doc.is_empty()));
     }
 }

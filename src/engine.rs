@@ -291,4 +291,32 @@ mod tests {
         let err = engine.eval::<INT>("port_of(80) + 1").unwrap_err();
         assert!(err.to_string().contains("Function not found"), "{err}");
     }
+
+    /// Issue 18.10: every domain's functions carry their group for `herodo fns`.
+    #[test]
+    fn groups_and_builtins() {
+        let (host, _rec) = crate::host::recording_host();
+        let engine = build(&Arc::new(host), &Limits::default());
+        let docs = crate::docs::function_docs(&engine);
+        let group_of = |sig: &str| {
+            docs.iter()
+                .find(|d| d.signature.starts_with(sig))
+                .map(|d| d.group.clone())
+        };
+        assert_eq!(group_of("run(command: string)").as_deref(), Some("process"));
+        assert_eq!(
+            group_of("run(container: Container)").as_deref(),
+            Some("containers")
+        );
+        assert_eq!(group_of("file_read(").as_deref(), Some("os"));
+        assert_eq!(group_of("bah_new(").as_deref(), Some("buildah"));
+        assert!(docs.iter().all(|d| !d.doc.starts_with("@group")));
+        let builtins = crate::docs::builtin_docs(&engine);
+        assert!(builtins
+            .iter()
+            .any(|d| d.name == "trim" && d.group == "rhai"));
+        assert!(builtins
+            .iter()
+            .any(|d| d.name == "split" && !d.doc.is_empty()));
+    }
 }

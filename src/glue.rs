@@ -190,7 +190,8 @@ impl<'a> Registrar<'a> {
         if self.docs {
             let mut comment = doc_comment(doc);
             if !self.group.is_empty() {
-                comment = format!("{}{comment}", crate::docs::group_line(self.group));
+                // Read back (and left out of the doc) by `docs::function_docs`.
+                comment = format!("/// @group {}\n{comment}", self.group);
             }
             reg = reg.with_comments([comment]);
         }

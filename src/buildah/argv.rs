@@ -273,7 +273,9 @@ pub fn tag(image: &str, new_name: &str) -> Result<Vec<Arg>> {
 
 /// `bud -t TAG [-f FILE] [--format F] [--isolation I] [--build-arg K=V]... CONTEXT`.
 /// Build-arg values go in as secret arguments (shown as `***`).
-pub fn bud(tag: &str, context: &str, o: &BuildOptions) -> Result<Vec<Arg>> {
+/// `bud`: a `local` build takes build arg values from its environment ([`bud_env`]); a remote
+/// one has them in argv, as secret arguments.
+pub fn bud(tag: &str, context: &str, o: &BuildOptions, local: bool) -> Result<Vec<Arg>> {
     check_image("tag", tag)?;
     let mut a = plains(["bud", "-t", tag]);
     if let Some(f) = &o.file {
@@ -292,10 +294,46 @@ pub fn bud(tag: &str, context: &str, o: &BuildOptions) -> Result<Vec<Arg>> {
             BuildahError::invalid("build_args", format!("`{k}` is not a valid argument name"))
         })?;
         a.push(plain("--build-arg"));
-        a.push(secret(format!("{k}={v}")));
+        if local && build_arg_from_env(k) {
+            // The value comes from buildah's environment (`KEY=*** buildah ... --build-arg
+            // KEY`): the name shows, the value never reaches argv.
+            a.push(plain(k.clone()));
+        } else {
+            a.push(secret(format!("{k}={v}")));
+        }
     }
     a.push(plain(context));
     Ok(a)
+}
+
+/// Whether build arg `key` is passed through buildah's environment (a local build, see
+/// [`bud_env`]): not for names buildah itself or the libraries it runs on read.
+pub fn build_arg_from_env(key: &str) -> bool {
+    const OWN: [&str; 8] = [
+        "PATH", "HOME", "USER", "SHELL", "TMPDIR", "TZ", "LANG", "TERM",
+    ];
+    const PREFIXES: [&str; 7] = [
+        "LD_",
+        "LC_",
+        "XDG_",
+        "BUILDAH",
+        "CONTAINERS",
+        "STORAGE",
+        "REGISTRIES",
+    ];
+    !OWN.contains(&key)
+        && !PREFIXES.iter().any(|p| key.starts_with(p))
+        && !key.contains("PROXY")
+        && !key.contains("proxy")
+}
+
+/// The environment of a local `bud`: the build args [`bud`] names without a value.
+pub fn bud_env(o: &BuildOptions) -> Vec<(String, String)> {
+    o.build_args
+        .iter()
+        .filter(|(k, _)| build_arg_from_env(k))
+        .cloned()
+        .collect()
 }
 
 /// The build host's side of `write_content`: the content arrives on stdin, goes to a temp file
@@ -415,7 +453,7 @@ mod tests {
                 "tag localhost/x:1 localhost/y:2",
             ),
             (
-                bud("localhost/app:1", "/ctx", &no_opts),
+                bud("localhost/app:1", "/ctx", &no_opts, true),
                 "bud -t localhost/app:1 /ctx",
             ),
         ];
@@ -451,7 +489,10 @@ mod tests {
             (pull("UPPER", true), "image"),
             (push("localhost/x:1", "Not Valid", true), "destination"),
             (tag("localhost/x:1", "Bad Tag"), "new_name"),
-            (bud("Bad Tag", "/ctx", &BuildOptions::default()), "tag"),
+            (
+                bud("Bad Tag", "/ctx", &BuildOptions::default(), true),
+                "tag",
+            ),
             (
                 bud(
                     "x",
@@ -460,6 +501,7 @@ mod tests {
                         format: Some("tar".into()),
                         ..BuildOptions::default()
                     },
+                    true,
                 ),
                 "format",
             ),
@@ -471,6 +513,7 @@ mod tests {
                         build_args: vec![("A-B".into(), "1".into())],
                         ..BuildOptions::default()
                     },
+                    true,
                 ),
                 "build_args",
             ),
@@ -587,7 +630,7 @@ mod tests {
             build_args: vec![("TOKEN".into(), "s3cret-value".into())],
             isolation: Some("chroot".into()),
         };
-        let c = command(None, bud("localhost/app:1", "/ctx", &o).unwrap());
+        let c = command(None, bud("localhost/app:1", "/ctx", &o, false).unwrap());
         assert_eq!(
             c.argv(),
             vec![
@@ -607,8 +650,27 @@ mod tests {
             ]
         );
         assert!(!c.to_string().contains("s3cret"));
+        // Issue 18.15: locally the value goes through the environment: the name shows, the
+        // value never reaches argv; a name buildah reads itself stays a secret argument.
+        let mut o2 = o.clone();
+        o2.build_args.push(("PATH".into(), "/evil".into()));
+        let mut c = command(None, bud("localhost/app:1", "/ctx", &o2, true).unwrap());
+        for (k, v) in bud_env(&o2) {
+            c = c.env(k, v);
+        }
+        let shown = c.to_string();
+        assert!(shown.starts_with("TOKEN=*** buildah bud"), "{shown}");
+        assert!(
+            shown.contains("--build-arg TOKEN --build-arg *** /ctx"),
+            "{shown}"
+        );
+        assert!(!c.argv().contains(&"TOKEN=s3cret-value"));
+        assert_eq!(
+            bud_env(&o2),
+            vec![("TOKEN".to_string(), "s3cret-value".to_string())]
+        );
         let r = Remote::parse("root@build-host").unwrap();
-        let c = command(Some(&r), bud("localhost/app:1", "/ctx", &o).unwrap());
+        let c = command(Some(&r), bud("localhost/app:1", "/ctx", &o, false).unwrap());
         assert!(c.to_string().ends_with("root@build-host -- ***"), "{c}");
     }
 

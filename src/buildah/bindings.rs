@@ -839,7 +839,7 @@ mod tests {
             (text("id"), text("size"), text("created")),
             (
                 "a96f".into(),
-                "2.13 MB".into(),
+                "2130000".into(),
                 "2026-11-25T16:15:28Z".into()
             )
         );

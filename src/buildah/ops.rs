@@ -552,7 +552,12 @@ pub fn build(
     if remote.is_none() {
         check_context(context, o)?;
     }
-    let cmd = argv::command(remote, argv::bud(tag, context, o)?);
+    let mut cmd = argv::command(remote, argv::bud(tag, context, o, remote.is_none())?);
+    if remote.is_none() {
+        for (k, v) in argv::bud_env(o) {
+            cmd = cmd.env(k, v);
+        }
+    }
     making_image(host, remote, tag, || {
         let out = attempt(host, &cmd, false)?;
         if !out.success() {

@@ -20,7 +20,8 @@ pub struct ContainerRow {
 pub struct ImageRow {
     pub id: String,
     pub names: Vec<String>,
-    pub size: String,
+    /// Bytes, from buildah's rounded `2.13 MB`.
+    pub size: i64,
     pub created: String,
 }
 
@@ -57,7 +58,7 @@ pub fn images(text: &str) -> Result<Vec<ImageRow>, serde_json::Error> {
         .map(|r| ImageRow {
             id: r.id,
             names: r.names.unwrap_or_default(),
-            size: r.size,
+            size: crate::common::size::bytes(&r.size).unwrap_or(0),
             created: r.createdatraw.or(r.createdat).unwrap_or_default(),
         })
         .collect())
@@ -160,7 +161,7 @@ mod tests {
         assert_eq!(i.len(), 1);
         assert_eq!(i[0].names, vec!["localhost/busybox:test"]);
         assert_eq!(i[0].created, "2026-11-25T16:15:28.405320941Z");
-        assert_eq!(i[0].size, "2.13 MB");
+        assert_eq!(i[0].size, 2_130_000);
         assert_eq!(images("null").unwrap(), vec![]);
     }
 

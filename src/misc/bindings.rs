@@ -38,6 +38,25 @@ sleep(0.5);
     let h = host.clone();
     r.func(
         "sleep",
+        &["duration"],
+        r#"Pause for a duration written as health checks take it: `"2s"`, `"500ms"`, `"1m30s"`.
+Ctrl-C interrupts it (`cancelled`). Throws `invalid_argument` for text that is no such duration.
+```rhai
+sleep("1.5s");
+```"#,
+        move |s: &str| -> RResult<()> {
+            let d = crate::common::duration::parse_go_duration(s).ok_or_else(|| {
+                crate::glue::invalid(
+                    "duration",
+                    format!("`{s}` is not a duration like 2s, 500ms or 1m30s"),
+                )
+            })?;
+            h.sleep(d).rhai()
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "sleep",
         &["seconds"],
         r#"`sleep` with a value that is not a number: throws `invalid_argument`.
 ```rhai

@@ -480,9 +480,13 @@ impl Session {
     }
 }
 
-/// How a result is printed: `()` not at all, strings plainly, maps and arrays as indented JSON
-/// (herodo's objects inside them as their `to_string`, where JSON would only have their Rust
-/// type name), other values with their `to_string`.
+/// Width up to which a map or array is shown on one line, exactly as `print` shows it.
+const ONE_LINE: usize = 100;
+
+/// How a result is printed: `()` not at all, strings plainly, maps and arrays as `print` shows
+/// them (`#{"a": 1, "b": [1, 2]}`) when that fits on a line, else in the same syntax with one
+/// entry per line (herodo's objects inside them as their `to_string`), other values with their
+/// `to_string`.
 pub fn show(engine: &Engine, v: &Dynamic) -> Option<String> {
     if v.is_unit() {
         return None;
@@ -491,6 +495,12 @@ pub fn show(engine: &Engine, v: &Dynamic) -> Option<String> {
         return Some(v.to_string());
     }
     if v.is_array() || v.is_map() {
+        if plain_data(v) {
+            let line = v.to_string();
+            if line.chars().count() <= ONE_LINE && !line.contains('\n') {
+                return Some(line);
+            }
+        }
         let mut out = String::new();
         render(engine, v, 0, &mut out);
         return Some(out);
@@ -498,7 +508,20 @@ pub fn show(engine: &Engine, v: &Dynamic) -> Option<String> {
     Some(display(engine, v))
 }
 
-/// Append `v` to `out` as pretty JSON with two-space indents, nested `depth` levels deep.
+/// Whether `v` holds only Rhai's own values (what `print` shows as it is; herodo's objects
+/// inside a map would print as their Rust debug form).
+fn plain_data(v: &Dynamic) -> bool {
+    if let Some(items) = v.read_lock::<rhai::Array>() {
+        return items.iter().all(plain_data);
+    }
+    if let Some(map) = v.read_lock::<rhai::Map>() {
+        return map.values().all(plain_data);
+    }
+    v.is_unit() || v.is_string() || v.is_int() || v.is_float() || v.is_bool() || v.is_char()
+}
+
+/// Append `v` to `out` in Rhai's syntax (`#{"key": value}`, `[a, b]`) with two-space indents,
+/// nested `depth` levels deep.
 fn render(engine: &Engine, v: &Dynamic, depth: usize, out: &mut String) {
     let pad = |n: usize| "  ".repeat(n);
     if let Some(items) = v.read_lock::<rhai::Array>() {
@@ -516,10 +539,10 @@ fn render(engine: &Engine, v: &Dynamic, depth: usize, out: &mut String) {
         out.push(']');
     } else if let Some(map) = v.read_lock::<rhai::Map>() {
         if map.is_empty() {
-            out.push_str("{}");
+            out.push_str("#{}");
             return;
         }
-        out.push_str("{\n");
+        out.push_str("#{\n");
         for (i, (key, item)) in map.iter().enumerate() {
             out.push_str(&pad(depth + 1));
             out.push_str(&json_string(key));
@@ -529,17 +552,14 @@ fn render(engine: &Engine, v: &Dynamic, depth: usize, out: &mut String) {
         }
         out.push_str(&pad(depth));
         out.push('}');
-    } else if v.is_unit()
-        || v.is_string()
-        || v.is_int()
-        || v.is_float()
-        || v.is_bool()
-        || v.is_char()
-    {
-        match serde_json::to_string(v) {
-            Ok(json) => out.push_str(&json),
-            Err(_) => out.push_str(&v.to_string()),
-        }
+    } else if v.is_string() {
+        out.push_str(&json_string(&v.to_string()));
+    } else if v.is_unit() {
+        out.push_str("()");
+    } else if v.is_char() {
+        out.push_str(&format!("{:?}", v.to_string()).replace('"', "'"));
+    } else if v.is_int() || v.is_float() || v.is_bool() {
+        out.push_str(&v.to_string());
     } else {
         out.push_str(&display(engine, v));
     }
@@ -620,14 +640,18 @@ mod tests {
         let mut s = session();
         assert_eq!(s.handle("\"plain\""), Reply::Output("plain\n".into()));
         assert_eq!(s.handle("()"), Reply::Nothing);
+        // Issue 18.15: maps and arrays show as `print` shows them...
+        assert_eq!(s.handle("[1, 2]"), Reply::Output("[1, 2]\n".into()));
         assert_eq!(
-            s.handle("[1, 2]"),
-            Reply::Output("[\n  1,\n  2\n]\n".into())
+            s.handle("#{a: 1, b: [1, \"x\"]}"),
+            Reply::Output("#{\"a\": 1, \"b\": [1, \"x\"]}\n".into())
         );
-        assert_eq!(
-            s.handle("#{a: 1}"),
-            Reply::Output("{\n  \"a\": 1\n}\n".into())
-        );
+        // ...one entry per line, in the same syntax, when that would be too long for a line.
+        let (x, y) = ("x".repeat(60), "y".repeat(50));
+        let long = out(s.handle(&format!("#{{a: \"{x}\", b: [\"{y}\"], c: ()}}")));
+        assert!(long.starts_with("#{\n  \"a\": \"xxxx"), "{long}");
+        assert!(long.contains("\n  \"b\": [\n    \"yyyy"), "{long}");
+        assert!(long.ends_with("  \"c\": ()\n}\n"), "{long}");
         assert!(out(s.handle("run_silent(\"echo hi\")")).starts_with("CommandResult(code: 0"));
     }
 
@@ -719,7 +743,7 @@ mod tests {
         let shown = out(s.handle("#{app: c, tags: [\"a\"]}"));
         assert_eq!(
             shown,
-            "{\n  \"app\": Container(name: web, image: , id: -),\n  \"tags\": [\n    \"a\"\n  ]\n}\n"
+            "#{\n  \"app\": Container(name: web, image: , id: -),\n  \"tags\": [\n    \"a\"\n  ]\n}\n"
         );
         s.handle("let list = [c];");
         let scope = out(s.handle("/scope"));

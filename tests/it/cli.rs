@@ -779,6 +779,47 @@ fn fns_shows_whole_docs_groups_and_builtins() {
         .stdout_has("text.trim();");
 }
 
+/// Issue 18.15: sleep takes duration strings; uncaught Rhai errors carry their kind; a dry-run
+/// build shows a build arg's name, never its value; a template names the undefined variable.
+#[test]
+fn consistent_durations_kinds_build_args_and_templates() {
+    let t = TempDir::new("consistency");
+    let started = std::time::Instant::now();
+    herodo(t.path(), ["-e", "sleep(\"300ms\"); print(\"slept\");"])
+        .run()
+        .ok()
+        .stdout_is("slept\n");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+    herodo(t.path(), ["-e", "sleep(\"2 sec\")"])
+        .run()
+        .code(1)
+        .stderr_has("error[invalid_argument]: invalid duration: `2 sec` is not a duration");
+    herodo(t.path(), ["-e", "let x = y;"])
+        .run()
+        .code(1)
+        .stderr_has("error[script]: Variable not found: y");
+    t.write("ctx/Containerfile", "FROM scratch\n");
+    herodo(
+        t.path(),
+        [
+            "--dry-run",
+            "-e",
+            "bah_build(\"localhost/x:1\", \"ctx\", #{build_args: #{VERSION: \"S3CR3T-CANARY-1\"}});",
+        ],
+    )
+    .run()
+    .ok()
+    .stdout_has("VERSION=*** buildah bud -t localhost/x:1 --build-arg VERSION ctx")
+    .stdout_lacks("S3CR3T-CANARY");
+    herodo(
+        t.path(),
+        ["-e", "template_render(\"{{ a }}\\n{{ port }}\", #{a: 1})"],
+    )
+    .run()
+    .code(1)
+    .stderr_has("error[template]: template error: undefined variable `port` (template line 2)");
+}
+
 #[test]
 fn symlinked_directory_loops_are_followed_once() {
     let t = TempDir::new("symlink-loop");
