@@ -74,6 +74,11 @@ fn readme_examples_marked_to_run_run() {
     let _engines = crate::support::engine_lock();
     test_image(None);
     let t = TempDir::new("readme-run");
+    for (_, marker, code) in rhai_blocks() {
+        if let Marker::File(path) = marker {
+            t.write(&path, &code);
+        }
+    }
     for (line, _, code) in &runnable {
         let name = format!("readme_line_{line}_test.rhai");
         t.write(&name, code);
