@@ -121,6 +121,42 @@ pub fn builtin_docs(engine: &Engine) -> Vec<FnDoc> {
     out
 }
 
+/// The script type name of a value's `type_name()` (`i64` is `int`; `array`, `map`, `string`
+/// and herodo's objects keep theirs).
+pub fn script_type_of(type_name: &str) -> String {
+    match type_name {
+        "i64" => "int".into(),
+        "f64" => "float".into(),
+        other => script_type(other),
+    }
+}
+
+/// Every method and property name, per the script type of its receiver (the first parameter),
+/// sorted: what Tab offers after `x.` once x's type is known. Operators and hidden helpers are
+/// left out.
+pub fn methods_by_type(engine: &Engine) -> std::collections::HashMap<String, Vec<String>> {
+    let mut out: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+    for d in docs_from(engine, true) {
+        let name = d.name.trim_end_matches(" =");
+        let (ty, method) = match name.split_once('.') {
+            Some((owner, prop)) => (owner.to_string(), prop.to_string()),
+            None => match d.params.first() {
+                Some(p) => (script_type(&p.ty), name.to_string()),
+                None => continue,
+            },
+        };
+        if method.starts_with("__") || !method.starts_with(|c: char| c.is_alphabetic()) {
+            continue;
+        }
+        out.entry(ty).or_default().push(method);
+    }
+    for v in out.values_mut() {
+        v.sort();
+        v.dedup();
+    }
+    out
+}
+
 /// A Rust type of Rhai's standard library as scripts name it (`&mut ImmutableString` is a
 /// `string`).
 fn script_type(ty: &str) -> String {
