@@ -108,8 +108,8 @@ let kernel = run_silent("uname -r").out;
     )
     .getter(
         "duration",
-        "How long the command ran, in seconds.",
-        |c: &mut CommandResult| c.duration.as_secs_f64(),
+        "How long the command ran, in seconds, rounded to the millisecond.",
+        |c: &mut CommandResult| (c.duration.as_secs_f64() * 1000.0).round() / 1000.0,
     );
     r.pure(
         "to_string",

@@ -794,6 +794,19 @@ fn consistent_durations_kinds_build_args_and_templates() {
         .run()
         .code(1)
         .stderr_has("error[invalid_argument]: invalid duration: `2 sec` is not a duration");
+    // Durations print rounded to the millisecond.
+    let out = herodo(
+        t.path(),
+        ["-e", "print(run_silent(\"sleep 0.01\").duration);"],
+    )
+    .run()
+    .ok();
+    let d = out.stdout.trim();
+    assert!(
+        d.split_once('.').is_some_and(|(_, frac)| frac.len() <= 3)
+            && d.parse::<f64>().is_ok_and(|v| v >= 0.01),
+        "{d}"
+    );
     herodo(t.path(), ["-e", "let x = y;"])
         .run()
         .code(1)
