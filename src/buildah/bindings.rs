@@ -112,12 +112,17 @@ fn build_options(host: &Host, m: &Map) -> RResult<BuildOptions> {
             host.register_secret(&v.to_string());
         }
     }
-    let o = Opts::new("build", m, &["file", "format", "build_args", "isolation"])?;
+    let o = Opts::new(
+        "build",
+        m,
+        &["file", "format", "build_args", "isolation", "silent"],
+    )?;
     Ok(BuildOptions {
         file: o.string("file")?,
         format: o.string("format")?,
         build_args: o.string_map("build_args")?,
         isolation: o.string("isolation")?,
+        silent: o.bool("silent")?,
     })
 }
 

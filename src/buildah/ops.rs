@@ -43,6 +43,9 @@ fn scrub(host: &Host, mut e: ExecError) -> ExecError {
     e
 }
 
+/// How many of a failed build's last output lines its error shows.
+const BUILD_TAIL_LINES: usize = 8;
+
 /// Run `cmd` (printed first in debug mode); a non-zero exit is an `Ok` output.
 fn attempt(host: &Host, cmd: &Cmd, debug: bool) -> Result<Output> {
     if debug {
@@ -558,12 +561,16 @@ pub fn build(
             cmd = cmd.env(k, v);
         }
     }
+    // The steps and their RUN output show while the build runs, as run() shows a command's
+    // (not by default with build args: live output is not scrubbed of their values).
+    let cmd = cmd.echo(!o.silent.unwrap_or(!o.build_args.is_empty()));
     making_image(host, remote, tag, || {
         let out = attempt(host, &cmd, false)?;
         if !out.success() {
             return Err(BuildahError::BuildFailed {
                 tag: tag.into(),
                 step: host.redact(&parse::failing_step(&out.stdout, &out.stderr)),
+                output: host.redact(&parse::last_output(&out.stdout, BUILD_TAIL_LINES)),
                 source: Box::new(scrub(host, ExecError::failed(&cmd, &out))),
             });
         }

@@ -133,9 +133,32 @@ pub fn failing_step(stdout: &str, stderr: &str) -> String {
         .unwrap_or_default()
 }
 
+/// `; last output:` and the last `n` non-blank lines of a failed build's stdout (where RUN
+/// steps print), or nothing when it printed nothing.
+pub fn last_output(stdout: &str, n: usize) -> String {
+    let lines: Vec<&str> = stdout.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    let from = lines.len().saturating_sub(n);
+    format!("; last output:\n{}", lines[from..].join("\n"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn last_output_lines() {
+        assert_eq!(last_output("", 3), "");
+        assert_eq!(
+            last_output(
+                "STEP 1/2: FROM x\n\nSTEP 2/2: RUN echo before; exit 3\nbefore\n",
+                2
+            ),
+            "; last output:\nSTEP 2/2: RUN echo before; exit 3\nbefore"
+        );
+    }
 
     fn fixture(name: &str) -> String {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
