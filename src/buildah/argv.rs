@@ -629,6 +629,7 @@ mod tests {
             format: Some("docker".into()),
             build_args: vec![("TOKEN".into(), "s3cret-value".into())],
             isolation: Some("chroot".into()),
+            silent: None,
         };
         let c = command(None, bud("localhost/app:1", "/ctx", &o, false).unwrap());
         assert_eq!(
