@@ -165,7 +165,7 @@ fn wrong_argument_types_get_clear_errors_with_the_right_signatures() {
     herodo(t.path(), ["-e", "sleep(\"x\")"])
         .run()
         .code(1)
-        .stderr_has("error[invalid_argument]: invalid seconds");
+        .stderr_has("error[invalid_argument]: invalid duration: `x` is not a duration");
     herodo(t.path(), ["-e", "cmd([])"])
         .run()
         .code(1)
