@@ -35,6 +35,8 @@ pub mod kind {
     pub const NOT_RUNNING: &str = "not_running";
     /// Something still uses it (a mount, a process): it cannot be removed now.
     pub const BUSY: &str = "busy";
+    /// A host port a container publishes is taken by something else.
+    pub const PORT_IN_USE: &str = "port_in_use";
     // Images.
     pub const BUILD_FAILED: &str = "build_failed";
     pub const IMAGE_IN_USE: &str = "image_in_use";

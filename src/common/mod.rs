@@ -2,11 +2,13 @@
 //! `exec`, `error` and `host`; never a domain.
 
 pub mod convert;
+pub mod duration;
 pub mod flock;
 pub mod inroot;
 pub mod owner;
 pub mod poll;
 pub mod procstat;
+pub mod size;
 pub mod state;
 pub mod tcp;
 pub mod time;
