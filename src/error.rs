@@ -37,6 +37,9 @@ pub mod kind {
     pub const BUSY: &str = "busy";
     /// A host port a container publishes is taken by something else.
     pub const PORT_IN_USE: &str = "port_in_use";
+    /// A server (an image registry) could not be reached: no answer at all (DNS, refused,
+    /// TLS), as opposed to an answer that says no.
+    pub const UNREACHABLE: &str = "unreachable";
     // Images.
     pub const BUILD_FAILED: &str = "build_failed";
     pub const IMAGE_IN_USE: &str = "image_in_use";

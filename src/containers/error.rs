@@ -137,7 +137,7 @@ impl Classify for ContainerError {
                 source,
                 ..
             } => with_source(
-                ErrorInfo::new(kind::NETWORK, message)
+                ErrorInfo::new(kind::UNREACHABLE, message)
                     .field("image", image)
                     .field("registry", registry),
                 Some(source),
@@ -395,11 +395,11 @@ mod tests {
     /// Issue 18.4: an unreachable registry is `network` naming the registry and what was
     /// tried; a registry that answered "no such image" stays `image_not_found`.
     #[test]
-    fn an_unreachable_registry_is_network_not_image_not_found() {
+    fn an_unreachable_registry_is_unreachable_not_image_not_found() {
         let podman_dns = "Trying to pull docker.io/library/nginx:alpine...\nError: initializing source docker://nginx:alpine: pinging container registry registry-1.docker.io: Get \"https://registry-1.docker.io/v2/\": dial tcp: lookup registry-1.docker.io on 10.255.255.53:53: no such host";
         let e = registry_failure(failed(125, podman_dns), "docker.io/library/nginx:alpine");
         let info = e.info();
-        assert_eq!(info.kind, "network");
+        assert_eq!(info.kind, "unreachable");
         assert_eq!(
             e.to_string(),
             "cannot reach the registry registry-1.docker.io for docker.io/library/nginx:alpine: no such host (DNS) (tried https://registry-1.docker.io/v2/)"
@@ -417,7 +417,7 @@ mod tests {
         let docker = "Error response from daemon: Get \"https://registry-1.docker.io/v2/\": dial tcp: lookup registry-1.docker.io: no such host";
         assert_eq!(
             registry_failure(failed(1, docker), "nginx").info().kind,
-            "network"
+            "unreachable"
         );
         // A registry that answered.
         for answered in [
