@@ -14,3 +14,4 @@ mod interactive;
 mod repl;
 mod runner;
 mod signals;
+mod vm;
