@@ -2,14 +2,358 @@
 
 use std::sync::Arc;
 
-use rhai::{Array, Map, INT};
+use rhai::{Array, Dynamic, Map, FLOAT, INT};
 
-use super::qcow2;
-use crate::glue::{to_rhai, IntoRhai, RResult, Registrar};
+use super::spec::{Disk, VmSpec};
+use super::{qcow2, StopMode, Vms, DEFAULT_GRACE};
+use crate::glue::{invalid, seconds, to_rhai, IntoRhai, Opts, RResult, Registrar};
 use crate::host::Host;
 
 pub fn register(r: &mut Registrar, host: &Arc<Host>) {
     register_qcow2(r, host);
+    register_vm(r, host);
+}
+
+const SPEC_KEYS: [&str; 16] = [
+    "id",
+    "hypervisor",
+    "kernel_path",
+    "initramfs_path",
+    "cmdline",
+    "firmware_path",
+    "disk_path",
+    "disks",
+    "vcpus",
+    "memory_mb",
+    "network",
+    "port_forwards",
+    "tap",
+    "shares",
+    "console_log",
+    "api_socket",
+];
+
+fn array(m: &Map, key: &str) -> RResult<Vec<Dynamic>> {
+    match m.get(key) {
+        None => Ok(Vec::new()),
+        Some(v) if v.is_unit() => Ok(Vec::new()),
+        Some(v) => v
+            .read_lock::<Array>()
+            .map(|a| a.clone())
+            .ok_or_else(|| invalid(key, format!("expected an array, got {}", v.type_name()))),
+    }
+}
+
+fn int(m: &Map, key: &str) -> RResult<Option<INT>> {
+    match m.get(key) {
+        None => Ok(None),
+        Some(v) if v.is_unit() => Ok(None),
+        Some(v) => v
+            .as_int()
+            .map(Some)
+            .map_err(|t| invalid(key, format!("expected an integer, got {t}"))),
+    }
+}
+
+/// A disk: a path, or `#{path, readonly, format}`.
+fn disk(v: &Dynamic) -> RResult<Disk> {
+    if v.is_string() {
+        return Disk::new(&v.to_string(), false, None).rhai();
+    }
+    let m = v
+        .read_lock::<Map>()
+        .ok_or_else(|| invalid("disks", "each disk is a path or a map"))?;
+    let o = Opts::new("disks", &m, &["path", "readonly", "format"])?;
+    let path = o
+        .string("path")?
+        .ok_or_else(|| invalid("disks.path", "is required"))?;
+    Disk::new(
+        &path,
+        o.bool("readonly")?.unwrap_or(false),
+        o.string("format")?.as_deref(),
+    )
+    .rhai()
+}
+
+/// A port forward: `"HOST:GUEST"` or `#{host, guest}`.
+fn forward(v: &Dynamic) -> RResult<(INT, INT)> {
+    if v.is_string() {
+        let s = v.to_string();
+        let parsed = s
+            .split_once(':')
+            .and_then(|(h, g)| Some((h.parse().ok()?, g.parse().ok()?)));
+        return parsed.ok_or_else(|| {
+            invalid(
+                "port_forwards",
+                format!("`{s}` is not HOST_PORT:GUEST_PORT"),
+            )
+        });
+    }
+    let m = v
+        .read_lock::<Map>()
+        .ok_or_else(|| invalid("port_forwards", "each forward is \"HOST:GUEST\" or a map"))?;
+    Opts::new("port_forwards", &m, &["host", "guest"])?;
+    let h = int(&m, "host")?.ok_or_else(|| invalid("port_forwards.host", "is required"))?;
+    let g = int(&m, "guest")?.ok_or_else(|| invalid("port_forwards.guest", "is required"))?;
+    Ok((h, g))
+}
+
+/// The spec map of `vm_create`, through the spec's validating setters.
+fn vm_spec(m: &Map) -> RResult<VmSpec> {
+    let o = Opts::new("vm_create", m, &SPEC_KEYS)?;
+    let id = o
+        .string("id")?
+        .ok_or_else(|| invalid("id", "is required"))?;
+    let mut s = VmSpec::new(&id).rhai()?;
+    if let Some(v) = o.string("hypervisor")? {
+        s.set_hypervisor(&v).rhai()?;
+    }
+    if let Some(v) = o.string("kernel_path")? {
+        s.set_kernel_path(&v).rhai()?;
+    }
+    if let Some(v) = o.string("initramfs_path")? {
+        s.set_initramfs_path(&v).rhai()?;
+    }
+    if let Some(v) = o.string("cmdline")? {
+        s.set_cmdline(&v).rhai()?;
+    }
+    if let Some(v) = o.string("firmware_path")? {
+        s.set_firmware_path(&v).rhai()?;
+    }
+    if let Some(v) = o.string("disk_path")? {
+        s.add_disk(Disk::new(&v, false, None).rhai()?);
+    }
+    for d in array(m, "disks")? {
+        s.add_disk(disk(&d)?);
+    }
+    if let Some(v) = int(m, "vcpus")? {
+        s.set_vcpus(v).rhai()?;
+    }
+    if let Some(v) = int(m, "memory_mb")? {
+        s.set_memory_mb(v).rhai()?;
+    }
+    let forwards = array(m, "port_forwards")?
+        .iter()
+        .map(forward)
+        .collect::<RResult<Vec<_>>>()?;
+    let tap = o.string("tap")?;
+    let network = o.string("network")?;
+    if network.is_some() || !forwards.is_empty() || tap.is_some() {
+        let mode = network.unwrap_or_else(|| if tap.is_some() { "tap" } else { "user" }.into());
+        s.set_network(&mode, forwards, tap.as_deref()).rhai()?;
+    }
+    for v in array(m, "shares")? {
+        let sm = v
+            .read_lock::<Map>()
+            .ok_or_else(|| invalid("shares", "each share is a map #{host, tag, readonly}"))?;
+        let so = Opts::new("shares", &sm, &["host", "tag", "readonly"])?;
+        let host = so
+            .string("host")?
+            .ok_or_else(|| invalid("shares.host", "is required"))?;
+        let tag = so
+            .string("tag")?
+            .ok_or_else(|| invalid("shares.tag", "is required"))?;
+        s.add_share(&host, &tag, so.bool("readonly")?.unwrap_or(false))
+            .rhai()?;
+    }
+    if let Some(v) = o.string("console_log")? {
+        s.set_console_log(&v).rhai()?;
+    }
+    if let Some(v) = o.string("api_socket")? {
+        s.set_api_socket(&v).rhai()?;
+    }
+    Ok(s)
+}
+
+fn register_vm(r: &mut Registrar, host: &Arc<Host>) {
+    let h = host.clone();
+    r.func(
+        "vm_create",
+        &["spec"],
+        r#"Record a new VM (nothing runs until `vm_start`) and return its id. Keys: `id`
+(required; letters, digits, `_`, `.`, `-`), `hypervisor` ("qemu"), `kernel_path`,
+`initramfs_path`, `cmdline` (default "console=ttyS0"), `firmware_path`, `disk_path` (one
+disk) or `disks` (paths or maps `#{path, readonly, format}`, format "qcow2" (default) or
+"raw"), `vcpus` (1-255, default 1), `memory_mb` (64-1048576, default 512), `network` ("none"
+(default), "user" with `port_forwards` (["8080:80"] or maps `#{host, guest}`, bound to
+127.0.0.1), "tap" with `tap`), `console_log`, `api_socket`. Paths are checked before anything
+is written. Throws `invalid_argument` (an unknown key, a bad value; naming it), `not_found`
+(a missing kernel, disk, ...), `already_exists` (the id is taken).
+```rhai
+let id = vm_create(#{id: "web", kernel_path: "/srv/vmlinuz", initramfs_path: "/srv/initrd.img",
+    disks: [disk], memory_mb: 512, vcpus: 2});
+```"#,
+        move |m: Map| -> RResult<String> {
+            let spec = vm_spec(&m)?;
+            Vms::open(&h).create(&h, spec).rhai()
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "vm_start",
+        &["id"],
+        r#"Boot the VM in the background and return once QEMU's monitor answers (the guest
+then boots on its own: see `vm_wait_console`). Starting a running VM does nothing. The
+accelerator is `HERODO_QEMU_ACCEL` ("tcg", "kvm", or "auto": KVM only where /dev/kvm opens
+and the CPU shows vmx/svm). Throws `no_such_vm`, `not_found` (a disk went missing),
+`missing_tool`, `command_failed` (QEMU exited; its output is in `e.stderr`), `timeout`.
+```rhai
+vm_start("web");
+```"#,
+        move |id: &str| -> RResult<()> { Vms::open(&h).start(&h, id).rhai() },
+    );
+    let h = host.clone();
+    r.func(
+        "vm_stop",
+        &["id"],
+        r#"Stop the VM gracefully: the ACPI power button, QEMU's `quit` if the guest has not
+powered off within 30 s, SIGKILL as the last resort. Stopping a VM that does not run does
+nothing. Throws `no_such_vm`.
+```rhai
+vm_stop("web");
+```"#,
+        move |id: &str| -> RResult<()> {
+            Vms::open(&h)
+                .stop(&h, id, StopMode::Graceful(DEFAULT_GRACE))
+                .rhai()
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "vm_stop",
+        &["id", "force"],
+        r#"`vm_stop(id, true)` ends QEMU at once (no power button); `false` is a graceful stop.
+```rhai
+vm_stop("web", true);
+```"#,
+        move |id: &str, force: bool| -> RResult<()> {
+            let mode = if force {
+                StopMode::Force
+            } else {
+                StopMode::Graceful(DEFAULT_GRACE)
+            };
+            Vms::open(&h).stop(&h, id, mode).rhai()
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "vm_stop",
+        &["id", "grace"],
+        r#"A graceful stop that gives the guest `grace` seconds to power off before QEMU quits.
+```rhai
+vm_stop("web", 5);
+```"#,
+        move |id: &str, grace: INT| -> RResult<()> {
+            let g = seconds(&Dynamic::from(grace), "grace")?;
+            Vms::open(&h).stop(&h, id, StopMode::Graceful(g)).rhai()
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "vm_stop",
+        &["id", "grace"],
+        r#"A graceful stop with a grace period in (fractional) seconds.
+```rhai
+vm_stop("web", 2.5);
+```"#,
+        move |id: &str, grace: FLOAT| -> RResult<()> {
+            let g = seconds(&Dynamic::from(grace), "grace")?;
+            Vms::open(&h).stop(&h, id, StopMode::Graceful(g)).rhai()
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "vm_delete",
+        &["id"],
+        r#"Remove the VM: stops it at once if it runs, removes its record, console, log and
+socket; keeps its disks. Returns false when there was no such VM.
+```rhai
+vm_delete("web");
+```"#,
+        move |id: &str| -> RResult<bool> { Vms::open(&h).delete(&h, id, false).rhai() },
+    );
+    let h = host.clone();
+    r.func(
+        "vm_delete",
+        &["id", "delete_disks"],
+        r#"`vm_delete(id, true)` also deletes the VM's writable disks (read-only ones, such as a
+shared base image, stay).
+```rhai
+vm_delete("web", true);
+```"#,
+        move |id: &str, disks: bool| -> RResult<bool> {
+            Vms::open(&h).delete(&h, id, disks).rhai()
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "vm_info",
+        &["id"],
+        r#"`#{id, spec, runtime}`: the spec as created (paths absolute) and `runtime: #{status,
+pid, console_log, log_file, api_socket, accel, created, started, exit_code}`. `status` is
+"created", "running", "paused", "stopped" (asked to stop, or the guest powered off) or
+"crashed" (QEMU died otherwise, for example killed). Throws `no_such_vm`.
+```rhai
+print(vm_info("web").runtime.status);
+```"#,
+        move |id: &str| -> RResult<Map> { to_rhai(&Vms::open(&h).info(id).rhai()?) },
+    );
+    let h = host.clone();
+    r.func(
+        "vm_list",
+        &[],
+        r#"Every VM of herodo's state directory (also those earlier runs created), as `vm_info`
+maps, sorted by id.
+```rhai
+for v in vm_list() { print(`${v.id}: ${v.runtime.status}`); }
+```"#,
+        move || -> RResult<Array> { to_rhai(&Vms::open(&h).list().rhai()?) },
+    );
+    let h = host.clone();
+    r.func(
+        "vm_pause",
+        &["id"],
+        r#"Freeze the guest (status "paused"). Throws `bad_state` unless it runs.
+```rhai
+vm_pause("web");
+```"#,
+        move |id: &str| -> RResult<()> { Vms::open(&h).pause(&h, id).rhai() },
+    );
+    let h = host.clone();
+    r.func(
+        "vm_resume",
+        &["id"],
+        r#"Let a paused guest run again. Throws `bad_state` unless it is paused.
+```rhai
+vm_resume("web");
+```"#,
+        move |id: &str| -> RResult<()> { Vms::open(&h).resume(&h, id).rhai() },
+    );
+    let h = host.clone();
+    r.func(
+        "vm_wait_console",
+        &["id", "pattern", "timeout_secs"],
+        r#"Follow the serial console until a line matches the regex `pattern`, and return that
+line. Only new output is read as the console grows. Throws `timeout`, and `bad_state` when
+the VM stops before the line appears.
+```rhai
+let line = vm_wait_console("web", "login:", 60);
+```"#,
+        move |id: &str, pattern: &str, t: Dynamic| -> RResult<String> {
+            let timeout = seconds(&t, "timeout_secs")?;
+            Vms::open(&h).wait_console(&h, id, pattern, timeout).rhai()
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "vm_console_log",
+        &["id"],
+        r#"The serial console output of the VM's current (or last) boot.
+```rhai
+print(vm_console_log("web"));
+```"#,
+        move |id: &str| -> RResult<String> { Vms::open(&h).console_log(id).rhai() },
+    );
 }
 
 fn register_qcow2(r: &mut Registrar, host: &Arc<Host>) {
