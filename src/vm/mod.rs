@@ -719,6 +719,40 @@ mod tests {
     }
 
     #[test]
+    fn two_creators_of_one_id_never_both_win() {
+        let dir = std::env::temp_dir().join(format!("herodo-vm-race-{}", std::process::id()));
+        let kernel = dir.join("vmlinuz");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(&kernel, b"k").unwrap();
+        let results: Vec<Result<String>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    let (dir, kernel) = (&dir, &kernel);
+                    s.spawn(move || {
+                        let (mut host, _rec) = crate::host::recording_host();
+                        host.state_dir = dir.join("state");
+                        let mut spec = VmSpec::new("same").unwrap();
+                        spec.set_kernel_path(&kernel.display().to_string()).unwrap();
+                        Vms::open(&host).create(&host, spec)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let won = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(won, 1, "{results:?}");
+        assert!(results
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .all(|e| matches!(e, VmError::AlreadyExists { .. })));
+        let (mut host, _rec) = crate::host::recording_host();
+        host.state_dir = dir.join("state");
+        let rec = Vms::open(&host).record("same").unwrap();
+        assert_eq!(rec.spec.kernel_path, Some(kernel.display().to_string()));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn create_validates_before_anything_is_written() {
         let (mut host, rec) = crate::host::recording_host();
         let dir = std::env::temp_dir().join(format!("herodo-vm-unit-{}", std::process::id()));

@@ -83,3 +83,101 @@ fn vm_suite_boots_real_guests_under_qemu() {
         "a QEMU of the suite still runs"
     );
 }
+
+const LEAKY_TEST: &str = r#"
+fn test_leaves_a_running_vm() {
+    let g = env_get("HERODO_VM_GUEST");
+    vm_create(#{id: env_get("VM_ID"), kernel_path: `${g}/vmlinuz`, initramfs_path: `${g}/initrd.img`,
+        memory_mb: 128});
+    vm_start(env_get("VM_ID"));
+    file_write(env_get("OUT") + "/ready", "x");
+    sleep(60);
+}
+"#;
+
+fn qemu_of(state: &std::path::Path) -> bool {
+    let ps = std::process::Command::new("ps")
+        .args(["-eo", "args"])
+        .output()
+        .unwrap();
+    let mine = state.display().to_string();
+    String::from_utf8_lossy(&ps.stdout)
+        .lines()
+        .any(|l| l.starts_with("qemu-system") && l.contains(&mine))
+}
+
+/// Ctrl-C of `herodo test` deletes the test's VM at once; after a kill -9 the VM keeps running
+/// until `herodo clean`, which removes it and leaves an ordinary script's VM alone.
+#[test]
+fn test_vms_are_cleaned_after_ctrl_c_and_reaped_after_kill_9() {
+    if !require(&["qemu-system-x86_64"]) {
+        return;
+    }
+    let Some(guest) = guest() else { return };
+    let state = TempDir::new("vm-reap");
+    let t = TempDir::new("vm-reap-scripts");
+    t.write("leaky_test.rhai", LEAKY_TEST);
+    let state_s = state.path().display().to_string();
+    for (sig, id) in [(libc::SIGINT, "hd-int"), (libc::SIGKILL, "hd-kill")] {
+        let out = TempDir::new("vm-reap-out");
+        let mut child = std::process::Command::new(BIN)
+            .args(["test", "leaky_test.rhai"])
+            .current_dir(t.path())
+            .env("NO_COLOR", "1")
+            .env("HERODO_STATE_DIR", &state_s)
+            .env("HERODO_VM_GUEST", &guest)
+            .env("VM_ID", id)
+            .env("OUT", out.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        crate::support::wait_until(
+            "the VM to start",
+            std::time::Duration::from_secs(60),
+            || out.path().join("ready").exists(),
+        );
+        assert!(qemu_of(state.path()), "no QEMU for {id}");
+        // SAFETY: signalling our own child.
+        unsafe {
+            libc::kill(child.id() as i32, sig);
+        }
+        child.wait().unwrap();
+        let record = state.path().join("vms").join(id);
+        if sig == libc::SIGINT {
+            assert!(!record.exists(), "Ctrl-C left {id}");
+            assert!(!qemu_of(state.path()), "Ctrl-C left QEMU running");
+        } else {
+            assert!(record.exists(), "kill -9 should have left {id}");
+            assert!(
+                qemu_of(state.path()),
+                "kill -9 should have left QEMU running"
+            );
+        }
+    }
+    // An ordinary script's VM (created, not started) is never reaped.
+    herodo(
+        t.path(),
+        [
+            "-e",
+            &format!(r#"vm_create(#{{id: "hd-keep", kernel_path: "{guest}/vmlinuz"}});"#),
+        ],
+    )
+    .env("HERODO_STATE_DIR", &state_s)
+    .run()
+    .ok();
+    let out = herodo(t.path(), ["clean"])
+        .env("HERODO_STATE_DIR", &state_s)
+        .run()
+        .ok();
+    assert!(out.stdout.contains("removed vm hd-kill"), "{}", out.stdout);
+    assert!(!out.stdout.contains("hd-keep"), "{}", out.stdout);
+    assert!(!state.path().join("vms/hd-kill").exists());
+    assert!(!qemu_of(state.path()), "clean left QEMU running");
+    assert!(state.path().join("vms/hd-keep").exists());
+    herodo(t.path(), ["-e", r#"assert_true(vm_delete("hd-keep"));"#])
+        .env("HERODO_STATE_DIR", &state_s)
+        .run()
+        .ok();
+}
