@@ -331,6 +331,33 @@ vm_resume("web");
     );
     let h = host.clone();
     r.func(
+        "vm_snapshot",
+        &["id", "dir"],
+        r#"Save a running or paused VM into the directory `dir` (created; it must not hold a
+snapshot yet): its memory and device state (`dir/memory`), and an internal snapshot of each
+writable qcow2 disk (named in `dir/snapshot.json`). A running guest pauses meanwhile and then
+goes on. Throws `bad_state` (not running), `already_exists`.
+```rhai
+vm_snapshot("web", "/var/lib/vms/web-snap");
+```"#,
+        move |id: &str, dir: &str| -> RResult<()> { Vms::open(&h).snapshot(&h, id, dir).rhai() },
+    );
+    let h = host.clone();
+    r.func(
+        "vm_restore",
+        &["id", "dir"],
+        r#"Bring a VM that does not run back to what `vm_snapshot` saved in `dir`: its disks
+go back to their snapshot and the guest runs on from that moment (no boot). Throws
+`bad_state` while it runs (stop it first), `not_found` (no snapshot in `dir`),
+`invalid_argument` (the snapshot is of other disks).
+```rhai
+vm_stop("web");
+vm_restore("web", "/var/lib/vms/web-snap");
+```"#,
+        move |id: &str, dir: &str| -> RResult<()> { Vms::open(&h).restore(&h, id, dir).rhai() },
+    );
+    let h = host.clone();
+    r.func(
         "vm_wait_console",
         &["id", "pattern", "timeout_secs"],
         r#"Follow the serial console until a line matches the regex `pattern`, and return that

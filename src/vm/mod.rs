@@ -68,7 +68,28 @@ pub trait Backend {
     fn quit(&self, rec: &VmRecord) -> Result<()>;
     fn pause(&self, rec: &VmRecord) -> Result<()>;
     fn resume(&self, rec: &VmRecord) -> Result<()>;
+    /// Save the running (or paused) VM into `dir`: its disks as internal snapshots named
+    /// `disk_snapshot`, its memory and device state as files. The VM goes on as it was.
+    fn snapshot(&self, host: &Host, rec: &VmRecord, dir: &Path, disk_snapshot: &str) -> Result<()>;
+    /// Put the disks of a stopped VM back to the snapshot `disk_snapshot`.
+    fn revert_disks(&self, host: &Host, rec: &VmRecord, disk_snapshot: &str) -> Result<()>;
+    /// The command that starts the VM waiting for a saved state instead of booting.
+    fn restore_command(&self, rec: &VmRecord) -> Cmd;
+    /// Load the saved state of `dir` into the VM `restore_command` started, and run it.
+    fn finish_restore(&self, host: &Host, rec: &VmRecord, dir: &Path) -> Result<()>;
 }
+
+/// What `vm_snapshot` writes beside the memory image (`snapshot.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct SnapshotMeta {
+    pub vm_id: String,
+    /// The name of the internal snapshot taken of each writable qcow2 disk.
+    pub disk_snapshot: String,
+    pub disks: Vec<String>,
+    pub created: i64,
+}
+
+const SNAPSHOT_META: &str = "snapshot.json";
 
 /// How `vm_stop` ends a VM.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -349,8 +370,98 @@ impl Vms {
         if self.is_alive(&rec) {
             return Ok(());
         }
-        rec.spec.check_paths()?;
         let cmd = backend.command(&rec, &[]);
+        self.launch(host, &mut rec, &backend, cmd)
+    }
+
+    /// Save the VM's state into `dir` (created; must not hold a snapshot yet): the memory and
+    /// device state, and an internal snapshot of each writable qcow2 disk. A running VM
+    /// pauses meanwhile and then goes on; a paused one stays paused.
+    pub fn snapshot(&self, host: &Host, id: &str, dir: &str) -> Result<()> {
+        qcow2::check_path("dir", dir)?;
+        let _lock = self.lock(host, id)?;
+        let (rec, backend) = self.running_record(id, "vm_snapshot", "running or paused")?;
+        let dir = PathBuf::from(absolute(dir));
+        if dir.join(SNAPSHOT_META).exists() || dir.join(qemu::MEMORY_FILE).exists() {
+            return Err(VmError::AlreadyExists {
+                path: dir.display().to_string(),
+            });
+        }
+        if host.dry_run(|| format!("vm: snapshot {id} into {}", dir.display())) {
+            return Ok(());
+        }
+        std::fs::create_dir_all(&dir).map_err(|e| VmError::io("create", &dir, e))?;
+        let meta = SnapshotMeta {
+            vm_id: id.to_string(),
+            disk_snapshot: format!("herodo-{}", crate::common::time::timestamp_ms()),
+            disks: rec.spec.disks.iter().map(|d| d.path.clone()).collect(),
+            created: timestamp(),
+        };
+        if let Err(e) = backend.snapshot(host, &rec, &dir, &meta.disk_snapshot) {
+            let _ = std::fs::remove_file(dir.join(qemu::MEMORY_FILE));
+            return Err(e);
+        }
+        Ok(crate::common::state::write_json(
+            &dir.join(SNAPSHOT_META),
+            &meta,
+        )?)
+    }
+
+    /// Bring a VM that does not run back to the state `vm_snapshot` saved in `dir`: its disks
+    /// go back to their snapshot, and it runs on from where it was (no boot).
+    pub fn restore(&self, host: &Host, id: &str, dir: &str) -> Result<()> {
+        qcow2::check_path("dir", dir)?;
+        let backend = self.backend()?;
+        let _lock = self.lock(host, id)?;
+        let mut rec = self.record(id)?;
+        let status = self.status_of(&rec, &backend);
+        if matches!(status.as_str(), "running" | "paused") {
+            return Err(VmError::BadState {
+                id: id.to_string(),
+                status,
+                action: "vm_restore",
+                needs: "stopped (vm_stop it first)",
+            });
+        }
+        let dir = PathBuf::from(absolute(dir));
+        let meta: SnapshotMeta = crate::common::state::read_json(&dir.join(SNAPSHOT_META))?
+            .ok_or_else(|| VmError::missing("snapshot", dir.display().to_string()))?;
+        let disks: Vec<String> = rec.spec.disks.iter().map(|d| d.path.clone()).collect();
+        if meta.disks != disks {
+            return Err(VmError::invalid(
+                "dir",
+                format!(
+                    "the snapshot was taken of vm {} with other disks ({})",
+                    meta.vm_id,
+                    meta.disks.join(", ")
+                ),
+            ));
+        }
+        if host.dry_run(|| format!("vm: restore {id} from {}", dir.display())) {
+            return Ok(());
+        }
+        rec.spec.check_paths()?;
+        backend.revert_disks(host, &rec, &meta.disk_snapshot)?;
+        let cmd = backend.restore_command(&rec);
+        self.launch(host, &mut rec, &backend, cmd)?;
+        if let Err(e) = backend.finish_restore(host, &rec, &dir) {
+            let _ = self.stop_locked(host, &mut rec, &backend, StopMode::Force);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Start `cmd` (the VM in the foreground) under the monitor, and wait until it is up.
+    fn launch(
+        &self,
+        host: &Host,
+        rec: &mut VmRecord,
+        backend: &dyn Backend,
+        cmd: Cmd,
+    ) -> Result<()> {
+        let id = rec.spec.id.clone();
+        let id = id.as_str();
+        rec.spec.check_paths()?;
         if host.dry_run(|| format!("vm: start {id}: {cmd}")) {
             return Ok(());
         }
@@ -374,7 +485,7 @@ impl Vms {
         rec.group = None;
         rec.stop_requested = false;
         rec.accel = Some(backend.accel().to_string());
-        store::save(&self.paths, &rec)?;
+        store::save(&self.paths, rec)?;
         let log = self.paths.log(id);
         let _ = std::fs::write(&log, b"");
         let monitor = Cmd::new("sh")
@@ -384,8 +495,8 @@ impl Vms {
             .arg(cmd.program.clone())
             .args(cmd.args.iter().map(|a| a.value.clone()));
         rec.group = host.spawn_detached(monitor, &log)?;
-        store::save(&self.paths, &rec)?;
-        self.await_start(host, &mut rec, &backend, &cmd)
+        store::save(&self.paths, rec)?;
+        self.await_start(host, rec, backend, &cmd)
     }
 
     /// Wait until the hypervisor's API answers; on an early exit, its log is the error.

@@ -35,6 +35,11 @@ pub struct Launch<'a> {
     pub share_sockets: &'a [String],
 }
 
+/// The block device name of the `i`-th disk (QMP commands name disks by it).
+pub fn drive_id(i: usize) -> String {
+    format!("disk{i}")
+}
+
 /// A value inside a QEMU `-opt key=value,...` list: commas are doubled.
 pub fn opt_value(v: &str) -> String {
     v.replace(',', ",,")
@@ -87,8 +92,13 @@ pub fn qemu_argv(l: &Launch) -> Vec<String> {
     if let Some(f) = &s.firmware_path {
         push(&["-bios", f]);
     }
-    for d in &s.disks {
-        let mut v = format!("file={},if=virtio,format={}", opt_value(&d.path), d.format);
+    for (i, d) in s.disks.iter().enumerate() {
+        let mut v = format!(
+            "file={},if=virtio,format={},id={}",
+            opt_value(&d.path),
+            d.format,
+            drive_id(i)
+        );
         if d.readonly {
             v.push_str(",readonly=on");
         }
@@ -187,7 +197,7 @@ mod tests {
                 Accel::Tcg,
                 vec!["/st/vms/web/fs0.sock".into()],
                 format!("{COMMON} -accel tcg -m 256 -smp 2 {MONITORS} -kernel /g/vmlinuz -initrd /g/initrd.img -append console=ttyS0 panic=-1 herodo.share=data \
--drive file=/d/a,,b.qcow2,if=virtio,format=qcow2 -drive file=/d/base.raw,if=virtio,format=raw,readonly=on \
+-drive file=/d/a,,b.qcow2,if=virtio,format=qcow2,id=disk0 -drive file=/d/base.raw,if=virtio,format=raw,id=disk1,readonly=on \
 -nic user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:2222-:22,hostfwd=tcp:127.0.0.1:8080-:80 \
 -object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem \
 -chardev socket,id=fs0,path=/st/vms/web/fs0.sock -device vhost-user-fs-pci,queue-size=1024,chardev=fs0,tag=data"),
@@ -197,7 +207,7 @@ mod tests {
                 Accel::Kvm,
                 vec![],
                 format!("{COMMON} -accel kvm -cpu host -m 512 -smp 1 {MONITORS} -bios /fw/OVMF.fd \
--drive file=/d/os.qcow2,if=virtio,format=qcow2 -nic tap,ifname=tap0,script=no,downscript=no,model=virtio-net-pci"),
+-drive file=/d/os.qcow2,if=virtio,format=qcow2,id=disk0 -nic tap,ifname=tap0,script=no,downscript=no,model=virtio-net-pci"),
             ),
         ];
         for (spec, accel, socks, want) in table {

@@ -44,7 +44,16 @@ pub fn parse_line(line: &str) -> std::result::Result<Reply, String> {
 
 /// The line that runs `command` (no arguments).
 pub fn command_line(command: &str) -> String {
-    let mut s = serde_json::json!({ "execute": command }).to_string();
+    command_line_with(command, None)
+}
+
+/// The line that runs `command` with `arguments`.
+pub fn command_line_with(command: &str, arguments: Option<&Value>) -> String {
+    let mut v = serde_json::json!({ "execute": command });
+    if let Some(a) = arguments {
+        v["arguments"] = a.clone();
+    }
+    let mut s = v.to_string();
     s.push('\n');
     s
 }
@@ -57,7 +66,10 @@ pub fn status_of(ret: &Value) -> std::result::Result<&'static str, String> {
         .and_then(Value::as_str)
         .ok_or_else(|| format!("no status in {ret}"))?;
     Ok(match st {
-        "paused" | "suspended" => "paused",
+        // Not running guest code: paused by a script, or before, during or after saving or
+        // loading its state.
+        "paused" | "suspended" | "postmigrate" | "prelaunch" | "inmigrate" | "finish-migrate"
+        | "save-vm" | "restore-vm" => "paused",
         "shutdown" => "stopped",
         "guest-panicked" | "internal-error" | "io-error" => "crashed",
         _ => "running",
@@ -120,8 +132,13 @@ impl Qmp {
 
     /// Run `command`; its `return` value, or an error with QEMU's class and description.
     pub fn execute(&mut self, command: &str) -> Result<Value> {
+        self.execute_with(command, None)
+    }
+
+    /// Run `command` with `arguments`.
+    pub fn execute_with(&mut self, command: &str, arguments: Option<&Value>) -> Result<Value> {
         self.writer
-            .write_all(command_line(command).as_bytes())
+            .write_all(command_line_with(command, arguments).as_bytes())
             .map_err(|e| self.err(format!("write: {e}")))?;
         loop {
             match self.read()? {
@@ -194,6 +211,10 @@ mod tests {
         assert_eq!(
             status_of(&serde_json::json!({"status": "guest-panicked", "running": false})),
             Ok("crashed")
+        );
+        assert_eq!(
+            status_of(&serde_json::json!({"status": "postmigrate", "running": false})),
+            Ok("paused")
         );
     }
 }

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Benchmarks of the vm domain (issue 19), on the test guest (scripts/vm-guest.sh):
+#   1. vm_create + vm_start until the console shows HERODO_GUEST_READY, against a hand-written
+#      QEMU command line booting the same guest with the same memory and accelerator, polled
+#      the same way (median of N interleaved rounds; ratio herodo/hand).
+#   2. qcow2_create / qcow2_info / qcow2_snapshot_create against the same qemu-img command run
+#      with cmd() from the same herodo process (per-operation medians; ratio).
+#   3. herodo's resident memory while vm_wait_console follows a console that grows by ~0.5 MB/s
+#      for a minute (sampled every 5 s with ps).
+# Usage: scripts/bench_vm.sh [ROUNDS]   (HERODO=path picks the binary, default release, else
+# debug; BENCH_PARTS="boot qcow2 memory" picks the parts)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-10}
+herodo=${HERODO:-./target/release/herodo}
+[ -x "$herodo" ] || herodo=./target/debug/herodo
+guest=$(./scripts/vm-guest.sh)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export HERODO_STATE_DIR=$work/state HERODO_VM_GUEST=$guest BENCH_DIR=$work BENCH_ROUNDS=$rounds
+
+cat >"$work/boot.rhai" <<'EOF'
+let g = env_get("HERODO_VM_GUEST");
+let d = env_get("BENCH_DIR");
+let rounds = parse_int(env_get("BENCH_ROUNDS"));
+let accel = env_get("HERODO_QEMU_ACCEL") ?? "tcg";
+fn median(a) { a.sort(); a[a.len() / 2] }
+fn wait_file(path, text) {
+    let deadline = timestamp_ms() + 120000;
+    while timestamp_ms() < deadline {
+        if exist(path) && file_read(path).contains(text) { return; }
+        sleep(0.005);
+    }
+    throw "the hand-started guest never printed its marker";
+}
+let ours = [];
+let hand = [];
+for i in 0..rounds {
+    let t0 = timestamp_ms();
+    vm_create(#{id: `bench-${i}`, kernel_path: `${g}/vmlinuz`, initramfs_path: `${g}/initrd.img`,
+        cmdline: "console=ttyS0 panic=-1", memory_mb: 256});
+    vm_start(`bench-${i}`);
+    vm_wait_console(`bench-${i}`, "HERODO_GUEST_READY", 120);
+    ours.push(timestamp_ms() - t0);
+    vm_delete(`bench-${i}`);
+
+    let log = `${d}/hand-${i}.log`;
+    let t0 = timestamp_ms();
+    run(`qemu-system-x86_64 -accel ${accel} -m 256 -nodefaults -display none -no-reboot -serial file:${log} -pidfile ${d}/hand.pid -kernel ${g}/vmlinuz -initrd ${g}/initrd.img -append 'console=ttyS0 panic=-1' </dev/null >/dev/null 2>&1 &`, #{silent: true});
+    wait_file(log, "HERODO_GUEST_READY");
+    hand.push(timestamp_ms() - t0);
+    run(`kill $(cat ${d}/hand.pid)`, #{silent: true});
+    sleep(0.3);
+}
+let o = median(ours);
+let h = median(hand);
+print(`boot to console marker (ms, median of ${rounds}): herodo ${o}, hand-written qemu ${h}, ratio ${(o.to_float() / h.to_float()).to_string().sub_string(0, 4)}`);
+print(`  herodo runs: ${ours}`);
+print(`  hand runs:   ${hand}`);
+EOF
+
+cat >"$work/qcow2.rhai" <<'EOF'
+let d = env_get("BENCH_DIR");
+fn median(a) { a.sort(); a[a.len() / 2] }
+// Per operation: 10 blocks of 10 calls, the median block's mean.
+fn bench(f) {
+    let blocks = [];
+    for b in 0..10 {
+        let t0 = timestamp_ms();
+        for i in 0..10 { f.call(b * 10 + i); }
+        blocks.push((timestamp_ms() - t0).to_float() / 10.0);
+    }
+    median(blocks)
+}
+let ours_create = bench(|i| qcow2_create(`${d}/q/o${i}.qcow2`, 1));
+let bare_create = bench(|i| cmd(["qemu-img", "create", "-q", "-f", "qcow2", `${d}/q/b${i}.qcow2`, "1073741824"], #{silent: true}));
+let ours_info = bench(|i| qcow2_info(`${d}/q/o${i}.qcow2`));
+let bare_info = bench(|i| parse_json(cmd(["qemu-img", "info", "-U", "--output=json", `${d}/q/b${i}.qcow2`], #{silent: true}).stdout));
+let ours_snap = bench(|i| qcow2_snapshot_create(`${d}/q/o${i}.qcow2`, "s1"));
+let bare_snap = bench(|i| cmd(["qemu-img", "snapshot", "-f", "qcow2", "-c", "s1", `${d}/q/b${i}.qcow2`], #{silent: true}));
+for row in [["qcow2_create", ours_create, bare_create], ["qcow2_info", ours_info, bare_info],
+            ["qcow2_snapshot_create", ours_snap, bare_snap]] {
+    print(`${row[0]}: herodo ${row[1]} ms, bare qemu-img ${row[2]} ms, ratio ${(row[1] / row[2]).to_string().sub_string(0, 4)}`);
+}
+EOF
+
+mkdir -p "$work/q"
+parts=" ${BENCH_PARTS:-boot qcow2 memory} "
+if [[ $parts == *" boot "* ]]; then
+    echo "== boot ($rounds rounds)"
+    "$herodo" "$work/boot.rhai"
+fi
+if [[ $parts == *" qcow2 "* ]]; then
+    echo "== qcow2"
+    "$herodo" "$work/qcow2.rhai"
+fi
+[[ $parts == *" memory "* ]] || exit 0
+echo "== memory while following a growing console for 60 s"
+"$herodo" -e "vm_create(#{id: \"follow\", kernel_path: \"$guest/vmlinuz\", initramfs_path: \"$guest/initrd.img\", memory_mb: 128}); vm_start(\"follow\");"
+console=$work/state/vms/follow/console.log
+"$herodo" -e 'try { vm_wait_console("follow", "NEVER_PRINTED_XYZ", 60); } catch (e) { print(e.kind); }' &
+follower=$!
+(for _ in $(seq 60); do { yes "a console line of about fifty bytes, repeated......" | head -n 10000 || true; } >>"$console"; sleep 1; done) &
+writer=$!
+samples=()
+for _ in $(seq ${BENCH_FOLLOW_SAMPLES:-12}); do
+    sleep 5
+    samples+=("$(ps -o rss= -p "$follower" | tr -d ' ' || true)")
+done
+wait "$follower" || true
+kill "$writer" 2>/dev/null || true
+echo "herodo RSS (KiB) every 5 s: ${samples[*]}; console grew to $(($(stat -c %s "$console") / 1024 / 1024)) MiB"
+"$herodo" -e 'vm_delete("follow");' >/dev/null
