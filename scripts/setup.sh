@@ -72,6 +72,16 @@ if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
 fi
 command -v qemu-img >/dev/null 2>&1 || { echo "setup: qemu-img is missing (qemu-utils)" >&2; exit 1; }
 
+# virtiofsd (shared folders for VMs) is in no Debian 12 package: cargo builds it (~2 min).
+if ! command -v virtiofsd >/dev/null 2>&1 && [ ! -x /usr/libexec/virtiofsd ]; then
+    if ! dpkg -s libseccomp-dev libcap-ng-dev >/dev/null 2>&1; then
+        say "installing libseccomp-dev libcap-ng-dev (for virtiofsd)"
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libseccomp-dev libcap-ng-dev >/dev/null
+    fi
+    say "installing virtiofsd (cargo install)"
+    cargo install --locked --quiet virtiofsd
+fi
+
 say "VM test guest"
 ./scripts/vm-guest.sh >/dev/null
 

@@ -84,10 +84,16 @@ for w in $(cat /proc/cmdline); do
         ;;
     esac
 done
-# Any event from an input device (the ACPI power button) powers off.
-for e in /dev/input/event*; do
-    [ -e "$e" ] && (dd if="$e" bs=24 count=1 of=/dev/null 2>/dev/null; echo HERODO_POWEROFF; sync; poweroff -f) &
+# The power button's event device is opened here, before the marker, so a press right after
+# the marker is queued even before the background reader runs (TCG schedules it late).
+pb=
+for d in /sys/class/input/event*; do
+    grep -q "Power Button" "$d/device/name" 2>/dev/null && pb=/dev/input/${d##*/}
 done
+if [ -n "$pb" ]; then
+    exec 3<"$pb"
+    (dd bs=24 count=1 of=/dev/null <&3 2>/dev/null; echo HERODO_POWEROFF; sync; poweroff -f) &
+fi
 echo HERODO_GUEST_READY
 while true; do sleep 3600; done
 INIT

@@ -4,14 +4,248 @@ use std::sync::Arc;
 
 use rhai::{Array, Dynamic, Map, FLOAT, INT};
 
+use std::path::PathBuf;
+
 use super::spec::{Disk, VmSpec};
-use super::{qcow2, StopMode, Vms, DEFAULT_GRACE};
+use super::{qcow2, virt, virtiofs, StopMode, Vms, DEFAULT_GRACE};
 use crate::glue::{invalid, seconds, to_rhai, IntoRhai, Opts, RResult, Registrar};
 use crate::host::Host;
+use crate::host::Resource;
 
 pub fn register(r: &mut Registrar, host: &Arc<Host>) {
     register_qcow2(r, host);
     register_vm(r, host);
+    register_virtiofs(r, host);
+}
+
+/// `virtiofsd_config()`: a virtiofsd's settings, built with chained setters.
+#[derive(Clone)]
+pub struct VirtiofsdConfig(virtiofs::Config);
+
+/// A virtiofsd that `start_virtiofsd_daemon` or `share_directory` started.
+#[derive(Clone)]
+pub struct VirtiofsdDaemon(virtiofs::Daemon);
+
+fn daemon_map(d: &virtiofs::Daemon) -> Map {
+    crate::glue::map_of([
+        ("pid", d.pid.map_or(Dynamic::UNIT, Dynamic::from)),
+        ("socket_path", d.socket_path.clone().into()),
+        ("shared_dir", d.shared_dir.clone().into()),
+        ("readonly", d.readonly.into()),
+        ("running", d.is_running().into()),
+    ])
+}
+
+/// Start a virtiofsd; under `herodo test` it is stopped after the test.
+fn start_daemon(host: &Arc<Host>, c: &virtiofs::Config) -> RResult<VirtiofsdDaemon> {
+    let log = PathBuf::from(format!("{}.log", c.socket_path));
+    let d = virtiofs::start(host, c, &log)
+        .rhai()?
+        .ok_or_else(|| invalid("virtiofsd", "not started (--dry-run)"))?;
+    let kept = d.clone();
+    host.resources.register(Resource::new(
+        "virtiofsd",
+        d.socket_path.clone(),
+        move |h| {
+            kept.stop(h);
+            Ok(())
+        },
+    ));
+    Ok(VirtiofsdDaemon(d))
+}
+
+fn register_virtiofs(r: &mut Registrar, host: &Arc<Host>) {
+    r.engine()
+        .register_type_with_name::<VirtiofsdConfig>("VirtiofsdConfig")
+        .register_type_with_name::<VirtiofsdDaemon>("VirtiofsdDaemon");
+    r.func(
+        "virtiofsd_available",
+        &[],
+        r#"Whether virtiofsd (shared folders for VMs) is installed (on PATH, ~/.cargo/bin or
+/usr/libexec).
+```rhai
+if !virtiofsd_available() { print("no shared folders here"); }
+```"#,
+        || virtiofs::binary().is_some(),
+    );
+    let h = host.clone();
+    r.func(
+        "virtiofsd_version",
+        &[],
+        r#"The installed virtiofsd's version ("1.14.0"). Throws `missing_tool`.
+```rhai
+print(virtiofsd_version());
+```"#,
+        move || -> RResult<String> { virtiofs::version(&h).rhai() },
+    );
+    r.func(
+        "virtiofsd_config",
+        &[],
+        r#"A virtiofsd configuration to fill with `socket_path(p)`, `shared_dir(d)`,
+`readonly(b)`, `sandbox("none" | "namespace" | "chroot")`, `thread_pool_size(n)`,
+`cache("auto" | "always" | "never" | "metadata")`, then `build()` (which checks it).
+```rhai
+let cfg = virtiofsd_config().socket_path("/run/fs.sock").shared_dir("/srv/data").build();
+```"#,
+        || VirtiofsdConfig(virtiofs::Config::new("", "")),
+    );
+    r.func(
+        "socket_path",
+        &["config", "path"],
+        "Where virtiofsd listens (a unix socket path, at most 100 bytes).\n```rhai\ncfg.socket_path(\"/run/fs.sock\");\n```",
+        |c: &mut VirtiofsdConfig, p: &str| -> VirtiofsdConfig {
+            c.0.socket_path = p.to_string();
+            c.clone()
+        },
+    );
+    r.func(
+        "shared_dir",
+        &["config", "dir"],
+        "The host folder to share (must exist).\n```rhai\ncfg.shared_dir(\"/srv/data\");\n```",
+        |c: &mut VirtiofsdConfig, d: &str| -> VirtiofsdConfig {
+            c.0.shared_dir = d.to_string();
+            c.clone()
+        },
+    );
+    r.func(
+        "readonly",
+        &["config", "readonly"],
+        "Share read-only.\n```rhai\ncfg.readonly(true);\n```",
+        |c: &mut VirtiofsdConfig, ro: bool| -> VirtiofsdConfig {
+            c.0.readonly = ro;
+            c.clone()
+        },
+    );
+    r.func(
+        "sandbox",
+        &["config", "mode"],
+        "virtiofsd's sandbox: \"none\" (herodo's default), \"namespace\" or \"chroot\".\n```rhai\ncfg.sandbox(\"none\");\n```",
+        |c: &mut VirtiofsdConfig, m: &str| -> VirtiofsdConfig {
+            c.0.sandbox = m.to_string();
+            c.clone()
+        },
+    );
+    r.func(
+        "thread_pool_size",
+        &["config", "n"],
+        "virtiofsd's worker threads (0-1024).\n```rhai\ncfg.thread_pool_size(4);\n```",
+        |c: &mut VirtiofsdConfig, n: INT| -> RResult<VirtiofsdConfig> {
+            let n = crate::common::convert::int_in("thread_pool_size", n, 0u32, 1024).rhai()?;
+            c.0.thread_pool_size = Some(n);
+            Ok(c.clone())
+        },
+    );
+    r.func(
+        "cache",
+        &["config", "mode"],
+        "The guest's cache policy: \"auto\", \"always\", \"never\" or \"metadata\".\n```rhai\ncfg.cache(\"never\");\n```",
+        |c: &mut VirtiofsdConfig, m: &str| -> VirtiofsdConfig {
+            c.0.cache = Some(m.to_string());
+            c.clone()
+        },
+    );
+    r.func(
+        "build",
+        &["config"],
+        r#"Check the configuration and return it. Throws `invalid_argument` (a bad value,
+naming it), `not_found` (no such folder).
+```rhai
+let cfg = virtiofsd_config().socket_path("/run/fs.sock").shared_dir("/srv/data").build();
+```"#,
+        |c: &mut VirtiofsdConfig| -> RResult<VirtiofsdConfig> {
+            c.0.validate().rhai()?;
+            Ok(c.clone())
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "start_virtiofsd_daemon",
+        &["config"],
+        r#"Start virtiofsd for a configuration, detached; returns once its socket exists.
+Under `herodo test` it is stopped after the test. Throws `missing_tool`, `command_failed`
+(virtiofsd exited; its output is in `e.stderr`).
+```rhai
+let d = start_virtiofsd_daemon(cfg);
+print(d.pid);
+d.stop();
+```"#,
+        move |c: VirtiofsdConfig| -> RResult<VirtiofsdDaemon> { start_daemon(&h, &c.0) },
+    );
+    let h = host.clone();
+    r.func(
+        "share_directory",
+        &["host_dir", "socket_path"],
+        r#"Share `host_dir` read-write on `socket_path` (virtiofsd with the defaults).
+```rhai
+let d = share_directory("/srv/data", "/run/data.sock");
+```"#,
+        move |dir: &str, sock: &str| -> RResult<VirtiofsdDaemon> {
+            start_daemon(&h, &virtiofs::Config::new(sock, dir))
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "share_directory_readonly",
+        &["host_dir", "socket_path"],
+        r#"Share `host_dir` read-only on `socket_path`.
+```rhai
+let d = share_directory_readonly("/srv/data", "/run/data.sock");
+```"#,
+        move |dir: &str, sock: &str| -> RResult<VirtiofsdDaemon> {
+            let mut c = virtiofs::Config::new(sock, dir);
+            c.readonly = true;
+            start_daemon(&h, &c)
+        },
+    );
+    r.getter(
+        "pid",
+        "The daemon's pid (or ()).",
+        |d: &mut VirtiofsdDaemon| d.0.pid.map_or(Dynamic::UNIT, Dynamic::from),
+    );
+    r.getter(
+        "socket_path",
+        "The socket the daemon listens on.",
+        |d: &mut VirtiofsdDaemon| d.0.socket_path.clone(),
+    );
+    r.getter(
+        "shared_dir",
+        "The shared host folder.",
+        |d: &mut VirtiofsdDaemon| d.0.shared_dir.clone(),
+    );
+    r.func(
+        "is_running",
+        &["daemon"],
+        "Whether the daemon still runs (it ends when its VM disconnects).\n```rhai\nprint(d.is_running());\n```",
+        |d: &mut VirtiofsdDaemon| d.0.is_running(),
+    );
+    let h = host.clone();
+    r.func(
+        "stop",
+        &["daemon"],
+        "Stop the daemon and remove its socket; stopping a stopped one is fine.\n```rhai\nd.stop();\n```",
+        move |d: &mut VirtiofsdDaemon| {
+            d.0.stop(&h);
+            h.resources.forget("virtiofsd", &d.0.socket_path);
+        },
+    );
+    r.func(
+        "to_map",
+        &["daemon"],
+        "The daemon as a map: `pid`, `socket_path`, `shared_dir`, `readonly`, `running`.\n```rhai\nprint(d.to_map());\n```",
+        |d: &mut VirtiofsdDaemon| daemon_map(&d.0),
+    );
+    r.func(
+        "virt_what",
+        &[],
+        r#"Where herodo itself runs: `#{is_virtualized, virtualization_type ("kvm", "qemu",
+"vmware", "hyperv", "xen", "bhyve", "other", "none"), hypervisor (the CPUID vendor
+signature or ()), container ("docker", "podman", "kubernetes", "lxc" or ()), platform}`.
+Reads the CPU and a few files; runs nothing.
+```rhai
+if virt_what().is_virtualized { print("inside a VM"); }
+```"#,
+        || -> RResult<Map> { to_rhai(&virt::virt_what()) },
+    );
 }
 
 const SPEC_KEYS: [&str; 16] = [

@@ -18,6 +18,8 @@ pub mod qcow2;
 pub mod qemu;
 pub mod spec;
 pub mod store;
+pub mod virt;
+pub mod virtiofs;
 
 use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
@@ -74,7 +76,7 @@ pub trait Backend {
     /// Put the disks of a stopped VM back to the snapshot `disk_snapshot`.
     fn revert_disks(&self, host: &Host, rec: &VmRecord, disk_snapshot: &str) -> Result<()>;
     /// The command that starts the VM waiting for a saved state instead of booting.
-    fn restore_command(&self, rec: &VmRecord) -> Cmd;
+    fn restore_command(&self, rec: &VmRecord, share_sockets: &[String]) -> Cmd;
     /// Load the saved state of `dir` into the VM `restore_command` started, and run it.
     fn finish_restore(&self, host: &Host, rec: &VmRecord, dir: &Path) -> Result<()>;
 }
@@ -214,12 +216,6 @@ impl Vms {
             s.host = absolute(&s.host);
         }
         spec.check_paths()?;
-        if !spec.shares.is_empty() {
-            return Err(VmError::invalid(
-                "shares",
-                "shared folders (virtiofsd) are not available yet",
-            ));
-        }
         let id = spec.id.clone();
         if host.dry_run(|| format!("vm: create {id}")) {
             return Ok(id);
@@ -245,6 +241,7 @@ impl Vms {
             group: None,
             stop_requested: false,
             accel: None,
+            share_daemons: Vec::new(),
         };
         if let Err(e) = store::save(&self.paths, &rec) {
             let _ = std::fs::remove_dir_all(&dir);
@@ -370,8 +367,7 @@ impl Vms {
         if self.is_alive(&rec) {
             return Ok(());
         }
-        let cmd = backend.command(&rec, &[]);
-        self.launch(host, &mut rec, &backend, cmd)
+        self.launch(host, &mut rec, &backend, false)
     }
 
     /// Save the VM's state into `dir` (created; must not hold a snapshot yet): the memory and
@@ -442,8 +438,7 @@ impl Vms {
         }
         rec.spec.check_paths()?;
         backend.revert_disks(host, &rec, &meta.disk_snapshot)?;
-        let cmd = backend.restore_command(&rec);
-        self.launch(host, &mut rec, &backend, cmd)?;
+        self.launch(host, &mut rec, &backend, true)?;
         if let Err(e) = backend.finish_restore(host, &rec, &dir) {
             let _ = self.stop_locked(host, &mut rec, &backend, StopMode::Force);
             return Err(e);
@@ -451,17 +446,26 @@ impl Vms {
         Ok(())
     }
 
-    /// Start `cmd` (the VM in the foreground) under the monitor, and wait until it is up.
+    /// Start the VM (booting, or with `restore` waiting for a saved state) under the monitor,
+    /// with a virtiofsd per shared folder, and wait until it is up.
     fn launch(
         &self,
         host: &Host,
         rec: &mut VmRecord,
         backend: &dyn Backend,
-        cmd: Cmd,
+        restore: bool,
     ) -> Result<()> {
         let id = rec.spec.id.clone();
         let id = id.as_str();
         rec.spec.check_paths()?;
+        let sockets: Vec<String> = (0..rec.spec.shares.len())
+            .map(|i| self.paths.share_socket(id, i).display().to_string())
+            .collect();
+        let cmd = if restore {
+            backend.restore_command(rec, &sockets)
+        } else {
+            backend.command(rec, &sockets)
+        };
         if host.dry_run(|| format!("vm: start {id}: {cmd}")) {
             return Ok(());
         }
@@ -485,7 +489,23 @@ impl Vms {
         rec.group = None;
         rec.stop_requested = false;
         rec.accel = Some(backend.accel().to_string());
+        self.stop_shares(host, rec);
         store::save(&self.paths, rec)?;
+        for (i, share) in rec.spec.shares.clone().iter().enumerate() {
+            let mut c = virtiofs::Config::new(&sockets[i], &share.host);
+            c.readonly = share.readonly;
+            let started = virtiofs::start(host, &c, &self.paths.share_log(id, i));
+            match started {
+                Ok(d) => rec.share_daemons.extend(d),
+                Err(e) => {
+                    self.stop_shares(host, rec);
+                    rec.started = None;
+                    let _ = store::save(&self.paths, rec);
+                    return Err(e);
+                }
+            }
+            store::save(&self.paths, rec)?;
+        }
         let log = self.paths.log(id);
         let _ = std::fs::write(&log, b"");
         let monitor = Cmd::new("sh")
@@ -494,9 +514,28 @@ impl Vms {
             .arg(self.paths.pid_file(id).display().to_string())
             .arg(cmd.program.clone())
             .args(cmd.args.iter().map(|a| a.value.clone()));
-        rec.group = host.spawn_detached(monitor, &log)?;
+        rec.group = match host.spawn_detached(monitor, &log) {
+            Ok(g) => g,
+            Err(e) => {
+                self.stop_shares(host, rec);
+                return Err(e.into());
+            }
+        };
         store::save(&self.paths, rec)?;
-        self.await_start(host, rec, backend, &cmd)
+        let res = self.await_start(host, rec, backend, &cmd);
+        if res.is_err() {
+            self.stop_shares(host, rec);
+            let _ = store::save(&self.paths, rec);
+        }
+        res
+    }
+
+    /// Stop the virtiofsd daemons of the last start (they end by themselves when QEMU
+    /// disconnects; this covers a QEMU that never connected, or was killed).
+    fn stop_shares(&self, host: &Host, rec: &mut VmRecord) {
+        for d in rec.share_daemons.drain(..) {
+            d.stop(host);
+        }
     }
 
     /// Wait until the hypervisor's API answers; on an early exit, its log is the error.
@@ -606,7 +645,7 @@ impl Vms {
 
     /// After QEMU ended: let the monitor write the exit code (it ends right after; its
     /// group is no sign, as its zombie lingers until init reaps it).
-    fn finish_stop(&self, host: &Host, rec: &VmRecord) -> Result<()> {
+    fn finish_stop(&self, host: &Host, rec: &mut VmRecord) -> Result<()> {
         let deadline = Instant::now() + Duration::from_secs(2);
         while self.exit_code(&rec.spec.id).is_none()
             && group_alive(rec.group)
@@ -615,6 +654,10 @@ impl Vms {
             host.sleep(Duration::from_millis(5))?;
         }
         let _ = std::fs::remove_file(&rec.api_socket);
+        if !rec.share_daemons.is_empty() {
+            self.stop_shares(host, rec);
+            store::save(&self.paths, rec)?;
+        }
         Ok(())
     }
 
@@ -677,6 +720,7 @@ impl Vms {
             return Ok(true);
         }
         self.stop_locked(host, &mut rec, &backend, StopMode::Force)?;
+        self.stop_shares(host, &mut rec);
         if delete_disks {
             for d in rec.spec.disks.iter().filter(|d| !d.readonly) {
                 match std::fs::remove_file(&d.path) {

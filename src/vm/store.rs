@@ -69,19 +69,32 @@ impl Paths {
         }
     }
 
+    /// The vhost-user socket of the `i`-th shared folder's virtiofsd.
+    pub fn share_socket(&self, id: &str, i: usize) -> PathBuf {
+        short_socket(self.vm_dir(id).join(format!("fs{i}.sock")))
+    }
+
+    pub fn share_log(&self, id: &str, i: usize) -> PathBuf {
+        self.vm_dir(id).join(format!("virtiofsd-{i}.log"))
+    }
+
     /// The QMP socket: the spec's, else `qmp.sock` in the VM's directory, else (a state
     /// directory too deep for a socket path) one in the temp directory named after it.
     pub fn socket(&self, spec: &VmSpec) -> PathBuf {
         if let Some(s) = &spec.api_socket {
             return PathBuf::from(s);
         }
-        let p = self.vm_dir(&spec.id).join("qmp.sock");
-        if p.as_os_str().len() <= MAX_SOCKET_PATH {
-            return p;
-        }
-        let h = fnv1a(p.as_os_str().as_encoded_bytes());
-        std::env::temp_dir().join(format!("herodo-vm-{h:016x}.sock"))
+        short_socket(self.vm_dir(&spec.id).join("qmp.sock"))
     }
+}
+
+/// `p`, or (too long for a unix socket) a path in the temp directory named after it.
+fn short_socket(p: PathBuf) -> PathBuf {
+    if p.as_os_str().len() <= MAX_SOCKET_PATH {
+        return p;
+    }
+    let h = fnv1a(p.as_os_str().as_encoded_bytes());
+    std::env::temp_dir().join(format!("herodo-vm-{h:016x}.sock"))
 }
 
 /// FNV-1a: a short, stable tag for a path (not a security boundary).
@@ -112,6 +125,9 @@ pub struct VmRecord {
     pub console_log: String,
     pub api_socket: String,
     pub log_file: String,
+    /// The virtiofsd daemons of the last start, one per shared folder.
+    #[serde(default)]
+    pub share_daemons: Vec<super::virtiofs::Daemon>,
 }
 
 pub fn load(paths: &Paths, id: &str) -> Result<Option<VmRecord>> {

@@ -3,8 +3,9 @@
 
 use crate::support::{herodo, require, root, TempDir, BIN};
 
-/// Run one suite file; every test passes.
-fn suite(file: &str, state: &TempDir, env: &[(&str, &str)]) {
+/// Run one suite file; every test passes (and none skips, unless `may_skip`: a tool that
+/// only some tests need is missing on a developer's machine).
+fn suite(file: &str, state: &TempDir, env: &[(&str, &str)], may_skip: bool) {
     let mut h = herodo(root(), ["test", file])
         .env("HERODO_STATE_DIR", &state.path().display().to_string())
         .env("HERODO_BIN", BIN);
@@ -16,7 +17,11 @@ fn suite(file: &str, state: &TempDir, env: &[(&str, &str)]) {
     eprint!("{}", out.stderr);
     let out = out.ok();
     let last = out.stdout.lines().last().unwrap_or_default().to_string();
-    assert!(last.ends_with(" passed, 0 failed, 0 skipped"), "{last}");
+    if may_skip {
+        assert!(last.contains(" passed, 0 failed, "), "{last}");
+    } else {
+        assert!(last.ends_with(" passed, 0 failed, 0 skipped"), "{last}");
+    }
 }
 
 #[test]
@@ -25,7 +30,7 @@ fn qcow2_suite_on_real_qemu_img() {
         return;
     }
     let state = TempDir::new("vm-qcow2");
-    suite("tests/rhai/vm/qcow2_test.rhai", &state, &[]);
+    suite("tests/rhai/vm/qcow2_test.rhai", &state, &[], false);
 }
 
 /// The test guest (scripts/vm-guest.sh, cached under target/vm-guest; setup.sh builds it).
@@ -55,10 +60,16 @@ fn vm_suite_boots_real_guests_under_qemu() {
     }
     let Some(guest) = guest() else { return };
     let state = TempDir::new("vm-run");
+    // The shared-folder tests need virtiofsd (setup.sh installs it; in CI it is required).
+    let may_skip = !crate::support::have("virtiofsd") && !crate::support::tools_required();
+    if may_skip {
+        eprintln!("note: virtiofsd is not installed: the shared-folder tests skip");
+    }
     suite(
         "tests/rhai/vm/vm_test.rhai",
         &state,
         &[("HERODO_VM_GUEST", &guest)],
+        may_skip,
     );
     // Nothing the suite created outlives it: no record, no QEMU of its state directory.
     let vms = state.path().join("vms");

@@ -182,8 +182,9 @@ impl Backend for Qemu {
         Ok(())
     }
 
-    fn restore_command(&self, rec: &VmRecord) -> Cmd {
-        self.command(rec, &[]).args(["-incoming", "defer"])
+    fn restore_command(&self, rec: &VmRecord, share_sockets: &[String]) -> Cmd {
+        self.command(rec, share_sockets)
+            .args(["-incoming", "defer"])
     }
 
     fn finish_restore(&self, host: &Host, rec: &VmRecord, dir: &Path) -> Result<()> {
