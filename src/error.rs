@@ -44,6 +44,8 @@ pub mod kind {
     pub const BAD_STATE: &str = "bad_state";
     /// QEMU's monitor protocol failed or refused a command.
     pub const QMP: &str = "qmp";
+    /// A download whose SHA-256 is not the one asked for.
+    pub const CHECKSUM_MISMATCH: &str = "checksum_mismatch";
     // Tests.
     pub const ASSERTION: &str = "assertion";
     pub const MISSING_TOOL: &str = "missing_tool";

@@ -7,7 +7,7 @@ use rhai::{Array, Dynamic, Map, FLOAT, INT};
 use std::path::PathBuf;
 
 use super::spec::{Disk, VmSpec};
-use super::{qcow2, virt, virtiofs, StopMode, Vms, DEFAULT_GRACE};
+use super::{base, qcow2, virt, virtiofs, StopMode, Vms, DEFAULT_GRACE};
 use crate::glue::{invalid, seconds, to_rhai, IntoRhai, Opts, RResult, Registrar};
 use crate::host::Host;
 use crate::host::Resource;
@@ -618,6 +618,55 @@ print(vm_console_log("web"));
 }
 
 fn register_qcow2(r: &mut Registrar, host: &Arc<Host>) {
+    let h = host.clone();
+    r.func(
+        "qcow2_build_base",
+        &["options"],
+        r#"Build a base image from the network: download `url` (a progress line on a terminal;
+a partial `DEST.part` from an interrupted run is resumed where the server allows ranges,
+else the download starts over), verify `sha256`, convert to qcow2 at `dest`, grow it to
+`size_gb` (optional) and take the internal snapshot "base". Returns `#{base_image_path,
+snapshot, url, resized_to_gb}`. Only a verified, finished image takes the name `dest`.
+Throws `checksum_mismatch` (the download is deleted), `already_exists` (`dest` exists),
+`invalid_argument`, `io` (the download failed; its `.part` stays for the next run).
+```rhai
+let b = qcow2_build_base(#{url: "http://127.0.0.1:8000/debian.qcow2",
+    sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    dest: "/var/lib/vms/debian.qcow2", size_gb: 20});
+```"#,
+        move |m: Map| -> RResult<Map> {
+            let o = Opts::new(
+                "qcow2_build_base",
+                &m,
+                &["url", "sha256", "dest", "size_gb"],
+            )?;
+            let need = |k: &str| -> RResult<String> {
+                o.string(k)?.ok_or_else(|| invalid(k, "is required"))
+            };
+            let req = base::BaseRequest {
+                url: need("url")?,
+                sha256: need("sha256")?,
+                dest: need("dest")?,
+                size_gb: int(&m, "size_gb")?,
+            };
+            to_rhai(&base::build(&h, &req).rhai()?)
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "qcow2_build_ubuntu_24_04_base",
+        &["dest_dir", "size_gb"],
+        r#"Ubuntu 24.04's cloud image as a base image `DEST_DIR/ubuntu-24.04-base.qcow2` (see
+`qcow2_build_base`; the checksum comes from Ubuntu's SHA256SUMS). Needs access to
+cloud-images.ubuntu.com.
+```rhai
+let b = qcow2_build_ubuntu_24_04_base("/var/lib/vms", 20);
+print(b.base_image_path);
+```"#,
+        move |dir: &str, size_gb: INT| -> RResult<Map> {
+            to_rhai(&base::build_ubuntu_24_04(&h, dir, size_gb).rhai()?)
+        },
+    );
     let h = host.clone();
     r.func(
         "qcow2_create",

@@ -43,6 +43,12 @@ pub enum VmError {
     },
     #[error("{tool} is not installed ({hint})")]
     MissingTool { tool: String, hint: String },
+    #[error("{url}: the download's sha256 is {got}, not {expected}")]
+    ChecksumMismatch {
+        url: String,
+        expected: String,
+        got: String,
+    },
     #[error("qmp ({socket}): {reason}")]
     Qmp { socket: String, reason: String },
     #[error("cannot read {what}: {reason}")]
@@ -137,6 +143,9 @@ impl Classify for VmError {
                 ErrorInfo::new(kind::MISSING_TOOL, message).field("program", tool)
             }
             VmError::Qmp { .. } => ErrorInfo::new(kind::QMP, message),
+            VmError::ChecksumMismatch { url, .. } => {
+                ErrorInfo::new(kind::CHECKSUM_MISMATCH, message).field("url", url)
+            }
             VmError::Parse { .. } => ErrorInfo::new(kind::PARSE, message),
             VmError::Exec(e) => e.info(),
             VmError::Host(e) => e.info(),

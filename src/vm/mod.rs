@@ -12,6 +12,7 @@
 //! one VM holds its lock, so two herodo processes never interleave on a record. Plain Rust;
 //! `bindings.rs` is the Rhai layer.
 
+pub mod base;
 pub mod bindings;
 pub mod error;
 pub mod qcow2;

@@ -24,13 +24,81 @@ fn suite(file: &str, state: &TempDir, env: &[(&str, &str)], may_skip: bool) {
     }
 }
 
+/// A small HTTP server for the download tests: files from its directory; `/norange/F` ignores
+/// Range headers (200, the whole file), `/cut/F` announces the whole file and sends half; each
+/// request is logged as `PATH RANGE` to `requests.log`.
+const HTTP_SERVER: &str = r#"
+import http.server, os, sys
+root = sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        rng = self.headers.get("Range") or "-"
+        with open(os.path.join(root, "requests.log"), "a") as f:
+            f.write(self.path + " " + rng + "\n")
+        mode, name = "plain", self.path.lstrip("/")
+        for m in ("norange", "cut"):
+            if name.startswith(m + "/"):
+                mode, name = m, name[len(m) + 1:]
+        p = os.path.join(root, name)
+        if "/" in name or not os.path.isfile(p):
+            self.send_error(404); return
+        data = open(p, "rb").read()
+        start = 0
+        if mode != "norange" and rng.startswith("bytes="):
+            start = int(rng[6:].split("-")[0])
+            if start >= len(data):
+                self.send_response(416); self.end_headers(); return
+            self.send_response(206)
+            self.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))
+        else:
+            self.send_response(200)
+        body = data[start:]
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[: len(body) // 2] if mode == "cut" else body)
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"#;
+
 #[test]
 fn qcow2_suite_on_real_qemu_img() {
-    if !require(&["qemu-img", "qemu-nbd"]) {
+    if !require(&["qemu-img", "qemu-nbd", "python3", "sha256sum"]) {
         return;
     }
     let state = TempDir::new("vm-qcow2");
-    suite("tests/rhai/vm/qcow2_test.rhai", &state, &[], false);
+    let dir = TempDir::new("vm-http");
+    let script = dir.write("server.py", HTTP_SERVER);
+    let files = dir.path().join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    let port = crate::support::free_port();
+    let child = std::process::Command::new("python3")
+        .args([
+            &script.display().to_string(),
+            &port.to_string(),
+            &files.display().to_string(),
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _server = crate::support::Daemon {
+        child,
+        _dir: TempDir::new("vm-http-daemon"),
+        name: "http server",
+    };
+    crate::support::wait_until("the HTTP server", std::time::Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    suite(
+        "tests/rhai/vm/qcow2_test.rhai",
+        &state,
+        &[
+            ("HERODO_TEST_HTTP", &format!("http://127.0.0.1:{port}")),
+            ("HERODO_TEST_HTTP_DIR", &files.display().to_string()),
+        ],
+        false,
+    );
 }
 
 /// The test guest (scripts/vm-guest.sh, cached under target/vm-guest; setup.sh builds it).
