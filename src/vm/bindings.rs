@@ -524,7 +524,8 @@ vm_delete("web", true);
         "vm_info",
         &["id"],
         r#"`#{id, spec, runtime}`: the spec as created (paths absolute) and `runtime: #{status,
-pid, console_log, log_file, api_socket, accel, created, started, exit_code}`. `status` is
+pid, console_log, log_file, api_socket, accel, created, started, exit_code, shares}` (`shares`:
+`#{tag, host, pid, running}` per shared folder's virtiofsd). `status` is
 "created", "running", "paused", "stopped" (asked to stop, or the guest powered off) or
 "crashed" (QEMU died otherwise, for example killed). Throws `no_such_vm`.
 ```rhai

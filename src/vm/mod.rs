@@ -116,6 +116,17 @@ pub struct Runtime {
     pub created: i64,
     pub started: Option<i64>,
     pub exit_code: Option<i64>,
+    /// The shared folders' virtiofsd daemons of the last start.
+    pub shares: Vec<ShareState>,
+}
+
+/// A shared folder's daemon as `vm_info` shows it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ShareState {
+    pub tag: String,
+    pub host: String,
+    pub pid: Option<i64>,
+    pub running: bool,
 }
 
 /// What `vm_info` returns.
@@ -330,6 +341,18 @@ impl Vms {
         } else {
             None
         };
+        let shares = rec
+            .spec
+            .shares
+            .iter()
+            .zip(&rec.share_daemons)
+            .map(|(s, d)| ShareState {
+                tag: s.tag.clone(),
+                host: s.host.clone(),
+                pid: d.pid,
+                running: d.is_running(),
+            })
+            .collect();
         VmInfo {
             id: rec.spec.id.clone(),
             runtime: Runtime {
@@ -342,6 +365,7 @@ impl Vms {
                 created: rec.created,
                 started: rec.started,
                 exit_code,
+                shares,
             },
             spec: rec.spec,
         }

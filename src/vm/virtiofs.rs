@@ -198,7 +198,11 @@ pub fn start(host: &Host, c: &Config, log: &Path) -> Result<Option<Daemon>> {
 }
 
 impl Daemon {
+    /// Whether virtiofsd runs: its pid is a live process (not a zombie waiting for init).
     pub fn is_running(&self) -> bool {
+        if let Some(pid) = self.pid {
+            return crate::common::procstat::read(pid).is_some_and(|s| s.state != 'Z');
+        }
         let Ok(g) = libc::pid_t::try_from(self.group) else {
             return false;
         };

@@ -87,9 +87,11 @@ fn qcow2_suite_on_real_qemu_img() {
         _dir: TempDir::new("vm-http-daemon"),
         name: "http server",
     };
-    crate::support::wait_until("the HTTP server", std::time::Duration::from_secs(20), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
+    crate::support::wait_until(
+        "the HTTP server",
+        std::time::Duration::from_secs(20),
+        || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+    );
     suite(
         "tests/rhai/vm/qcow2_test.rhai",
         &state,
@@ -259,4 +261,61 @@ fn test_vms_are_cleaned_after_ctrl_c_and_reaped_after_kill_9() {
         .env("HERODO_STATE_DIR", &state_s)
         .run()
         .ok();
+}
+
+/// herodo killed (-9) while `vm_start` waits for QEMU: the next herodo sees the VM running
+/// (from the pid the monitor wrote), and `vm_delete` removes QEMU, the record and the socket.
+#[test]
+fn a_vm_start_cut_short_by_kill_9_is_still_seen_and_deleted() {
+    if !require(&["qemu-system-x86_64"]) {
+        return;
+    }
+    let Some(guest) = guest() else { return };
+    let state = TempDir::new("vm-cut");
+    let state_s = state.path().display().to_string();
+    let script = format!(
+        r#"vm_create(#{{id: "hd-cut", kernel_path: "{guest}/vmlinuz", initramfs_path: "{guest}/initrd.img", memory_mb: 128}});
+vm_start("hd-cut"); sleep(60);"#
+    );
+    let mut child = std::process::Command::new(BIN)
+        .args(["-e", &script])
+        .env("HERODO_STATE_DIR", &state_s)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // As soon as the record names the monitor's process group, QEMU is on its way.
+    let record = state.path().join("vms/hd-cut/vm.json");
+    crate::support::wait_until(
+        "the start to begin",
+        std::time::Duration::from_secs(30),
+        || {
+            std::fs::read_to_string(&record)
+                .is_ok_and(|t| t.contains("\"group\": ") && !t.contains("\"group\": null"))
+        },
+    );
+    // SAFETY: signalling our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGKILL);
+    }
+    child.wait().unwrap();
+    let out = herodo(
+        root(),
+        ["-e", r#"print(vm_info("hd-cut").runtime.status);"#],
+    )
+    .env("HERODO_STATE_DIR", &state_s)
+    .run()
+    .ok();
+    assert_eq!(out.stdout.trim(), "running");
+    assert!(
+        qemu_of(state.path()),
+        "QEMU should run on after herodo died"
+    );
+    herodo(root(), ["-e", r#"assert_true(vm_delete("hd-cut"));"#])
+        .env("HERODO_STATE_DIR", &state_s)
+        .run()
+        .ok();
+    assert!(!qemu_of(state.path()), "vm_delete left QEMU running");
+    assert!(!state.path().join("vms/hd-cut").exists());
 }
