@@ -648,7 +648,10 @@ impl Vms {
         backend: &dyn Backend,
         mode: StopMode,
     ) -> Result<()> {
-        if !self.is_alive(rec) && !group_alive(rec.group) {
+        // Nothing runs: QEMU is gone and its monitor has recorded the end (or is gone too;
+        // its zombie may linger in the group until init reaps it).
+        let ended = self.exit_code(&rec.spec.id).is_some() || !group_alive(rec.group);
+        if !self.is_alive(rec) && ended {
             return Ok(());
         }
         if host.dry_run(|| format!("vm: stop {}", rec.spec.id)) {
