@@ -14,21 +14,23 @@
 
 pub mod base;
 pub mod bindings;
+mod console;
 pub mod error;
 pub mod qcow2;
 pub mod qemu;
+mod snapshot;
 pub mod spec;
 pub mod store;
 pub mod virt;
 pub mod virtiofs;
 
-use std::io::{Read, Seek};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 pub use error::{Result, VmError};
+pub use snapshot::SnapshotMeta;
 
 use crate::common::flock::FileLock;
 use crate::common::time::timestamp;
@@ -48,9 +50,6 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(30);
 /// After `quit`, how long until the process is killed.
 const QUIT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Console lines longer than this are matched by their last part only (memory stays flat
-/// while following a console that never prints a newline).
-const MAX_LINE: usize = 64 * 1024;
 
 /// What a hypervisor does for the manager. The manager owns processes, records and locks; a
 /// backend knows its command line and its API.
@@ -81,18 +80,6 @@ pub trait Backend {
     /// Load the saved state of `dir` into the VM `restore_command` started, and run it.
     fn finish_restore(&self, host: &Host, rec: &VmRecord, dir: &Path) -> Result<()>;
 }
-
-/// What `vm_snapshot` writes beside the memory image (`snapshot.json`).
-#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
-pub struct SnapshotMeta {
-    pub vm_id: String,
-    /// The name of the internal snapshot taken of each writable qcow2 disk.
-    pub disk_snapshot: String,
-    pub disks: Vec<String>,
-    pub created: i64,
-}
-
-const SNAPSHOT_META: &str = "snapshot.json";
 
 /// How `vm_stop` ends a VM.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -395,82 +382,6 @@ impl Vms {
         self.launch(host, &mut rec, &backend, false)
     }
 
-    /// Save the VM's state into `dir` (created; must not hold a snapshot yet): the memory and
-    /// device state, and an internal snapshot of each writable qcow2 disk. A running VM
-    /// pauses meanwhile and then goes on; a paused one stays paused.
-    pub fn snapshot(&self, host: &Host, id: &str, dir: &str) -> Result<()> {
-        qcow2::check_path("dir", dir)?;
-        let _lock = self.lock(host, id)?;
-        let (rec, backend) = self.running_record(id, "vm_snapshot", "running or paused")?;
-        let dir = PathBuf::from(absolute(dir));
-        if dir.join(SNAPSHOT_META).exists() || dir.join(qemu::MEMORY_FILE).exists() {
-            return Err(VmError::AlreadyExists {
-                path: dir.display().to_string(),
-            });
-        }
-        if host.dry_run(|| format!("vm: snapshot {id} into {}", dir.display())) {
-            return Ok(());
-        }
-        std::fs::create_dir_all(&dir).map_err(|e| VmError::io("create", &dir, e))?;
-        let meta = SnapshotMeta {
-            vm_id: id.to_string(),
-            disk_snapshot: format!("herodo-{}", crate::common::time::timestamp_ms()),
-            disks: rec.spec.disks.iter().map(|d| d.path.clone()).collect(),
-            created: timestamp(),
-        };
-        if let Err(e) = backend.snapshot(host, &rec, &dir, &meta.disk_snapshot) {
-            let _ = std::fs::remove_file(dir.join(qemu::MEMORY_FILE));
-            return Err(e);
-        }
-        Ok(crate::common::state::write_json(
-            &dir.join(SNAPSHOT_META),
-            &meta,
-        )?)
-    }
-
-    /// Bring a VM that does not run back to the state `vm_snapshot` saved in `dir`: its disks
-    /// go back to their snapshot, and it runs on from where it was (no boot).
-    pub fn restore(&self, host: &Host, id: &str, dir: &str) -> Result<()> {
-        qcow2::check_path("dir", dir)?;
-        let backend = self.backend()?;
-        let _lock = self.lock(host, id)?;
-        let mut rec = self.record(id)?;
-        let status = self.status_of(&rec, &backend);
-        if matches!(status.as_str(), "running" | "paused") {
-            return Err(VmError::BadState {
-                id: id.to_string(),
-                status,
-                action: "vm_restore",
-                needs: "stopped (vm_stop it first)",
-            });
-        }
-        let dir = PathBuf::from(absolute(dir));
-        let meta: SnapshotMeta = crate::common::state::read_json(&dir.join(SNAPSHOT_META))?
-            .ok_or_else(|| VmError::missing("snapshot", dir.display().to_string()))?;
-        let disks: Vec<String> = rec.spec.disks.iter().map(|d| d.path.clone()).collect();
-        if meta.disks != disks {
-            return Err(VmError::invalid(
-                "dir",
-                format!(
-                    "the snapshot was taken of vm {} with other disks ({})",
-                    meta.vm_id,
-                    meta.disks.join(", ")
-                ),
-            ));
-        }
-        if host.dry_run(|| format!("vm: restore {id} from {}", dir.display())) {
-            return Ok(());
-        }
-        rec.spec.check_paths()?;
-        backend.revert_disks(host, &rec, &meta.disk_snapshot)?;
-        self.launch(host, &mut rec, &backend, true)?;
-        if let Err(e) = backend.finish_restore(host, &rec, &dir) {
-            let _ = self.stop_locked(host, &mut rec, &backend, StopMode::Force);
-            return Err(e);
-        }
-        Ok(())
-    }
-
     /// Start the VM (booting, or with `restore` waiting for a saved state) under the monitor,
     /// with a virtiofsd per shared folder, and wait until it is up.
     fn launch(
@@ -768,104 +679,6 @@ impl Vms {
         host.resources.forget("vm", id);
         Ok(true)
     }
-
-    /// The console output so far.
-    pub fn console_log(&self, id: &str) -> Result<String> {
-        let rec = self.record(id)?;
-        match std::fs::read(&rec.console_log) {
-            Ok(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-            Err(e) => Err(VmError::io("read", &rec.console_log, e)),
-        }
-    }
-
-    /// Follow the console from its start until a line matches `pattern` (a regex); returns
-    /// that line. Reads only what was appended since the last look; throws `timeout`, and
-    /// `bad_state` when the VM ends before the line appears.
-    pub fn wait_console(
-        &self,
-        host: &Host,
-        id: &str,
-        pattern: &str,
-        timeout: Duration,
-    ) -> Result<String> {
-        let re =
-            regex::Regex::new(pattern).map_err(|e| VmError::invalid("pattern", e.to_string()))?;
-        let rec = self.record(id)?;
-        let deadline = crate::common::convert::deadline(timeout);
-        let path = PathBuf::from(&rec.console_log);
-        let mut file: Option<std::fs::File> = None;
-        let mut line: Vec<u8> = Vec::new();
-        let mut buf = vec![0u8; 16 * 1024];
-        let mut last_check = Instant::now();
-        loop {
-            if file.is_none() {
-                file = std::fs::File::open(&path).ok();
-            }
-            let mut got = 0;
-            if let Some(f) = file.as_mut() {
-                // A restart truncates the console: start over.
-                let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-                let pos = f.stream_position().unwrap_or(0);
-                if len < pos {
-                    let _ = f.seek(std::io::SeekFrom::Start(0));
-                    line.clear();
-                }
-                got = f
-                    .read(&mut buf)
-                    .map_err(|e| VmError::io("read", &path, e))?;
-                for &b in &buf[..got] {
-                    if b == b'\n' {
-                        if let Some(m) = matched(&re, &line) {
-                            return Ok(m);
-                        }
-                        line.clear();
-                    } else {
-                        line.push(b);
-                        if line.len() > MAX_LINE {
-                            line.drain(..MAX_LINE / 2);
-                        }
-                    }
-                }
-                // A prompt without a newline matches too.
-                if got > 0 {
-                    if let Some(m) = matched(&re, &line) {
-                        return Ok(m);
-                    }
-                }
-            }
-            if got > 0 {
-                continue;
-            }
-            if last_check.elapsed() >= Duration::from_millis(250) {
-                last_check = Instant::now();
-                let rec = self.record(id)?;
-                let backend = self.backend()?;
-                let status = self.status_of(&rec, &backend);
-                if matches!(status.as_str(), "stopped" | "crashed" | "created") {
-                    return Err(VmError::BadState {
-                        id: id.to_string(),
-                        status,
-                        action: "vm_wait_console",
-                        needs: "running (it ended before the console matched)",
-                    });
-                }
-            }
-            if Instant::now() >= deadline {
-                return Err(VmError::Host(crate::error::HostError::Timeout(format!(
-                    "the console of vm {id} showed no line matching `{pattern}` within {}",
-                    crate::exec::fmt_duration(timeout)
-                ))));
-            }
-            host.sleep(Duration::from_millis(20))?;
-        }
-    }
-}
-
-fn matched(re: &regex::Regex, line: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(line);
-    let text = text.trim_end_matches('\r');
-    re.is_match(text).then(|| text.to_string())
 }
 
 /// Remove the VMs of test sessions whose herodo is gone (`herodo clean`, and the next
@@ -893,13 +706,6 @@ pub fn reap_orphans(host: &Host) -> Vec<Cleaned> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn console_lines_match_without_carriage_returns() {
-        let re = regex::Regex::new("^READY$").unwrap();
-        assert_eq!(matched(&re, b"READY\r"), Some("READY".to_string()));
-        assert_eq!(matched(&re, b"NOT READY"), None);
-    }
 
     #[test]
     fn two_creators_of_one_id_never_both_win() {
