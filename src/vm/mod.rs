@@ -283,6 +283,11 @@ impl Vms {
         self.pid_of(rec).is_some_and(|(p, s)| alive(p, s))
     }
 
+    /// Started, but the monitor has not written QEMU's pid yet.
+    fn starting(&self, rec: &VmRecord) -> bool {
+        rec.started.is_some() && self.pid_of(rec).is_none() && group_alive(rec.group)
+    }
+
     /// The status of a VM as the world shows it now.
     fn status_of(&self, rec: &VmRecord, backend: &dyn Backend) -> String {
         if rec.started.is_none() {
@@ -295,8 +300,7 @@ impl Vms {
                 Err(_) => "running".into(),
             };
         }
-        if rec.pid.is_none() && self.pid_of(rec).is_none() && group_alive(rec.group) {
-            // Still starting: the monitor has not written the pid yet.
+        if self.starting(rec) {
             return "running".into();
         }
         if rec.stop_requested {
