@@ -11,8 +11,8 @@ use super::error::{Result, VmError};
 use crate::exec::Cmd;
 use crate::host::Host;
 
-/// Where virtiofsd is looked for besides PATH (`cargo install` puts it in ~/.cargo/bin;
-/// distributions that package it use libexec).
+/// Where virtiofsd is looked for besides PATH and cargo's bin directory (`cargo install` puts
+/// it in $CARGO_HOME/bin, by default ~/.cargo/bin; distributions that package it use libexec).
 const PLACES: [&str; 3] = [
     "/usr/libexec/virtiofsd",
     "/usr/lib/qemu/virtiofsd",
@@ -26,8 +26,11 @@ pub fn binary() -> Option<PathBuf> {
     if let Some(p) = crate::exec::which("virtiofsd") {
         return Some(p);
     }
-    let cargo = dirs::home_dir().map(|h| h.join(".cargo/bin/virtiofsd"));
-    cargo
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| dirs::home_dir().map(|h| h.join(".cargo")));
+    cargo_home
+        .map(|c| c.join("bin/virtiofsd"))
         .into_iter()
         .chain(PLACES.iter().map(PathBuf::from))
         .find(|p| p.is_file())
