@@ -187,6 +187,13 @@ impl Vms {
         )?)
     }
 
+    /// Under `--dry-run`: say what an operation on `id` would do, and skip it (also for a VM
+    /// that a dry-run `vm_create` did not record).
+    fn dry(&self, host: &Host, id: &str, verb: &str, detail: &str) -> Result<bool> {
+        spec::id(id)?;
+        Ok(host.dry_run(|| format!("vm: {verb} {id}{detail}")))
+    }
+
     /// The record of `id`, or `no_such_vm`.
     pub fn record(&self, id: &str) -> Result<VmRecord> {
         spec::id(id)?;
@@ -214,11 +221,12 @@ impl Vms {
         for s in &mut spec.shares {
             s.host = absolute(&s.host);
         }
-        spec.check_paths()?;
         let id = spec.id.clone();
+        // Not the paths: an earlier dry-run step (a qcow2_create) made none of them.
         if host.dry_run(|| format!("vm: create {id}")) {
             return Ok(id);
         }
+        spec.check_paths()?;
         let _lock = self.lock(host, &id)?;
         if store::load(&self.paths, &id)?.is_some() {
             return Err(VmError::AlreadyExists {
@@ -377,6 +385,9 @@ impl Vms {
 
     /// Boot the VM; returns once its API answers. Starting a running VM does nothing.
     pub fn start(&self, host: &Host, id: &str) -> Result<()> {
+        if self.dry(host, id, "start", "")? {
+            return Ok(());
+        }
         let backend = self.backend()?;
         let _lock = self.lock(host, id)?;
         let mut rec = self.record(id)?;
@@ -406,9 +417,6 @@ impl Vms {
         } else {
             backend.command(rec, &sockets)
         };
-        if host.dry_run(|| format!("vm: start {id}: {cmd}")) {
-            return Ok(());
-        }
         if crate::exec::which(backend.program()).is_none() {
             return Err(VmError::MissingTool {
                 tool: backend.program().into(),
@@ -550,6 +558,9 @@ impl Vms {
 
     /// Stop the VM (see [`StopMode`]). Stopping a VM that does not run does nothing.
     pub fn stop(&self, host: &Host, id: &str, mode: StopMode) -> Result<()> {
+        if self.dry(host, id, "stop", "")? {
+            return Ok(());
+        }
         let backend = self.backend()?;
         let _lock = self.lock(host, id)?;
         let mut rec = self.record(id)?;
@@ -567,9 +578,6 @@ impl Vms {
         // its zombie may linger in the group until init reaps it).
         let ended = self.exit_code(&rec.spec.id).is_some() || !group_alive(rec.group);
         if !self.is_alive(rec) && ended {
-            return Ok(());
-        }
-        if host.dry_run(|| format!("vm: stop {}", rec.spec.id)) {
             return Ok(());
         }
         rec.stop_requested = true;
@@ -631,37 +639,36 @@ impl Vms {
 
     /// Freeze the guest's vCPUs (`paused`); throws `bad_state` unless it runs.
     pub fn pause(&self, host: &Host, id: &str) -> Result<()> {
-        let _lock = self.lock(host, id)?;
-        let (rec, backend) = self.running_record(id, "vm_pause", "running")?;
-        if host.dry_run(|| format!("vm: pause {id}")) {
+        if self.dry(host, id, "pause", "")? {
             return Ok(());
         }
+        let _lock = self.lock(host, id)?;
+        let (rec, backend) = self.running_record(id, "vm_pause", "running")?;
         backend.pause(&rec)
     }
 
     /// Let a paused guest run again; throws `bad_state` unless it is paused.
     pub fn resume(&self, host: &Host, id: &str) -> Result<()> {
-        let _lock = self.lock(host, id)?;
-        let (rec, backend) = self.running_record(id, "vm_resume", "paused")?;
-        if host.dry_run(|| format!("vm: resume {id}")) {
+        if self.dry(host, id, "resume", "")? {
             return Ok(());
         }
+        let _lock = self.lock(host, id)?;
+        let (rec, backend) = self.running_record(id, "vm_resume", "paused")?;
         backend.resume(&rec)
     }
 
     /// Remove the VM (stopping it at once if it runs) and its files; with `delete_disks`,
     /// also its writable disks. Returns false when there was no such VM.
     pub fn delete(&self, host: &Host, id: &str, delete_disks: bool) -> Result<bool> {
-        spec::id(id)?;
+        if self.dry(host, id, "delete", "")? {
+            return Ok(true);
+        }
         let backend = self.backend()?;
         let _lock = self.lock(host, id)?;
         let Some(mut rec) = store::load(&self.paths, id)? else {
             host.resources.forget("vm", id);
             return Ok(false);
         };
-        if host.dry_run(|| format!("vm: delete {id}")) {
-            return Ok(true);
-        }
         self.stop_locked(host, &mut rec, &backend, StopMode::Force)?;
         self.stop_shares(host, &mut rec);
         if delete_disks {

@@ -28,6 +28,9 @@ impl Vms {
     /// pauses meanwhile and then goes on; a paused one stays paused.
     pub fn snapshot(&self, host: &Host, id: &str, dir: &str) -> Result<()> {
         qcow2::check_path("dir", dir)?;
+        if self.dry(host, id, "snapshot", &format!(" into {dir}"))? {
+            return Ok(());
+        }
         let _lock = self.lock(host, id)?;
         let (rec, backend) = self.running_record(id, "vm_snapshot", "running or paused")?;
         let dir = PathBuf::from(absolute(dir));
@@ -35,9 +38,6 @@ impl Vms {
             return Err(VmError::AlreadyExists {
                 path: dir.display().to_string(),
             });
-        }
-        if host.dry_run(|| format!("vm: snapshot {id} into {}", dir.display())) {
-            return Ok(());
         }
         std::fs::create_dir_all(&dir).map_err(|e| VmError::io("create", &dir, e))?;
         let meta = SnapshotMeta {
@@ -60,6 +60,9 @@ impl Vms {
     /// go back to their snapshot, and it runs on from where it was (no boot).
     pub fn restore(&self, host: &Host, id: &str, dir: &str) -> Result<()> {
         qcow2::check_path("dir", dir)?;
+        if self.dry(host, id, "restore", &format!(" from {dir}"))? {
+            return Ok(());
+        }
         let backend = self.backend()?;
         let _lock = self.lock(host, id)?;
         let mut rec = self.record(id)?;
@@ -85,9 +88,6 @@ impl Vms {
                     meta.disks.join(", ")
                 ),
             ));
-        }
-        if host.dry_run(|| format!("vm: restore {id} from {}", dir.display())) {
-            return Ok(());
         }
         rec.spec.check_paths()?;
         backend.revert_disks(host, &rec, &meta.disk_snapshot)?;

@@ -319,3 +319,42 @@ vm_start("hd-cut"); sleep(60);"#
     assert!(!qemu_of(state.path()), "vm_delete left QEMU running");
     assert!(!state.path().join("vms/hd-cut").exists());
 }
+
+/// `--dry-run`: every VM and disk operation says what it would do; nothing is created, started
+/// or written.
+#[test]
+fn dry_run_creates_and_starts_nothing() {
+    let dir = TempDir::new("vm-dry");
+    let state = dir.path().join("state");
+    let kernel = dir.write("vmlinuz", "not a kernel");
+    let script = format!(
+        r#"let disk = qcow2_create("{d}/disk.qcow2", 1);
+vm_create(#{{id: "dry", kernel_path: "{k}", disks: [disk]}});
+vm_start("dry"); vm_pause("dry"); vm_resume("dry");
+vm_snapshot("dry", "{d}/snap"); vm_stop("dry"); vm_restore("dry", "{d}/snap");
+print(vm_delete("dry", true));"#,
+        d = dir.path().display(),
+        k = kernel.display()
+    );
+    let out = herodo(dir.path(), ["--dry-run", "-e", &script])
+        .env("HERODO_STATE_DIR", &state.display().to_string())
+        .run()
+        .ok();
+    for line in [
+        "[dry-run] qemu-img create",
+        "[dry-run] vm: create dry",
+        "[dry-run] vm: start dry",
+        "[dry-run] vm: pause dry",
+        "[dry-run] vm: resume dry",
+        "[dry-run] vm: snapshot dry into",
+        "[dry-run] vm: stop dry",
+        "[dry-run] vm: restore dry from",
+        "[dry-run] vm: delete dry",
+    ] {
+        assert!(out.stdout.contains(line), "no {line:?} in:\n{}", out.stdout);
+    }
+    assert!(!state.exists(), "the state directory was written");
+    assert!(!dir.path().join("disk.qcow2").exists());
+    assert!(!dir.path().join("snap").exists());
+    assert!(kernel.exists());
+}
