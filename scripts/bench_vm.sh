@@ -16,8 +16,14 @@ herodo=${HERODO:-./target/release/herodo}
 [ -x "$herodo" ] || herodo=./target/debug/herodo
 guest=$(./scripts/vm-guest.sh)
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 export HERODO_STATE_DIR=$work/state HERODO_VM_GUEST=$guest BENCH_DIR=$work BENCH_ROUNDS=$rounds
+# Whatever way the script ends, no VM of its state directory (nor a hand-started QEMU) is left.
+cleanup() {
+    "$herodo" -e 'for v in vm_list() { vm_delete(v.id); }' >/dev/null 2>&1 || true
+    [ -f "$work/hand.pid" ] && kill "$(cat "$work/hand.pid")" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
 
 cat >"$work/boot.rhai" <<'EOF'
 let g = env_get("HERODO_VM_GUEST");
