@@ -95,6 +95,8 @@ pub fn build_with(host: &Arc<Host>, limits: &Limits, docs: Docs) -> Engine {
     crate::containers::bindings::register(&mut r, host);
     crate::buildah::bindings::register(&mut r, host);
     crate::heropods::bindings::register(&mut r, host);
+    #[cfg(feature = "kube")]
+    crate::kube::bindings::register(&mut r, host);
     // The hidden helper that `catch (e)` blocks call (see `scripts::mark_catches`).
     engine.register_fn(
         crate::scripts::CATCH_HELPER,

@@ -37,6 +37,17 @@ pub mod kind {
     // Images.
     pub const BUILD_FAILED: &str = "build_failed";
     pub const IMAGE_IN_USE: &str = "image_in_use";
+    // Kubernetes (the API server's Status reasons).
+    /// A write lost a race (stale resourceVersion) or a server-side apply conflict.
+    pub const CONFLICT: &str = "conflict";
+    /// Authenticated, but not allowed (HTTP 403).
+    pub const FORBIDDEN: &str = "forbidden";
+    /// The credentials were rejected (HTTP 401).
+    pub const UNAUTHORIZED: &str = "unauthorized";
+    /// The server rejected the object (HTTP 422 or 400), naming the fields.
+    pub const INVALID: &str = "invalid";
+    /// The server could not be reached (refused, TLS failure, it kept failing).
+    pub const UNREACHABLE: &str = "unreachable";
     // Tests.
     pub const ASSERTION: &str = "assertion";
     pub const MISSING_TOOL: &str = "missing_tool";
