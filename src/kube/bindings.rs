@@ -794,6 +794,52 @@ kube_delete("deployment", "api", #{namespace: "prod"});
             kk.delete(kind, name, w.namespace.as_deref())
         },
     );
+    for with_opts in [false, true] {
+        let kk = k.clone();
+        let wait = move |kind: &str,
+                         name: &str,
+                         cond: &str,
+                         timeout: Dynamic,
+                         m: Map|
+              -> RResult<Dynamic> {
+            let w = where_options("kube_wait", &m, &["namespace"])?;
+            resource::check_name("name", name).rhai()?;
+            let cond = super::wait::Condition::parse(cond).rhai()?;
+            let timeout = crate::glue::seconds(&timeout, "timeout")?;
+            let (cluster, k, ns) = kk.kind_and_ns(kind, w.namespace.as_deref())?;
+            let obj = cluster.wait(&k, &ns, name, &cond, timeout).rhai()?;
+            to_dynamic(&obj)
+        };
+        if with_opts {
+            r.func(
+                "kube_wait",
+                &["kind", "name", "condition", "timeout", "options"],
+                r#"`kube_wait` with `#{namespace}`.
+```rhai
+kube_wait("pod", "web", "Ready", 60, #{namespace: "prod"});
+```"#,
+                wait,
+            );
+        } else {
+            r.func(
+                "kube_wait",
+                &["kind", "name", "condition", "timeout"],
+                r#"Wait until an object meets `condition`, at most `timeout` seconds: "Available",
+"Established" or any condition type (its status "True"), "Ready" (a Ready condition, or every
+wanted replica ready), a pod phase ("Running", "Succeeded", ...), or "deleted" (gone; it may
+not exist to begin with). Watches the object (no polling) and resumes the watch when the
+connection drops. Returns the object (`()` for "deleted"). Throws `timeout`, `cancelled` on
+Ctrl-C.
+```rhai
+kube_apply(file_read("api.yaml"));
+kube_wait("deployment", "api", "Available", 120);
+```"#,
+                move |kind: &str, name: &str, cond: &str, timeout: Dynamic| {
+                    wait(kind, name, cond, timeout, Map::new())
+                },
+            );
+        }
+    }
     let kk = k.clone();
     r.func(
         "kube_patch_status",

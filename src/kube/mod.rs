@@ -10,6 +10,7 @@ pub mod bindings;
 pub mod error;
 pub mod manager;
 pub mod resource;
+pub mod wait;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -24,6 +25,7 @@ use serde_json::Value;
 use crate::exec::CancelToken;
 use error::{KubeError, Result};
 use resource::Kind;
+use wait::Condition;
 
 /// Timeout of one request when `kubernetes_config` sets none.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -248,28 +250,130 @@ impl Cluster {
         F: Fn() -> Fut,
         Fut: Future<Output = std::result::Result<T, ::kube::Error>>,
     {
-        self.rt.block(&self.cancel, async {
-            let mut attempt = 0;
-            loop {
-                let err = match tokio::time::timeout(self.timeout, f()).await {
-                    Ok(Ok(v)) => return Ok(v),
-                    Ok(Err(e)) => e,
-                    Err(_) => {
-                        return Err(KubeError::Timeout {
-                            what: what.to_string(),
-                            secs: self.timeout.as_secs(),
-                        })
-                    }
-                };
-                match retry_delay(&err, attempt) {
-                    Some(delay) if attempt < MAX_RETRIES => {
-                        attempt += 1;
-                        tokio::time::sleep(delay).await;
-                    }
-                    _ => return Err(self.convert(err)),
+        self.rt.block(&self.cancel, self.retrying(what, f))
+    }
+
+    /// `call` inside the runtime.
+    async fn retrying<T, F, Fut>(&self, what: &str, f: F) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = std::result::Result<T, ::kube::Error>>,
+    {
+        let mut attempt = 0;
+        loop {
+            let err = match tokio::time::timeout(self.timeout, f()).await {
+                Ok(Ok(v)) => return Ok(v),
+                Ok(Err(e)) => e,
+                Err(_) => {
+                    return Err(KubeError::Timeout {
+                        what: what.to_string(),
+                        secs: self.timeout.as_secs(),
+                    })
                 }
+            };
+            match retry_delay(&err, attempt) {
+                Some(delay) if attempt < MAX_RETRIES => {
+                    attempt += 1;
+                    tokio::time::sleep(delay).await;
+                }
+                _ => return Err(self.convert(err)),
+            }
+        }
+    }
+
+    /// Wait until `cond` holds for the object (or it is gone, for `deleted`), within `timeout`.
+    /// Watch-based: one list for the current state and its resourceVersion, then a watch from
+    /// there; when the watch ends or its connection drops, it resumes from the last
+    /// resourceVersion seen (a full re-list only when the server says that one is too old).
+    /// Returns the object (`Null` for `deleted`).
+    pub fn wait(
+        &self,
+        kind: &Kind,
+        ns: &str,
+        name: &str,
+        cond: &Condition,
+        timeout: Duration,
+    ) -> Result<Value> {
+        let api = self.api(kind, Some(ns));
+        self.rt.block(&self.cancel, async {
+            match tokio::time::timeout(timeout, self.watch_until(&api, kind, name, cond)).await {
+                Ok(r) => r,
+                Err(_) => Err(KubeError::Timeout {
+                    what: format!("waiting for {} {ns}/{name} to be {cond}", kind.kind),
+                    secs: timeout.as_secs(),
+                }),
             }
         })
+    }
+
+    async fn watch_until(
+        &self,
+        api: &Api<DynamicObject>,
+        kind: &Kind,
+        name: &str,
+        cond: &Condition,
+    ) -> Result<Value> {
+        use ::kube::api::{WatchEvent, WatchParams};
+        use futures_util::StreamExt;
+        let selector = format!("metadata.name={name}");
+        'list: loop {
+            let lp = ListParams::default().fields(&selector);
+            let list = self
+                .retrying(&format!("list {}", kind.plural), || api.list(&lp))
+                .await?;
+            match list.items.into_iter().next() {
+                None if *cond == Condition::Deleted => return Ok(Value::Null),
+                Some(o) => {
+                    let v = with_type(kind, to_value(o));
+                    if cond.met(&v) {
+                        return Ok(v);
+                    }
+                }
+                None => {}
+            }
+            let mut rv = list.metadata.resource_version.unwrap_or_default();
+            loop {
+                let wp = WatchParams::default().fields(&selector).timeout(290);
+                let stream = match api.watch(&wp, &rv).await {
+                    Ok(s) => s,
+                    Err(e) if retry_delay(&e, 0).is_some() => {
+                        tokio::time::sleep(FIRST_BACKOFF).await;
+                        continue;
+                    }
+                    Err(e) => return Err(self.convert(e)),
+                };
+                let mut stream = std::pin::pin!(stream);
+                while let Some(ev) = stream.next().await {
+                    match ev {
+                        Ok(WatchEvent::Added(o) | WatchEvent::Modified(o)) => {
+                            if let Some(v) = o.metadata.resource_version.clone() {
+                                rv = v;
+                            }
+                            let v = with_type(kind, to_value(o));
+                            if cond.met(&v) {
+                                return Ok(v);
+                            }
+                        }
+                        Ok(WatchEvent::Deleted(o)) => {
+                            if *cond == Condition::Deleted {
+                                return Ok(Value::Null);
+                            }
+                            if let Some(v) = o.metadata.resource_version {
+                                rv = v;
+                            }
+                        }
+                        Ok(WatchEvent::Bookmark(b)) => rv = b.metadata.resource_version,
+                        // 410 Expired: the resourceVersion is too old to watch from.
+                        Ok(WatchEvent::Error(s)) if s.code == 410 => continue 'list,
+                        Ok(WatchEvent::Error(s)) => return Err(self.convert(::kube::Error::Api(s))),
+                        // The connection dropped: resume from `rv`.
+                        Err(_) => break,
+                    }
+                }
+                // Ended (the server's timeout, or a drop): a short pause, then resume.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
     }
 
     fn convert(&self, e: ::kube::Error) -> KubeError {

@@ -77,6 +77,7 @@ fn kube_suites_against_the_fake_api_server() {
         .env("KUBECONFIG", &fake.kubeconfig())
         .env("HERODO_KUBE_FAKE", &fake.url)
         .env("HERODO_KUBE_RUN", &format!("{}", std::process::id()))
+        .env("HERODO_BIN", BIN)
         .run();
     print!("{}", out.stdout);
     eprint!("{}", out.stderr);
@@ -87,15 +88,23 @@ fn kube_suites_against_the_fake_api_server() {
 }
 
 #[test]
-fn kube_manager_suite_against_a_real_cluster() {
+fn kube_suites_against_a_real_cluster() {
     let Ok(kubeconfig) = std::env::var("HERODO_TEST_KUBECONFIG") else {
         eprintln!("skipping: HERODO_TEST_KUBECONFIG is not set (the fake API server test covers the suites)");
         return;
     };
-    let out = herodo(root(), ["test", "tests/rhai/kube/manager_test.rhai"])
-        .env("KUBECONFIG", &kubeconfig)
-        .env("HERODO_KUBE_RUN", &format!("{}", std::process::id()))
-        .run();
+    let out = herodo(
+        root(),
+        [
+            "test",
+            "tests/rhai/kube/manager_test.rhai",
+            "tests/rhai/kube/wait_test.rhai",
+        ],
+    )
+    .env("KUBECONFIG", &kubeconfig)
+    .env("HERODO_KUBE_RUN", &format!("{}", std::process::id()))
+    .env("HERODO_BIN", BIN)
+    .run();
     print!("{}", out.stdout);
     eprint!("{}", out.stderr);
     let last = last_line(&out.stdout);

@@ -470,6 +470,7 @@ class Store:
             merged = copy.deepcopy(old)
             merged["status"] = new.get("status")
             new = merged
+            meta = new["metadata"]
         elif res.status_sub and res.kind != "Namespace":
             new["status"] = copy.deepcopy(old.get("status"))
             if new["status"] is None:
@@ -929,8 +930,12 @@ class Handler(BaseHTTPRequestHandler):
                             emit(etype, obj)
                         elif etype == "MODIFIED":
                             emit("DELETED", obj)
+                    if store.watch_epoch != epoch:
+                        # Dropped: close mid-stream, without the closing chunk.
+                        self.close_connection = True
+                        return
                     left = deadline - time.monotonic()
-                    if left <= 0 or store.watch_epoch != epoch:
+                    if left <= 0:
                         break
                     store.lock.wait(min(left, 1.0))
             self.wfile.write(b"0\r\n\r\n")
