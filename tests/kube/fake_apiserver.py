@@ -663,6 +663,9 @@ class Store:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: without TCP_NODELAY (Go's default, so the real
+    # server's) the body waits ~40 ms for a delayed ACK.
+    disable_nagle_algorithm = True
     store = None  # set by main
 
     def log_message(self, fmt, *args):
