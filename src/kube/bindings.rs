@@ -381,6 +381,110 @@ print(km.resource_counts().pods);
     );
 
     register_creates(r, k);
+    register_apps(r, k);
+}
+
+fn register_apps(r: &mut Registrar, k: &Arc<Kube>) {
+    let kk = k.clone();
+    r.func(
+        "reset_namespace",
+        &["manager"],
+        r#"Delete the manager's namespace with everything in it, wait until it is gone (at most
+the configured timeout, 30 s by default, doubled), and create it again, empty.
+```rhai
+km.reset_namespace();
+```"#,
+        move |m: &mut KubernetesManager| -> RResult<()> {
+            let ns = m.0.namespace.clone();
+            let dry = kk.dry(|| format!("reset namespace {ns}"));
+            let timeout = m.0.cluster.timeout * 2;
+            m.0.reset_namespace(dry, timeout).rhai()
+        },
+    );
+    let kk = k.clone();
+    r.func(
+        "deploy_application",
+        &[
+            "manager", "name", "image", "replicas", "port", "labels", "env",
+        ],
+        r#"A Deployment of `replicas` pods (one container listening on `port`, with the `env`
+map) and a ClusterIP Service `name` in front of it, both applied. Returns
+`#{deployment, service}` (the applied objects).
+```rhai
+km.deploy_application("shop", "ghcr.io/acme/shop:2", 2, 8080, #{app: "shop"}, #{MODE: "prod"});
+```"#,
+        move |m: &mut KubernetesManager,
+              name: &str,
+              image: &str,
+              replicas: INT,
+              port: INT,
+              labels: Map,
+              env: Map|
+              -> RResult<Map> {
+            resource::check_label("name", name).rhai()?;
+            manager::check_port("port", port).rhai()?;
+            if replicas < 0 {
+                return Err(invalid("replicas", format!("{replicas} is negative")));
+            }
+            let (d, s) = manager::application_manifests(
+                &m.0.namespace,
+                name,
+                image,
+                replicas,
+                port,
+                &pairs(&labels),
+                &pairs(&env),
+            );
+            Ok(map_of([
+                ("deployment", apply_built(&kk, m, d)?),
+                ("service", apply_built(&kk, m, s)?),
+            ]))
+        },
+    );
+    r.func(
+        "service_connection_info",
+        &["manager", "name"],
+        r#"How to reach a Service: `#{service_type, hostname, ports, node_ports, cluster_ip}`
+(`hostname` is `NAME.NAMESPACE.svc.cluster.local`). Throws `not_found`.
+```rhai
+let c = km.service_connection_info("shop");
+print(`${c.hostname}:${c.ports[0]}`);
+```"#,
+        |m: &mut KubernetesManager, name: &str| -> RResult<Map> {
+            let svc = m.0.get("Service", name).rhai()?;
+            crate::glue::to_rhai(&manager::connection_info(&svc))
+        },
+    );
+    r.func(
+        "pod_logs",
+        &["manager", "name"],
+        r#"The log of a pod of the namespace ("" for a pod that has not run). Throws `not_found`.
+```rhai
+print(km.pod_logs("web"));
+```"#,
+        |m: &mut KubernetesManager, name: &str| -> RResult<String> {
+            m.0.pod_logs(name, None, None).rhai()
+        },
+    );
+    let kk = k.clone();
+    r.func(
+        "pod_logs",
+        &["name", "options"],
+        r#"The log of a pod: options `namespace` (default the configured one), `container`
+(when the pod has several) and `tail` (the last N lines). "" for a pod that has not run.
+```rhai
+print(pod_logs("web-0", #{tail: 20, namespace: "prod"}));
+```"#,
+        move |name: &str, m: Map| -> RResult<String> {
+            let o = Opts::new("pod_logs", &m, &["namespace", "container", "tail"])?;
+            let ns = o.string("namespace")?;
+            let cluster = kk.cluster()?;
+            let ns = ns.unwrap_or_else(|| cluster.namespace.clone());
+            let mgr = Manager::new(cluster, &ns).rhai()?;
+            let tail = o.count("tail")?.map(|t| t.min(i64::MAX as u64) as i64);
+            mgr.pod_logs(name, o.string("container")?, tail).rhai()
+        },
+    );
 }
 
 /// Apply a manifest built by the manager, printing it under --dry-run.

@@ -105,6 +105,74 @@ pub fn service_manifest(
     })
 }
 
+/// `deploy_application`'s Deployment (one container with `port` and `env`) and the ClusterIP
+/// Service in front of it (`port` to `port`).
+pub fn application_manifests(
+    ns: &str,
+    name: &str,
+    image: &str,
+    replicas: i64,
+    port: i64,
+    labels: &[(String, String)],
+    env: &[(String, String)],
+) -> (Value, Value) {
+    let mut d = deployment_manifest(ns, name, image, replicas, labels);
+    let env: Vec<Value> = env
+        .iter()
+        .map(|(k, v)| json!({"name": k, "value": v}))
+        .collect();
+    let container = &mut d["spec"]["template"]["spec"]["containers"][0];
+    container["ports"] = json!([{"containerPort": port, "protocol": "TCP"}]);
+    if !env.is_empty() {
+        container["env"] = Value::Array(env);
+    }
+    let selector: Vec<(String, String)> = d["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let s = service_manifest(ns, name, &selector, port, port);
+    (d, s)
+}
+
+/// How to reach a Service: `service_connection_info`'s answer.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ConnectionInfo {
+    pub service_type: String,
+    /// `NAME.NAMESPACE.svc.cluster.local`
+    pub hostname: String,
+    pub ports: Vec<i64>,
+    pub node_ports: Vec<i64>,
+    pub cluster_ip: String,
+}
+
+pub fn connection_info(svc: &Value) -> ConnectionInfo {
+    let ports = svc["spec"]["ports"].as_array().cloned().unwrap_or_default();
+    ConnectionInfo {
+        service_type: svc["spec"]["type"]
+            .as_str()
+            .unwrap_or("ClusterIP")
+            .to_string(),
+        hostname: format!(
+            "{}.{}.svc.cluster.local",
+            svc["metadata"]["name"].as_str().unwrap_or_default(),
+            svc["metadata"]["namespace"].as_str().unwrap_or_default()
+        ),
+        ports: ports.iter().filter_map(|p| p["port"].as_i64()).collect(),
+        node_ports: ports
+            .iter()
+            .filter_map(|p| p["nodePort"].as_i64())
+            .collect(),
+        cluster_ip: svc["spec"]["clusterIP"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    }
+}
+
 /// A port number: 1..=65535.
 pub fn check_port(field: &str, p: i64) -> Result<()> {
     if (1..=65535).contains(&p) {
@@ -208,6 +276,36 @@ impl Manager {
         self.cluster
             .delete(&kind("Namespace"), "", name, dry_run)
             .map(|_| ())
+    }
+
+    /// Delete the namespace (when it exists), wait until it is gone, and create it again.
+    pub fn reset_namespace(&self, dry_run: bool, timeout: std::time::Duration) -> Result<()> {
+        let ns = kind("Namespace");
+        if self.namespace_exists(&self.namespace)? {
+            self.cluster.delete(&ns, "", &self.namespace, dry_run)?;
+            if dry_run {
+                return Ok(());
+            }
+            self.cluster.wait(
+                &ns,
+                "",
+                &self.namespace,
+                &super::wait::Condition::Deleted,
+                timeout,
+            )?;
+        }
+        self.namespace_create(&self.namespace, dry_run).map(|_| ())
+    }
+
+    pub fn pod_logs(
+        &self,
+        name: &str,
+        container: Option<String>,
+        tail: Option<i64>,
+    ) -> Result<String> {
+        check_name("name", name)?;
+        self.cluster
+            .pod_logs(&self.namespace, name, container, tail)
     }
 
     /// Server-side apply of a manifest in this namespace.
@@ -321,6 +419,40 @@ mod tests {
         assert_eq!(
             d["spec"]["template"]["spec"]["containers"][0]["image"],
             "img:2"
+        );
+    }
+
+    #[test]
+    fn application_and_connection_info() {
+        let (d, s) = application_manifests(
+            "ns",
+            "shop",
+            "shop:1",
+            2,
+            8080,
+            &pairs(&[("app", "shop")]),
+            &pairs(&[("MODE", "prod")]),
+        );
+        let c = &d["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(
+            c["ports"],
+            json!([{"containerPort": 8080, "protocol": "TCP"}])
+        );
+        assert_eq!(c["env"], json!([{"name": "MODE", "value": "prod"}]));
+        assert_eq!(s["spec"]["selector"], json!({"app": "shop"}));
+        assert_eq!(s["spec"]["ports"][0]["port"], 8080);
+        let svc = json!({"metadata": {"name": "shop", "namespace": "ns"},
+            "spec": {"type": "NodePort", "clusterIP": "10.0.0.7",
+                     "ports": [{"port": 80, "nodePort": 30080}, {"port": 443}]}});
+        assert_eq!(
+            connection_info(&svc),
+            ConnectionInfo {
+                service_type: "NodePort".into(),
+                hostname: "shop.ns.svc.cluster.local".into(),
+                ports: vec![80, 443],
+                node_ports: vec![30080],
+                cluster_ip: "10.0.0.7".into(),
+            }
         );
     }
 

@@ -589,6 +589,23 @@ impl Cluster {
         Ok(with_type(kind, to_value(res)))
     }
 
+    /// A pod's log (the last `tail` lines; of `container` when it has several).
+    pub fn pod_logs(
+        &self,
+        ns: &str,
+        name: &str,
+        container: Option<String>,
+        tail: Option<i64>,
+    ) -> Result<String> {
+        let api: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(self.client.clone(), ns);
+        let lp = ::kube::api::LogParams {
+            container,
+            tail_lines: tail,
+            ..Default::default()
+        };
+        self.call(&format!("logs of pod {name}"), || api.logs(name, &lp))
+    }
+
     /// Merge-patch the status subresource (what a controller or node agent does).
     pub fn patch_status(
         &self,

@@ -808,7 +808,8 @@ class Handler(BaseHTTPRequestHandler):
             return None
         name = rest[1] if len(rest) > 1 else None
         sub = rest[2] if len(rest) > 2 else None
-        if len(rest) > 3 or (sub and not (sub == "status" and res.status_sub)):
+        if len(rest) > 3 or (sub and not (sub == "status" and res.status_sub) and
+                             not (sub == "log" and res.plural == "pods")):
             raise ApiError(404, "NotFound", "the server could not find the requested resource",
                            {})
         if res.namespaced and ns is None and name is not None:
@@ -850,6 +851,19 @@ class Handler(BaseHTTPRequestHandler):
         if watch:
             return self.watch(res, ns, query)
         with store.lock:
+            if method == "GET" and sub == "log":
+                # What the test put in the pod's annotation; a pod that never ran (Pending, no
+                # node) answers 204 with no body, as the real server does.
+                pod = store.get(res, ns, name)
+                text = (pod["metadata"].get("annotations") or {}).get("herodo.test/log")
+                if text is None:
+                    self.send_response(204)
+                    self.end_headers()
+                    return None
+                lines = text.splitlines(keepends=True)
+                if query.get("tailLines"):
+                    lines = lines[-int(query["tailLines"]):]
+                return self.send_text(200, "".join(lines))
             if method == "GET" and name:
                 return self.send_json(200, store.get(res, ns, name))
             if method == "GET":
