@@ -7,6 +7,7 @@
 //! from discovery), so built-in kinds and custom resources go through the same code.
 
 pub mod bindings;
+pub mod builders;
 pub mod error;
 pub mod manager;
 pub mod resource;

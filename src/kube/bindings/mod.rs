@@ -2,6 +2,8 @@
 //! `KubernetesManager`, and the generic `kube_apply` / `kube_create` / `kube_get` / `kube_list` /
 //! `kube_delete` / `kube_patch_status`.
 
+mod fluent;
+
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -155,6 +157,7 @@ pub fn register(r: &mut Registrar, host: &Arc<Host>) {
     register_config(r, &k);
     register_manager(r, &k);
     register_generic(r, &k);
+    fluent::register(r, &k);
 }
 
 fn register_config(r: &mut Registrar, k: &Arc<Kube>) {
