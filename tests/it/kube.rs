@@ -186,54 +186,63 @@ throw "the token is hunter2-hunter2";"#;
 }
 
 #[test]
-fn ctrl_c_stops_a_retry_loop_at_once() {
+fn ctrl_c_stops_a_retry_loop_or_a_wait_at_once() {
     if !require(&["python3", "openssl"]) {
         return;
     }
     let fake = FakeKube::start();
-    let dir = TempDir::new("kube-cancel");
-    let ready = dir.path().join("ready");
-    // Every list answers 429 with Retry-After: 10, so herodo sits in its backoff.
-    let script = format!(
-        r#"let r = http_get("{}/fake/fault?path=/api/v1/namespaces/default/configmaps&status=429&count=100&retry_after=10", #{{insecure: true}});
-file_write("{}", "x");
+    // Every list answers 429 with Retry-After: 10, so herodo sits in its backoff; or a wait
+    // for a condition nobody will ever write.
+    let retry = format!(
+        r#"http_get("{}/fake/fault?path=/api/v1/namespaces/default/configmaps&status=429&count=100&retry_after=10", #{{insecure: true}});
 kube_list("configmaps", #{{namespace: "default"}});"#,
-        fake.url,
-        ready.display()
+        fake.url
     );
-    let mut child = Command::new(BIN)
-        .args(["-e", &script])
-        .current_dir(dir.path())
-        .env("KUBECONFIG", fake.kubeconfig())
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let until = Instant::now() + Duration::from_secs(20);
-    while !ready.exists() {
-        assert!(Instant::now() < until, "the script never got ready");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // Let the first request be answered and the backoff begin.
-    std::thread::sleep(Duration::from_millis(500));
-    let t0 = Instant::now();
-    // SAFETY: signalling our own child.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
-    }
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
+    let wait = r#"kubernetes_manager_new("default").configmap_create("waited", #{a: "1"});
+kube_wait("configmap", "waited", "Ready", 60, #{namespace: "default"});"#
+        .to_string();
+    for (what, body) in [("retry", retry), ("wait", wait)] {
+        let dir = TempDir::new("kube-cancel");
+        let ready = dir.path().join("ready");
+        let script = format!("file_write(\"{}\", \"x\");\n{body}", ready.display());
+        let mut child = Command::new(BIN)
+            .args(["-e", &script])
+            .current_dir(dir.path())
+            .env("KUBECONFIG", fake.kubeconfig())
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let until = Instant::now() + Duration::from_secs(20);
+        while !ready.exists() {
+            assert!(Instant::now() < until, "{what}: the script never got ready");
+            std::thread::sleep(Duration::from_millis(20));
         }
+        // Let the request be answered and the backoff (or the watch) begin.
+        std::thread::sleep(Duration::from_millis(700));
+        assert!(child.try_wait().unwrap().is_none(), "{what}: ended early");
+        let t0 = Instant::now();
+        // SAFETY: signalling our own child.
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGINT);
+        }
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(5),
+                "{what}: herodo did not stop after Ctrl-C"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let took = t0.elapsed();
+        assert_eq!(status.code(), Some(130), "{what}");
         assert!(
-            t0.elapsed() < Duration::from_secs(5),
-            "herodo did not stop after Ctrl-C"
+            took < Duration::from_millis(200),
+            "{what}: stopped after {took:?}"
         );
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let took = t0.elapsed();
-    assert_eq!(status.code(), Some(130));
-    assert!(took < Duration::from_millis(200), "stopped after {took:?}");
+    }
 }

@@ -12,6 +12,7 @@ mod heropods_faults;
 mod host_fns;
 mod hostile;
 mod interactive;
+#[cfg(feature = "kube")]
 mod kube;
 mod repl;
 mod runner;
