@@ -314,6 +314,111 @@ impl ServiceSpec {
     }
 }
 
+/// `ns.registry(name)`: a docker registry (registry:2) in the cluster.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegistrySpec {
+    pub name: String,
+    pub namespace: String,
+    pub node_port: Option<i64>,
+    pub storage_size: String,
+    pub image: String,
+}
+
+/// The registry's port inside the cluster.
+pub const REGISTRY_PORT: i64 = 5000;
+
+impl RegistrySpec {
+    pub fn new(name: &str, namespace: &str) -> Self {
+        RegistrySpec {
+            name: name.into(),
+            namespace: namespace.into(),
+            node_port: None,
+            storage_size: "10Gi".into(),
+            image: "registry:2".into(),
+        }
+    }
+
+    /// The PersistentVolumeClaim, Deployment and Service it applies, in that order.
+    pub fn manifests(&self) -> Vec<Value> {
+        let (name, ns) = (&self.name, &self.namespace);
+        let claim = format!("{name}-data");
+        let labels = json!({"app": name, "app.kubernetes.io/component": "registry"});
+        let pvc = json!({
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": claim, "namespace": ns, "labels": labels},
+            "spec": {"accessModes": ["ReadWriteOnce"],
+                     "resources": {"requests": {"storage": self.storage_size}}}
+        });
+        let deployment = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": ns, "labels": labels},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": name}},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "containers": [{
+                            "name": "registry", "image": self.image,
+                            "ports": [{"containerPort": REGISTRY_PORT, "protocol": "TCP"}],
+                            "env": [{"name": "REGISTRY_STORAGE_DELETE_ENABLED", "value": "true"}],
+                            "readinessProbe": {"httpGet": {"path": "/v2/", "port": REGISTRY_PORT}},
+                            "volumeMounts": [{"name": "data", "mountPath": "/var/lib/registry"}]
+                        }],
+                        "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}]
+                    }
+                }
+            }
+        });
+        let mut port = json!({"name": "registry", "port": REGISTRY_PORT,
+                              "targetPort": REGISTRY_PORT, "protocol": "TCP"});
+        if let Some(n) = self.node_port {
+            port["nodePort"] = json!(n);
+        }
+        let service = json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": name, "namespace": ns, "labels": labels},
+            "spec": {
+                "type": if self.node_port.is_some() { "NodePort" } else { "ClusterIP" },
+                "selector": {"app": name},
+                "ports": [port]
+            }
+        });
+        vec![pvc, deployment, service]
+    }
+
+    /// What `deploy()` answers: how to reach the registry from pods and from outside.
+    pub fn info(&self, node_port: Option<i64>) -> RegistryInfo {
+        let inside = format!(
+            "{}.{}.svc.cluster.local:{REGISTRY_PORT}",
+            self.name, self.namespace
+        );
+        let outside = node_port.map(|p| format!("localhost:{p}"));
+        RegistryInfo {
+            name: self.name.clone(),
+            namespace: self.namespace.clone(),
+            port: REGISTRY_PORT,
+            node_port,
+            image_prefix: format!("{inside}/"),
+            connection_string: inside,
+            external_image_prefix: outside.as_ref().map(|o| format!("{o}/")),
+            external_connection_string: outside,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct RegistryInfo {
+    pub name: String,
+    pub namespace: String,
+    pub port: i64,
+    pub node_port: Option<i64>,
+    pub connection_string: String,
+    pub external_connection_string: Option<String>,
+    pub image_prefix: String,
+    pub external_image_prefix: Option<String>,
+}
+
 /// A manifest as YAML; Secret values are `***` unless `reveal`.
 pub fn to_yaml(obj: &Value, reveal: bool) -> Result<String> {
     let shown = if reveal {
@@ -505,6 +610,30 @@ mod tests {
         assert_eq!(s.manifest()["spec"]["clusterIP"], "None");
         assert!(check_service_type("nodeport").is_ok_and(|t| t == "NodePort"));
         assert!(check_service_type("x").is_err());
+    }
+
+    #[test]
+    fn registry_manifests_and_info() {
+        let mut r = RegistrySpec::new("reg", "ns");
+        let m = r.manifests();
+        let kinds: Vec<&str> = m.iter().map(|o| o["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["PersistentVolumeClaim", "Deployment", "Service"]);
+        assert_eq!(m[0]["spec"]["resources"]["requests"]["storage"], "10Gi");
+        assert_eq!(
+            m[1]["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"],
+            "reg-data"
+        );
+        assert_eq!(m[2]["spec"]["type"], "ClusterIP");
+        r.node_port = Some(30500);
+        assert_eq!(r.manifests()[2]["spec"]["ports"][0]["nodePort"], 30500);
+        let info = r.info(Some(30500));
+        assert_eq!(info.connection_string, "reg.ns.svc.cluster.local:5000");
+        assert_eq!(info.image_prefix, "reg.ns.svc.cluster.local:5000/");
+        assert_eq!(
+            info.external_connection_string.as_deref(),
+            Some("localhost:30500")
+        );
+        assert_eq!(r.info(None).external_image_prefix, None);
     }
 
     #[test]

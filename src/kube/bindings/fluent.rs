@@ -10,7 +10,9 @@ use serde_json::Value;
 
 use super::{summaries, to_dynamic, Kube, KubernetesManager};
 use crate::glue::{invalid, IntoRhai, RResult, Registrar};
-use crate::kube::builders::{self, DataSpec, PodSpec, Probe, ServicePort, ServiceSpec};
+use crate::kube::builders::{
+    self, DataSpec, PodSpec, Probe, RegistrySpec, ServicePort, ServiceSpec,
+};
 use crate::kube::manager::{check_port, Manager};
 use crate::kube::resource::{check_label, check_name};
 use crate::kube::ApplyOptions;
@@ -49,6 +51,15 @@ pub struct KubeDeployment {
     k: Arc<Kube>,
     spec: PodSpec,
     replicas: i64,
+}
+
+/// `.registry(n)`.
+#[derive(Clone)]
+pub struct KubeRegistry {
+    k: Arc<Kube>,
+    spec: RegistrySpec,
+    /// How long `deploy()` waits for the Deployment to be Available (0: it does not wait).
+    timeout: std::time::Duration,
 }
 
 /// `.service(n)`.
@@ -168,12 +179,129 @@ pub(super) fn register(r: &mut Registrar, k: &Arc<Kube>) {
         .register_type_with_name::<KubeData>("KubeData")
         .register_type_with_name::<KubePod>("KubePod")
         .register_type_with_name::<KubeDeployment>("KubeDeployment")
-        .register_type_with_name::<KubeService>("KubeService");
+        .register_type_with_name::<KubeService>("KubeService")
+        .register_type_with_name::<KubeRegistry>("KubeRegistry");
     register_root(r, k);
     register_namespace(r);
     register_data(r);
     register_workloads(r);
     register_service(r);
+    register_registry(r);
+}
+
+fn register_registry(r: &mut Registrar) {
+    r.func(
+        "registry",
+        &["namespace", "name"],
+        r#"A docker registry (registry:2 with a PersistentVolumeClaim) to deploy in the namespace.
+```rhai
+let reg = ns.registry("images").node_port(30500).deploy();
+print(reg.image_prefix);
+```"#,
+        |n: &mut KubeNamespace, name: &str| -> RResult<KubeRegistry> {
+            check_label("name", name).rhai()?;
+            Ok(KubeRegistry {
+                k: n.k.clone(),
+                spec: RegistrySpec::new(name, &n.name),
+                timeout: std::time::Duration::ZERO,
+            })
+        },
+    );
+    r.pure(
+        "node_port",
+        &["registry", "port"],
+        r#"Expose the registry on this node port (30000-32767): a NodePort service.
+```rhai
+ns.registry("images").node_port(30500);
+```"#,
+        |g: &mut KubeRegistry, p: INT| -> RResult<KubeRegistry> {
+            if !(30000..=32767).contains(&p) {
+                return Err(invalid("node_port", format!("{p} is not in 30000-32767")));
+            }
+            g.spec.node_port = Some(p);
+            Ok(g.clone())
+        },
+    );
+    r.pure(
+        "storage_size",
+        &["registry", "size"],
+        r#"The size of its volume claim (default "10Gi").
+```rhai
+ns.registry("images").storage_size("50Gi");
+```"#,
+        |g: &mut KubeRegistry, size: &str| -> RResult<KubeRegistry> {
+            let ok = !size.is_empty()
+                && size.chars().next().is_some_and(|c| c.is_ascii_digit())
+                && size.chars().all(|c| c.is_ascii_alphanumeric() || c == '.');
+            if !ok {
+                return Err(invalid(
+                    "storage_size",
+                    format!("{size:?} is not a quantity like 10Gi"),
+                ));
+            }
+            g.spec.storage_size = size.into();
+            Ok(g.clone())
+        },
+    );
+    r.pure(
+        "timeout",
+        &["registry", "seconds"],
+        r#"How long `deploy()` waits for the registry to be Available (default 0: no wait).
+```rhai
+ns.registry("images").timeout(120).deploy();
+```"#,
+        |g: &mut KubeRegistry, t: Dynamic| -> RResult<KubeRegistry> {
+            g.timeout = crate::glue::seconds(&t, "timeout")?;
+            Ok(g.clone())
+        },
+    );
+    r.pure(
+        "to_yaml",
+        &["registry"],
+        r#"The manifests `deploy()` applies, as one YAML text.
+```rhai
+print(ns.registry("images").to_yaml());
+```"#,
+        |g: &mut KubeRegistry| -> RResult<String> {
+            let docs: Vec<String> = g
+                .spec
+                .manifests()
+                .iter()
+                .map(|m| builders::to_yaml(m, false))
+                .collect::<Result<_, _>>()
+                .rhai()?;
+            Ok(docs.join("---\n"))
+        },
+    );
+    r.func(
+        "deploy",
+        &["registry"],
+        r#"Apply the registry's claim, Deployment and Service (and wait for it when a `timeout`
+is set). Returns `#{name, namespace, port, node_port, connection_string,
+external_connection_string, image_prefix, external_image_prefix}`.
+```rhai
+let reg = ns.registry("images").node_port(30500).deploy();
+bah_image_push("localhost/app:1", reg.external_image_prefix + "app:1");
+```"#,
+        |g: &mut KubeRegistry| -> RResult<Map> {
+            let mut node_port = g.spec.node_port;
+            for m in g.spec.manifests() {
+                let out = g.k.write(&m, None, false, &ApplyOptions::default())?;
+                if out["kind"] == "Service" {
+                    node_port = out["spec"]["ports"][0]["nodePort"].as_i64().or(node_port);
+                }
+            }
+            if !g.timeout.is_zero() && !g.k.host.settings.dry_run {
+                let c = g.k.cluster()?;
+                let kind = crate::kube::resource::builtin("Deployment")
+                    .ok_or_else(|| invalid("kind", "Deployment"))?;
+                let cond = crate::kube::wait::Condition::Type("Available".into());
+                c.wait(&kind, &g.spec.namespace, &g.spec.name, &cond, g.timeout)
+                    .rhai()?;
+            }
+            crate::glue::to_rhai(&g.spec.info(node_port))
+        },
+    );
 }
 
 fn register_root(r: &mut Registrar, k: &Arc<Kube>) {
