@@ -11,6 +11,7 @@ pub mod builders;
 pub mod error;
 pub mod manager;
 pub mod resource;
+pub mod traefik;
 pub mod wait;
 
 use std::collections::HashMap;

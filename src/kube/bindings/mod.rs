@@ -3,6 +3,7 @@
 //! `kube_delete` / `kube_patch_status`.
 
 mod fluent;
+mod traefik;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -158,6 +159,7 @@ pub fn register(r: &mut Registrar, host: &Arc<Host>) {
     register_manager(r, &k);
     register_generic(r, &k);
     fluent::register(r, &k);
+    traefik::register(r);
 }
 
 fn register_config(r: &mut Registrar, k: &Arc<Kube>) {
