@@ -31,6 +31,8 @@ use wait::Condition;
 
 /// Timeout of one request when `kubernetes_config` sets none.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Objects per list request when `kubernetes_config` sets no `page_size`.
+pub const DEFAULT_PAGE_SIZE: u32 = 500;
 /// Retries after the first attempt for retryable failures.
 const MAX_RETRIES: u32 = 4;
 /// First backoff; it doubles per retry.
@@ -88,6 +90,8 @@ pub struct ConnectOptions {
     pub context: Option<String>,
     pub namespace: Option<String>,
     pub timeout: Option<Duration>,
+    /// Objects per list request (default 500).
+    pub page_size: Option<u32>,
 }
 
 /// How a server-side apply is sent.
@@ -118,6 +122,8 @@ pub struct Cluster {
     pub context: String,
     pub namespace: String,
     pub timeout: Duration,
+    /// Objects per list request.
+    pub page_size: u32,
     cancel: CancelToken,
     /// Kinds found by discovery, by the name they were asked for.
     kinds: Mutex<HashMap<String, Kind>>,
@@ -241,6 +247,7 @@ impl Cluster {
             context,
             namespace,
             timeout,
+            page_size: opts.page_size.unwrap_or(DEFAULT_PAGE_SIZE),
             cancel,
             kinds: Mutex::new(HashMap::new()),
         })
@@ -533,14 +540,24 @@ impl Cluster {
     }
 
     /// Objects of a kind; `ns` None = every namespace.
+    /// Fetched `page_size` objects at a time (`limit` and `continue`), so a large listing
+    /// neither times out nor weighs on the server in one answer.
     pub fn list(&self, kind: &Kind, ns: Option<&str>, lp: &ListParams) -> Result<Vec<Value>> {
         let api = self.api(kind, ns);
-        let list = self.call(&format!("list {}", kind.plural), || api.list(lp))?;
-        Ok(list
-            .items
-            .into_iter()
-            .map(|o| with_type(kind, to_value(o)))
-            .collect())
+        let mut out = Vec::new();
+        let mut page = ListParams {
+            limit: Some(self.page_size),
+            continue_token: None,
+            ..lp.clone()
+        };
+        loop {
+            let list = self.call(&format!("list {}", kind.plural), || api.list(&page))?;
+            out.extend(list.items.into_iter().map(|o| with_type(kind, to_value(o))));
+            match list.metadata.continue_.filter(|c| !c.is_empty()) {
+                Some(token) => page.continue_token = Some(token),
+                None => return Ok(out),
+            }
+        }
     }
 
     /// Delete one object: what the server returned (the object, or a Status).

@@ -111,13 +111,24 @@ fn connect_options(m: &Map) -> RResult<ConnectOptions> {
     let o = Opts::new(
         "kubernetes_config",
         m,
-        &["kubeconfig", "context", "namespace", "timeout"],
+        &["kubeconfig", "context", "namespace", "timeout", "page_size"],
     )?;
+    let page_size = match o.count("page_size")? {
+        None => None,
+        Some(n) if (1..=u64::from(u32::MAX)).contains(&n) => Some(n as u32),
+        Some(n) => {
+            return Err(invalid(
+                "kubernetes_config.page_size",
+                format!("{n} is not between 1 and {}", u32::MAX),
+            ))
+        }
+    };
     Ok(ConnectOptions {
         kubeconfig: o.string("kubeconfig")?.map(PathBuf::from),
         context: o.string("context")?,
         namespace: o.string("namespace")?,
         timeout: o.seconds("timeout")?,
+        page_size,
     })
 }
 
@@ -170,7 +181,7 @@ fn register_config(r: &mut Registrar, k: &Arc<Kube>) {
         r#"Choose the cluster for every later Kubernetes call: `kubeconfig` (a file; default
 $KUBECONFIG, else ~/.kube/config, else the in-cluster service account), `context` (default: the
 kubeconfig's current-context), `namespace` (default: the context's, else "default"), `timeout`
-(seconds per request, default 30). Returns `#{server, context, namespace}`. Makes no request.
+(seconds per request, default 30), `page_size` (objects per list request, default 500). Returns `#{server, context, namespace}`. Makes no request.
 Throws `invalid_argument` for a kubeconfig that does not exist, does not parse or lacks the
 context.
 ```rhai
