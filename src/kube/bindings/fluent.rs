@@ -591,7 +591,9 @@ print(ns.md());
 }
 
 fn register_data(r: &mut Registrar) {
-    r.pure(
+    // Not pure: a Secret's value is registered for scrubbing, which must not happen at compile
+    // time.
+    r.func(
         "set",
         &["data", "key", "value"],
         r#"Set a key of the ConfigMap or Secret (not sent until `apply()`); returns the builder.
