@@ -141,6 +141,7 @@ km.configmap_create("dry-cm", #{a: "1"});
 km.secret_create("dry-secret", #{password: "topsecret-value-9"});
 print(km.delete("^keep"));
 km.configmap_delete("keep-me");
+kube_wait("configmap", "dry-cm", "Ready", 600, #{namespace: "default"});
 print("done");"#;
     herodo(dir.path(), ["--dry-run", "-e", script])
         .env("KUBECONFIG", &kc)
@@ -151,6 +152,7 @@ print("done");"#;
         .stdout_has("[dry-run] kube: would delete default/configmap/keep-me")
         .stdout_has("[\"configmap/keep-me\"]")
         .stdout_has("[dry-run] kube: delete ConfigMap default/keep-me (server-side dry run)")
+        .stdout_has("[dry-run] kube: wait for ConfigMap default/dry-cm to be Ready")
         .stdout_has("done")
         .stdout_lacks("topsecret-value-9");
     // Nothing changed on the server.

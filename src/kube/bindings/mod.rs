@@ -927,6 +927,13 @@ kube_delete("deployment", "api", #{namespace: "prod"});
             let cond = super::wait::Condition::parse(cond).rhai()?;
             let timeout = crate::glue::seconds(&timeout, "timeout")?;
             let (cluster, k, ns) = kk.kind_and_ns(kind, w.namespace.as_deref())?;
+            // Under --dry-run nothing was applied for real: waiting could only time out.
+            if kk
+                .host
+                .dry_run(|| format!("kube: wait for {} {ns}/{name} to be {cond}", k.kind))
+            {
+                return Ok(Dynamic::UNIT);
+            }
             let obj = cluster.wait(&k, &ns, name, &cond, timeout).rhai()?;
             to_dynamic(&obj)
         };
@@ -949,7 +956,7 @@ kube_wait("pod", "web", "Ready", 60, #{namespace: "prod"});
 wanted replica ready), a pod phase ("Running", "Succeeded", ...), or "deleted" (gone; it may
 not exist to begin with). Watches the object (no polling) and resumes the watch when the
 connection drops. Returns the object (`()` for "deleted"). Throws `timeout`, `cancelled` on
-Ctrl-C.
+Ctrl-C. Under `--dry-run`: `()` at once, printing what it would wait for.
 ```rhai
 kube_apply(file_read("api.yaml"));
 kube_wait("deployment", "api", "Available", 120);
