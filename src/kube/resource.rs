@@ -214,6 +214,19 @@ fn json_type(v: &Value) -> &'static str {
 
 /// What a manifest names: (apiVersion, kind, name, namespace). Checked before any request.
 pub fn identify(obj: &Value) -> Result<(String, String, String, Option<String>)> {
+    identify_with(obj, false)
+}
+
+/// `identify` for a create, where `metadata.generateName` may stand in for the name (then the
+/// name is shown as `PREFIX<generated>`).
+pub fn identify_create(obj: &Value) -> Result<(String, String, String, Option<String>)> {
+    identify_with(obj, true)
+}
+
+fn identify_with(
+    obj: &Value,
+    allow_generate: bool,
+) -> Result<(String, String, String, Option<String>)> {
     let s = |v: Option<&Value>, field: &str| -> Result<String> {
         match v {
             Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
@@ -230,8 +243,22 @@ pub fn identify(obj: &Value) -> Result<(String, String, String, Option<String>)>
     if meta.is_some_and(|m| !m.is_object()) {
         return Err(KubeError::invalid("metadata", "expected a map"));
     }
-    let name = s(meta.and_then(|m| m.get("name")), "metadata.name")?;
-    check_name("metadata.name", &name)?;
+    let generate = meta
+        .and_then(|m| m.get("generateName"))
+        .and_then(Value::as_str)
+        .filter(|_| allow_generate && meta.and_then(|m| m.get("name")).is_none());
+    let name = match generate {
+        // The server appends 5 characters; the prefix must leave a valid name.
+        Some(prefix) => {
+            check_name("metadata.generateName", &format!("{prefix}x"))?;
+            format!("{prefix}<generated>")
+        }
+        None => {
+            let name = s(meta.and_then(|m| m.get("name")), "metadata.name")?;
+            check_name("metadata.name", &name)?;
+            name
+        }
+    };
     let ns = match meta.and_then(|m| m.get("namespace")) {
         None | Some(Value::Null) => None,
         Some(v) => {
@@ -396,6 +423,13 @@ mod tests {
             let got = identify(&obj).unwrap_err().to_string();
             assert!(got.starts_with(want), "{got} <> {want}");
         }
+        let gen =
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "job-"}});
+        assert!(identify(&gen).is_err());
+        assert_eq!(identify_create(&gen).unwrap().2, "job-<generated>");
+        let bad =
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "Job_"}});
+        assert!(identify_create(&bad).is_err());
     }
 
     #[test]

@@ -638,7 +638,11 @@ impl Kube {
         create: bool,
         how: &ApplyOptions,
     ) -> RResult<Value> {
-        let (api_version, kind, name, obj_ns) = resource::identify(obj).rhai()?;
+        let (api_version, kind, name, obj_ns) = if create {
+            resource::identify_create(obj).rhai()?
+        } else {
+            resource::identify(obj).rhai()?
+        };
         let cluster = self.cluster()?;
         let k = cluster.resolve_gvk(&api_version, &kind).rhai()?;
         let ns = obj_ns
@@ -780,31 +784,7 @@ name). Under `--dry-run` a server-side dry run.
 let cm = kube_create(#{apiVersion: "v1", kind: "ConfigMap", metadata: #{name: "once"}});
 ```"#,
         move |m: Map| -> RResult<Dynamic> {
-            let mut obj = from_dynamic(&Dynamic::from_map(m), "manifest")?;
-            // generateName stands in for the name until the server picks one.
-            let generated =
-                obj["metadata"]["name"].is_null() && obj["metadata"]["generateName"].is_string();
-            if generated {
-                obj["metadata"]["name"] = Value::String("generated".into());
-            }
-            resource::identify(&obj).rhai()?;
-            if generated {
-                if let Some(meta) = obj["metadata"].as_object_mut() {
-                    meta.remove("name");
-                }
-                let (cluster, kind) = {
-                    let api_version = obj["apiVersion"].as_str().unwrap_or_default();
-                    let kind = obj["kind"].as_str().unwrap_or_default();
-                    let cluster = kk.cluster()?;
-                    let k = cluster.resolve_gvk(api_version, kind).rhai()?;
-                    (cluster, k)
-                };
-                let ns = obj["metadata"]["namespace"]
-                    .as_str()
-                    .map_or_else(|| cluster.namespace.clone(), str::to_string);
-                let dry = kk.dry(|| format!("create {} {ns}/<generated>", kind.kind));
-                return to_dynamic(&cluster.create(&kind, &ns, &obj, dry).rhai()?);
-            }
+            let obj = from_dynamic(&Dynamic::from_map(m), "manifest")?;
             to_dynamic(&kk.write(&obj, None, true, &ApplyOptions::default())?)
         },
     );
