@@ -97,6 +97,8 @@ pub fn build_with(host: &Arc<Host>, limits: &Limits, docs: Docs) -> Engine {
     crate::buildah::bindings::register(r.group("buildah"), host);
     crate::heropods::bindings::register(r.group("heropods"), host);
     crate::vm::bindings::register(r.group("vm"), host);
+    #[cfg(feature = "kube")]
+    crate::kube::bindings::register(r.group("kube"), host);
     // The hidden helper that `catch (e)` blocks call (see `scripts::mark_catches`).
     engine.register_fn(
         crate::scripts::CATCH_HELPER,

@@ -37,8 +37,8 @@ pub mod kind {
     pub const BUSY: &str = "busy";
     /// A host port a container publishes is taken by something else.
     pub const PORT_IN_USE: &str = "port_in_use";
-    /// A server (an image registry) could not be reached: no answer at all (DNS, refused,
-    /// TLS), as opposed to an answer that says no.
+    /// A server (an image registry, the Kubernetes API server) could not be reached: no
+    /// answer at all (DNS, refused, TLS, it kept failing), as opposed to an answer that says no.
     pub const UNREACHABLE: &str = "unreachable";
     // Images.
     pub const BUILD_FAILED: &str = "build_failed";
@@ -54,6 +54,15 @@ pub mod kind {
     pub const QMP: &str = "qmp";
     /// A download whose SHA-256 is not the one asked for.
     pub const CHECKSUM_MISMATCH: &str = "checksum_mismatch";
+    // Kubernetes (the API server's Status reasons).
+    /// A write lost a race (stale resourceVersion) or a server-side apply conflict.
+    pub const CONFLICT: &str = "conflict";
+    /// Authenticated, but not allowed (HTTP 403).
+    pub const FORBIDDEN: &str = "forbidden";
+    /// The credentials were rejected (HTTP 401).
+    pub const UNAUTHORIZED: &str = "unauthorized";
+    /// The server rejected the object (HTTP 422 or 400), naming the fields.
+    pub const INVALID: &str = "invalid";
     // Tests.
     pub const ASSERTION: &str = "assertion";
     pub const MISSING_TOOL: &str = "missing_tool";

@@ -17,6 +17,8 @@ pub mod exec;
 pub mod glue;
 pub mod heropods;
 pub mod host;
+#[cfg(feature = "kube")]
+pub mod kube;
 pub mod lint;
 pub mod misc;
 pub mod net;

@@ -14,6 +14,8 @@ mod hostile;
 mod interactive;
 mod readme;
 mod reap;
+#[cfg(feature = "kube")]
+mod kube;
 mod repl;
 mod runner;
 mod signals;

@@ -1,0 +1,256 @@
+//! Kubernetes against the fake API server of tests/kube/fake_apiserver.py (HTTPS on 127.0.0.1
+//! with a CA made by openssl, bearer tokens, the Status bodies recorded from kube-apiserver
+//! v1.32), reached through a kubeconfig like a real cluster: the suites in tests/rhai/kube run by
+//! `herodo test`, `--dry-run`, and Ctrl-C during a retry or a wait. With HERODO_TEST_KUBECONFIG
+//! the suites that need no fake (errors_test.rhai does) also run against that cluster.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{herodo, require, root, TempDir, BIN};
+
+/// A running fake API server; stopped when dropped.
+pub struct FakeKube {
+    child: Child,
+    dir: TempDir,
+    /// `https://127.0.0.1:PORT`
+    pub url: String,
+}
+
+impl FakeKube {
+    pub fn start() -> FakeKube {
+        let dir = TempDir::new("kube-fake");
+        let mut child = Command::new("python3")
+            .arg(root().join("tests/kube/fake_apiserver.py"))
+            .arg(dir.path())
+            .arg(root().join("tests/fixtures/kube/discovery.json"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the fake API server");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the fake API server did not start");
+        let port = line
+            .trim()
+            .strip_prefix("READY ")
+            .unwrap_or_else(|| panic!("fake API server said {line:?}"));
+        FakeKube {
+            child,
+            url: format!("https://127.0.0.1:{port}"),
+            dir,
+        }
+    }
+
+    pub fn kubeconfig(&self) -> String {
+        self.dir.path().join("kubeconfig").display().to_string()
+    }
+}
+
+impl Drop for FakeKube {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn last_line(out: &str) -> String {
+    out.lines().last().unwrap_or_default().to_string()
+}
+
+#[test]
+fn kube_suites_against_the_fake_api_server() {
+    if !require(&["python3", "openssl"]) {
+        return;
+    }
+    let fake = FakeKube::start();
+    let out = herodo(root(), ["test", "tests/rhai/kube"])
+        .env("KUBECONFIG", &fake.kubeconfig())
+        .env("HERODO_KUBE_FAKE", &fake.url)
+        .env("HERODO_KUBE_RUN", &format!("{}", std::process::id()))
+        .env("HERODO_BIN", BIN)
+        .run();
+    print!("{}", out.stdout);
+    eprint!("{}", out.stderr);
+    let last = last_line(&out.stdout);
+    let out = out.ok();
+    assert!(last.ends_with(" passed, 0 failed, 0 skipped"), "{last}");
+    drop(out);
+}
+
+#[test]
+fn kube_suites_against_a_real_cluster() {
+    let Ok(kubeconfig) = std::env::var("HERODO_TEST_KUBECONFIG") else {
+        eprintln!("skipping: HERODO_TEST_KUBECONFIG is not set (the fake API server test covers the suites)");
+        return;
+    };
+    let out = herodo(
+        root(),
+        [
+            "test",
+            "tests/rhai/kube/manager_test.rhai",
+            "tests/rhai/kube/wait_test.rhai",
+            "tests/rhai/kube/fluent_test.rhai",
+            "tests/rhai/kube/traefik_test.rhai",
+        ],
+    )
+    .env("KUBECONFIG", &kubeconfig)
+    .env("HERODO_KUBE_RUN", &format!("{}", std::process::id()))
+    .env("HERODO_BIN", BIN)
+    .run();
+    print!("{}", out.stdout);
+    eprint!("{}", out.stderr);
+    let last = last_line(&out.stdout);
+    out.ok();
+    // Tests that need the fake (dropping watches) skip themselves here.
+    assert!(
+        last.contains(" passed, 0 failed") && !last.starts_with("0 passed"),
+        "{last}"
+    );
+}
+
+#[test]
+fn dry_run_applies_nothing_and_shows_no_secret() {
+    if !require(&["python3", "openssl"]) {
+        return;
+    }
+    let fake = FakeKube::start();
+    let dir = TempDir::new("kube-dry");
+    let kc = fake.kubeconfig();
+    herodo(
+        dir.path(),
+        [
+            "-e",
+            r#"kubernetes_manager_new("default").configmap_create("keep-me", #{a: "1"});"#,
+        ],
+    )
+    .env("KUBECONFIG", &kc)
+    .run()
+    .ok();
+    let script = r#"let km = kubernetes_manager_new("default");
+km.configmap_create("dry-cm", #{a: "1"});
+km.secret_create("dry-secret", #{password: "topsecret-value-9"});
+print(km.delete("^keep"));
+km.configmap_delete("keep-me");
+kube_wait("configmap", "dry-cm", "Ready", 600, #{namespace: "default"});
+print("done");"#;
+    herodo(dir.path(), ["--dry-run", "-e", script])
+        .env("KUBECONFIG", &kc)
+        .run()
+        .ok()
+        .stdout_has("[dry-run] kube: apply ConfigMap default/dry-cm (server-side dry run)")
+        .stdout_has("[dry-run] kube: apply Secret default/dry-secret (server-side dry run)")
+        .stdout_has("[dry-run] kube: would delete default/configmap/keep-me")
+        .stdout_has("[\"configmap/keep-me\"]")
+        .stdout_has("[dry-run] kube: delete ConfigMap default/keep-me (server-side dry run)")
+        .stdout_has("[dry-run] kube: wait for ConfigMap default/dry-cm to be Ready")
+        .stdout_has("done")
+        .stdout_lacks("topsecret-value-9");
+    // Nothing changed on the server.
+    herodo(
+        dir.path(),
+        [
+            "-e",
+            r#"let km = kubernetes_manager_new("default");
+print(km.configmaps_list().map(|c| c.name));
+print(km.secrets_list().map(|c| c.name));"#,
+        ],
+    )
+    .env("KUBECONFIG", &kc)
+    .run()
+    .ok()
+    .stdout_is("[\"keep-me\"]\n[]\n");
+}
+
+#[test]
+fn secret_values_never_reach_errors() {
+    if !require(&["python3", "openssl"]) {
+        return;
+    }
+    let fake = FakeKube::start();
+    let dir = TempDir::new("kube-secret");
+    // The server rejects the secret's namespace: the error must not show the value, nor may
+    // a later throw that includes it.
+    let script = r#"let km = kubernetes_manager_new("no-such-namespace");
+try { km.secret_create("s", #{token: "hunter2-hunter2"}); } catch (e) { print(e.kind); print(e.message); }
+throw "the token is hunter2-hunter2";"#;
+    herodo(dir.path(), ["-e", script])
+        .env("KUBECONFIG", &fake.kubeconfig())
+        .run()
+        .code(1)
+        .stdout_has("not_found")
+        .stdout_has("namespaces \"no-such-namespace\" not found")
+        .stderr_has("the token is ***")
+        .stderr_lacks("hunter2-hunter2");
+}
+
+#[test]
+fn ctrl_c_stops_a_retry_loop_or_a_wait_at_once() {
+    if !require(&["python3", "openssl"]) {
+        return;
+    }
+    let fake = FakeKube::start();
+    // Every list answers 429 with Retry-After: 10, so herodo sits in its backoff; or a wait
+    // for a condition nobody will ever write.
+    let retry = format!(
+        r#"http_get("{}/fake/fault?path=/api/v1/namespaces/default/configmaps&status=429&count=100&retry_after=10", #{{insecure: true}});
+kube_list("configmaps", #{{namespace: "default"}});"#,
+        fake.url
+    );
+    let wait = r#"kubernetes_manager_new("default").configmap_create("waited", #{a: "1"});
+kube_wait("configmap", "waited", "Ready", 60, #{namespace: "default"});"#
+        .to_string();
+    for (what, body) in [("retry", retry), ("wait", wait)] {
+        let dir = TempDir::new("kube-cancel");
+        let ready = dir.path().join("ready");
+        let script = format!("file_write(\"{}\", \"x\");\n{body}", ready.display());
+        let mut child = Command::new(BIN)
+            .args(["-e", &script])
+            .current_dir(dir.path())
+            .env("KUBECONFIG", fake.kubeconfig())
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let until = Instant::now() + Duration::from_secs(20);
+        while !ready.exists() {
+            assert!(Instant::now() < until, "{what}: the script never got ready");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Let the request be answered and the backoff (or the watch) begin.
+        std::thread::sleep(Duration::from_millis(700));
+        assert!(child.try_wait().unwrap().is_none(), "{what}: ended early");
+        let t0 = Instant::now();
+        // SAFETY: signalling our own child.
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGINT);
+        }
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(5),
+                "{what}: herodo did not stop after Ctrl-C"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let took = t0.elapsed();
+        assert_eq!(status.code(), Some(130), "{what}");
+        assert!(
+            took < Duration::from_millis(200),
+            "{what}: stopped after {took:?}"
+        );
+    }
+}
