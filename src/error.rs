@@ -32,6 +32,8 @@ pub mod kind {
     pub const IMAGE_NOT_FOUND: &str = "image_not_found";
     pub const ENGINE_NOT_INSTALLED: &str = "engine_not_installed";
     pub const NOT_RUNNING: &str = "not_running";
+    /// A host port asked to be published is taken (by a process or another container).
+    pub const PORT_IN_USE: &str = "port_in_use";
     // Images.
     pub const BUILD_FAILED: &str = "build_failed";
     pub const IMAGE_IN_USE: &str = "image_in_use";

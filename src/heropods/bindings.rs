@@ -44,6 +44,10 @@ fn status_map(s: Status) -> Map {
         ("network", s.network.into()),
         ("runtime", s.runtime.into()),
         ("keep_alive", s.keep_alive.into()),
+        (
+            "ports",
+            Dynamic::from_array(s.ports.into_iter().map(Dynamic::from).collect()),
+        ),
     ])
 }
 
@@ -97,7 +101,7 @@ fn pods_options(m: &Map) -> RResult<PodsOptions> {
     })
 }
 
-const CREATE_KEYS: [&str; 15] = [
+const CREATE_KEYS: [&str; 16] = [
     "name",
     "image",
     "docker_url",
@@ -113,6 +117,7 @@ const CREATE_KEYS: [&str; 15] = [
     "pids",
     "network",
     "pull",
+    "ports",
 ];
 
 fn create_request(m: &Map) -> RResult<CreateRequest> {
@@ -201,6 +206,20 @@ fn create_request(m: &Map) -> RResult<CreateRequest> {
         network: match o.string("network")? {
             Some(n) => NetworkMode::parse(&n).rhai()?,
             None => NetworkMode::Bridge,
+        },
+        ports: match m.get("ports") {
+            None => Vec::new(),
+            Some(v) if v.is_unit() => Vec::new(),
+            Some(v) => {
+                let arr = v
+                    .read_lock::<Array>()
+                    .ok_or_else(|| invalid("ports", "expected an array of strings"))?;
+                string_array(&arr)
+                    .iter()
+                    .map(|p| spec::port(p))
+                    .collect::<Result<Vec<_>, _>>()
+                    .rhai()?
+            }
         },
     };
     Ok(CreateRequest {
@@ -317,12 +336,15 @@ registry, fetched with skopeo), "oci:/dir:tag", or seed 002's "alpine_3_20", "ub
 "ubuntu_25_04"), `docker_url`, `reset` (replace an existing container of that name; without
 it, an existing one is returned as it is), `cmd`, `entrypoint` (string or array), `env` (map),
 `workdir`, `user`, `mounts` (["/src:/dst:ro"] or maps), `memory` (bytes or "64m"), `cpus`,
-`pids`, `network` ("bridge", "none", "host"), `pull` ("missing" or "always").
-Throws `invalid_argument` (bad name, reference, mount, limit) before anything is written,
-`image_not_found`, `command_failed` (a tool failed).
+`pids`, `network` ("bridge", "none", "host"), `pull` ("missing" or "always"), `ports`
+(published from `start()` to `stop()`: ["127.0.0.1:8080:80", "8443:443/tcp", "5353:53/udp"],
+podman's `-p` with the host port given, IPv4, tcp or udp, ranges of equal length).
+Throws `invalid_argument` (bad name, reference, mount, limit, port) before anything is
+written, `image_not_found`, `command_failed` (a tool failed).
 ```rhai
 let c = pods.container_new(#{name: "web", image: "localhost/busybox:test",
-    cmd: ["httpd", "-f", "-p", "80"], memory: "64m", env: #{MODE: "prod"}});
+    cmd: ["httpd", "-f", "-p", "80"], memory: "64m", env: #{MODE: "prod"},
+    ports: ["127.0.0.1:8080:80"]});
 ```"#,
         move |p: &mut HeroPods, m: Map| -> RResult<PodContainer> {
             let req = create_request(&m)?;
@@ -409,7 +431,10 @@ fn register_container(r: &mut Registrar, host: &Arc<Host>) {
         "start",
         &["container"],
         r#"Start the container detached; its output goes to its log. Starting a running
-container does nothing. Returns the container.
+container does nothing. Publishes its `ports` and writes its name into the /etc/hosts of the
+running containers of its base directory on its bridge (and theirs into its own). Throws
+`port_in_use` when a host port is published by another container or rule, or a process on the
+host is bound to it (nothing is started then). Returns the container.
 ```rhai
 c.start();
 ```"#,
@@ -438,7 +463,8 @@ c.start(#{keep_alive: true});
     r.func(
         "stop",
         &["container"],
-        r#"Stop: SIGTERM, then SIGKILL after 10 s. Stopping a stopped container is fine.
+        r#"Stop: SIGTERM, then SIGKILL after 10 s; its published ports and its name in the other
+containers' /etc/hosts go. Stopping a stopped container is fine.
 ```rhai
 c.stop();
 ```"#,
@@ -504,7 +530,8 @@ let r = c.exec("exit 3", #{ignore_error: true});
         &["container"],
         r#"A map: `name`, `state` ("created", "running", "stopped"), `running`, `pid`,
 `exit_code` (when stopped and known), `created`, `started` (Unix time), `image`,
-`image_id`, `ip` (on the bridge), `network`, `runtime`, `keep_alive`.
+`image_id`, `ip` (on the bridge), `network`, `runtime`, `keep_alive`, `ports` (the published
+ports, canonical: "127.0.0.1:8080:80/tcp").
 Throws `no_such_container`.
 ```rhai
 print(c.status().state);

@@ -19,8 +19,10 @@ pub mod error;
 mod exec_in;
 pub mod handover;
 pub mod image_cache;
+mod names;
 pub mod netlink;
 pub mod network;
+pub mod ports;
 pub mod rootfs;
 pub mod runtime;
 pub mod spec;
@@ -117,6 +119,8 @@ pub struct Status {
     pub network: &'static str,
     pub runtime: String,
     pub keep_alive: bool,
+    /// The published ports, canonical (`127.0.0.1:8080:80/tcp`).
+    pub ports: Vec<String>,
 }
 
 fn host_cpus() -> usize {

@@ -38,13 +38,16 @@ impl Pods {
             None => {}
         }
         let had_attachment = rec.attachment.is_some();
+        // A host port that is taken fails the start before anything runs.
+        let ports = self.reserve_ports(host, &rec)?;
         let launched = self.launch(host, &mut rec, &rt, keep_alive);
         if launched.is_err() && !had_attachment && rec.attachment.is_some() {
             // Keep the address just leased tied to the record, so delete() releases it.
             let _ = store::save(&self.paths, &rec);
         }
         launched?;
-        store::save(&self.paths, &rec)
+        store::save(&self.paths, &rec)?;
+        self.after_start(host, &rec, ports)
     }
 
     /// Everything of `start` after the checks: runtime, rootfs, network, bundle, pid.
@@ -205,7 +208,6 @@ impl Pods {
                 NetNs::Path(a.netns_path())
             }
         };
-        let ip = rec.attachment.as_ref().map(|a| a.ip.clone());
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         let files = [
             (
@@ -213,11 +215,7 @@ impl Pods {
                 "/etc/resolv.conf",
                 network::resolv_conf(&host_resolv, &self.dns, rec.network() == NetworkMode::Host),
             ),
-            (
-                "hosts",
-                "/etc/hosts",
-                network::hosts_file(name, ip.as_deref()),
-            ),
+            ("hosts", "/etc/hosts", self.hosts_of(rec)),
             ("hostname", "/etc/hostname", format!("{name}\n")),
         ];
         let mut binds = Vec::new();

@@ -80,6 +80,7 @@ impl Pods {
             network: rec.network().as_str(),
             runtime: rec.runtime.clone(),
             keep_alive: rec.keep_alive,
+            ports: rec.overrides.ports.iter().map(|p| p.to_string()).collect(),
             image: rec.image,
             name: rec.name,
         }

@@ -11,7 +11,7 @@ impl Pods {
         }
         let rec = self.record(name)?;
         if !self.is_running(host, &rec)? {
-            return Ok(());
+            return self.after_stop(host, &rec);
         }
         let rt = self.runtime_of(&rec);
         // A container that ends between the check and the signal makes kill fail: fine.
@@ -34,7 +34,7 @@ impl Pods {
             Err(e) => return Err(e),
         }
         self.await_exit_code(host, name);
-        Ok(())
+        self.after_stop(host, &rec)
     }
 
     /// The monitor records the exit code just after the runtime returns: wait for it (a
@@ -94,10 +94,12 @@ impl Pods {
             self.await_exit_code(host, name);
         }
         self.release_stale_runtime(host, name);
+        self.unpublish_ports(host, &rec)?;
         if let Some(a) = &rec.attachment {
             network::detach(host, &self.state_dir, a)?;
         }
         rootfs::remove(host, &self.paths.container_dir(name))?;
+        self.refresh_hosts(host, &rec);
         remove_cgroups(&rec.cgroup_dirs);
         host.resources.forget("heropod", name);
         Ok(true)
