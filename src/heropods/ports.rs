@@ -406,16 +406,17 @@ fn holder(r: &Rule) -> String {
     }
 }
 
-/// The loopback guard of `bridge` (see the module comment).
+/// The loopback guard of `bridge` (see the module comment), its words in the order
+/// `iptables-save` prints them.
 pub fn bridge_guard(bridge: &str) -> Rule {
     Rule::new(
         "filter",
         "INPUT",
         words(&[
-            "-i",
-            bridge,
             "-d",
             "127.0.0.0/8",
+            "-i",
+            bridge,
             "-m",
             "conntrack",
             "!",
@@ -868,7 +869,7 @@ COMMIT
         assert_eq!(g.tag(), None);
         assert_eq!(
             g.line("-I"),
-            "-I INPUT -i herodo0 -d 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -m comment --comment herodo-bridge:herodo0 -j DROP"
+            "-I INPUT -d 127.0.0.0/8 -i herodo0 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -m comment --comment herodo-bridge:herodo0 -j DROP"
         );
         assert_eq!(
             network_of(Ipv4Addr::new(10, 89, 77, 9), 24),
