@@ -21,12 +21,14 @@
 //! DNAT is dropped), tagged `herodo-bridge:<bridge>`, before `route_localnet` is turned on.
 //!
 //! The rules are added at start (one `iptables-restore`, atomic) and removed on stop and delete
-//! (idempotent). Other tools find them by their tag: [`rules_of`] lists the rules whose tag
+//! (idempotent; the file `ports.published` in the container's directory, written before the
+//! rules are added and removed after they went, spares a stop or delete of a container without
+//! rules any iptables call). Other tools find them by their tag: [`rules_of`] lists the rules whose tag
 //! starts with a prefix ([`TAG_PREFIX`], [`state_prefix`] or a whole tag), [`remove_rules`]
 //! removes them; `herodo clean` can reap the rules of containers that are gone with these.
 
 use std::net::{IpAddr, Ipv4Addr, TcpListener, UdpSocket};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::*;
 use crate::common::portspec::{PortSpec, Protocol};
@@ -507,9 +509,11 @@ pub fn remove_all_tagged(host: &Host, prefix: &str) -> Result<usize> {
 }
 
 /// Held from the check before a start until its ports are published: two starts in one state
-/// directory never publish one port.
+/// directory never publish one port. Carries the container's own rules the check saw (left by
+/// a run that ended without a stop), which the publication replaces.
 pub struct PortLock {
     _lock: FileLock,
+    own: Vec<Rule>,
 }
 
 impl Pods {
@@ -517,15 +521,37 @@ impl Pods {
         tag(&self.state_dir, self.paths.base(), name)
     }
 
-    fn ports_lock(&self, host: &Host) -> Result<PortLock> {
+    fn ports_lock(&self, host: &Host) -> Result<FileLock> {
         let p = self
             .state_dir
             .join("heropods")
             .join("networks")
             .join("ports.lock");
-        Ok(PortLock {
-            _lock: FileLock::exclusive(&p, &host.cancel, LOCK_TIMEOUT)?,
-        })
+        Ok(FileLock::exclusive(&p, &host.cancel, LOCK_TIMEOUT)?)
+    }
+
+    /// Present while the container's rules may be in place: written before they are added,
+    /// removed after they went, so a stop or delete of a container without rules runs nothing.
+    fn published_marker(&self, name: &str) -> PathBuf {
+        self.paths.container_dir(name).join("ports.published")
+    }
+
+    /// The rules `rec` has when published (none without an address).
+    fn rules_of_record(&self, rec: &ContainerRecord) -> Result<Vec<Rule>> {
+        let Some(a) = &rec.attachment else {
+            return Ok(Vec::new());
+        };
+        let ip: Ipv4Addr =
+            a.ip.parse()
+                .map_err(|_| PodError::Network(format!("bad address {:?} in the record", a.ip)))?;
+        let subnet = format!("{}/{}", network_of(ip, a.prefix), a.prefix);
+        Ok(all_rules(
+            &forwards(&rec.overrides.ports),
+            ip,
+            &subnet,
+            &a.bridge,
+            &self.port_tag(&rec.name),
+        ))
     }
 
     /// Before a start: `port_in_use` when another rule publishes one of the container's host
@@ -551,33 +577,45 @@ impl Pods {
             }
             host_check(f)?;
         }
-        Ok(Some(lock))
+        Ok(Some(PortLock {
+            _lock: lock,
+            own: rules
+                .into_iter()
+                .filter(|r| r.comment() == Some(own.as_str()))
+                .collect(),
+        }))
     }
 
-    /// After a start: the container's rules replace any left from an earlier run.
+    /// After a start: the container's rules, replacing any left from an earlier run, in one
+    /// `iptables-restore`.
     pub(super) fn publish_ports(
         &self,
         host: &Host,
         rec: &ContainerRecord,
-        _lock: PortLock,
+        lock: PortLock,
     ) -> Result<()> {
         let Some(a) = &rec.attachment else {
             return Ok(());
         };
-        let ip: Ipv4Addr =
-            a.ip.parse()
-                .map_err(|_| PodError::Network(format!("bad address {:?} in the record", a.ip)))?;
-        let fwd = forwards(&rec.overrides.ports);
-        let own = self.port_tag(&rec.name);
-        if fwd.iter().any(Forward::on_loopback) {
+        if forwards(&rec.overrides.ports)
+            .iter()
+            .any(Forward::on_loopback)
+        {
             ensure_route_localnet(host, &a.bridge)?;
         }
+        let new = self.rules_of_record(rec)?;
+        let marker = self.published_marker(&rec.name);
+        std::fs::write(&marker, b"").map_err(|e| PodError::io("write", &marker, e))?;
+        if restore(host, restore_input(&lock.own, &new)).is_ok() {
+            return Ok(());
+        }
+        // An old rule went meanwhile (which fails the whole transaction): again, from what
+        // is there now.
+        let own = self.port_tag(&rec.name);
         let old: Vec<Rule> = save(host)?
             .into_iter()
             .filter(|r| r.comment() == Some(own.as_str()))
             .collect();
-        let subnet = format!("{}/{}", network_of(ip, a.prefix), a.prefix);
-        let new = all_rules(&fwd, ip, &subnet, &a.bridge, &own);
         restore(host, restore_input(&old, &new))
     }
 
@@ -606,18 +644,26 @@ impl Pods {
         Ok(())
     }
 
-    /// Remove the container's rules (none is fine).
+    /// Remove the container's rules: nothing runs when none was published; else one
+    /// `iptables-restore` of the rules the record names, or, when some of them are gone or
+    /// others carry its tag, whatever `iptables-save` shows with its tag.
     pub(super) fn unpublish_ports(&self, host: &Host, rec: &ContainerRecord) -> Result<()> {
-        if rec.overrides.ports.is_empty() {
+        let marker = self.published_marker(&rec.name);
+        if rec.overrides.ports.is_empty() || !marker.exists() {
             return Ok(());
         }
         let _lock = self.ports_lock(host)?;
-        let own = self.port_tag(&rec.name);
-        let rules: Vec<Rule> = save(host)?
-            .into_iter()
-            .filter(|r| r.comment() == Some(own.as_str()))
-            .collect();
-        remove_rules(host, &rules)
+        let expected = self.rules_of_record(rec)?;
+        if expected.is_empty() || restore(host, restore_input(&expected, &[])).is_err() {
+            let own = self.port_tag(&rec.name);
+            let rules: Vec<Rule> = save(host)?
+                .into_iter()
+                .filter(|r| r.comment() == Some(own.as_str()))
+                .collect();
+            remove_rules(host, &rules)?;
+        }
+        crate::common::state::remove(&marker)?;
+        Ok(())
     }
 }
 
