@@ -23,7 +23,8 @@ pub mod kind {
     pub const AMBIGUOUS: &str = "ambiguous";
     /// An error raised by the Rhai language itself (unknown variable, wrong type, ...).
     pub const SCRIPT: &str = "script";
-    /// A sandbox limit (operations, call depth, data size, --max-time) was reached.
+    /// A sandbox limit (operations, call depth, data size, --max-time) was reached, or a
+    /// size cap on what herodo reads (a file in a container's root).
     pub const LIMIT: &str = "limit";
     /// The script does not parse.
     pub const SYNTAX: &str = "syntax";
@@ -34,6 +35,8 @@ pub mod kind {
     pub const NOT_RUNNING: &str = "not_running";
     /// A host port asked to be published is taken (by a process or another container).
     pub const PORT_IN_USE: &str = "port_in_use";
+    /// Something still uses it (a mount, a process): it cannot be removed now.
+    pub const BUSY: &str = "busy";
     // Images.
     pub const BUILD_FAILED: &str = "build_failed";
     pub const IMAGE_IN_USE: &str = "image_in_use";
@@ -178,6 +181,9 @@ pub enum HostError {
     Cancelled,
     #[error("{what}: {reason}")]
     Parse { what: &'static str, reason: String },
+    /// A size cap was reached (a file too big to read); `path` names what.
+    #[error("{reason}")]
+    Limit { path: String, reason: String },
     #[error(transparent)]
     Exec(#[from] ExecError),
 }
@@ -231,6 +237,9 @@ impl Classify for HostError {
             HostError::Timeout(_) => ErrorInfo::new(kind::TIMEOUT, message),
             HostError::Cancelled => ErrorInfo::new(kind::CANCELLED, message),
             HostError::Parse { .. } => ErrorInfo::new(kind::PARSE, message),
+            HostError::Limit { path, .. } => {
+                ErrorInfo::new(kind::LIMIT, message).field("path", path)
+            }
             HostError::Exec(e) => e.info(),
         }
     }

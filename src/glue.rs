@@ -315,6 +315,22 @@ impl<'a> Opts<'a> {
         }
     }
 
+    /// A non-negative integer (a count, a size in bytes).
+    pub fn count(&self, key: &str) -> RResult<Option<u64>> {
+        match self.map.get(key) {
+            None => Ok(None),
+            Some(v) if v.is_unit() => Ok(None),
+            Some(v) => {
+                let n = v.as_int().map_err(|t| {
+                    invalid(&self.field(key), format!("expected an integer, got {t}"))
+                })?;
+                crate::common::convert::int_in(&self.field(key), n, 0u64, u64::MAX)
+                    .map(Some)
+                    .rhai()
+            }
+        }
+    }
+
     /// A number of seconds (int or float) as a duration.
     pub fn seconds(&self, key: &str) -> RResult<Option<std::time::Duration>> {
         match self.map.get(key) {
@@ -324,7 +340,20 @@ impl<'a> Opts<'a> {
         }
     }
 
-    /// A map of string to string (for example environment variables).
+    /// A command's timeout in seconds (int or float): `0` means no timeout at all.
+    pub fn timeout(&self, key: &str) -> RResult<Option<std::time::Duration>> {
+        Ok(self.seconds(key)?.map(|d| {
+            if d.is_zero() {
+                crate::exec::NO_TIMEOUT
+            } else {
+                d
+            }
+        }))
+    }
+
+    /// A map of string to string (for example environment variables). A `()` value is refused
+    /// (it would otherwise become an empty string without a word): `#{A: ()}` is an error
+    /// naming `A`; `#{A: ""}` sets it empty.
     pub fn string_map(&self, key: &str) -> RResult<Vec<(String, String)>> {
         match self.map.get(key) {
             None => Ok(Vec::new()),
@@ -336,9 +365,17 @@ impl<'a> Opts<'a> {
                         format!("expected a map, got {}", v.type_name()),
                     )
                 })?;
-                Ok(m.iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect())
+                m.iter()
+                    .map(|(k, v)| {
+                        if v.is_unit() {
+                            return Err(invalid(
+                                &self.field(key),
+                                format!("{k}: () is not a value (give \"\" for an empty one)"),
+                            ));
+                        }
+                        Ok((k.to_string(), v.to_string()))
+                    })
+                    .collect()
             }
         }
     }
@@ -499,6 +536,45 @@ mod tests {
         let err = Opts::new("run", &m, &["silent"]).err().unwrap();
         let shown = err.to_string();
         assert!(shown.contains("unknown key `bogus`"), "{shown}");
+    }
+
+    #[test]
+    fn a_zero_timeout_means_none_and_unit_map_values_are_refused() {
+        let mut m = Map::new();
+        m.insert("timeout".into(), Dynamic::from(0_i64));
+        m.insert("t2".into(), Dynamic::from(0.0_f64));
+        m.insert("t3".into(), Dynamic::from(2_i64));
+        let o = Opts::new("exec", &m, &["timeout", "t2", "t3"]).unwrap();
+        assert_eq!(o.timeout("timeout").unwrap(), Some(crate::exec::NO_TIMEOUT));
+        assert_eq!(o.timeout("t2").unwrap(), Some(crate::exec::NO_TIMEOUT));
+        assert_eq!(
+            o.timeout("t3").unwrap(),
+            Some(std::time::Duration::from_secs(2))
+        );
+        assert_eq!(o.timeout("absent").unwrap(), None);
+
+        let mut env = Map::new();
+        env.insert("A".into(), Dynamic::UNIT);
+        let mut m = Map::new();
+        m.insert("env".into(), Dynamic::from_map(env));
+        let o = Opts::new("container_new", &m, &["env"]).unwrap();
+        let e = o.string_map("env").err().unwrap().to_string();
+        assert!(
+            e.contains("container_new.env") && e.contains("A: ()"),
+            "{e}"
+        );
+        let mut env = Map::new();
+        env.insert("A".into(), Dynamic::from(""));
+        env.insert("N".into(), Dynamic::from(3_i64));
+        let mut m = Map::new();
+        m.insert("env".into(), Dynamic::from_map(env));
+        let o = Opts::new("container_new", &m, &["env"]).unwrap();
+        let mut got = o.string_map("env").unwrap();
+        got.sort();
+        assert_eq!(
+            got,
+            vec![("A".into(), String::new()), ("N".into(), "3".into())]
+        );
     }
 
     #[test]

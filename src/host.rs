@@ -170,7 +170,19 @@ impl Host {
         let res = self.executor.execute(&cmd);
         if self.settings.verbose && !self.settings.dry_run {
             let line = match &res {
-                Ok(out) => format!("  ({}, {})", out.status, fmt_duration(out.duration)),
+                Ok(out) => format!(
+                    "  ({}, {}{})",
+                    out.status,
+                    fmt_duration(out.duration),
+                    if out.truncated {
+                        format!(
+                            ", output truncated: only the last {} MiB of a stream kept",
+                            cmd.max_output >> 20
+                        )
+                    } else {
+                        String::new()
+                    }
+                ),
                 Err(e) => format!("  ({e})"),
             };
             let _ = writeln!(std::io::stderr().lock(), "{line}");

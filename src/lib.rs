@@ -36,6 +36,13 @@ const SCRIPT_STACK: usize = 256 * 1024 * 1024;
 
 /// Parse `argv`, run it, and return the process exit code.
 pub fn main_entry(argv: Vec<std::ffi::OsString>) -> i32 {
+    // heropods' log pump (started by a container's monitor; not a user command).
+    if argv
+        .get(1)
+        .is_some_and(|a| a == heropods::logs::PUMP_COMMAND)
+    {
+        return heropods::logs::pump_main(&argv[2..]);
+    }
     tune_allocator();
     let cli = match cli::parse(argv) {
         Ok(c) => c,

@@ -298,7 +298,7 @@ pub fn remote_write_script(id: &str, path: &str) -> String {
 
 /// The build host's side of `read_content`: [`super::rootfs::REMOTE_READ_SCRIPT`] with the
 /// container and path as positional parameters, never inside the script text.
-pub fn remote_read_script(id: &str, path: &str) -> String {
+pub fn remote_read_script(id: &str, path: &str, max: usize) -> String {
     quote_argv(&[
         "sh".into(),
         "-c".into(),
@@ -306,6 +306,7 @@ pub fn remote_read_script(id: &str, path: &str) -> String {
         "herodo-read".into(),
         id.into(),
         path.into(),
+        max.to_string(),
     ])
 }
 
@@ -594,10 +595,13 @@ mod tests {
             "t=$(mktemp) && cat > \"$t\" && buildah copy cid \"$t\" '/etc/it'\\''s here'; \
              rc=$?; rm -f \"$t\"; exit $rc"
         );
-        let r = remote_read_script("cid", "/etc/x'; rm -rf /");
+        let r = remote_read_script("cid", "/etc/x'; rm -rf /", 100);
         let words = shell_words::split(&r).unwrap();
         assert_eq!(words[..2], ["sh", "-c"]);
         assert_eq!(words[2], super::super::rootfs::REMOTE_READ_SCRIPT);
-        assert_eq!(words[3..], ["herodo-read", "cid", "/etc/x'; rm -rf /"]);
+        assert_eq!(
+            words[3..],
+            ["herodo-read", "cid", "/etc/x'; rm -rf /", "100"]
+        );
     }
 }

@@ -18,6 +18,18 @@ use crate::error::HostError;
 use crate::exec::{Arg, Cmd, CommandResult, ExecError, Output};
 use crate::host::{Host, Resource};
 
+/// The most `read_content` returns: what a command's output may hold, so a local and a remote
+/// read of one file agree. A bigger file is a `limit` error, never read into memory whole.
+pub const MAX_READ_CONTENT: usize = crate::exec::DEFAULT_MAX_OUTPUT;
+
+/// `read_content`'s error for a file over [`MAX_READ_CONTENT`].
+fn too_big(path: &str, reason: &str) -> BuildahError {
+    BuildahError::Host(HostError::Limit {
+        path: path.to_string(),
+        reason: reason.to_string(),
+    })
+}
+
 type Result<T> = std::result::Result<T, BuildahError>;
 
 /// A failed command with every registered secret scrubbed from its command line and output
@@ -336,7 +348,8 @@ impl Builder {
     }
 
     /// The content of the text file `path` inside the container. Symlinks are resolved inside
-    /// the container's root, never on the host (see [`rootfs`]); only regular files are read.
+    /// the container's root, never on the host (see [`rootfs`]); only regular files are read,
+    /// and at most [`MAX_READ_CONTENT`] bytes (a bigger file is a `limit` error).
     pub fn read_content(&self, host: &Host, path: &str) -> Result<String> {
         check_container_path("path", path)?;
         let id = self.id()?;
@@ -356,7 +369,7 @@ impl Builder {
             return Ok(Vec::new());
         }
         let read = if Path::new(&root).is_absolute() {
-            crate::common::inroot::read_file(Path::new(&root), path)
+            crate::common::inroot::read_file(Path::new(&root), path, MAX_READ_CONTENT as u64)
         } else {
             Err(std::io::Error::other(format!(
                 "buildah mount printed `{root}`, not a mount point"
@@ -365,21 +378,32 @@ impl Builder {
         let _ = self.umount(host);
         read.map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => BuildahError::not_found("file", path),
+            _ if crate::common::inroot::too_large(&e) => too_big(path, &e.to_string()),
             _ => BuildahError::invalid("path", format!("cannot read {path}: {e}")),
         })
     }
 
     /// Read `path` on the build host with [`super::rootfs::REMOTE_READ_SCRIPT`].
     fn read_remote(&self, host: &Host, r: &Remote, id: &str, path: &str) -> Result<Vec<u8>> {
-        let cmd = r.ssh(argv::remote_read_script(id, path), false);
+        let mut cmd = r.ssh(argv::remote_read_script(id, path, MAX_READ_CONTENT), false);
+        cmd.max_output = MAX_READ_CONTENT;
         let out = attempt(host, &cmd, self.debug_mode)?;
         // The script's own exit codes, so a remote read fails like a local one.
         match out.status.code() {
+            // Only the tail of a bigger file came back: refuse it as a local read would.
+            0 if out.truncated => Err(too_big(
+                path,
+                &format!("{path} is over the {MAX_READ_CONTENT} bytes herodo reads from a container's files"),
+            )),
             0 => Ok(out.stdout.into_bytes()),
             44 => Err(BuildahError::not_found("file", path)),
             45 => Err(BuildahError::invalid(
                 "path",
                 format!("{path} is not a regular file"),
+            )),
+            46 => Err(too_big(
+                path,
+                out.stderr.trim().trim_start_matches("herodo: "),
             )),
             _ => Err(failure(host, &cmd, &out, "container", &self.name)),
         }
@@ -865,6 +889,35 @@ mod tests {
     }
 
     #[test]
+    fn remote_reads_over_the_cap_are_limit_errors() {
+        use crate::error::Classify;
+        let t = host();
+        let b = Builder {
+            remote: Some(Remote::parse("root@10.0.0.5:2222").unwrap()),
+            ..builder()
+        };
+        // The build host's script refused the file by its size.
+        let mut o =
+            failed("herodo: /big is 1073741824 bytes, over the 33554432 bytes herodo reads");
+        o.status = Status::Exited(46);
+        t.rec.reply(o);
+        let info = b.read_content(&t.host, "/big").unwrap_err().info();
+        assert_eq!(info.kind, "limit");
+        assert!(
+            info.message.starts_with("/big is 1073741824 bytes"),
+            "{}",
+            info.message
+        );
+        assert_eq!(info.fields, vec![("path", "/big".to_string())]);
+        // The file grew past the cap while it was printed: only its tail came back.
+        let mut o = stdout("tail");
+        o.truncated = true;
+        t.rec.reply(o);
+        let info = b.read_content(&t.host, "/big").unwrap_err().info();
+        assert_eq!(info.kind, "limit");
+    }
+
+    #[test]
     fn remote_reads_pass_values_as_parameters() {
         let t = host();
         let b = Builder {
@@ -881,7 +934,15 @@ mod tests {
         let words = shell_words::split(line).unwrap();
         assert_eq!(words[..2], ["sh", "-c"]);
         assert_eq!(words[2], crate::buildah::rootfs::REMOTE_READ_SCRIPT);
-        assert_eq!(words[3..], ["herodo-read", "cid", "/etc/x'; rm -rf /"]);
+        assert_eq!(
+            words[3..],
+            [
+                "herodo-read",
+                "cid",
+                "/etc/x'; rm -rf /",
+                &MAX_READ_CONTENT.to_string()
+            ]
+        );
     }
 
     #[test]

@@ -4,9 +4,10 @@
 //! root (an absolute target restarts at the root, `..` never climbs above it), and only a
 //! regular file is read.
 
-/// For `sh -c SCRIPT herodo-read CONTAINER PATH` on the build host: mount the container, walk PATH with the same rules, `cat` the regular file,
+/// For `sh -c SCRIPT herodo-read CONTAINER PATH MAX` on the build host: mount the container, walk PATH with the same rules, print the regular file,
 /// unmount. Values arrive as positional parameters, never inside the script text. Exit 44:
-/// no such file; 45: not a regular file.
+/// no such file; 45: not a regular file; 46: bigger than MAX bytes (nothing printed). At most
+/// MAX + 1 bytes are ever printed, even of a file that grows meanwhile.
 pub const REMOTE_READ_SCRIPT: &str = r#"set -u
 m=$(buildah mount "$1") || exit 125
 rest=$2 cur= n=0 rc=0
@@ -31,7 +32,9 @@ if [ "$rc" -eq 0 ]; then
   f=$m$cur
   if [ ! -e "$f" ] && [ ! -L "$f" ]; then echo "herodo: file not found: $2" >&2; rc=44
   elif [ -L "$f" ] || [ ! -f "$f" ]; then echo "herodo: $2 is not a regular file" >&2; rc=45
-  else cat -- "$f"; rc=$?
+  elif s=$(stat -c %s -- "$f" 2>/dev/null) && [ "$s" -gt "$3" ]; then
+    echo "herodo: $2 is $s bytes, over the $3 bytes herodo reads from a container's files" >&2; rc=46
+  else head -c "$(($3 + 1))" -- "$f"; rc=$?
   fi
 fi
 buildah umount "$1" >/dev/null

@@ -13,6 +13,11 @@
 //! regular file is read (a device node in an image could otherwise expose a host disk), and a
 //! FIFO swapped in never hangs the reader. Used by buildah (`read_content`) and heropods (the
 //! image's users and shell).
+//!
+//! Every read has a size cap chosen by the caller: a 1 GiB /etc/passwd in an image (or written
+//! into a container's upper dir by the container itself) must not take herodo's memory with
+//! it. Beyond the cap the read fails with [`io::ErrorKind::FileTooLarge`] before any of the
+//! file is read ([`too_large`] says whether an error is that one).
 
 use std::ffi::{CString, OsString};
 use std::fs::File;
@@ -89,11 +94,33 @@ pub fn open_file(root: &Path, path: &str) -> io::Result<File> {
     Ok(f)
 }
 
-/// Read the regular file `path` of the container whose root is mounted at `root`.
-pub fn read_file(root: &Path, path: &str) -> io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    open_file(root, path)?.read_to_end(&mut bytes)?;
+/// Read the regular file `path` of the container whose root is mounted at `root`, at most
+/// `max` bytes of it: a bigger file (or one that grows past `max` while it is read) is an
+/// [`io::ErrorKind::FileTooLarge`] error, and nothing beyond `max + 1` bytes is ever held.
+pub fn read_file(root: &Path, path: &str, max: u64) -> io::Result<Vec<u8>> {
+    let f = open_file(root, path)?;
+    let size = f.metadata()?.len();
+    if size > max {
+        return Err(file_too_large(path, size, max));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    f.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(file_too_large(path, bytes.len() as u64, max));
+    }
     Ok(bytes)
+}
+
+fn file_too_large(path: &str, size: u64, max: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::FileTooLarge,
+        format!("{path} is {size} bytes or more, over the {max} bytes herodo reads from a container's files"),
+    )
+}
+
+/// Whether `e` is [`read_file`]'s "over the cap" error.
+pub fn too_large(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::FileTooLarge
 }
 
 /// Whether `path` is a regular file in the container whose root is mounted at `root`.
@@ -186,7 +213,7 @@ mod tests {
     /// `p` read every way there is: the public call, the kernel's resolution (this kernel has
     /// openat2: asserted) and the walk. All three must agree.
     fn read(root: &Path, p: &str) -> io::Result<String> {
-        let public = read_file(root, p).map(|b| String::from_utf8(b).unwrap());
+        let public = read_file(root, p, 1 << 20).map(|b| String::from_utf8(b).unwrap());
         let kernel = read_all(
             openat2_in_root(root, p)
                 .expect("openat2 (Linux 5.6+)")
@@ -246,6 +273,31 @@ mod tests {
         );
         assert!(is_file(&root, "/abs"));
         assert!(!is_file(&root, "/leak"));
+    }
+
+    #[test]
+    fn reads_are_capped() {
+        let (_t, root, _) = layout("cap");
+        // A sparse 1 GiB file: its size says so at once; nothing of it is read.
+        let big = std::fs::File::create(root.join("etc/passwd")).unwrap();
+        big.set_len(1 << 30).unwrap();
+        let before = std::time::Instant::now();
+        let e = read_file(&root, "/etc/passwd", 4 << 20).unwrap_err();
+        assert!(too_large(&e), "{e}");
+        assert!(
+            e.to_string().contains("/etc/passwd is 1073741824 bytes"),
+            "{e}"
+        );
+        assert!(before.elapsed() < std::time::Duration::from_secs(1));
+        // Through a symlink too.
+        symlink("/etc/passwd", root.join("link")).unwrap();
+        assert!(too_large(&read_file(&root, "/link", 4 << 20).unwrap_err()));
+        // At the cap is fine, one byte over is not.
+        std::fs::write(root.join("etc/ten"), "0123456789").unwrap();
+        assert_eq!(read_file(&root, "/etc/ten", 10).unwrap(), b"0123456789");
+        assert!(too_large(&read_file(&root, "/etc/ten", 9).unwrap_err()));
+        // Other failures are not "too large".
+        assert!(!too_large(&read_file(&root, "/nope", 10).unwrap_err()));
     }
 
     #[test]

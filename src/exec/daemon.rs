@@ -71,6 +71,12 @@ pub fn spawn_detached(cmd: &Cmd, log: &Path) -> Result<u32, ExecError> {
     Ok(group)
 }
 
+/// Whether any process of a group [`spawn_detached`] started is left.
+pub fn group_alive(group: u32) -> bool {
+    // SAFETY: killpg with signal 0 only checks whether the group exists.
+    libc::pid_t::try_from(group).is_ok_and(|g| unsafe { libc::killpg(g, 0) } == 0)
+}
+
 /// Stop what [`spawn_detached`] started: SIGKILL to its process group, then wait (at most 2 s,
 /// or until Ctrl-C) until no process of the group is left.
 pub fn kill_detached(group: u32, cancel: &super::CancelToken) {

@@ -21,11 +21,16 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 pub use cancel::CancelToken;
-pub use daemon::kill_detached;
+pub use daemon::{group_alive, kill_detached};
 pub use process::ProcessExecutor;
 
 /// Default cap on captured bytes per stream; the tail is kept when output is longer.
 pub const DEFAULT_MAX_OUTPUT: usize = 32 * 1024 * 1024;
+
+/// The timeout of a command that must never time out (a script's `timeout: 0`): no deadline
+/// is ever computed from it (`Instant + Duration::MAX` overflows, and an overflowing deadline
+/// means none).
+pub const NO_TIMEOUT: Duration = Duration::MAX;
 
 /// Shortest secret value that is scrubbed from free text.
 pub const MIN_SECRET_LEN: usize = 6;
@@ -356,6 +361,9 @@ pub struct CommandResult {
     /// The command line as displayed (secrets hidden).
     pub cmd: String,
     pub duration: Duration,
+    /// True when a stream exceeded the capture cap ([`Cmd::max_output`]) and only its tail was
+    /// kept: `stdout`/`stderr` are then not all the command wrote.
+    pub truncated: bool,
 }
 
 impl CommandResult {
@@ -368,6 +376,7 @@ impl CommandResult {
             signal: out.status.signal().map(i64::from),
             cmd: cmd.shown(),
             duration: out.duration,
+            truncated: out.truncated,
         }
     }
 }

@@ -491,6 +491,11 @@ mod tests {
         assert_eq!(out.stdout.len(), 32 * 1024 * 1024);
         assert!(out.truncated);
         assert_eq!(out.stderr.len(), 1_000_000);
+        // What a script gets says so too.
+        let r = crate::exec::CommandResult::from_output(&c, &out);
+        assert!(r.truncated && r.success);
+        let small = exec().execute(&sh("echo hi")).unwrap();
+        assert!(!crate::exec::CommandResult::from_output(&c, &small).truncated);
     }
 
     #[test]
@@ -498,6 +503,14 @@ mod tests {
         let out = exec().execute(&sh("kill -9 $$")).unwrap();
         assert_eq!(out.status, Status::Signaled(9));
         assert_eq!(out.status.code(), 137);
+    }
+
+    #[test]
+    fn no_timeout_never_times_out() {
+        let out = exec()
+            .execute(&sh("sleep 0.2; echo done").timeout(crate::exec::NO_TIMEOUT))
+            .unwrap();
+        assert_eq!(out.stdout, "done\n");
     }
 
     #[test]

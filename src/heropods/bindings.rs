@@ -5,7 +5,7 @@ use std::sync::Arc;
 use rhai::{Array, Dynamic, Map, INT};
 
 use super::image_cache::{ImageEntry, Source};
-use super::spec::{self, BindMount, Limits, NetworkMode, Overrides, PullPolicy};
+use super::spec::{self, BindMount, Limits, NetworkMode, Overrides, PullPolicy, Seccomp};
 use super::{CreateRequest, Pods, PodsOptions, Status, DEFAULT_GRACE};
 use crate::glue::{
     invalid, map_of, seconds, string_array, words, IntoRhai, Opts, RResult, Registrar,
@@ -48,6 +48,7 @@ fn status_map(s: Status) -> Map {
             "ports",
             Dynamic::from_array(s.ports.into_iter().map(Dynamic::from).collect()),
         ),
+        ("problem", s.problem.map_or(Dynamic::UNIT, Dynamic::from)),
     ])
 }
 
@@ -101,7 +102,7 @@ fn pods_options(m: &Map) -> RResult<PodsOptions> {
     })
 }
 
-const CREATE_KEYS: [&str; 16] = [
+const CREATE_KEYS: [&str; 17] = [
     "name",
     "image",
     "docker_url",
@@ -118,6 +119,7 @@ const CREATE_KEYS: [&str; 16] = [
     "network",
     "pull",
     "ports",
+    "seccomp",
 ];
 
 fn create_request(m: &Map) -> RResult<CreateRequest> {
@@ -221,6 +223,7 @@ fn create_request(m: &Map) -> RResult<CreateRequest> {
                     .rhai()?
             }
         },
+        seccomp: Seccomp::from_flag(o.bool("seccomp")?.unwrap_or(true)),
     };
     Ok(CreateRequest {
         name,
@@ -244,17 +247,13 @@ fn mount(v: &Dynamic) -> RResult<BindMount> {
         .read_lock::<Map>()
         .ok_or_else(|| invalid("mounts", "each mount is a string or a map"))?;
     let o = Opts::new("mounts", &m, &["source", "destination", "readonly"])?;
-    let b = BindMount {
-        source: o
-            .string("source")?
-            .ok_or_else(|| invalid("mounts.source", "is required"))?,
-        destination: o
-            .string("destination")?
-            .ok_or_else(|| invalid("mounts.destination", "is required"))?,
-        readonly: o.bool("readonly")?.unwrap_or(false),
-    };
-    b.validate().rhai()?;
-    Ok(b)
+    let source = o
+        .string("source")?
+        .ok_or_else(|| invalid("mounts.source", "is required"))?;
+    let destination = o
+        .string("destination")?
+        .ok_or_else(|| invalid("mounts.destination", "is required"))?;
+    BindMount::new(&source, &destination, o.bool("readonly")?.unwrap_or(false)).rhai()
 }
 
 fn handle(pods: &Arc<Pods>, name: &str, image: &str, warnings: Vec<String>) -> PodContainer {
@@ -334,13 +333,17 @@ let pods = heropods_new(#{base_dir: "/var/lib/pods", runtime: "runc"});
 reference such as "localhost/app:1" (podman/buildah storage), "127.0.0.1:5000/app:1" (a
 registry, fetched with skopeo), "oci:/dir:tag", or seed 002's "alpine_3_20", "ubuntu_24_04",
 "ubuntu_25_04"), `docker_url`, `reset` (replace an existing container of that name; without
-it, an existing one is returned as it is), `cmd`, `entrypoint` (string or array), `env` (map),
-`workdir`, `user`, `mounts` (["/src:/dst:ro"] or maps), `memory` (bytes or "64m"), `cpus`,
-`pids`, `network` ("bridge", "none", "host"), `pull` ("missing" or "always"), `ports`
-(published from `start()` to `stop()`: ["127.0.0.1:8080:80", "8443:443/tcp", "5353:53/udp"],
-podman's `-p` with the host port given, IPv4, tcp or udp, ranges of equal length).
-Throws `invalid_argument` (bad name, reference, mount, limit, port) before anything is
-written, `image_not_found`, `command_failed` (a tool failed).
+it, an existing one is returned as it is), `cmd`, `entrypoint` (string or array), `env` (map
+of strings; a `()` value or a `KEY=value` over 128 KiB is refused), `workdir`, `user`, `mounts`
+(["/src:/dst:ro"] or maps; destinations are cleaned, and `/`, `/proc`, `/sys`, `/dev` refused
+however spelled), `memory` (bytes or "64m"), `cpus`, `pids`, `network` ("bridge", "none",
+"host"), `pull` ("missing" or "always"), `seccomp` (true: Docker's default syscall filter, the
+default; false: none), `ports` (published from `start()` to `stop()`: ["127.0.0.1:8080:80",
+"8443:443/tcp", "5353:53/udp"], podman's `-p` with the host port given, IPv4, tcp or udp,
+ranges of equal length).
+Throws `invalid_argument` (bad name, reference, mount, limit, env, port; an image whose config
+no start could run, e.g. a NUL in its Env) before anything is written, `image_not_found`,
+`command_failed` (a tool failed), `limit` (the image's /etc/passwd or /etc/group over 4 MiB).
 ```rhai
 let c = pods.container_new(#{name: "web", image: "localhost/busybox:test",
     cmd: ["httpd", "-f", "-p", "80"], memory: "64m", env: #{MODE: "prod"},
@@ -358,14 +361,15 @@ let c = pods.container_new(#{name: "web", image: "localhost/busybox:test",
     r.func(
         "get",
         &["pods", "name"],
-        r#"The container `name` (created by this or an earlier herodo run).
+        r#"The container `name` (created by this or an earlier herodo run). A container whose
+record is corrupt is returned too (its status says "broken"), so that `delete()` can remove it.
 Throws `no_such_container`.
 ```rhai
 let c = pods.get("web");
 ```"#,
         |p: &mut HeroPods, name: &str| -> RResult<PodContainer> {
-            let rec = p.0.record(name).rhai()?;
-            Ok(handle(&p.0, &rec.name, &rec.image, rec.warnings))
+            let (image, warnings) = p.0.lookup(name).rhai()?;
+            Ok(handle(&p.0, name, &image, warnings))
         },
     );
     let h = host.clone();
@@ -516,7 +520,7 @@ let r2 = c.exec(["ls", "-l", "/"]);
         "exec",
         &["container", "command", "options"],
         r#"`exec` with options: `ignore_error` (return the result of a failing command instead
-of throwing), `timeout` (seconds).
+of throwing), `timeout` (seconds; 0 means none, the default is herodo's `--timeout`).
 ```rhai
 let r = c.exec("exit 3", #{ignore_error: true});
 ```"#,
@@ -528,10 +532,11 @@ let r = c.exec("exit 3", #{ignore_error: true});
     r.func(
         "status",
         &["container"],
-        r#"A map: `name`, `state` ("created", "running", "stopped"), `running`, `pid`,
-`exit_code` (when stopped and known), `created`, `started` (Unix time), `image`,
-`image_id`, `ip` (on the bridge), `network`, `runtime`, `keep_alive`, `ports` (the published
-ports, canonical: "127.0.0.1:8080:80/tcp").
+        r#"A map: `name`, `state` ("created", "running", "stopped", or "broken" when its
+record is corrupt), `running`, `pid`, `exit_code` (when stopped and known), `created`,
+`started` (Unix time), `image`, `image_id`, `ip` (on the bridge), `network`, `runtime`,
+`keep_alive`, `ports` (the published ports, canonical: "127.0.0.1:8080:80/tcp"), `problem`
+(why it is broken, else ()).
 Throws `no_such_container`.
 ```rhai
 print(c.status().state);
@@ -543,18 +548,40 @@ print(c.status().state);
     r.func(
         "logs",
         &["container"],
-        r#"The container's output so far (stdout and stderr as written).
+        r#"The container's output so far (stdout and stderr as written). herodo keeps the
+last 8 to 16 MiB of it (the log is rotated at 8 MiB); more than 8 MiB in one call is a `limit`
+error: read the end with `logs(#{tail: N})`.
 ```rhai
 print(c.logs());
 ```"#,
-        |c: &mut PodContainer| -> RResult<String> { c.pods.logs(&c.name).rhai() },
+        |c: &mut PodContainer| -> RResult<String> {
+            c.pods.logs(&c.name, Default::default()).rhai()
+        },
+    );
+    r.func(
+        "logs",
+        &["container", "options"],
+        r#"Part of the container's output: `tail` (the last N lines), `since_bytes` (what
+comes after the first N bytes of what is kept: pass the byte length of what you read before
+to read only what is new). At most 8 MiB (else a `limit` error).
+```rhai
+print(c.logs(#{tail: 20}));
+```"#,
+        |c: &mut PodContainer, m: Map| -> RResult<String> {
+            let o = Opts::new("logs", &m, &["tail", "since_bytes"])?;
+            let window = super::logs::Window {
+                tail: o.count("tail")?,
+                since_bytes: o.count("since_bytes")?,
+            };
+            c.pods.logs(&c.name, window).rhai()
+        },
     );
 }
 
 fn exec(host: &Host, c: &PodContainer, v: &Dynamic, m: &Map) -> RResult<CommandResult> {
     let o = Opts::new("exec", m, &["ignore_error", "timeout"])?;
     let argv = command(v, "command")?;
-    let timeout = o.seconds("timeout")?;
+    let timeout = o.timeout("timeout")?;
     let (cmd, out) = c.pods.exec(host, &c.name, &argv, timeout).rhai()?;
     if !out.success() && !o.bool("ignore_error")?.unwrap_or(false) {
         return Err::<_, _>(crate::exec::ExecError::failed(&cmd, &out)).rhai();

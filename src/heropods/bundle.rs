@@ -5,15 +5,17 @@
 //!
 //! Defaults follow what `runc spec` generates (mounts of /proc, /dev, /sys and the cgroup tree,
 //! masked and read-only paths, pid/ipc/uts/mount/network namespaces, no_new_privileges), with
-//! three deliberate differences: the root file system is writable (every container has its
+//! four deliberate differences: the root file system is writable (every container has its
 //! own writable layer), the capability set is the default one of Docker and containerd
-//! (`runc spec`'s three capabilities cannot even `chown` in an image's `RUN` step), and there
-//! is no terminal (containers run detached with their output in a log file).
+//! (`runc spec`'s three capabilities cannot even `chown` in an image's `RUN` step), with
+//! Docker's default seccomp profile to go with it ([`super::seccomp`]), and there is no
+//! terminal (containers run detached with their output in a log file).
 
 use serde_json::{json, Value};
 
+use super::error::PodError;
 use super::image_cache::ImageConfig;
-use super::spec::{Limits, Overrides, CPU_PERIOD};
+use super::spec::{Limits, Overrides, CPU_PERIOD, MAX_ENV_ENTRY};
 
 /// The PATH a container gets when its image sets none (Docker's default).
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -176,6 +178,59 @@ pub fn process(image: &ImageConfig, name: &str, o: &Overrides) -> Process {
     }
 }
 
+/// An image's config as the runtime will get it: a NUL byte in its Env, Entrypoint, Cmd,
+/// WorkingDir or User, or an Env entry or argument too long for the kernel, would make every
+/// start fail inside the runtime. Checked when a container is created.
+pub fn check_image_config(image: &ImageConfig) -> Result<(), PodError> {
+    let bad = |what: &str, why: String| {
+        PodError::invalid(
+            "image",
+            format!("the image's config {what} {why}; no container can start from it"),
+        )
+    };
+    for e in image.env.iter().flatten() {
+        let key = e.split_once('=').map_or(e.as_str(), |(k, _)| k);
+        let key = key.escape_debug().to_string();
+        if e.contains('\0') {
+            return Err(bad("Env", format!("entry {key:?} contains a NUL byte")));
+        }
+        if e.len() >= MAX_ENV_ENTRY {
+            return Err(bad(
+                "Env",
+                format!(
+                    "entry {key:?} is {} bytes (the kernel passes at most {})",
+                    e.len(),
+                    MAX_ENV_ENTRY - 1
+                ),
+            ));
+        }
+    }
+    let args = [("Entrypoint", &image.entrypoint), ("Cmd", &image.cmd)];
+    for (what, list) in args {
+        for a in list.iter().flatten() {
+            if a.contains('\0') {
+                return Err(bad(what, "has an argument with a NUL byte".into()));
+            }
+            if a.len() >= MAX_ENV_ENTRY {
+                return Err(bad(
+                    what,
+                    format!(
+                        "has an argument of {} bytes (the kernel passes at most {})",
+                        a.len(),
+                        MAX_ENV_ENTRY - 1
+                    ),
+                ));
+            }
+        }
+    }
+    for (what, v) in [("WorkingDir", &image.working_dir), ("User", &image.user)] {
+        if v.as_deref().is_some_and(|v| v.contains('\0')) {
+            return Err(bad(what, "contains a NUL byte".into()));
+        }
+    }
+    Ok(())
+}
+
 /// `args` run under the keep-alive wrapper, with `shell` (the image's `/bin/sh`).
 pub fn keep_alive_args(shell: &str, args: &[String]) -> Vec<String> {
     let mut out = vec![
@@ -229,6 +284,8 @@ pub struct BundleSpec {
     pub cgroups_path: String,
     /// RLIMIT_NOFILE (soft, hard), already capped at what this host allows.
     pub nofile: (u64, u64),
+    /// Filter syscalls with the default profile ([`super::seccomp`]); false: no filter.
+    pub seccomp: bool,
 }
 
 /// RLIMIT_NOFILE for a container: `runc spec`'s 1024 soft, the host's hard limit (root here
@@ -302,6 +359,17 @@ pub fn config(s: &BundleSpec) -> Value {
         resources["pids"] = json!({"limit": p});
     }
 
+    let mut linux = json!({
+        "cgroupsPath": s.cgroups_path,
+        "resources": resources,
+        "namespaces": namespaces,
+        "maskedPaths": MASKED_PATHS,
+        "readonlyPaths": READONLY_PATHS,
+    });
+    if s.seccomp {
+        linux["seccomp"] = super::seccomp::profile();
+    }
+
     let mut user = json!({"uid": s.user.uid, "gid": s.user.gid});
     if !s.user.additional_gids.is_empty() {
         user["additionalGids"] = json!(s.user.additional_gids);
@@ -325,13 +393,7 @@ pub fn config(s: &BundleSpec) -> Value {
         "root": {"path": "rootfs", "readonly": false},
         "hostname": s.hostname,
         "mounts": mounts,
-        "linux": {
-            "cgroupsPath": s.cgroups_path,
-            "resources": resources,
-            "namespaces": namespaces,
-            "maskedPaths": MASKED_PATHS,
-            "readonlyPaths": READONLY_PATHS,
-        },
+        "linux": linux,
     })
 }
 
@@ -383,6 +445,36 @@ mod tests {
             p.warnings.is_empty(),
             "an entrypoint decides what the shell CMD means"
         );
+    }
+
+    #[test]
+    fn image_configs_that_no_start_could_run_are_refused() {
+        let field = |r: Result<(), PodError>| match r {
+            Err(PodError::InvalidArgument { field, reason }) => (field, reason),
+            other => panic!("expected invalid_argument, got {other:?}"),
+        };
+        check_image_config(&image(Some(&["/ep"]), Some(&["a"]))).unwrap();
+        check_image_config(&ImageConfig::default()).unwrap();
+        let mut img = image(None, None);
+        img.env = Some(strs(&["PATH=/bin", "BAD=a\0b"]));
+        let (f, why) = field(check_image_config(&img));
+        assert_eq!(f, "image");
+        assert!(why.contains("Env") && why.contains("BAD"), "{why}");
+        img.env = Some(vec![format!("BIG={}", "x".repeat(MAX_ENV_ENTRY))]);
+        let (_, why) = field(check_image_config(&img));
+        assert!(why.contains("BIG") && why.contains("bytes"), "{why}");
+        img.env = Some(vec![format!("OK={}", "x".repeat(MAX_ENV_ENTRY - 4))]);
+        check_image_config(&img).unwrap();
+        let mut img = image(Some(&["/ep\0"]), None);
+        assert!(field(check_image_config(&img)).1.contains("Entrypoint"));
+        img = image(None, Some(&["a", "b\0"]));
+        assert!(field(check_image_config(&img)).1.contains("Cmd"));
+        img = image(None, None);
+        img.working_dir = Some("/a\0".into());
+        assert!(field(check_image_config(&img)).1.contains("WorkingDir"));
+        img = image(None, None);
+        img.user = Some("a\0".into());
+        assert!(field(check_image_config(&img)).1.contains("User"));
     }
 
     #[test]
@@ -468,6 +560,7 @@ mod tests {
             },
             cgroups_path: "herodo-abc/web".into(),
             nofile: nofile_for(20000),
+            seccomp: true,
         }
     }
 
@@ -520,6 +613,12 @@ mod tests {
         );
         assert_eq!(mounts[5]["type"], "sysfs");
         assert_eq!(mounts[7]["options"], json!(["rbind", "rprivate", "ro"]));
+        assert_eq!(c["linux"]["seccomp"], super::super::seccomp::profile());
+        assert_eq!(c["linux"]["seccomp"]["defaultErrnoRet"], 1);
+        // Opted out: no filter at all.
+        let mut s = spec(NetNs::New);
+        s.seccomp = false;
+        assert!(config(&s)["linux"].get("seccomp").is_none());
     }
 
     #[test]

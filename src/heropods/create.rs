@@ -23,12 +23,14 @@ impl Pods {
                 ));
             }
         }
-        if let Some(rec) = store::load(&self.paths, &req.name)? {
-            if !req.reset {
-                // Not registered for cleanup: this run did not create it.
-                return Ok(rec);
+        match store::load(&self.paths, &req.name) {
+            // Not registered for cleanup: this run did not create it.
+            Ok(Some(rec)) if !req.reset => return Ok(rec),
+            Ok(Some(_)) | Err(PodError::CorruptRecord { .. }) if req.reset => {
+                self.delete(host, &req.name)?;
             }
-            self.delete(host, &req.name)?;
+            Ok(_) => {}
+            Err(e) => return Err(e),
         }
         if dry(
             host,
@@ -39,7 +41,9 @@ impl Pods {
         }
         let img = image_cache::ensure(host, &self.paths, &source, req.pull)?;
         let lower = self.paths.image_dir(img.hex()).join("rootfs");
-        // The user must exist in the image: fail now, not at every start.
+        // What would fail every start (a NUL in the image's Env, a user not in the image)
+        // fails now.
+        bundle::check_image_config(&img.config)?;
         let process = bundle::process(&img.config, &req.name, &req.overrides);
         rootfs::user_in(&lower, &process.user)?;
 
@@ -47,6 +51,12 @@ impl Pods {
         if let Some(rec) = store::load(&self.paths, &req.name)? {
             // Another herodo created it meanwhile: the seed's rule, it is returned as it is.
             return Ok(rec);
+        }
+        // What a herodo killed while creating or deleting a container of this name left (its
+        // runtime state, processes, address, directory) is nobody's: it goes, so the new
+        // container never adopts it.
+        if self.has_leftovers(&req.name) {
+            self.purge(host, &req.name)?;
         }
         let cdir = self.paths.container_dir(&req.name);
         store::private_dir(&cdir)?;

@@ -29,6 +29,13 @@ pub enum PodError {
     Network(String),
     #[error("cannot read {what}: {reason}")]
     Parse { what: String, reason: String },
+    #[error(
+        "the record of container {name} is corrupt ({reason}); delete() removes the container, \
+         as does container_new with reset: true"
+    )]
+    CorruptRecord { name: String, reason: String },
+    #[error("{what} is busy: {reason}")]
+    Busy { what: String, reason: String },
     #[error(transparent)]
     Exec(#[from] ExecError),
     #[error(transparent)]
@@ -99,6 +106,10 @@ impl Classify for PodError {
             }
             PodError::Network(_) => ErrorInfo::new(kind::NETWORK, message),
             PodError::Parse { .. } => ErrorInfo::new(kind::PARSE, message),
+            PodError::CorruptRecord { name, .. } => {
+                ErrorInfo::new(kind::PARSE, message).field("name", name)
+            }
+            PodError::Busy { what, .. } => ErrorInfo::new(kind::BUSY, message).field("path", what),
             PodError::Exec(e) => e.info(),
             PodError::Host(e) => e.info(),
         }

@@ -27,6 +27,15 @@ impl Pods {
         // The runtime moves the new process into the container's cgroups first thing.
         let _warm = (!host.settings.dry_run).then(|| warm::Warmer::start(WARM_EXEC));
         let out = host.exec(cmd.clone())?;
+        // The container ended between the check and the exec: the runtime says so with 255
+        // ("container does not exist", "cannot exec in a stopped container"). That is
+        // `not_running`, not the command's failure: the command never ran.
+        if out.status == crate::exec::Status::Exited(255) && !self.is_running(host, &rec)? {
+            return Err(PodError::NotRunning {
+                name: name.to_string(),
+                state: self.state_of(host, &rec)?.0,
+            });
+        }
         Ok((cmd, out))
     }
 }

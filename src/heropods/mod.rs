@@ -19,12 +19,14 @@ pub mod error;
 mod exec_in;
 pub mod handover;
 pub mod image_cache;
+pub mod logs;
 mod names;
 pub mod netlink;
 pub mod network;
 pub mod ports;
 pub mod rootfs;
 pub mod runtime;
+pub mod seccomp;
 pub mod spec;
 mod start;
 mod status;
@@ -63,9 +65,11 @@ const LOCK_TIMEOUT: Duration = Duration::from_secs(120);
 /// The default grace between SIGTERM and SIGKILL in `stop()`.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
 
-/// Records the exit code of the foreground runtime (= the container's) in the file `$1`.
-/// Fixed text: every value arrives as an argument.
-const MONITOR_SCRIPT: &str = r#"f=$1; shift; "$@"; echo $? > "$f""#;
+/// Runs the foreground runtime (the rest of the arguments) with its output piped through
+/// herodo's log pump (`$2 __log-pump $3`, see `logs`), and records its exit code (= the
+/// container's) in the file `$1`. Fixed text: every value arrives as an argument.
+const MONITOR_SCRIPT: &str =
+    r#"f=$1; p=$2; l=$3; shift 3; { "$@"; echo $? > "$f"; } 2>&1 | "$p" __log-pump "$l""#;
 
 /// What `heropods_new(#{...})` may set.
 #[derive(Clone, Debug, Default)]
@@ -107,7 +111,7 @@ pub struct CreateRequest {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Status {
     pub name: String,
-    /// `created`, `running` or `stopped`.
+    /// `created`, `running`, `stopped`, or `broken` (its record cannot be read).
     pub state: String,
     pub pid: Option<i64>,
     pub exit_code: Option<i64>,
@@ -121,6 +125,8 @@ pub struct Status {
     pub keep_alive: bool,
     /// The published ports, canonical (`127.0.0.1:8080:80/tcp`).
     pub ports: Vec<String>,
+    /// Why the container is `broken` (its record cannot be read).
+    pub problem: Option<String>,
 }
 
 fn host_cpus() -> usize {
@@ -196,6 +202,92 @@ impl Pods {
         store::load(&self.paths, name)?.ok_or_else(|| PodError::NoSuchContainer {
             name: name.to_string(),
         })
+    }
+
+    /// The image and warnings of `name` for a handle on it: a container whose record is
+    /// corrupt still gets one (so that `delete()` can remove it), with the problem as warning.
+    pub fn lookup(&self, name: &str) -> Result<(String, Vec<String>)> {
+        spec::name("name", name)?;
+        match store::load(&self.paths, name) {
+            Ok(Some(rec)) => Ok((rec.image, rec.warnings)),
+            Ok(None) => Err(PodError::NoSuchContainer {
+                name: name.to_string(),
+            }),
+            Err(e @ PodError::CorruptRecord { .. }) => Ok((String::new(), vec![e.to_string()])),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Serialise start, stop and delete of one container across herodo processes.
+    fn lock_container(&self, host: &Host, name: &str) -> Result<FileLock> {
+        Ok(FileLock::exclusive(
+            &self.paths.container_lock(name),
+            &host.cancel,
+            LOCK_TIMEOUT,
+        )?)
+    }
+
+    /// This container's owner string in the address leases.
+    fn lease_owner(&self, name: &str) -> String {
+        format!("{}#{name}", self.paths.base().display())
+    }
+
+    /// The end of a container's cgroup paths: `herodo-<base tag>/<name>`.
+    fn cgroup_suffix(&self, name: &str) -> String {
+        format!("{}/{name}", self.paths.cgroup_parent())
+    }
+
+    /// The cgroup directories a container `name` of this base directory gets when this
+    /// process starts it (runc resolves a relative cgroupsPath below its caller's cgroups).
+    fn cgroup_dirs_here(&self, name: &str) -> Vec<String> {
+        runtime::cgroup_dirs_below_self(&self.cgroup_suffix(name))
+    }
+
+    /// Whether anything of a container `name` exists without a readable record: runtime
+    /// state, a container directory, or an address lease.
+    fn has_leftovers(&self, name: &str) -> bool {
+        self.paths.runtime_root().join(name).exists()
+            || self.paths.container_dir(name).exists()
+            || !network::leased_to(&self.state_dir, &self.lease_owner(name)).is_empty()
+    }
+
+    /// Remove everything of a container `name` that no readable record describes (its record
+    /// is corrupt, or a herodo died between steps): what the runtime knows of that id, the
+    /// processes still in its cgroups, its address leases with their veth and namespace, its
+    /// mounts and directory. Returns whether anything was found. Call with the container lock.
+    fn purge(&self, host: &Host, name: &str) -> Result<bool> {
+        let mut found = false;
+        if self.paths.runtime_root().join(name).exists() {
+            found = true;
+            let rt = Runtime::new(&self.runtime, self.paths.runtime_root());
+            self.runtime_delete(host, &rt, name)?;
+        }
+        self.release_stale_runtime(host, name, None);
+        let dirs = self.cgroup_dirs_here(name);
+        found |= runtime::kill_cgroup_procs(&dirs, &self.cgroup_suffix(name), KILL_TIMEOUT);
+        for a in network::leased_to(&self.state_dir, &self.lease_owner(name)) {
+            found = true;
+            network::detach(host, &self.state_dir, &a)?;
+        }
+        self.unpublish_tagged(host, name)?;
+        let cdir = self.paths.container_dir(name);
+        if cdir.exists() {
+            found = true;
+            rootfs::remove(host, &cdir)?;
+        }
+        stop::remove_cgroups(&dirs);
+        Ok(found)
+    }
+
+    /// `runc delete --force`: kills what is left of the container and drops the runtime's
+    /// state; a container the runtime no longer knows is fine. A failure shows its stderr.
+    fn runtime_delete(&self, host: &Host, rt: &Runtime, name: &str) -> Result<()> {
+        let cmd = rt.delete(name, true);
+        let out = host.exec(cmd.clone())?;
+        if out.success() || runtime::is_missing(&out.stderr) {
+            return Ok(());
+        }
+        Err(crate::exec::ExecError::failed(&cmd, &out).into())
     }
 
     /// What the runtime says about `rec` (`None`: it has no such container).

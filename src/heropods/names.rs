@@ -8,8 +8,8 @@
 //! directories may each have a `web`), and a base directory is what one set of scripts owns;
 //! containers of other base directories on the same bridge are still reachable by address.
 //!
-//! The file is bind-mounted into the container, so it is rewritten in place (truncated and
-//! written; a rename would leave the container with the old file). Rewrites are serialised per
+//! The file is bind-mounted into the container, so it is rewritten in place (overwritten and
+//! cut to length; a rename would leave the container with the old file). Rewrites are serialised per
 //! base directory by a lock, and each one writes every running container's file from the
 //! records of that moment, so the last start or stop to finish leaves every file complete.
 
@@ -27,40 +27,51 @@ pub fn hosts_file(name: &str, ip: Option<&str>, peers: &[(String, String)]) -> S
 }
 
 impl Pods {
-    /// The running containers of this base directory on `bridge`: (name, address), by name.
-    fn running_on(&self, bridge: &str) -> Vec<(String, String)> {
+    /// The running containers of this base directory on a bridge: (name, address, bridge).
+    fn running_on_bridges(&self) -> Vec<(String, String, String)> {
         store::list(&self.paths)
             .unwrap_or_default()
             .into_iter()
             .filter(|r| self.known_running(r) == Some(true))
             .filter_map(|r| {
-                let a = r.attachment.filter(|a| a.bridge == bridge)?;
-                Some((r.name, a.ip))
+                let a = r.attachment?;
+                Some((r.name, a.ip, a.bridge))
             })
+            .collect()
+    }
+
+    /// (name, address) of the running containers on `bridge`.
+    fn peers(running: &[(String, String, String)], bridge: &str) -> Vec<(String, String)> {
+        running
+            .iter()
+            .filter(|(_, _, b)| b == bridge)
+            .map(|(n, ip, _)| (n.clone(), ip.clone()))
             .collect()
     }
 
     /// The /etc/hosts `rec` starts with: the other running containers of its bridge by name.
     pub(super) fn hosts_of(&self, rec: &ContainerRecord) -> String {
         match &rec.attachment {
-            Some(a) if rec.network() == NetworkMode::Bridge => {
-                hosts_file(&rec.name, Some(&a.ip), &self.running_on(&a.bridge))
-            }
+            Some(a) if rec.network() == NetworkMode::Bridge => hosts_file(
+                &rec.name,
+                Some(&a.ip),
+                &Self::peers(&self.running_on_bridges(), &a.bridge),
+            ),
             _ => network::hosts_file(&rec.name, None),
         }
     }
 
-    /// After `rec` started, stopped or went: rewrite the /etc/hosts of every running container
-    /// on its bridge. Best effort: a container being deleted meanwhile has no file to write.
-    pub(super) fn refresh_hosts(&self, host: &Host, rec: &ContainerRecord) {
-        let Some(a) = &rec.attachment else { return };
+    /// After a container of this base directory started, stopped or went: rewrite the
+    /// /etc/hosts of every running one on a bridge. Best effort: a container being deleted
+    /// meanwhile has no file to write.
+    pub(super) fn refresh_hosts(&self, host: &Host) {
         let lock = self.paths.base().join("hosts.lock");
         let Ok(_lock) = FileLock::exclusive(&lock, &host.cancel, LOCK_TIMEOUT) else {
             return;
         };
-        let running = self.running_on(&a.bridge);
-        for (name, ip) in &running {
-            let text = hosts_file(name, Some(ip), &running);
+        let running = self.running_on_bridges();
+        for (name, ip, bridge) in &running {
+            let text = hosts_file(name, Some(ip), &Self::peers(&running, bridge));
             let path = self.paths.container_dir(name).join("hosts");
             if std::fs::read_to_string(&path).is_ok_and(|old| old != text) {
                 let _ = write_in_place(&path, text.as_bytes());
@@ -69,14 +80,14 @@ impl Pods {
     }
 }
 
-/// Truncate and write an existing file (never create one, never rename over it).
+/// Rewrite an existing file in place (never create one, never rename over it): overwrite from
+/// the start, then cut to the new length. A file of a page or less keeps its page, so this
+/// works on a full file system too, where truncating first would lose the content.
 fn write_in_place(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .truncate(true)
-        .open(path)?;
-    f.write_all(bytes)
+    let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
+    f.write_all(bytes)?;
+    f.set_len(bytes.len() as u64)
 }
 
 #[cfg(test)]

@@ -248,6 +248,18 @@ pub fn ensure_bridge(host: &Host, state_dir: &Path, cfg: &NetConfig) -> Result<(
 
 /// Lease a free address and attach a new namespace to the bridge with it.
 pub fn attach(host: &Host, state_dir: &Path, cfg: &NetConfig, owner: &str) -> Result<Attachment> {
+    let a = lease(host, state_dir, cfg, owner)?;
+    if let Err(e) = plug(host, &a) {
+        let _ = detach(host, state_dir, &a);
+        return Err(e);
+    }
+    Ok(a)
+}
+
+/// Lease a free address for `owner` (`BASE_DIR#NAME`) and return the attachment it names,
+/// not yet plugged: a caller records it before plugging, so that whatever happens next (a
+/// herodo killed in the middle) the record names what may exist.
+pub fn lease(host: &Host, state_dir: &Path, cfg: &NetConfig, owner: &str) -> Result<Attachment> {
     let ip = {
         let _lock = lock(host, state_dir, &cfg.bridge)?;
         let path = leases_path(state_dir, &cfg.bridge);
@@ -277,12 +289,39 @@ pub fn attach(host: &Host, state_dir: &Path, cfg: &NetConfig, owner: &str) -> Re
         state::write_json(&path, &leases)?;
         ip
     };
-    let a = attachment_for(cfg, ip);
-    if let Err(e) = plug(host, &a) {
-        let _ = detach(host, state_dir, &a);
-        return Err(e);
+    Ok(attachment_for(cfg, ip))
+}
+
+/// The attachments leased to `owner` on any bridge recorded in `state_dir` (a container
+/// whose record is gone or corrupt still has its leases found this way).
+pub fn leased_to(state_dir: &Path, owner: &str) -> Vec<Attachment> {
+    let Ok(rd) = std::fs::read_dir(net_dir(state_dir)) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in rd.flatten() {
+        let p = e.path();
+        let (Some(bridge), Some("json")) = (
+            p.file_stem().and_then(|s| s.to_str()),
+            p.extension().and_then(|s| s.to_str()),
+        ) else {
+            continue;
+        };
+        let Ok(Some(l)) = state::read_json::<Leases>(&p) else {
+            continue;
+        };
+        let Ok(cfg) = NetConfig::parse(bridge, &l.subnet) else {
+            continue;
+        };
+        for (ip, o) in &l.leases {
+            if o == owner {
+                if let Ok(ip) = ip.parse::<Ipv4Addr>() {
+                    out.push(attachment_for(&cfg, ip));
+                }
+            }
+        }
     }
-    Ok(a)
+    out
 }
 
 /// Create the namespace and veth of `a` and configure it (a fresh attachment, or one whose

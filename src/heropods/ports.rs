@@ -474,12 +474,23 @@ fn restore(host: &Host, input: String) -> Result<()> {
     Ok(())
 }
 
-/// The rules whose heropods tag starts with `prefix` ([`TAG_PREFIX`] for all, [`state_prefix`]
-/// for one state directory, a whole [`tag`] for one container): one `iptables-save`.
+/// Whether a rule's `tag` is selected by `prefix`: a prefix ending in `:` selects the tags that
+/// start with it, anything else is a whole tag.
+pub fn tag_matches(tag: &str, prefix: &str) -> bool {
+    if prefix.ends_with(':') {
+        tag.starts_with(prefix)
+    } else {
+        tag == prefix
+    }
+}
+
+/// The rules whose heropods tag is selected by `prefix` ([`TAG_PREFIX`] for all,
+/// [`state_prefix`] for one state directory, a whole [`tag`] for one container; see
+/// [`tag_matches`]): one `iptables-save`.
 pub fn rules_of(host: &Host, prefix: &str) -> Result<Vec<Rule>> {
     Ok(save(host)?
         .into_iter()
-        .filter(|r| r.tag().is_some_and(|t| t.starts_with(prefix)))
+        .filter(|r| r.tag().is_some_and(|t| tag_matches(t, prefix)))
         .collect())
 }
 
@@ -501,7 +512,7 @@ pub fn remove_rules(host: &Host, rules: &[Rule]) -> Result<()> {
     restore(host, restore_input(&left, &[]))
 }
 
-/// Remove every rule whose tag starts with `prefix` (see [`rules_of`]); how many went.
+/// Remove every rule whose tag `prefix` selects (see [`rules_of`]); how many went.
 pub fn remove_all_tagged(host: &Host, prefix: &str) -> Result<usize> {
     let rules = rules_of(host, prefix)?;
     remove_rules(host, &rules)?;
@@ -619,8 +630,8 @@ impl Pods {
         restore(host, restore_input(&old, &new))
     }
 
-    /// After a start: the ports published (a failure stops the container again) and the
-    /// container's name in the /etc/hosts of the others on its bridge.
+    /// After a start: the ports published (the caller undoes the start when this fails) and
+    /// the container's name in the /etc/hosts of the others on its bridge.
     pub(super) fn after_start(
         &self,
         host: &Host,
@@ -628,19 +639,33 @@ impl Pods {
         ports: Option<PortLock>,
     ) -> Result<()> {
         if let Some(lock) = ports {
-            if let Err(e) = self.publish_ports(host, rec, lock) {
-                let _ = self.stop(host, &rec.name, Duration::ZERO);
-                return Err(e);
-            }
+            self.publish_ports(host, rec, lock)?;
         }
-        self.refresh_hosts(host, rec);
+        if rec.attachment.is_some() {
+            self.refresh_hosts(host);
+        }
         Ok(())
     }
 
     /// After a stop (or a stop that found the container ended): its ports and its name go.
     pub(super) fn after_stop(&self, host: &Host, rec: &ContainerRecord) -> Result<()> {
         self.unpublish_ports(host, rec)?;
-        self.refresh_hosts(host, rec);
+        if rec.attachment.is_some() {
+            self.refresh_hosts(host);
+        }
+        Ok(())
+    }
+
+    /// Remove the rules tagged for container `name` whatever its record says (one that is
+    /// corrupt or gone): nothing runs unless its directory says rules may be in place.
+    pub(super) fn unpublish_tagged(&self, host: &Host, name: &str) -> Result<()> {
+        let marker = self.published_marker(name);
+        if !marker.exists() {
+            return Ok(());
+        }
+        let _lock = self.ports_lock(host)?;
+        remove_all_tagged(host, &self.port_tag(name))?;
+        crate::common::state::remove(&marker)?;
         Ok(())
     }
 
@@ -722,6 +747,19 @@ mod tests {
             .len()
                 < 256
         );
+    }
+
+    #[test]
+    fn prefixes_select_tags() {
+        let t = tag(Path::new("/s"), Path::new("/b"), "web");
+        let state = state_prefix(Path::new("/s"));
+        assert!(tag_matches(&t, TAG_PREFIX));
+        assert!(tag_matches(&t, &state));
+        assert!(tag_matches(&t, &t));
+        // A whole tag is not a prefix of another container's.
+        let web2 = tag(Path::new("/s"), Path::new("/b"), "web2");
+        assert!(!tag_matches(&web2, &t));
+        assert!(!tag_matches(&t, &state_prefix(Path::new("/s2"))));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use std::time::Duration;
 use super::bundle::User;
 use super::error::{PodError, Result};
 use super::store::Storage;
+use crate::error::HostError;
 use crate::exec::Cmd;
 use crate::host::Host;
 
@@ -171,25 +172,49 @@ pub fn ensure_mounted(host: &Host, cdir: &Path, lower: &Path, storage: Storage) 
     Ok(())
 }
 
+/// Mount points strictly below `dir`.
+fn mounts_below(dir: &Path) -> Vec<String> {
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let prefix = format!("{}/", dir.display());
+    mi.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(unescape)
+        .filter(|mp| mp.starts_with(&prefix))
+        .collect()
+}
+
 /// Unmount the container's root file system (when mounted) and remove the container's
 /// directory. Refuses to remove anything while something is still mounted below it.
 pub fn remove(host: &Host, cdir: &Path) -> Result<()> {
     let rootfs = cdir.join("rootfs");
+    let busy = |what: String| PodError::Busy {
+        what: cdir.display().to_string(),
+        reason: format!(
+            "{what}; unmount it (or end the process using it: `fuser -vm {}`) and delete again",
+            rootfs.display()
+        ),
+    };
     if is_mounted(&rootfs) {
-        unmount(host, &rootfs)?;
+        match unmount(host, &rootfs) {
+            Ok(()) => {}
+            Err(PodError::Host(crate::error::HostError::Io { source, .. }))
+                if source.raw_os_error() == Some(libc::EBUSY) =>
+            {
+                let below = mounts_below(&rootfs);
+                return Err(busy(if below.is_empty() {
+                    format!("{} is in use", rootfs.display())
+                } else {
+                    format!("{} is still mounted", below.join(", "))
+                }));
+            }
+            Err(e) => return Err(e),
+        }
     }
-    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let prefix = format!("{}/", cdir.display());
-    if let Some(mp) = mi
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(unescape)
-        .find(|mp| mp.starts_with(&prefix))
-    {
-        return Err(PodError::parse(
-            "container directory",
-            format!("{mp} is still mounted; not removing {}", cdir.display()),
-        ));
+    if let Some(mp) = mounts_below(cdir).first() {
+        return Err(busy(format!(
+            "{mp} is still mounted; not removing {}",
+            cdir.display()
+        )));
     }
     match std::fs::remove_dir_all(cdir) {
         Ok(()) => Ok(()),
@@ -305,15 +330,26 @@ pub fn resolve_user(user: &str, passwd: &str, group: &str) -> Result<User> {
     })
 }
 
-/// Resolve `user` against the files of the root file system `root`.
+/// The most herodo reads of an image's /etc/passwd or /etc/group (real ones are a few KiB;
+/// the container can write its own, and a huge one must not take herodo's memory).
+pub const MAX_ACCOUNT_FILE: u64 = 4 << 20;
+
+/// Resolve `user` against the files of the root file system `root`. A missing or unreadable
+/// /etc/passwd or /etc/group counts as empty; one over [`MAX_ACCOUNT_FILE`] is a `limit` error.
 pub fn user_in(root: &Path, user: &str) -> Result<User> {
-    let read = |p: &str| {
-        crate::common::inroot::read_file(root, p)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .unwrap_or_default()
+    let read = |p: &str| -> Result<String> {
+        match crate::common::inroot::read_file(root, p, MAX_ACCOUNT_FILE) {
+            Ok(b) => Ok(String::from_utf8(b).unwrap_or_default()),
+            Err(e) if crate::common::inroot::too_large(&e) => {
+                Err(PodError::Host(HostError::Limit {
+                    path: p.to_string(),
+                    reason: format!("the container's {e}; make it smaller to start the container"),
+                }))
+            }
+            Err(_) => Ok(String::new()),
+        }
     };
-    resolve_user(user, &read("/etc/passwd"), &read("/etc/group"))
+    resolve_user(user, &read("/etc/passwd")?, &read("/etc/group")?)
 }
 
 #[cfg(test)]
@@ -397,6 +433,36 @@ mod tests {
         assert_eq!(find_shell(&root), Some("/bin/sh".to_string()));
         std::fs::remove_file(root.join("bin/sh")).unwrap();
         assert_eq!(find_shell(&root), None);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn huge_account_files_are_a_limit_error() {
+        use crate::error::Classify;
+        let root = std::env::temp_dir().join(format!("herodo-rootfs-big-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::write(
+            root.join("etc/passwd"),
+            "root:x:0:0::/:/bin/sh\napp:x:7:8::/:/bin/sh\n",
+        )
+        .unwrap();
+        assert_eq!(user_in(&root, "app").unwrap().uid, 7);
+        // No /etc/group: empty, as before.
+        assert_eq!(
+            user_in(&root, "app").unwrap().additional_gids,
+            Vec::<u32>::new()
+        );
+        // A sparse 1 GiB /etc/group (the container may write one into its upper dir).
+        let f = std::fs::File::create(root.join("etc/group")).unwrap();
+        f.set_len(1 << 30).unwrap();
+        let e = user_in(&root, "app").unwrap_err();
+        let info = e.info();
+        assert_eq!(info.kind, "limit", "{e}");
+        assert!(info.message.contains("/etc/group"), "{}", info.message);
+        assert_eq!(info.fields, vec![("path", "/etc/group".to_string())]);
+        // Even a numeric user reads the files (for its name and groups).
+        assert_eq!(user_in(&root, "0").unwrap_err().info().kind, "limit");
         std::fs::remove_dir_all(&root).unwrap();
     }
 

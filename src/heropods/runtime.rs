@@ -259,6 +259,66 @@ pub fn proc_alive(pid: i64, start: u64) -> bool {
     matches!(proc_stat(pid), Some((state, _, t)) if t == start && state != 'Z' && state != 'X')
 }
 
+/// Whether `dir` is a container's own cgroup directory `.../<suffix>` (`PARENT/NAME`, both
+/// non-empty), never a hierarchy's root or a parent.
+pub fn is_container_cgroup(dir: &str, suffix: &str) -> bool {
+    let mut parts = suffix.split('/');
+    let (Some(parent), Some(name), None) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    !parent.is_empty()
+        && !name.is_empty()
+        && !matches!(name, "." | "..")
+        && dir.ends_with(&format!("/{suffix}"))
+        && dir.starts_with("/sys/fs/cgroup/")
+}
+
+/// The processes in the cgroup directory `dir` (none when it does not exist).
+pub fn cgroup_procs(dir: &str) -> Vec<i64> {
+    std::fs::read_to_string(Path::new(dir).join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// SIGKILL every process in the container cgroup directories `dirs` until they are empty (at
+/// most `limit`). Returns whether any process was found. For processes no runtime knows any
+/// more (a runtime state removed under a running container): only their cgroup names them.
+///
+/// Only directories whose path ends in `/<suffix>` (the container's own `PARENT/NAME`) are
+/// touched: a process's cgroup in a hierarchy the runtime does not manage is the root one,
+/// which holds every process of the host.
+pub fn kill_cgroup_procs(dirs: &[String], suffix: &str, limit: Duration) -> bool {
+    let dirs: Vec<&String> = dirs
+        .iter()
+        .filter(|d| is_container_cgroup(d, suffix))
+        .collect();
+    let deadline = std::time::Instant::now() + limit;
+    let mut found = false;
+    loop {
+        // A zombie stays listed until its parent reaps it; it needs no signal.
+        let pids: Vec<i64> = dirs
+            .iter()
+            .flat_map(|d| cgroup_procs(d))
+            .filter(|p| proc_stat(*p).is_some_and(|(state, _, _)| state != 'Z' && state != 'X'))
+            .collect();
+        if pids.is_empty() || std::time::Instant::now() >= deadline {
+            return found;
+        }
+        found = true;
+        for p in pids {
+            if let Ok(p) = libc::pid_t::try_from(p) {
+                // SAFETY: kill only sends a signal to a pid listed in the container's cgroup.
+                unsafe {
+                    libc::kill(p, libc::SIGKILL);
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// The cgroup directories of process `pid`, one per mounted hierarchy.
 pub fn cgroup_dirs_of(pid: i64) -> Vec<String> {
     let Ok(cg) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
@@ -393,6 +453,55 @@ mod tests {
                 })
             })
         }
+    }
+
+    #[test]
+    fn only_a_containers_own_cgroup_is_ever_emptied() {
+        let s = "herodo-0a1b2c3d/web";
+        assert!(is_container_cgroup(
+            "/sys/fs/cgroup/pids/herodo-0a1b2c3d/web",
+            s
+        ));
+        assert!(is_container_cgroup(
+            "/sys/fs/cgroup/memory/user/herodo-0a1b2c3d/web",
+            s
+        ));
+        for d in [
+            "/sys/fs/cgroup/rdma/",
+            "/sys/fs/cgroup/rdma",
+            "/sys/fs/cgroup/pids/herodo-0a1b2c3d",
+            "/sys/fs/cgroup/pids/herodo-0a1b2c3d/web2",
+            "/sys/fs/cgroup/pids/x/herodo-0a1b2c3d/web/child",
+            "/tmp/herodo-0a1b2c3d/web",
+        ] {
+            assert!(!is_container_cgroup(d, s), "{d}");
+        }
+        for bad in [
+            "",
+            "web",
+            "/web",
+            "herodo-0a1b2c3d/",
+            "a/b/c",
+            "herodo-x/..",
+        ] {
+            assert!(
+                !is_container_cgroup("/sys/fs/cgroup/pids/herodo-x/..", bad),
+                "{bad}"
+            );
+            assert!(
+                !is_container_cgroup(&format!("/sys/fs/cgroup/pids/{bad}"), bad),
+                "{bad}"
+            );
+        }
+        // Nothing is signalled for directories that are not the container's own.
+        assert!(!kill_cgroup_procs(
+            &[
+                "/sys/fs/cgroup/pids/".to_string(),
+                "/sys/fs/cgroup/memory".to_string()
+            ],
+            s,
+            Duration::from_millis(1)
+        ));
     }
 
     #[test]

@@ -96,10 +96,44 @@ pub fn env_key(k: &str) -> Result<()> {
     Ok(())
 }
 
+/// The longest string the kernel passes to a program (`MAX_ARG_STRLEN`, its NUL included):
+/// one argument, or one `KEY=value` of the environment. A longer one makes the container's start fail with
+/// "argument list too long".
+pub const MAX_ENV_ENTRY: usize = 128 * 1024;
+
+/// One environment variable as the container's process gets it: no NUL, and `KEY=value` short
+/// enough for the kernel to pass.
+pub fn env_entry(k: &str, v: &str) -> Result<()> {
+    if v.contains('\0') {
+        return Err(PodError::invalid("env", format!("{k}: value contains NUL")));
+    }
+    let len = k.len() + 1 + v.len();
+    if len >= MAX_ENV_ENTRY {
+        return Err(PodError::invalid(
+            "env",
+            format!(
+                "{k}: `{k}=value` is {len} bytes; the kernel passes at most {} bytes per variable",
+                MAX_ENV_ENTRY - 1
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Arguments of a command: no NUL bytes (they cannot be passed to exec).
 pub fn argv(field: &str, args: &[String]) -> Result<()> {
     if args.iter().any(|a| a.contains('\0')) {
         return Err(PodError::invalid(field, "arguments must not contain NUL"));
+    }
+    if let Some(a) = args.iter().find(|a| a.len() >= MAX_ENV_ENTRY) {
+        return Err(PodError::invalid(
+            field,
+            format!(
+                "an argument is {} bytes; the kernel passes at most {} bytes per argument",
+                a.len(),
+                MAX_ENV_ENTRY - 1
+            ),
+        ));
     }
     Ok(())
 }
@@ -136,7 +170,61 @@ pub struct BindMount {
 /// Container paths a bind mount may not cover: the runtime mounts its own file systems there.
 const RESERVED_DESTINATIONS: [&str; 4] = ["/", "/proc", "/sys", "/dev"];
 
+/// `path` (absolute) cleaned lexically, as Go's `filepath.Clean` (and Docker) would: `//` and
+/// `.` collapse, `..` removes the component before it (never climbing above `/`), no trailing
+/// `/`. `/dev/.`, `//dev/` and `/x/../dev` all become `/dev`.
+pub fn clean_path(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            _ => parts.push(c),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// A mount destination: absolute, cleaned (see [`clean_path`]) before it is checked, and never
+/// one of [`RESERVED_DESTINATIONS`] however it is spelled. Returns the cleaned form, which is
+/// what is stored and given to the runtime.
+pub fn mount_destination(v: &str) -> Result<String> {
+    const FIELD: &str = "mounts.destination";
+    if !v.starts_with('/') {
+        return Err(PodError::invalid(
+            FIELD,
+            format!("{v:?} must be an absolute path"),
+        ));
+    }
+    let dest = clean_path(v);
+    abs_path(FIELD, &dest)?;
+    if RESERVED_DESTINATIONS.contains(&dest.as_str()) {
+        let spelled = if dest == v {
+            String::new()
+        } else {
+            format!(" ({v:?})")
+        };
+        return Err(PodError::invalid(
+            FIELD,
+            format!("{dest}{spelled} is managed by the runtime and cannot be a bind mount"),
+        ));
+    }
+    Ok(dest)
+}
+
 impl BindMount {
+    /// A mount with its destination cleaned and both paths checked.
+    pub fn new(source: &str, destination: &str, readonly: bool) -> Result<Self> {
+        abs_path("mounts.source", source)?;
+        Ok(BindMount {
+            source: source.to_string(),
+            destination: mount_destination(destination)?,
+            readonly,
+        })
+    }
+
     /// Parse `SRC:DST`, `SRC:DST:ro` or `SRC:DST:rw`.
     pub fn parse(spec: &str) -> Result<Self> {
         let parts: Vec<&str> = spec.split(':').collect();
@@ -151,26 +239,14 @@ impl BindMount {
                 ))
             }
         };
-        let m = BindMount {
-            source: source.into(),
-            destination: destination.into(),
-            readonly,
-        };
-        m.validate()?;
-        Ok(m)
+        BindMount::new(source, destination, readonly)
     }
 
+    /// Check a mount as stored (a record written by an older herodo may hold an uncleaned
+    /// destination: it is checked the way it would be cleaned).
     pub fn validate(&self) -> Result<()> {
         abs_path("mounts.source", &self.source)?;
-        abs_path("mounts.destination", &self.destination)?;
-        let dest = self.destination.trim_end_matches('/');
-        let dest = if dest.is_empty() { "/" } else { dest };
-        if RESERVED_DESTINATIONS.contains(&dest) {
-            return Err(PodError::invalid(
-                "mounts.destination",
-                format!("{dest} is managed by the runtime and cannot be a bind mount"),
-            ));
-        }
+        mount_destination(&self.destination)?;
         Ok(())
     }
 }
@@ -312,6 +388,28 @@ impl PullPolicy {
     }
 }
 
+/// Which syscall filter a container runs under.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Seccomp {
+    /// herodo's default profile (Docker's; see `heropods::seccomp`).
+    #[default]
+    Default,
+    /// No filter (`seccomp: false`): only the capabilities limit what the container can do.
+    Unconfined,
+}
+
+impl Seccomp {
+    /// `seccomp: true | false` of `container_new`.
+    pub fn from_flag(on: bool) -> Self {
+        if on {
+            Seccomp::Default
+        } else {
+            Seccomp::Unconfined
+        }
+    }
+}
+
 /// Everything `container_new` may set, validated.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Overrides {
@@ -326,6 +424,9 @@ pub struct Overrides {
     /// Published ports (see `port`).
     #[serde(default)]
     pub ports: Vec<PortSpec>,
+    /// Records written before this option existed have none: the default profile.
+    #[serde(default)]
+    pub seccomp: Seccomp,
 }
 
 impl Overrides {
@@ -339,9 +440,7 @@ impl Overrides {
         }
         for (k, v) in &self.env {
             env_key(k)?;
-            if v.contains('\0') {
-                return Err(PodError::invalid("env", format!("{k}: value contains NUL")));
-            }
+            env_entry(k, v)?;
         }
         if let Some(w) = &self.workdir {
             abs_path("workdir", w)?;
@@ -490,7 +589,6 @@ mod tests {
             "/srv:/",
             "/srv:/proc",
             "/srv:/sys/",
-            "/srv:/../etc",
             "/a:/b;rm",
         ] {
             if bad == "/a:/b;rm" {
@@ -500,6 +598,91 @@ mod tests {
             }
             assert!(kind(BindMount::parse(bad)).starts_with("mounts"), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn protected_destinations_in_every_spelling() {
+        for p in RESERVED_DESTINATIONS {
+            let rest = p.trim_start_matches('/');
+            let mut spellings = vec![
+                p.to_string(),
+                format!("{p}/"),
+                format!("{p}/."),
+                format!("{p}/./"),
+                format!("{p}//"),
+                format!("/{p}"),
+                format!("//{rest}/"),
+                format!("/./{rest}"),
+                format!("/x/..{p}"),
+                format!("/x/y/../..{p}"),
+                format!("/..{p}"),
+                format!("/../..{p}/."),
+                format!("{p}/sub/.."),
+                format!("{p}/sub/../."),
+            ];
+            if !rest.is_empty() {
+                spellings.push(format!("{p}/../{rest}"));
+                spellings.push(format!("/{rest}//."));
+            }
+            for d in spellings {
+                let e = BindMount::parse(&format!("/srv:{d}")).unwrap_err();
+                assert_eq!(kind(Err::<(), _>(e)), "mounts.destination", "{d:?}");
+                let e = BindMount::new("/srv", &d, true).unwrap_err();
+                assert!(
+                    e.to_string().contains("managed by the runtime"),
+                    "{d:?}: {e}"
+                );
+                // A record holding such a spelling is refused too.
+                let stored = BindMount {
+                    source: "/srv".into(),
+                    destination: d.clone(),
+                    readonly: false,
+                };
+                assert_eq!(kind(stored.validate()), "mounts.destination", "{d:?}");
+            }
+        }
+        // Other destinations are stored cleaned.
+        for (given, cleaned) in [
+            ("/data/", "/data"),
+            ("//data", "/data"),
+            ("/data/.", "/data"),
+            ("/a//b/./c/../d", "/a/b/d"),
+            ("/../etc", "/etc"),
+            ("/dev/shm/", "/dev/shm"),
+            ("/x/../devices", "/devices"),
+            ("/proc2", "/proc2"),
+        ] {
+            let m = BindMount::parse(&format!("/srv:{given}")).unwrap();
+            assert_eq!(m.destination, cleaned, "{given:?}");
+            assert_eq!(clean_path(given), cleaned);
+        }
+        for bad in ["data", "./data", "", "/a\0b"] {
+            assert_eq!(
+                kind(BindMount::new("/srv", bad, false)),
+                "mounts.destination",
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn env_values_fit_what_the_kernel_passes() {
+        let with = |k: &str, v: String| Overrides {
+            env: vec![(k.into(), v)],
+            ..Overrides::default()
+        };
+        // KEY=value plus its NUL: at most 128 KiB (MAX_ARG_STRLEN).
+        with("AB", "x".repeat(MAX_ENV_ENTRY - 4))
+            .validate(2)
+            .unwrap();
+        let e = with("AB", "x".repeat(MAX_ENV_ENTRY - 3))
+            .validate(2)
+            .unwrap_err();
+        assert!(e.to_string().contains("AB"), "{e}");
+        assert_eq!(kind(Err::<(), _>(e)), "env");
+        let e = with("BIG", "x".repeat(200 * 1024)).validate(2).unwrap_err();
+        assert!(e.to_string().contains("BIG"), "{e}");
+        assert_eq!(kind(with("N", "a\0b".into()).validate(2)), "env");
     }
 
     #[test]

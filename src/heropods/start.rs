@@ -12,13 +12,10 @@ impl Pods {
             return Ok(());
         }
         self.record(name)?;
-        // One start of a container at a time: two herodo processes starting it at once would
-        // share its config, pid and exit files. The second one finds it running.
-        let _lock = FileLock::exclusive(
-            &self.paths.container_dir(name).join("start.lock"),
-            &host.cancel,
-            LOCK_TIMEOUT,
-        )?;
+        // One start, stop or delete of a container at a time: two herodo processes starting
+        // it at once would share its config, pid and exit files (the second one finds it
+        // running), and a delete meanwhile would pull its directory away.
+        let _lock = self.lock_container(host, name)?;
         let mut rec = self.record(name)?;
         let rt = self.runtime_of(&rec);
         // The runtime keeps a directory per container under its root: without one it knows
@@ -32,22 +29,25 @@ impl Pods {
         match state {
             Some(s) if s.status == "running" || s.status == "paused" => return Ok(()),
             // A leftover of a run whose monitor died: clear it before running again.
-            Some(_) => {
-                host.exec_checked(rt.delete(name, true))?;
+            Some(_) => self.runtime_delete(host, &rt, name)?,
+            // Processes no runtime knows (their runtime state was removed under them) must
+            // not share the new container's cgroups: they would count against its limits
+            // and be taken for it.
+            None => {
+                let dirs = self.cgroup_dirs_here(name);
+                if dirs.iter().any(|d| Path::new(d).exists()) {
+                    runtime::kill_cgroup_procs(&dirs, &self.cgroup_suffix(name), KILL_TIMEOUT);
+                }
             }
-            None => {}
         }
-        let had_attachment = rec.attachment.is_some();
         // A host port that is taken fails the start before anything runs.
         let ports = self.reserve_ports(host, &rec)?;
-        let launched = self.launch(host, &mut rec, &rt, keep_alive);
-        if launched.is_err() && !had_attachment && rec.attachment.is_some() {
-            // Keep the address just leased tied to the record, so delete() releases it.
-            let _ = store::save(&self.paths, &rec);
+        self.launch(host, &mut rec, &rt, keep_alive)?;
+        if let Err(e) = self.after_start(host, &rec, ports) {
+            self.undo_launch(host, &rt, name, None);
+            return Err(e);
         }
-        launched?;
-        store::save(&self.paths, &rec)?;
-        self.after_start(host, &rec, ports)
+        Ok(())
     }
 
     /// Everything of `start` after the checks: runtime, rootfs, network, bundle, pid.
@@ -72,7 +72,23 @@ impl Pods {
                 source: None,
             }
         })?;
-        self.release_stale_runtime(host, name);
+        // The log pump is this very binary. One replaced since this process started (a
+        // rebuild under a long REPL session) is gone: say so rather than start a container
+        // whose output nobody reads.
+        let pump = std::env::current_exe()
+            .ok()
+            .filter(|p| p.exists())
+            .ok_or_else(|| {
+                PodError::io(
+                    "find",
+                    "herodo's own binary (/proc/self/exe)",
+                    std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        "it was removed or replaced since this herodo started; start herodo again",
+                    ),
+                )
+            })?;
+        self.release_stale_runtime(host, name, None);
         for f in [self.exit_file(name), self.pid_file(name)] {
             crate::common::state::remove(&f)?;
         }
@@ -94,6 +110,8 @@ impl Pods {
         let launch = Cmd::new("/bin/sh")
             .args(["-c", MONITOR_SCRIPT, "herodo-monitor"])
             .arg(self.exit_file(name).display().to_string())
+            .arg(pump.display().to_string())
+            .arg(log.display().to_string())
             .args(
                 run_foreground(rt, name, &cdir, &self.pid_file(name))
                     .argv()
@@ -107,15 +125,30 @@ impl Pods {
             match self.read_exit_code(name) {
                 None => Ok(()),
                 Some(code) => {
-                    let text = std::fs::read_to_string(&log).unwrap_or_default();
-                    let tail = crate::exec::tail(&text, crate::exec::ERROR_TAIL_BYTES);
+                    // The runtime's last words pass through the log pump, which ends right
+                    // after the monitor: let it finish writing them.
+                    if let Some(g) = group {
+                        let until = std::time::Instant::now() + Duration::from_secs(1);
+                        while crate::exec::group_alive(g) && std::time::Instant::now() < until {
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                    }
+                    let window = logs::Window {
+                        tail: Some(20),
+                        since_bytes: None,
+                    };
+                    let text = logs::read(name, &log, window, 64 * 1024).unwrap_or_default();
+                    let mut tail =
+                        crate::exec::tail(&text, crate::exec::ERROR_TAIL_BYTES).to_string();
+                    if tail.trim().is_empty() {
+                        tail = format!("(the runtime wrote nothing to {})", log.display());
+                    }
                     Err(crate::exec::ExecError::Failed {
-                        cmd: rt
-                            .run_detached(name, &cdir, &self.pid_file(name))
-                            .to_string(),
+                        // What ran: the runtime in the foreground, under the monitor.
+                        cmd: run_foreground(rt, name, &cdir, &self.pid_file(name)).to_string(),
                         status: crate::exec::Status::Exited(code as i32),
                         stdout: String::new(),
-                        stderr: host.redact(tail),
+                        stderr: host.redact(&tail),
                     }
                     .into())
                 }
@@ -159,10 +192,7 @@ impl Pods {
                     crate::exec::kill_detached(g, &host.cancel);
                 }
                 drop(config);
-                let _ = host.exec(rt.delete(name, true));
-                for f in [self.exit_file(name), self.pid_file(name)] {
-                    let _ = crate::common::state::remove(&f);
-                }
+                self.undo_launch(host, rt, name, None);
                 return Err(e);
             }
         };
@@ -181,7 +211,30 @@ impl Pods {
             dirs = runtime::cgroup_dirs_below_self(&cgroups_path);
         }
         rec.cgroup_dirs = dirs;
+        // The container runs: without its record saved (a full disk, say), no later call
+        // would know it runs. Undo the start rather than leave it so.
+        if let Err(e) = store::save(&self.paths, rec) {
+            self.undo_launch(host, rt, name, group);
+            return Err(e);
+        }
         Ok(())
+    }
+
+    /// Take back a start: the runtime kills the container (if it got that far) and drops its
+    /// state, then the monitor's group goes; the pid and exit files of the attempt go too.
+    fn undo_launch(&self, host: &Host, rt: &Runtime, name: &str, group: Option<u32>) {
+        let _ = host.exec(rt.delete(name, true));
+        if let Some(g) = group {
+            crate::exec::kill_detached(g, &host.cancel);
+        }
+        runtime::kill_cgroup_procs(
+            &self.cgroup_dirs_here(name),
+            &self.cgroup_suffix(name),
+            KILL_TIMEOUT,
+        );
+        for f in [self.exit_file(name), self.pid_file(name)] {
+            let _ = crate::common::state::remove(&f);
+        }
     }
 
     /// The container's root mounted, its network plugged, its /etc files written, and the
@@ -264,6 +317,7 @@ impl Pods {
             limits: rec.overrides.limits.clone(),
             cgroups_path: cgroups_path.clone(),
             nofile: bundle::nofile_for(nofile_hard()),
+            seccomp: rec.overrides.seccomp == spec::Seccomp::Default,
         });
         let json = serde_json::to_vec_pretty(&config).map_err(|e| PodError::parse("config", e))?;
         Ok((json, cgroups_path))
@@ -283,9 +337,20 @@ impl Pods {
             return Ok(a.clone());
         }
         network::ensure_bridge(host, &self.state_dir, &self.net)?;
-        let owner = format!("{}#{}", self.paths.base().display(), rec.name);
-        let a = network::attach(host, &self.state_dir, &self.net, &owner)?;
+        let a = network::lease(
+            host,
+            &self.state_dir,
+            &self.net,
+            &self.lease_owner(&rec.name),
+        )?;
+        // Recorded before it exists: whatever happens next, delete() knows what to remove.
         rec.attachment = Some(a.clone());
+        if let Err(e) = store::save(&self.paths, rec) {
+            let _ = network::detach(host, &self.state_dir, &a);
+            rec.attachment = None;
+            return Err(e);
+        }
+        network::plug(host, &a)?;
         Ok(a)
     }
 }
@@ -338,5 +403,6 @@ mod tests {
         );
         // Values never enter the script text.
         assert!(!MONITOR_SCRIPT.contains("web"));
+        assert!(MONITOR_SCRIPT.contains(&format!(" {} ", logs::PUMP_COMMAND)));
     }
 }

@@ -3,23 +3,29 @@
 use super::*;
 
 impl Pods {
-    /// Whether the container runs, without a runtime call when herodo can tell: a code in the
-    /// monitor's exit file means it ended; else its init process (pid and start time recorded at start)
-    /// is alive or not. `None` when there is nothing to tell by (never started here).
+    /// Whether the container runs, without a runtime call when herodo can tell. Its init
+    /// process (pid and start time recorded at start) alive: it runs, whatever else says so
+    /// (the monitor's foreground runtime may have been killed, by the OOM killer say, and
+    /// recorded an exit while the container goes on). Else a code in the monitor's exit file:
+    /// it ended. Else a live monitor: it is ending (the exit code is about to be written).
+    /// `None` when herodo's files cannot tell: never started here, or a start or a monitor
+    /// that died half-way (the runtime then says).
     pub(super) fn known_running(&self, rec: &ContainerRecord) -> Option<bool> {
-        // A code in the exit file: it ended (an empty file is the monitor still writing it).
+        let init = match (rec.pid, rec.pid_start) {
+            (Some(pid), Some(start)) => Some(runtime::proc_alive(pid, start)),
+            _ => None,
+        };
+        if init == Some(true) {
+            return Some(true);
+        }
+        // A code in the exit file (an empty file is the monitor still writing it).
         if self.read_exit_code(&rec.name).is_some() {
             return Some(false);
         }
-        match (rec.pid, rec.pid_start) {
-            // Between the init's end and the exit file, the container is still ending: count
-            // it as running, so that `stopped` always comes with its exit code when known.
-            (Some(pid), Some(start)) => Some(
-                runtime::proc_alive(pid, start)
-                    || rec.monitor.is_some_and(|(m, t)| runtime::proc_alive(m, t)),
-            ),
-            _ => None,
+        if init.is_some() && rec.monitor.is_some_and(|(m, t)| runtime::proc_alive(m, t)) {
+            return Some(true);
         }
+        None
     }
 
     /// Whether the container's process still runs (see `known_running`; else the runtime says).
@@ -42,18 +48,26 @@ impl Pods {
             Some(false) => return Ok(("stopped".into(), None)),
             None => {}
         }
-        Ok(match self.runtime_state(host, rec)? {
-            Some(s) if s.status == "running" || s.status == "paused" => {
-                ("running".into(), Some(s.pid))
-            }
-            Some(s) if s.status == "created" => ("created".into(), Some(s.pid)),
-            _ if rec.started.is_some() => ("stopped".into(), None),
-            _ => ("created".into(), None),
-        })
+        Ok(state_by_runtime(
+            rec,
+            self.runtime_state(host, rec)?.as_ref(),
+        ))
     }
 
     pub fn status(&self, host: &Host, name: &str) -> Result<Status> {
-        let rec = self.record(name)?;
+        spec::name("name", name)?;
+        let rec = match store::load(&self.paths, name) {
+            Ok(Some(rec)) => rec,
+            Ok(None) => {
+                return Err(PodError::NoSuchContainer {
+                    name: name.to_string(),
+                })
+            }
+            Err(PodError::CorruptRecord { name, reason }) => {
+                return Ok(Status::broken(name, reason))
+            }
+            Err(e) => return Err(e),
+        };
         let (state, pid) = self.state_of(host, &rec)?;
         Ok(self.status_from(rec, state, pid))
     }
@@ -83,21 +97,27 @@ impl Pods {
             ports: rec.overrides.ports.iter().map(|p| p.to_string()).collect(),
             image: rec.image,
             name: rec.name,
+            problem: None,
         }
     }
 
-    /// Every container of this base directory, with one runtime call for all.
+    /// Every container of this base directory, with one runtime call for all; a container
+    /// whose record is corrupt is listed as `broken` (`delete()` removes it).
     pub fn list(&self, host: &Host) -> Result<Vec<Status>> {
-        let records = store::list(&self.paths)?;
+        let entries = store::entries(&self.paths)?;
         let mut states: Vec<(String, State)> = Vec::new();
-        let unknown: Vec<&ContainerRecord> = records
+        let mut programs: Vec<&str> = entries
             .iter()
-            .filter(|r| self.known_running(r).is_none())
+            .filter_map(|e| match e {
+                store::Entry::Record(r) if self.known_running(r).is_none() => {
+                    Some(r.runtime.as_str())
+                }
+                _ => None,
+            })
             .collect();
-        if !host.settings.dry_run && !unknown.is_empty() {
-            let mut programs: Vec<&str> = unknown.iter().map(|r| r.runtime.as_str()).collect();
-            programs.sort_unstable();
-            programs.dedup();
+        programs.sort_unstable();
+        programs.dedup();
+        if !host.settings.dry_run {
             for p in programs {
                 let rt = Runtime::new(p, self.paths.runtime_root());
                 let out = host.exec_checked(rt.list())?;
@@ -108,41 +128,67 @@ impl Pods {
                 );
             }
         }
-        Ok(records
+        Ok(entries
             .into_iter()
-            .map(|rec| {
-                match self.known_running(&rec) {
-                    Some(true) => {
-                        let pid = rec.pid;
-                        return self.status_from(rec, "running".into(), pid);
+            .map(|e| {
+                let rec = match e {
+                    store::Entry::Record(r) => *r,
+                    store::Entry::Broken { name, reason } => return Status::broken(name, reason),
+                };
+                let (state, pid) = match self.known_running(&rec) {
+                    Some(true) => ("running".to_string(), rec.pid),
+                    Some(false) => ("stopped".to_string(), None),
+                    None => {
+                        let st = states
+                            .iter()
+                            .find(|(p, s)| *p == rec.runtime && s.id == rec.name)
+                            .map(|(_, s)| s);
+                        state_by_runtime(&rec, st)
                     }
-                    Some(false) => return self.status_from(rec, "stopped".into(), None),
-                    None => {}
-                }
-                let st = states
-                    .iter()
-                    .find(|(p, s)| *p == rec.runtime && s.id == rec.name)
-                    .map(|(_, s)| s);
-                let (state, pid) = match st {
-                    Some(s) if s.status == "running" || s.status == "paused" => {
-                        ("running".to_string(), Some(s.pid))
-                    }
-                    _ if rec.started.is_some() => ("stopped".to_string(), None),
-                    _ => ("created".to_string(), None),
                 };
                 self.status_from(rec, state, pid)
             })
             .collect())
     }
 
-    /// The container's output so far (stdout and stderr, interleaved as written).
-    pub fn logs(&self, name: &str) -> Result<String> {
-        self.record(name)?;
-        let p = self.paths.log(name);
-        match std::fs::read(&p) {
-            Ok(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-            Err(e) => Err(PodError::io("read", &p, e)),
+    /// The container's output (stdout and stderr, interleaved as written), all that is kept
+    /// or the part `window` asks for; more than `logs::READ_CAP` bytes is a `limit` error.
+    pub fn logs(&self, name: &str, window: logs::Window) -> Result<String> {
+        self.lookup(name)?;
+        logs::read(name, &self.paths.log(name), window, logs::READ_CAP)
+    }
+}
+
+/// The state the runtime reports for `rec`, as heropods names it.
+fn state_by_runtime(rec: &ContainerRecord, st: Option<&State>) -> (String, Option<i64>) {
+    match st {
+        Some(s) if s.status == "running" || s.status == "paused" => ("running".into(), Some(s.pid)),
+        Some(s) if s.status == "created" => ("created".into(), Some(s.pid)),
+        _ if rec.started.is_some() => ("stopped".into(), None),
+        _ => ("created".into(), None),
+    }
+}
+
+impl Status {
+    /// A container whose record cannot be read.
+    fn broken(name: String, reason: String) -> Status {
+        Status {
+            problem: Some(format!(
+                "the record is corrupt ({reason}); delete() removes the container"
+            )),
+            name,
+            state: "broken".into(),
+            pid: None,
+            exit_code: None,
+            created: 0,
+            started: None,
+            image: String::new(),
+            image_id: String::new(),
+            ip: None,
+            network: "unknown",
+            runtime: String::new(),
+            keep_alive: false,
+            ports: Vec::new(),
         }
     }
 }

@@ -81,6 +81,13 @@ impl Paths {
         self.container_dir(name).join("container.log")
     }
 
+    /// Serialises starting, stopping and deleting one container. Outside the container's
+    /// directory, which a delete removes: a lock file that vanished while a second process
+    /// waited on it would let a third one in. The files stay (a few bytes per name used).
+    pub fn container_lock(&self, name: &str) -> PathBuf {
+        self.base.join("locks").join(format!("{name}.lock"))
+    }
+
     /// Serialises creating and deleting containers of this base directory.
     pub fn containers_lock(&self) -> PathBuf {
         self.base.join("containers.lock")
@@ -154,31 +161,72 @@ impl ContainerRecord {
     }
 }
 
+/// The record of `name`; a record that cannot be read as one is `CorruptRecord`.
 pub fn load(paths: &Paths, name: &str) -> Result<Option<ContainerRecord>> {
-    Ok(state::read_json(&paths.record(name))?)
+    match state::read_json(&paths.record(name)) {
+        Ok(r) => Ok(r),
+        Err(crate::error::HostError::Parse { reason, .. }) => Err(PodError::CorruptRecord {
+            name: name.to_string(),
+            reason,
+        }),
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub fn save(paths: &Paths, rec: &ContainerRecord) -> Result<()> {
     Ok(state::write_json(&paths.record(&rec.name), rec)?)
 }
 
-/// Every container record, sorted by name. Unreadable records are skipped (a half-deleted
-/// container of a killed herodo must not break `list()`).
-pub fn list(paths: &Paths) -> Result<Vec<ContainerRecord>> {
+/// A container directory as found: its record, or why it has none that can be read.
+#[derive(Debug)]
+pub enum Entry {
+    Record(Box<ContainerRecord>),
+    /// A corrupt record (empty, garbage, cut short by a full disk).
+    Broken {
+        name: String,
+        reason: String,
+    },
+}
+
+/// Every container directory, sorted by name, with its record or why it cannot be read. A
+/// directory without a record is a create that is still going on (or a killed herodo's),
+/// and is left out.
+pub fn entries(paths: &Paths) -> Result<Vec<Entry>> {
     let dir = paths.containers_dir();
     let rd = match std::fs::read_dir(&dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(PodError::io("read", &dir, e)),
     };
-    let mut out: Vec<ContainerRecord> = rd
+    let mut names: Vec<String> = rd
         .flatten()
         .filter_map(|e| e.file_name().to_str().map(str::to_string))
         .filter(|n| super::spec::name("name", n).is_ok())
-        .filter_map(|n| load(paths, &n).ok().flatten())
         .collect();
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(out)
+    names.sort();
+    Ok(names
+        .into_iter()
+        .filter_map(|n| match load(paths, &n) {
+            Ok(Some(r)) => Some(Entry::Record(Box::new(r))),
+            Ok(None) => None,
+            Err(PodError::CorruptRecord { name, reason }) => Some(Entry::Broken { name, reason }),
+            Err(e) => Some(Entry::Broken {
+                name: n,
+                reason: e.to_string(),
+            }),
+        })
+        .collect())
+}
+
+/// Every readable container record, sorted by name.
+pub fn list(paths: &Paths) -> Result<Vec<ContainerRecord>> {
+    Ok(entries(paths)?
+        .into_iter()
+        .filter_map(|e| match e {
+            Entry::Record(r) => Some(*r),
+            Entry::Broken { .. } => None,
+        })
+        .collect())
 }
 
 /// Create `dir` (and parents) with mode 0700.

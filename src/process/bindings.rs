@@ -30,7 +30,7 @@ fn options(host: &Host, map: &Map) -> RResult<RunOptions> {
     Ok(RunOptions {
         ignore_error: o.bool("ignore_error")?.unwrap_or(false),
         silent: o.bool("silent")?.unwrap_or(false),
-        timeout: o.seconds("timeout")?,
+        timeout: o.timeout("timeout")?,
         cwd: o.string("cwd")?.map(Into::into),
         env,
         stdin: o.string("stdin")?,
@@ -100,6 +100,12 @@ pub fn register(r: &mut Registrar, host: &Arc<Host>) {
         "duration",
         "How long the command ran, in seconds.",
         |c: &mut CommandResult| c.duration.as_secs_f64(),
+    )
+    .getter(
+        "truncated",
+        "True when the output went over the 32 MiB capture cap (per stream) and only its \
+         last 32 MiB were kept in `stdout`/`stderr`.",
+        |c: &mut CommandResult| c.truncated,
     );
     r.pure(
         "to_string",
@@ -107,8 +113,12 @@ pub fn register(r: &mut Registrar, host: &Arc<Host>) {
         "Show a CommandResult.",
         |c: &mut CommandResult| {
             format!(
-                "CommandResult(code: {}, success: {}, stdout: {:?}, stderr: {:?})",
-                c.code, c.success, c.stdout, c.stderr
+                "CommandResult(code: {}, success: {}, stdout: {:?}, stderr: {:?}{})",
+                c.code,
+                c.success,
+                c.stdout,
+                c.stderr,
+                if c.truncated { ", truncated: true" } else { "" }
             )
         },
     );
@@ -140,7 +150,7 @@ print(r.stdout);
         &["command", "options"],
         r#"Run a shell command line with options:
 `ignore_error` (return a failed result instead of throwing), `silent` (do not show output),
-`timeout` (seconds), `cwd`, `env` (map; values are never logged), `stdin` (string),
+`timeout` (seconds, 0 = none), `cwd`, `env` (map; values are never logged), `stdin` (string),
 `secret` (hide the whole command line in logs and errors), `interactive` (give the
 command the terminal so it can prompt, e.g. for an ssh or sudo password; nothing is captured,
 so `stdout`/`stderr` of the result are empty).

@@ -323,6 +323,26 @@ fn verbose_echoes_commands_with_duration_and_hides_secrets() {
 }
 
 #[test]
+fn verbose_says_when_output_was_truncated() {
+    let t = TempDir::new("verbose-trunc");
+    herodo(
+        t.path(),
+        [
+            "-v",
+            "-e",
+            r#"let r = cmd(["head", "-c", "40000000", "/dev/zero"]); print(`t=${r.truncated}`);
+let s = cmd(["echo", "small"]); print(`s=${s.truncated}`);"#,
+        ],
+    )
+    .run()
+    .ok()
+    .stdout_has("t=true")
+    .stdout_has("s=false")
+    .stderr_has("(exit code 0, ")
+    .stderr_has("output truncated: only the last 32 MiB of a stream kept");
+}
+
+#[test]
 fn dash_c_changes_directory_and_timeout_flag_applies() {
     let t = TempDir::new("dashc");
     t.write("sub/s.rhai", "print(cwd());");

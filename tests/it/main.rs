@@ -8,6 +8,7 @@ mod cli;
 mod engines;
 mod errors;
 mod heropods;
+mod heropods_faults;
 mod host_fns;
 mod hostile;
 mod interactive;
