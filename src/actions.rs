@@ -102,6 +102,7 @@ fn run_scripts(host: &Arc<Host>, limits: &crate::engine::Limits, action: Action)
 fn reap(host: &Host) -> Vec<crate::host::Cleaned> {
     let mut all = crate::containers::reap_orphans(host);
     all.extend(crate::buildah::reap_orphans(host));
+    all.extend(crate::heropods::reap::reap_orphans(host));
     all
 }
 

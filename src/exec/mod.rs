@@ -71,6 +71,8 @@ pub struct Cmd {
     /// How long a process group stopped by a timeout or Ctrl-C gets between TERM and KILL
     /// (`None`: the executor's default). A child that cleans up on TERM needs longer.
     pub kill_grace: Option<Duration>,
+    /// SIGKILL the child when herodo dies, even by `kill -9` (see [`Cmd::die_with_parent`]).
+    pub die_with_parent: bool,
 }
 
 impl Cmd {
@@ -87,6 +89,7 @@ impl Cmd {
             max_output: DEFAULT_MAX_OUTPUT,
             interactive: false,
             kill_grace: None,
+            die_with_parent: false,
         }
     }
 
@@ -156,6 +159,17 @@ impl Cmd {
 
     pub fn kill_grace(mut self, grace: Duration) -> Self {
         self.kill_grace = Some(grace);
+        self
+    }
+
+    /// Have the kernel SIGKILL the child when herodo dies (`prctl(PR_SET_PDEATHSIG)`), so a
+    /// helper whose work is useless without herodo (an image download) does not outlive a
+    /// `kill -9`. The signal fires when the *thread* that spawned the child ends, not the
+    /// process: only use it for commands run to completion on a thread that outlives them
+    /// (the executor waits on the calling thread, so a script thread qualifies; a short-lived
+    /// helper thread would kill the child early).
+    pub fn die_with_parent(mut self, yes: bool) -> Self {
+        self.die_with_parent = yes;
         self
     }
 

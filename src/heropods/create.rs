@@ -39,6 +39,8 @@ impl Pods {
             let img = image_cache::ensure(host, &self.paths, &source, req.pull)?;
             return Ok(self.new_record(req, &img.id, store::Storage::Overlay, Vec::new()));
         }
+        // Before anything lands in the base dir: `herodo clean` finds it from here on.
+        reap::register_base(host, &self.state_dir, &self.paths)?;
         let img = image_cache::ensure(host, &self.paths, &source, req.pull)?;
         let lower = self.paths.image_dir(img.hex()).join("rootfs");
         // What would fail every start (a NUL in the image's Env, a user not in the image)

@@ -346,6 +346,9 @@ pub fn skopeo_copy(source: &Source, layout: &Path) -> Cmd {
     c.arg(source.transport())
         .arg(format!("oci:{}:img", layout.display()))
         .timeout(FETCH_TIMEOUT)
+        // A download is useless without the herodo that waits for it. The fetch runs on the
+        // script thread, which waits for it (see `Cmd::die_with_parent` on threads).
+        .die_with_parent(true)
 }
 
 /// `umoci raw unpack --image LAYOUT:img ROOTFS`: layers applied in order, whiteouts honoured.
@@ -355,6 +358,7 @@ pub fn umoci_unpack(layout: &Path, rootfs: &Path) -> Cmd {
         .arg(format!("{}:img", layout.display()))
         .arg(rootfs.display().to_string())
         .timeout(FETCH_TIMEOUT)
+        .die_with_parent(true)
 }
 
 /// skopeo's ways of saying that the image does not exist (as opposed to a failure to reach it).
@@ -385,6 +389,10 @@ fn fetch(host: &Host, paths: &Paths, source: &Source, key: &str) -> Result<Cache
                 hint: "install it with scripts/setup.sh".into(),
             });
         }
+    }
+    // What fetches of herodo processes killed meanwhile left behind goes first.
+    for stale in stale_incoming(paths) {
+        let _ = std::fs::remove_dir_all(stale);
     }
     let tmp = paths.incoming_dir();
     let _cleanup = RemoveOnDrop(tmp.clone());
@@ -438,6 +446,36 @@ fn fetch(host: &Host, paths: &Paths, source: &Source, key: &str) -> Result<Cache
     index.insert(key.to_string(), img.id.clone());
     state::write_json(&paths.image_index(), &index)?;
     Ok(img)
+}
+
+/// Staging directories of fetches whose herodo is gone (killed with `kill -9` mid-fetch):
+/// named `<owner tag>.<n>` (see `Paths::incoming_dir`) with that owner gone, or in the older
+/// form `<pid>-<n>` with no such process left.
+pub fn stale_incoming(paths: &Paths) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(paths.incoming_root()) else {
+        return Vec::new();
+    };
+    let mut out: Vec<PathBuf> = rd
+        .flatten()
+        .filter(|e| e.file_name().to_str().is_some_and(incoming_is_stale))
+        .map(|e| e.path())
+        .collect();
+    out.sort();
+    out
+}
+
+/// Whether a staging directory called `name` belongs to a herodo that is gone. Names that
+/// cannot be understood are kept.
+fn incoming_is_stale(name: &str) -> bool {
+    if let Some((tag, n)) = name.rsplit_once('.') {
+        return n.parse::<u64>().is_ok() && !crate::common::owner::owner_alive(tag);
+    }
+    match name.split_once('-') {
+        Some((pid, n)) if n.parse::<u64>().is_ok() => pid
+            .parse::<i64>()
+            .is_ok_and(|pid| crate::common::procstat::read(pid).is_none()),
+        _ => false,
+    }
 }
 
 struct RemoveOnDrop(PathBuf);
@@ -700,6 +738,41 @@ mod tests {
         assert!(Source::parse("oci:relative").is_err());
         assert!(Source::parse("oci:/a/../b").is_err());
         assert!(Source::parse("oci:/a:bad tag").is_err());
+    }
+
+    #[test]
+    fn stale_incoming_dirs_are_those_of_dead_herodo_processes() {
+        let dir = std::env::temp_dir().join(format!("herodo-incoming-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let paths = Paths::new(&dir);
+        let me = crate::common::owner::owner_tag();
+        let boot = me.split('-').next().unwrap();
+        // 4194305 is above Linux's largest pid_max: no process has it.
+        let dead = format!("{boot}-4194305-1");
+        for name in [
+            format!("{me}.0"),
+            format!("{dead}.3"),
+            format!("{dead}-test.4"),
+            "4194305-2".to_string(),
+            format!("{}-1", std::process::id()),
+            "garbage".to_string(),
+            format!("{dead}.x"),
+        ] {
+            std::fs::create_dir_all(paths.incoming_root().join(name)).unwrap();
+        }
+        let names: Vec<String> = stale_incoming(&paths)
+            .iter()
+            .map(|p| p.file_name().unwrap().to_str().unwrap().to_string())
+            .collect();
+        let mut want = vec![
+            format!("{dead}.3"),
+            format!("{dead}-test.4"),
+            "4194305-2".to_string(),
+        ];
+        want.sort();
+        assert_eq!(names, want);
+        assert!(stale_incoming(&Paths::new(dir.join("nothing"))).is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

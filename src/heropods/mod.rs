@@ -24,6 +24,7 @@ mod names;
 pub mod netlink;
 pub mod network;
 pub mod ports;
+pub mod reap;
 pub mod rootfs;
 pub mod runtime;
 pub mod seccomp;

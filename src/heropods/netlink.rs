@@ -281,6 +281,20 @@ pub fn create_netns(name: &str) -> io::Result<()> {
     made
 }
 
+/// Whether /run/netns/NAME is a mounted network namespace (not a bare file left by a
+/// creation cut short).
+pub fn netns_mounted(name: &str) -> bool {
+    const NSFS_MAGIC: i64 = 0x6e73_6673;
+    let Ok(c) = cstr(&netns_path(name).display().to_string()) else {
+        return false;
+    };
+    // SAFETY: statfs fills the zeroed struct we pass; the path is a valid C string.
+    unsafe {
+        let mut st: libc::statfs = std::mem::zeroed();
+        libc::statfs(c.as_ptr(), &mut st) == 0 && st.f_type as i64 == NSFS_MAGIC
+    }
+}
+
 /// Unmount and remove /run/netns/NAME (`ip netns del`); a missing one is fine.
 pub fn delete_netns(name: &str) -> io::Result<()> {
     let path = netns_path(name);

@@ -257,10 +257,11 @@ pub fn attach(host: &Host, state_dir: &Path, cfg: &NetConfig, owner: &str) -> Re
 }
 
 /// Lease a free address for `owner` (`BASE_DIR#NAME`) and return the attachment it names,
-/// not yet plugged: a caller records it before plugging, so that whatever happens next (a
-/// herodo killed in the middle) the record names what may exist.
+/// with its network namespace made but not yet plugged into the bridge: a caller records it
+/// before plugging, so that whatever happens next (a herodo killed in the middle) the record
+/// names what may exist.
 pub fn lease(host: &Host, state_dir: &Path, cfg: &NetConfig, owner: &str) -> Result<Attachment> {
-    let ip = {
+    let leased = {
         let _lock = lock(host, state_dir, &cfg.bridge)?;
         let path = leases_path(state_dir, &cfg.bridge);
         let mut leases: Leases = state::read_json(&path)?.unwrap_or_default();
@@ -274,22 +275,43 @@ pub fn lease(host: &Host, state_dir: &Path, cfg: &NetConfig, owner: &str) -> Res
                 cfg.subnet()
             )));
         }
-        let ip = cfg
-            .hosts()
-            .find(|ip| {
-                !leases.leases.contains_key(&ip.to_string())
-                    && !Path::new("/sys/class/net")
-                        .join(&attachment_for(cfg, *ip).veth)
-                        .exists()
-            })
-            .ok_or_else(|| {
-                PodError::Network(format!("no free address left in {}", cfg.subnet()))
-            })?;
-        leases.leases.insert(ip.to_string(), owner.to_string());
-        state::write_json(&path, &leases)?;
-        ip
+        let mut chosen = None;
+        for ip in cfg.hosts() {
+            let a = attachment_for(cfg, ip);
+            if leases.leases.contains_key(&a.ip)
+                || Path::new("/sys/class/net").join(&a.veth).exists()
+                || netlink::netns_path(&a.netns).exists()
+            {
+                continue;
+            }
+            // Leased first, then the namespace made: a herodo killed in between leaves a
+            // lease naming its owner, never a namespace nobody knows of.
+            leases.leases.insert(a.ip.clone(), owner.to_string());
+            state::write_json(&path, &leases)?;
+            // The namespace is the claim: created exclusively, so two herodo processes whose
+            // leases live in different state directories never take one address of a shared
+            // bridge.
+            match netlink::create_netns(&a.netns) {
+                Ok(()) => {
+                    chosen = Some(a);
+                    break;
+                }
+                Err(e) => {
+                    leases.leases.remove(&a.ip);
+                    state::write_json(&path, &leases)?;
+                    if e.kind() != std::io::ErrorKind::AlreadyExists {
+                        return Err(PodError::Network(format!(
+                            "creating the network namespace {}: {e}",
+                            a.netns
+                        )));
+                    }
+                }
+            }
+        }
+        chosen
+            .ok_or_else(|| PodError::Network(format!("no free address left in {}", cfg.subnet())))?
     };
-    Ok(attachment_for(cfg, ip))
+    Ok(leased)
 }
 
 /// The attachments leased to `owner` on any bridge recorded in `state_dir` (a container
@@ -343,7 +365,14 @@ pub fn plug(host: &Host, a: &Attachment) -> Result<()> {
         let _ = unplug(a);
         PodError::Network(format!("{what} for {}: {e}", a.veth))
     };
-    netlink::create_netns(&a.netns).map_err(|e| fail("creating the network namespace", e))?;
+    // A namespace made by `lease` is kept; one half made (a herodo killed between creating
+    // its file and mounting it) or gone (a reboot) is made anew.
+    if !netlink::netns_mounted(&a.netns) {
+        let _ = netlink::delete_netns(&a.netns);
+        netlink::create_netns(&a.netns).map_err(|e| fail("creating the network namespace", e))?;
+    }
+    // A veth left by a plug cut short.
+    netlink::delete_link(&a.veth).map_err(|e| fail("removing a stale veth", e))?;
     netlink::add_veth(&a.veth, &a.bridge, "eth0", &ns)
         .map_err(|e| fail("creating the veth pair", e))?;
     netlink::configure(&ns, "eth0", ip, a.prefix, gw)
@@ -358,9 +387,10 @@ fn unplug(a: &Attachment) -> std::io::Result<()> {
     netlink::delete_netns(&a.netns)
 }
 
-/// Whether the namespace of `a` still exists (it does not survive a reboot).
+/// Whether `a` is plugged: its namespace mounted and its veth there (neither survives a
+/// reboot; a herodo killed while plugging leaves one without the other).
 pub fn is_plugged(a: &Attachment) -> bool {
-    netlink::netns_path(&a.netns).exists()
+    netlink::netns_mounted(&a.netns) && Path::new("/sys/class/net").join(&a.veth).exists()
 }
 
 /// Remove the veth and the namespace, and release the address.
@@ -387,6 +417,97 @@ pub fn detach(host: &Host, state_dir: &Path, a: &Attachment) -> Result<()> {
 /// The leases of `bridge` (for `status()` checks and tests).
 pub fn leases(state_dir: &Path, bridge: &str) -> Result<Leases> {
     Ok(state::read_json(&leases_path(state_dir, bridge))?.unwrap_or_default())
+}
+
+/// Every bridge with a leases record in this state directory, with its leases, by name.
+/// Records that cannot be read are skipped (nothing is reclaimed from what is not understood).
+pub fn recorded_bridges(state_dir: &Path) -> Vec<(NetConfig, Leases)> {
+    let Ok(rd) = std::fs::read_dir(net_dir(state_dir)) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(NetConfig, Leases)> = rd
+        .flatten()
+        .filter_map(|e| {
+            let file = e.file_name();
+            let bridge = file.to_str()?.strip_suffix(".json")?.to_string();
+            let leases: Leases = state::read_json(&e.path()).ok()??;
+            let cfg = NetConfig::parse(&bridge, &leases.subnet).ok()?;
+            Some((cfg, leases))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.bridge.cmp(&b.0.bridge));
+    out
+}
+
+/// The container an owner string of a lease names: `(base dir, name)`.
+pub fn lease_owner(owner: &str) -> Option<(&str, &str)> {
+    owner
+        .rsplit_once('#')
+        .filter(|(b, n)| !b.is_empty() && !n.is_empty())
+}
+
+/// Release the lease of `ip` on `cfg`'s bridge if `owner` still holds it, with its veth and
+/// namespace (a lease whose container record is gone: see reap.rs). False when the lease is
+/// no longer `owner`'s (released or re-leased meanwhile): then nothing is touched.
+pub fn release_orphan(
+    host: &Host,
+    state_dir: &Path,
+    cfg: &NetConfig,
+    ip: Ipv4Addr,
+    owner: &str,
+) -> Result<bool> {
+    let _lock = lock(host, state_dir, &cfg.bridge)?;
+    let path = leases_path(state_dir, &cfg.bridge);
+    let Some(mut leases) = state::read_json::<Leases>(&path)? else {
+        return Ok(false);
+    };
+    if leases.leases.get(&ip.to_string()).map(String::as_str) != Some(owner) {
+        return Ok(false);
+    }
+    let a = attachment_for(cfg, ip);
+    unplug(&a).map_err(|e| {
+        PodError::Network(format!(
+            "could not remove {} / netns {}: {e}",
+            a.veth, a.netns
+        ))
+    })?;
+    leases.leases.remove(&ip.to_string());
+    state::write_json(&path, &leases)?;
+    Ok(true)
+}
+
+/// Remove the veth and namespace herodo would name after `ip` when no lease of this state
+/// directory holds the address (checked under the bridge's lock: an attach leases before it
+/// plugs). False when the address is leased after all.
+pub fn remove_unleased(
+    host: &Host,
+    state_dir: &Path,
+    cfg: &NetConfig,
+    ip: Ipv4Addr,
+) -> Result<bool> {
+    let _lock = lock(host, state_dir, &cfg.bridge)?;
+    let leases = leases(state_dir, &cfg.bridge)?;
+    if leases.leases.contains_key(&ip.to_string()) {
+        return Ok(false);
+    }
+    let a = attachment_for(cfg, ip);
+    unplug(&a).map_err(|e| {
+        PodError::Network(format!(
+            "could not remove {} / netns {}: {e}",
+            a.veth, a.netns
+        ))
+    })?;
+    Ok(true)
+}
+
+/// The address herodo names `name` after: `hp<8 hex>` (a veth, `prefix` "hp") or
+/// `herodo-<8 hex>` (a namespace), as `attachment_for` makes them. Other names: `None`.
+pub fn address_in_name(name: &str, prefix: &str) -> Option<Ipv4Addr> {
+    let hex = name.strip_prefix(prefix)?;
+    if hex.len() != 8 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    u32::from_str_radix(hex, 16).ok().map(Ipv4Addr::from)
 }
 
 /// The container's /etc/resolv.conf: `dns` servers when given, else the host's, without
@@ -494,6 +615,35 @@ mod tests {
                 "MASQUERADE"
             ]
         );
+    }
+
+    #[test]
+    fn names_and_owners() {
+        let c = NetConfig::parse("hdreap0", "10.89.201.0/24").unwrap();
+        let a = attachment_for(&c, Ipv4Addr::new(10, 89, 201, 7));
+        assert_eq!(
+            address_in_name(&a.veth, "hp"),
+            Some(Ipv4Addr::new(10, 89, 201, 7))
+        );
+        assert_eq!(
+            address_in_name(&a.netns, "herodo-"),
+            Some(Ipv4Addr::new(10, 89, 201, 7))
+        );
+        for other in [
+            "hp0a59c90",
+            "hp0a59c9077",
+            "hp0A59C907",
+            "hpxxxxxxxx",
+            "eth0",
+            "herodo0",
+            "herodo-0a59c90g",
+        ] {
+            assert_eq!(address_in_name(other, "hp"), None, "{other}");
+            assert_eq!(address_in_name(other, "herodo-"), None, "{other}");
+        }
+        assert_eq!(lease_owner("/var/a#b#web"), Some(("/var/a#b", "web")));
+        assert_eq!(lease_owner("/var/a#"), None);
+        assert_eq!(lease_owner("nothing"), None);
     }
 
     #[test]

@@ -519,6 +519,52 @@ pub fn remove_all_tagged(host: &Host, prefix: &str) -> Result<usize> {
     Ok(rules.len())
 }
 
+/// The rules of one container that has no record any more (see [`orphaned`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Orphan {
+    pub tag: String,
+    pub name: String,
+    /// Its base dir, when one of those asked about has the tag's hash.
+    pub base: Option<PathBuf>,
+    pub rules: Vec<Rule>,
+}
+
+/// For `herodo clean`: the rules among `rules` (those of `state_dir`, from [`rules_of`] with
+/// [`state_prefix`]) whose container has no record: its tag names no base dir of `bases`, or
+/// one where `has_record(base, name)` is false (the base dir removed, a delete cut short).
+pub fn orphaned(
+    rules: Vec<Rule>,
+    state_dir: &Path,
+    bases: &[PathBuf],
+    has_record: impl Fn(&Path, &str) -> bool,
+) -> Vec<Orphan> {
+    let mut out: Vec<Orphan> = Vec::new();
+    for r in rules {
+        let Some(t) = r.tag().map(str::to_string) else {
+            continue;
+        };
+        if let Some(o) = out.iter_mut().find(|o| o.tag == t) {
+            o.rules.push(r);
+            continue;
+        }
+        let name = t.rsplit(':').next().unwrap_or_default().to_string();
+        let base = bases
+            .iter()
+            .find(|b| tag(state_dir, b, &name) == t)
+            .cloned();
+        if base.as_ref().is_some_and(|b| has_record(b, &name)) {
+            continue;
+        }
+        out.push(Orphan {
+            tag: t,
+            name,
+            base,
+            rules: vec![r],
+        });
+    }
+    out
+}
+
 /// Held from the check before a start until its ports are published: two starts in one state
 /// directory never publish one port. Carries the container's own rules the check saw (left by
 /// a run that ended without a stop), which the publication replaces.
@@ -747,6 +793,48 @@ mod tests {
             .len()
                 < 256
         );
+    }
+
+    #[test]
+    fn orphans_are_the_rules_of_containers_without_a_record() {
+        let s = Path::new("/s");
+        let (kept, gone) = (PathBuf::from("/b/kept"), PathBuf::from("/b/gone"));
+        let rule = |base: &Path, name: &str, port: &str| {
+            let mut r = bridge_guard("herodo0");
+            r.args = words(&[
+                "--dport",
+                port,
+                "-m",
+                "comment",
+                "--comment",
+                &tag(s, base, name),
+            ]);
+            r
+        };
+        let rules = vec![
+            rule(&kept, "web", "1"),
+            rule(&kept, "old", "2"),
+            rule(&gone, "web", "3"),
+            rule(&kept, "old", "4"),
+            rule(Path::new("/never/registered"), "x", "5"),
+            bridge_guard("herodo0"),
+        ];
+        let o = orphaned(rules, s, &[kept.clone(), gone.clone()], |b, n| {
+            b == kept.as_path() && n == "web"
+        });
+        let summary: Vec<(String, Option<PathBuf>, usize)> = o
+            .iter()
+            .map(|o| (o.name.clone(), o.base.clone(), o.rules.len()))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("old".to_string(), Some(kept.clone()), 2),
+                ("web".to_string(), Some(gone.clone()), 1),
+                ("x".to_string(), None, 1),
+            ]
+        );
+        assert_eq!(o[0].tag, tag(s, &kept, "old"));
     }
 
     #[test]

@@ -351,7 +351,7 @@ pub struct CgroupMount {
 }
 
 /// Unescape mountinfo's octal escapes (`\040` for a space).
-fn unescape(s: &str) -> String {
+pub(super) fn unescape(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

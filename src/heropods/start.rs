@@ -12,6 +12,9 @@ impl Pods {
             return Ok(());
         }
         self.record(name)?;
+        // The cgroups this process gives containers (below its own) are where `herodo clean`
+        // looks for them should the base dir be removed.
+        reap::register_base(host, &self.state_dir, &self.paths)?;
         // One start, stop or delete of a container at a time: two herodo processes starting
         // it at once would share its config, pid and exit files (the second one finds it
         // running), and a delete meanwhile would pull its directory away.

@@ -55,13 +55,19 @@ impl Paths {
         self.images_dir().join(".lock")
     }
 
-    /// A fresh staging directory for one fetch (removed after it).
+    /// Where fetches stage their downloads (`<owner tag>.<n>` each).
+    pub fn incoming_root(&self) -> PathBuf {
+        self.images_dir().join(".incoming")
+    }
+
+    /// A fresh staging directory for one fetch (removed after it), named after this process's
+    /// owner tag so that one left by a killed herodo is known for stale (see
+    /// `image_cache::stale_incoming`).
     pub fn incoming_dir(&self) -> PathBuf {
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.images_dir()
-            .join(".incoming")
-            .join(format!("{}-{n}", std::process::id()))
+        self.incoming_root()
+            .join(format!("{}.{n}", crate::common::owner::owner_tag()))
     }
 
     pub fn containers_dir(&self) -> PathBuf {
@@ -256,5 +262,12 @@ mod tests {
         assert!(tag.starts_with("herodo-") && tag.len() == 15, "{tag}");
         assert_ne!(tag, Paths::new("/var/lib/hp2").cgroup_parent());
         assert_ne!(p.incoming_dir(), p.incoming_dir());
+        let staged = p.incoming_dir();
+        let file = staged.file_name().unwrap().to_str().unwrap();
+        assert_eq!(staged.parent(), Some(p.incoming_root().as_path()));
+        assert!(
+            file.starts_with(crate::common::owner::owner_tag()),
+            "{file}"
+        );
     }
 }

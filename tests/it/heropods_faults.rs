@@ -13,11 +13,29 @@ use std::time::{Duration, Instant};
 
 use crate::support::{herodo, require, test_image, wait_until, Done, TempDir, BIN};
 
-const BRIDGE: &str = "hdfault0";
-const SUBNET: &str = "10.89.210.0/24";
-/// Names heropods derives from addresses of SUBNET (10.89.210.x = 0a59d2xx).
-const VETH_PREFIX: &str = "hp0a59d2";
-const NETNS_PREFIX: &str = "herodo-0a59d2";
+/// The test bridge: one per test process (10.88.X.0/24, bridge `hdfX`), so that runs side by
+/// side never share addresses or see each other's interfaces. Made by each test's first start
+/// and removed when the test ends.
+struct Net {
+    bridge: String,
+    subnet: String,
+    /// The names heropods derives from the subnet's addresses (10.88.X.n = 0a58XXnn).
+    veth_prefix: String,
+    netns_prefix: String,
+}
+
+fn net() -> &'static Net {
+    static NET: OnceLock<Net> = OnceLock::new();
+    NET.get_or_init(|| {
+        let x = std::process::id() % 250 + 1;
+        Net {
+            bridge: format!("hdf{x}"),
+            subnet: format!("10.88.{x}.0/24"),
+            veth_prefix: format!("hp0a58{x:02x}"),
+            netns_prefix: format!("herodo-0a58{x:02x}"),
+        }
+    })
+}
 
 fn serial() -> MutexGuard<'static, ()> {
     static M: Mutex<()> = Mutex::new(());
@@ -57,8 +75,10 @@ impl Pods {
 
     fn script(&self, body: &str) -> String {
         format!(
-            "let p = heropods_new(#{{base_dir: \"{}\", bridge: \"{BRIDGE}\", subnet: \"{SUBNET}\"}});\n{body}",
-            self.base.display()
+            "let p = heropods_new(#{{base_dir: \"{}\", bridge: \"{}\", subnet: \"{}\"}});\n{body}",
+            self.base.display(),
+            net().bridge,
+            net().subnet
         )
     }
 
@@ -122,6 +142,27 @@ impl Pods {
     }
 }
 
+impl Drop for Pods {
+    /// The test bridge and its iptables rules go with the test (the next test makes them
+    /// again before its baseline).
+    fn drop(&mut self) {
+        let n = net();
+        let _ = Command::new("ip")
+            .args(["link", "del", &n.bridge])
+            .stderr(Stdio::null())
+            .status();
+        if let Ok(cfg) = herodo::heropods::network::NetConfig::parse(&n.bridge, &n.subnet) {
+            for (table, chain, rule) in herodo::heropods::network::iptables_rules(&cfg) {
+                let _ = Command::new("iptables")
+                    .args(["-w", "-t", table, "-D", chain])
+                    .args(rule)
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+    }
+}
+
 /// Everything of one base directory (and the test bridge) a fault could leave on the host.
 #[derive(Debug, PartialEq, Eq)]
 struct HostView {
@@ -173,19 +214,21 @@ impl HostView {
             .iter()
             .filter_map(|l| l.split(": ").nth(1))
             .map(|n| n.split('@').next().unwrap_or(n).to_string())
-            .filter(|n| n.starts_with(VETH_PREFIX))
+            .filter(|n| n.starts_with(&net().veth_prefix))
             .collect();
         let netns = std::fs::read_dir("/run/netns")
             .map(|rd| {
                 rd.flatten()
                     .filter_map(|e| e.file_name().to_str().map(str::to_string))
-                    .filter(|n| n.starts_with(NETNS_PREFIX))
+                    .filter(|n| n.starts_with(&net().netns_prefix))
                     .collect()
             })
             .unwrap_or_default();
         let iptables = lines_of(&mut Command::new("iptables-save"))
             .into_iter()
-            .filter(|l| l.starts_with('-') && (l.contains(SUBNET) || l.contains(BRIDGE)))
+            .filter(|l| {
+                l.starts_with('-') && (l.contains(&net().subnet) || l.contains(&net().bridge))
+            })
             .collect();
         let tag = herodo::heropods::store::Paths::new(base).cgroup_parent();
         let mut cgroups = Vec::new();
@@ -197,7 +240,7 @@ impl HostView {
             find_dirs(&h.path(), &tag, 3, &mut cgroups);
         }
         let leases =
-            std::fs::read_to_string(state.join(format!("heropods/networks/{BRIDGE}.json")))
+            std::fs::read_to_string(state.join(format!("heropods/networks/{}.json", net().bridge)))
                 .ok()
                 .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
                 .map(|v| v["leases"].to_string())
