@@ -23,9 +23,10 @@
 //! The rules are added at start (one `iptables-restore`, atomic) and removed on stop and delete
 //! (idempotent; the file `ports.published` in the container's directory, written before the
 //! rules are added and removed after they went, spares a stop or delete of a container without
-//! rules any iptables call). Other tools find them by their tag: [`rules_of`] lists the rules whose tag
-//! starts with a prefix ([`TAG_PREFIX`], [`state_prefix`] or a whole tag), [`remove_rules`]
-//! removes them; `herodo clean` can reap the rules of containers that are gone with these.
+//! rules any iptables call). Other tools find them by their tag: [`rules_of`] lists the rules a
+//! prefix selects ([`TAG_PREFIX`], [`state_prefix`] or a whole [`tag`]), [`remove_rules`]
+//! removes them, and `herodo clean` reaps those of containers without a record ([`orphaned`],
+//! used by `reap`).
 
 use std::net::{IpAddr, Ipv4Addr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
