@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rhai::{Engine, EvalAltResult};
+use rhai::{Engine, EvalAltResult, Position};
 
 use crate::cli::{Action, Config};
 use crate::diagnostics::{self, Outcome, Style};
@@ -92,7 +92,7 @@ fn run_scripts(host: &Arc<Host>, limits: &crate::engine::Limits, action: Action)
             }
             ctx.run_text("<stdin>", &text, &args)
         }
-        Action::Check { paths } => ctx.check(&paths),
+        Action::Check { paths, quiet } => ctx.check(&paths, quiet),
         Action::Fns { filter, json } => fns(&engine, filter.as_deref(), json),
         Action::Test(_) | Action::Repl | Action::Clean => code::USAGE,
     }
@@ -249,7 +249,7 @@ impl Ctx<'_> {
         code::OK
     }
 
-    fn check(&self, paths: &[PathBuf]) -> i32 {
+    fn check(&self, paths: &[PathBuf], quiet: bool) -> i32 {
         let mut files = Vec::new();
         for p in paths {
             if p.is_dir() {
@@ -283,7 +283,9 @@ impl Ctx<'_> {
         let n = files.len();
         let noun = if n == 1 { "file" } else { "files" };
         if bad == 0 {
-            println!("checked {n} {noun}: no errors");
+            if !quiet {
+                println!("checked {n} {noun}: no errors");
+            }
             code::OK
         } else {
             println!("checked {n} {noun}: {bad} with errors ({problems} problems)");
@@ -318,22 +320,48 @@ impl Ctx<'_> {
         let Ok(ast) = self.engine.compile(&*body) else {
             return 1;
         };
-        let unknown = crate::lint::unknown_calls(self.engine, &ast);
-        for u in &unknown {
+        let mut problems: Vec<(Position, crate::error::ErrorInfo)> = Vec::new();
+        for u in crate::lint::unknown_calls(self.engine, &ast) {
             let info = crate::error::ErrorInfo::new(crate::error::kind::NOT_FOUND, u.message())
                 .field("function", u.name.clone());
-            let mut err = *crate::glue::to_rhai_error(info);
-            err.set_position(u.pos);
+            problems.push((u.pos, info));
+        }
+        for u in crate::lint::valueless_values(self.engine, &ast) {
+            let info = crate::error::ErrorInfo::new(crate::error::kind::SCRIPT, u.message())
+                .field("function", u.name.clone());
+            problems.push((u.pos, info));
+        }
+        for u in crate::lint::undefined_variables(&ast) {
+            let message = format!("variable `{}` is used but never defined", u.name);
+            let info = crate::error::ErrorInfo::new(crate::error::kind::NOT_FOUND, message)
+                .field("variable", u.name);
+            problems.push((u.pos, info));
+        }
+        let dir = scripts::absolute(f)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        for (path, pos) in crate::lint::missing_imports(&ast, &dir) {
+            let message = format!("import of `{path}`: no such module file");
+            let info = crate::error::ErrorInfo::new(crate::error::kind::NOT_FOUND, message)
+                .field("path", path);
+            problems.push((pos, info));
+        }
+        problems.sort_by_key(|(pos, _)| (pos.line(), pos.position()));
+        for (pos, info) in &problems {
+            let mut err = *crate::glue::to_rhai_error(info.clone());
+            err.set_position(*pos);
             show(&err);
         }
-        unknown.len()
+        problems.len()
     }
 }
 
 fn fns(engine: &Engine, filter: Option<&str>, json: bool) -> i32 {
+    let matches = |d: &crate::docs::FnDoc| filter.is_none_or(|f| d.name.contains(f));
     let docs: Vec<crate::docs::FnDoc> = crate::docs::function_docs(engine)
         .into_iter()
-        .filter(|d| filter.is_none_or(|f| d.name.contains(f)))
+        .filter(matches)
         .collect();
     let mut out = std::io::stdout().lock();
     if json {
@@ -348,18 +376,65 @@ fn fns(engine: &Engine, filter: Option<&str>, json: bool) -> i32 {
         }
         return code::OK;
     }
+    // The text listing also has the Rhai built-ins scripts use most (trim, len, split, ...).
+    let mut docs = docs;
+    docs.extend(
+        crate::docs::builtin_docs(engine)
+            .into_iter()
+            .filter(matches),
+    );
     if docs.is_empty() {
         eprintln!("herodo: no function matches `{}`", filter.unwrap_or(""));
         return code::SCRIPT_ERROR;
     }
-    let color = std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
-    for d in &docs {
-        let sig = if color {
-            format!("\x1b[1m{}\x1b[0m", d.signature)
+    let color = diagnostics::use_color(std::io::stdout().is_terminal());
+    let bold = |s: &str| {
+        if color {
+            format!("\x1b[1m{s}\x1b[0m")
         } else {
-            d.signature.clone()
+            s.to_string()
+        }
+    };
+    // `herodo fns NAME`: the whole documentation of NAME, example included.
+    let exact: Vec<&crate::docs::FnDoc> = docs
+        .iter()
+        .filter(|d| filter.is_some_and(|f| d.name == f))
+        .collect();
+    if !exact.is_empty() {
+        for d in &exact {
+            let _ = writeln!(out, "{}", bold(&d.signature));
+            for l in d.doc.lines() {
+                let _ = writeln!(out, "    {l}");
+            }
+            let _ = writeln!(out);
+        }
+        let mut others: Vec<&str> = docs
+            .iter()
+            .filter(|d| filter.is_some_and(|f| d.name != f))
+            .map(|d| d.name.as_str())
+            .collect();
+        others.dedup();
+        if !others.is_empty() {
+            let _ = writeln!(out, "also matching: {}", others.join(", "));
+        }
+        return code::OK;
+    }
+    // Otherwise a summary per function, under the README's groups.
+    for group in crate::docs::GROUPS.iter().copied().chain([""]) {
+        let in_group: Vec<&crate::docs::FnDoc> = docs.iter().filter(|d| d.group == group).collect();
+        if in_group.is_empty() {
+            continue;
+        }
+        let title = match group {
+            "" => "other",
+            "rhai" => "rhai (built into the language)",
+            g => g,
         };
-        let _ = writeln!(out, "{sig}\n    {}", d.summary);
+        let _ = writeln!(out, "{}", bold(&format!("## {title}")));
+        for d in in_group {
+            let _ = writeln!(out, "{}\n    {}", bold(&d.signature), d.summary);
+        }
+        let _ = writeln!(out);
     }
     code::OK
 }

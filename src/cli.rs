@@ -29,6 +29,7 @@ Examples:
 Everything after the script path belongs to the script (`./tool --help` reaches the tool).
 
 Exit codes: 0 success, 1 script error (or the code given to exit(n)), 2 usage error,
+5 `test` ran no test (a --filter matching nothing),
 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP.";
 
 /// herodo command line.
@@ -63,60 +64,125 @@ pub struct Cli {
     pub args: Vec<String>,
 }
 
-/// Flags accepted before any subcommand or script.
+/// Flags accepted anywhere: before a script, before or after a subcommand.
 #[derive(Args, Debug, Clone)]
 pub struct GlobalArgs {
-    /// Change nothing in the world: print each command, file write/copy/delete and network
-    /// call instead of doing it (reads such as file_read or exist stay real)
-    #[arg(long, global = true)]
-    pub dry_run: bool,
+    /// Echo each external command and how it ended to stderr; -vv also shows the tail of its
+    /// output
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 
-    /// Echo each external command and its duration to stderr
+    /// Print less: `test` shows only failures and the summary, `check` only problems
     #[arg(short, long, global = true)]
-    pub verbose: bool,
+    pub quiet: bool,
 
-    /// Default timeout in seconds for each external command [default: 3600]
-    /// (give it before a subcommand: `herodo --timeout 60 test`)
-    #[arg(long, value_name = "SECS")]
-    pub timeout: Option<f64>,
-
-    /// Container engine: nerdctl, podman or docker [default: HERODO_CONTAINER_ENGINE, else the
-    /// first one installed]
-    #[arg(long, value_name = "ENGINE", global = true)]
-    pub engine: Option<String>,
+    /// When to colour herodo's output [env: NO_COLOR turns it off, CLICOLOR_FORCE on]
+    #[arg(
+        long,
+        value_name = "WHEN",
+        value_enum,
+        global = true,
+        default_value = "auto"
+    )]
+    pub color: crate::diagnostics::ColorChoice,
 
     /// Change to DIR before doing anything
     #[arg(short = 'C', value_name = "DIR", global = true)]
     pub dir: Option<PathBuf>,
 
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Flags of what runs scripts (a script, `test`, `repl`; `clean` takes --dry-run and
+/// --engine): given before a script or subcommand, or after `test`/`repl`/`clean`. Other
+/// subcommands do not list them.
+#[derive(Args, Debug, Clone, Default)]
+pub struct RunArgs {
+    /// Change nothing in the world: print each command, file write/copy/delete and network
+    /// call instead of doing it (reads such as file_read or exist stay real)
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Default timeout in seconds for each external command [default: 3600] (the limit of a
+    /// whole test is `test --test-timeout`)
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+
+    /// Container engine: nerdctl, podman or docker [default: HERODO_CONTAINER_ENGINE, else the
+    /// first one installed]
+    #[arg(long, value_name = "ENGINE")]
+    pub engine: Option<String>,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// The sandbox limits.
+#[derive(Args, Debug, Clone, Default)]
+pub struct LimitArgs {
     /// Sandbox: stop the script after N operations
-    #[arg(long, value_name = "N", global = true, help_heading = "Sandbox limits")]
+    #[arg(long, value_name = "N", help_heading = "Sandbox limits")]
     pub max_operations: Option<u64>,
 
     /// Sandbox: maximum depth of nested function calls
-    #[arg(long, value_name = "N", global = true, help_heading = "Sandbox limits")]
+    #[arg(long, value_name = "N", help_heading = "Sandbox limits")]
     pub max_call_depth: Option<usize>,
 
     /// Sandbox: maximum length of a string, in bytes
-    #[arg(long, value_name = "N", global = true, help_heading = "Sandbox limits")]
+    #[arg(long, value_name = "N", help_heading = "Sandbox limits")]
     pub max_string_size: Option<usize>,
 
     /// Sandbox: maximum number of elements in an array
-    #[arg(long, value_name = "N", global = true, help_heading = "Sandbox limits")]
+    #[arg(long, value_name = "N", help_heading = "Sandbox limits")]
     pub max_array_size: Option<usize>,
 
     /// Sandbox: maximum number of properties in a map
-    #[arg(long, value_name = "N", global = true, help_heading = "Sandbox limits")]
+    #[arg(long, value_name = "N", help_heading = "Sandbox limits")]
     pub max_map_size: Option<usize>,
 
     /// Sandbox: stop the script after SECS seconds of wall-clock time
-    #[arg(
-        long,
-        value_name = "SECS",
-        global = true,
-        help_heading = "Sandbox limits"
-    )]
+    #[arg(long, value_name = "SECS", help_heading = "Sandbox limits")]
     pub max_time: Option<f64>,
+}
+
+impl LimitArgs {
+    /// These limits, with `other`'s where these have none.
+    fn or(self, other: LimitArgs) -> LimitArgs {
+        LimitArgs {
+            max_operations: self.max_operations.or(other.max_operations),
+            max_call_depth: self.max_call_depth.or(other.max_call_depth),
+            max_string_size: self.max_string_size.or(other.max_string_size),
+            max_array_size: self.max_array_size.or(other.max_array_size),
+            max_map_size: self.max_map_size.or(other.max_map_size),
+            max_time: self.max_time.or(other.max_time),
+        }
+    }
+}
+
+impl RunArgs {
+    /// Flags given after a subcommand win over the same flags given before it.
+    fn or(self, other: RunArgs) -> RunArgs {
+        RunArgs {
+            dry_run: self.dry_run || other.dry_run,
+            timeout: self.timeout.or(other.timeout),
+            engine: self.engine.or(other.engine),
+            limits: self.limits.or(other.limits),
+        }
+    }
+}
+
+/// What `clean` takes of [`RunArgs`].
+#[derive(Args, Debug, Clone, Default)]
+pub struct CleanArgs {
+    /// Only say what would be removed
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Container engine: nerdctl, podman or docker [default: HERODO_CONTAINER_ENGINE, else the
+    /// first one installed]
+    #[arg(long, value_name = "ENGINE")]
+    pub engine: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -124,8 +190,8 @@ pub enum Command {
     /// Compile scripts without running them; report every syntax error with file:line:col and
     /// every call to a function or method that exists nowhere (with a "did you mean")
     Check {
-        /// Script files or directories (searched for .rhai files)
-        #[arg(required = true, value_name = "PATH")]
+        /// Script files or directories (searched for .rhai files) [default: .]
+        #[arg(value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
     /// List every function scripts can call, with its signature and summary
@@ -138,11 +204,11 @@ pub enum Command {
         json: bool,
     },
     /// Open the interactive shell (also what `herodo` alone does on a terminal)
-    Repl,
+    Repl(RunArgs),
     /// Remove what dead herodo processes left behind: containers, volumes, networks and
     /// builders carrying the owner label of a process that no longer runs (`kill -9`, a crashed
     /// CI job). Resources of live herodo processes and unlabelled ones are never touched.
-    Clean,
+    Clean(CleanArgs),
     /// Run test suites: every test_* function of tests/**/*_test.rhai and tests/**/test_*.rhai
     #[command(after_help = TEST_HELP)]
     Test(TestArgs),
@@ -181,9 +247,10 @@ pub struct TestArgs {
     #[arg(long)]
     pub list: bool,
 
-    /// Seconds one test (with its setup) may take before it is stopped
+    /// Seconds one test (with its setup) may take before it is stopped (the global --timeout
+    /// is each command's default)
     #[arg(long, value_name = "SECS", default_value_t = 300.0)]
-    pub timeout: f64,
+    pub test_timeout: f64,
 
     /// Output format
     #[arg(long, value_enum, default_value = "pretty")]
@@ -200,6 +267,9 @@ pub struct TestArgs {
     /// Internal: run as a worker of a parallel run, writing JSON lines to FILE
     #[arg(long, value_name = "FILE", hide = true)]
     pub worker_out: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 /// What to run.
@@ -221,6 +291,7 @@ pub enum Action {
     },
     Check {
         paths: Vec<PathBuf>,
+        quiet: bool,
     },
     Fns {
         filter: Option<String>,
@@ -311,6 +382,23 @@ where
         first_free = Some((i, t.into_owned()));
         break;
     }
+    // `herodo help [SUBCOMMAND]` is `herodo [SUBCOMMAND] --help`: one text, not two.
+    if let Some((i, t)) = first_free.clone() {
+        let next = argv.get(i + 1).map(|a| a.to_string_lossy().into_owned());
+        let known = next.as_deref().is_none_or(|n| {
+            use clap::CommandFactory;
+            Cli::command().get_subcommands().any(|s| s.get_name() == n)
+        });
+        if t == "help" && argv.len() <= i + 2 && known {
+            argv.remove(i);
+            argv.push("--help".into());
+            first_free = argv
+                .get(i)
+                .map(|a| a.to_string_lossy().into_owned())
+                .filter(|a| a != "--help")
+                .map(|a| (i, a));
+        }
+    }
     let is_subcommand = first_free.as_ref().is_some_and(|(_, t)| {
         Cli::command().get_subcommands().any(|s| s.get_name() == t) || t == "help"
     });
@@ -325,7 +413,7 @@ where
             script_args = argv.split_off(end + 1);
         }
     }
-    let mut cmd = Cli::command();
+    let mut cmd = command();
     if !is_subcommand {
         cmd = cmd.args_conflicts_with_subcommands(true);
     }
@@ -336,32 +424,56 @@ where
     Ok(cli)
 }
 
+/// The clap command.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    Cli::command()
+}
+
+/// Print a parse error. clap's tip to pass an unknown `--flag` "as a value, use `-- --flag`"
+/// misleads here (herodo's options come before the script), so it is left out.
+pub fn print_error(e: &clap::Error) {
+    if e.kind() != clap::error::ErrorKind::UnknownArgument {
+        let _ = e.print();
+        return;
+    }
+    let text = e.render().to_string();
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("tip: to pass"))
+        .collect();
+    let mut out = kept.join("\n").replace("\n\n\n", "\n\n");
+    out.push('\n');
+    eprint!("{out}");
+}
+
 /// The global flags again, for the worker processes of `herodo test -j N`.
-fn forward_flags(g: &GlobalArgs) -> Vec<String> {
+fn forward_flags(g: &GlobalArgs, r: &RunArgs) -> Vec<String> {
     let mut out = Vec::new();
-    if g.dry_run {
+    if r.dry_run {
         out.push("--dry-run".to_string());
     }
-    if g.verbose {
+    for _ in 0..g.verbose {
         out.push("--verbose".to_string());
     }
+    let l = &r.limits;
     let mut num = |flag: &str, v: Option<String>| {
         if let Some(v) = v {
             out.push(flag.to_string());
             out.push(v);
         }
     };
-    num("--timeout", g.timeout.map(|v| v.to_string()));
-    num("--engine", g.engine.clone());
-    num("--max-operations", g.max_operations.map(|v| v.to_string()));
-    num("--max-call-depth", g.max_call_depth.map(|v| v.to_string()));
+    num("--timeout", r.timeout.map(|v| v.to_string()));
+    num("--engine", r.engine.clone());
+    num("--max-operations", l.max_operations.map(|v| v.to_string()));
+    num("--max-call-depth", l.max_call_depth.map(|v| v.to_string()));
     num(
         "--max-string-size",
-        g.max_string_size.map(|v| v.to_string()),
+        l.max_string_size.map(|v| v.to_string()),
     );
-    num("--max-array-size", g.max_array_size.map(|v| v.to_string()));
-    num("--max-map-size", g.max_map_size.map(|v| v.to_string()));
-    num("--max-time", g.max_time.map(|v| v.to_string()));
+    num("--max-array-size", l.max_array_size.map(|v| v.to_string()));
+    num("--max-map-size", l.max_map_size.map(|v| v.to_string()));
+    num("--max-time", l.max_time.map(|v| v.to_string()));
     out
 }
 
@@ -369,25 +481,47 @@ impl Cli {
     /// Resolve raw flags into a [`Config`].
     pub fn into_config(self, stdin_is_terminal: bool) -> Result<Config, UsageError> {
         let g = &self.global;
-        let settings = Settings {
-            dry_run: g.dry_run,
-            verbose: g.verbose,
-            default_timeout: secs("--timeout", g.timeout)?.unwrap_or(DEFAULT_TIMEOUT),
-            container_engine: g.engine.clone(),
+        crate::diagnostics::set_color_choice(g.color);
+        // Run flags given after the subcommand join those given before it.
+        let r = match &self.command {
+            Some(Command::Test(t)) => t.run.clone().or(g.run.clone()),
+            Some(Command::Repl(r)) => r.clone().or(g.run.clone()),
+            Some(Command::Clean(c)) => RunArgs {
+                dry_run: c.dry_run,
+                engine: c.engine.clone(),
+                ..RunArgs::default()
+            }
+            .or(g.run.clone()),
+            _ => g.run.clone(),
         };
+        let settings = Settings {
+            dry_run: r.dry_run,
+            verbose: g.verbose > 0,
+            show_output: g.verbose > 1,
+            default_timeout: secs("--timeout", r.timeout)?.unwrap_or(DEFAULT_TIMEOUT),
+            container_engine: r.engine.clone(),
+        };
+        let l = &r.limits;
         let limits = Limits {
-            max_operations: g.max_operations,
-            max_call_depth: g.max_call_depth,
-            max_string_size: g.max_string_size,
-            max_array_size: g.max_array_size,
-            max_map_size: g.max_map_size,
-            max_time: secs("--max-time", g.max_time)?,
+            max_operations: l.max_operations,
+            max_call_depth: l.max_call_depth,
+            max_string_size: l.max_string_size,
+            max_array_size: l.max_array_size,
+            max_map_size: l.max_map_size,
+            max_time: secs("--max-time", l.max_time)?,
         };
         let action = match (self.command, self.eval, self.script) {
-            (Some(Command::Check { paths }), _, _) => Action::Check { paths },
+            (Some(Command::Check { paths }), _, _) => Action::Check {
+                paths: if paths.is_empty() {
+                    vec![PathBuf::from(".")]
+                } else {
+                    paths
+                },
+                quiet: g.quiet,
+            },
             (Some(Command::Fns { filter, json }), _, _) => Action::Fns { filter, json },
-            (Some(Command::Repl), _, _) => Action::Repl,
-            (Some(Command::Clean), _, _) => Action::Clean,
+            (Some(Command::Repl(_)), _, _) => Action::Repl,
+            (Some(Command::Clean(_)), _, _) => Action::Clean,
             (Some(Command::Test(t)), _, _) => {
                 if t.jobs == 0 {
                     return Err(UsageError("--jobs must be at least 1".into()));
@@ -398,13 +532,14 @@ impl Cli {
                     fail_fast: t.fail_fast,
                     jobs: t.jobs,
                     list: t.list,
-                    timeout: secs("test --timeout", Some(t.timeout))?
+                    timeout: secs("--test-timeout", Some(t.test_timeout))?
                         .unwrap_or(DEFAULT_TEST_TIMEOUT),
+                    quiet: g.quiet,
                     format: t.format,
                     junit: t.junit,
                     keep: t.keep,
                     worker_out: t.worker_out,
-                    forward: forward_flags(g),
+                    forward: forward_flags(g, &r),
                 })
             }
             (None, Some(code), script) => {
@@ -506,7 +641,8 @@ mod tests {
         assert_eq!(
             c.action,
             Action::Check {
-                paths: vec!["a.rhai".into()]
+                paths: vec!["a.rhai".into()],
+                quiet: false,
             }
         );
         let c = parse(&["--engine", "podman", "test", "--list", "tests/x"]);

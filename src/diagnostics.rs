@@ -31,11 +31,44 @@ pub struct Style {
     pub color: bool,
 }
 
+/// `--color`: when herodo colours its own output.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless NO_COLOR is set (CLICOLOR_FORCE forces it)
+    #[default]
+    Auto,
+    /// Always, also into a pipe or file
+    Always,
+    /// Never
+    Never,
+}
+
+static COLOR_CHOICE: std::sync::OnceLock<ColorChoice> = std::sync::OnceLock::new();
+
+/// Set once from the command line, before anything is printed.
+pub fn set_color_choice(c: ColorChoice) {
+    let _ = COLOR_CHOICE.set(c);
+}
+
+/// Whether to colour output going to a stream that `is_terminal` or not: `--color always|never`,
+/// else CLICOLOR_FORCE (set, not `0`) forces it on, NO_COLOR turns it off, else a terminal gets it.
+pub fn use_color(is_terminal: bool) -> bool {
+    match COLOR_CHOICE.get().copied().unwrap_or_default() {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            let forced =
+                std::env::var_os("CLICOLOR_FORCE").is_some_and(|v| !v.is_empty() && v != "0");
+            forced || (std::env::var_os("NO_COLOR").is_none() && is_terminal)
+        }
+    }
+}
+
 impl Style {
     pub fn for_stderr() -> Self {
         use std::io::IsTerminal;
         Style {
-            color: std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal(),
+            color: use_color(std::io::stderr().is_terminal()),
         }
     }
 
@@ -98,8 +131,17 @@ pub fn render(
         }
     }
 
-    let (kind, message, details) = describe(cur, engine);
+    let (kind, message, mut details) = describe(cur, engine);
     let mut pos = cur.position();
+    if message.ends_with("of () (a value that is nothing)") {
+        let line = pos.line().and_then(|l| {
+            host.source(&cur_file)
+                .and_then(|s| s.lines().nth(l - 1).map(str::to_string))
+        });
+        if let Some(hint) = line.and_then(|l| unit_property_hint(&l, pos.position().unwrap_or(0))) {
+            details.push(hint);
+        }
+    }
     let mut at_file = cur_file;
     if pos.is_none() {
         // e.g. a module that could not be found: point at the import or call instead.
@@ -241,8 +283,32 @@ fn describe(err: &EvalAltResult, engine: Option<&Engine>) -> (Option<String>, St
                 }
             }
             (
-                None,
+                Some("script".into()),
                 format!("no function matches {}", friendly_signature(sig)),
+                details,
+            )
+        }
+        EvalAltResult::ErrorDotExpr(text, _) if unknown_property(text).is_some() => {
+            let (prop, ty) = unknown_property(text).unwrap_or_default();
+            let ty = crate::glue::display_type(&ty);
+            if ty.is_empty() || ty == "()" {
+                return (
+                    Some("script".into()),
+                    format!("cannot read `.{prop}` of () (a value that is nothing)"),
+                    vec![],
+                );
+            }
+            let props = engine.map(|e| properties_of(e, &ty)).unwrap_or_default();
+            let mut details = Vec::new();
+            if let Some(s) = crate::lint::suggest(&prop, &props) {
+                details.push(format!("did you mean `{s}`?"));
+            }
+            if !props.is_empty() {
+                details.push(format!("properties of {ty}: {}", props.join(", ")));
+            }
+            (
+                Some("script".into()),
+                format!("{ty} has no property `{prop}`"),
                 details,
             )
         }
@@ -254,9 +320,54 @@ fn describe(err: &EvalAltResult, engine: Option<&Engine>) -> (Option<String>, St
                 Some(i) if text.ends_with(')') => text[..i].to_string(),
                 _ => text,
             };
-            (None, text, vec![])
+            // The kind a `catch` sees for the same error (`scripts::classify_caught`).
+            (Some("script".into()), text, vec![])
         }
     }
+}
+
+/// The property and type of Rhai's "Unknown property 'P' - a getter is not registered for type
+/// 'T'".
+fn unknown_property(text: &str) -> Option<(String, String)> {
+    let rest = text.strip_prefix("Unknown property '")?;
+    let (prop, rest) = rest.split_once('\'')?;
+    let ty = rest.split("for type '").nth(1)?.split('\'').next()?;
+    Some((prop.to_string(), ty.to_string()))
+}
+
+/// The readable properties of the script type `ty`, sorted.
+fn properties_of(engine: &Engine, ty: &str) -> Vec<String> {
+    let prefix = format!("{ty}.");
+    let mut props: Vec<String> = crate::docs::function_docs(engine)
+        .into_iter()
+        .filter_map(|f| f.name.strip_prefix(&prefix).map(str::to_string))
+        .filter(|p| !p.ends_with(" ="))
+        .collect();
+    props.sort();
+    props.dedup();
+    props
+}
+
+/// For `.c` read off (): when the text before it is `.b`, the value that was () came from
+/// reading `b`, which a map gives for a key it does not have.
+fn unit_property_hint(line: &str, col: usize) -> Option<String> {
+    let before: String = line.chars().take(col.saturating_sub(1)).collect();
+    let before = before.trim_end().strip_suffix('.')?.trim_end();
+    let key: String = before
+        .chars()
+        .rev()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let rest = before[..before.len() - key.len()].trim_end();
+    if key.is_empty() || !rest.ends_with('.') {
+        return None;
+    }
+    Some(format!(
+        "`.{key}` gave (): the map has no key `{key}` (a map gives () for a key it does not have)"
+    ))
 }
 
 /// `f (&str | ImmutableString | String, i64)` as a script writer reads it: `f (string, int)`.

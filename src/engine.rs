@@ -86,15 +86,16 @@ pub fn build_with(host: &Arc<Host>, limits: &Limits, docs: Docs) -> Engine {
         Docs::Attach => Registrar::new(&mut engine),
         Docs::Omit => Registrar::without_docs(&mut engine),
     };
-    crate::process::bindings::register(&mut r, host);
-    crate::os::bindings::register(&mut r, host);
-    crate::text::bindings::register(&mut r);
-    crate::net::bindings::register(&mut r, host);
-    crate::misc::bindings::register(&mut r, host);
-    crate::testing::bindings::register(&mut r);
-    crate::containers::bindings::register(&mut r, host);
-    crate::buildah::bindings::register(&mut r, host);
-    crate::heropods::bindings::register(&mut r, host);
+    // Each domain's functions are listed under its group by `herodo fns`.
+    crate::process::bindings::register(r.group("process"), host);
+    crate::os::bindings::register(r.group("os"), host);
+    crate::text::bindings::register(r.group("text"));
+    crate::net::bindings::register(r.group("net"), host);
+    crate::misc::bindings::register(r.group("misc"), host);
+    crate::testing::bindings::register(r.group("testing"));
+    crate::containers::bindings::register(r.group("containers"), host);
+    crate::buildah::bindings::register(r.group("buildah"), host);
+    crate::heropods::bindings::register(r.group("heropods"), host);
     // The hidden helper that `catch (e)` blocks call (see `scripts::mark_catches`).
     engine.register_fn(
         crate::scripts::CATCH_HELPER,
@@ -289,5 +290,33 @@ mod tests {
         // And a script indeed cannot do arithmetic with it.
         let err = engine.eval::<INT>("port_of(80) + 1").unwrap_err();
         assert!(err.to_string().contains("Function not found"), "{err}");
+    }
+
+    /// Issue 18.10: every domain's functions carry their group for `herodo fns`.
+    #[test]
+    fn groups_and_builtins() {
+        let (host, _rec) = crate::host::recording_host();
+        let engine = build(&Arc::new(host), &Limits::default());
+        let docs = crate::docs::function_docs(&engine);
+        let group_of = |sig: &str| {
+            docs.iter()
+                .find(|d| d.signature.starts_with(sig))
+                .map(|d| d.group.clone())
+        };
+        assert_eq!(group_of("run(command: string)").as_deref(), Some("process"));
+        assert_eq!(
+            group_of("run(container: Container)").as_deref(),
+            Some("containers")
+        );
+        assert_eq!(group_of("file_read(").as_deref(), Some("os"));
+        assert_eq!(group_of("bah_new(").as_deref(), Some("buildah"));
+        assert!(docs.iter().all(|d| !d.doc.starts_with("@group")));
+        let builtins = crate::docs::builtin_docs(&engine);
+        assert!(builtins
+            .iter()
+            .any(|d| d.name == "trim" && d.group == "rhai"));
+        assert!(builtins
+            .iter()
+            .any(|d| d.name == "split" && !d.doc.is_empty()));
     }
 }

@@ -33,10 +33,14 @@ pub mod kind {
     pub const IMAGE_NOT_FOUND: &str = "image_not_found";
     pub const ENGINE_NOT_INSTALLED: &str = "engine_not_installed";
     pub const NOT_RUNNING: &str = "not_running";
-    /// A host port asked to be published is taken (by a process or another container).
-    pub const PORT_IN_USE: &str = "port_in_use";
     /// Something still uses it (a mount, a process): it cannot be removed now.
     pub const BUSY: &str = "busy";
+    /// A host port a container publishes is taken by something else (a process, another
+    /// container's publication).
+    pub const PORT_IN_USE: &str = "port_in_use";
+    /// A server (an image registry) could not be reached: no answer at all (DNS, refused,
+    /// TLS), as opposed to an answer that says no.
+    pub const UNREACHABLE: &str = "unreachable";
     // Images.
     pub const BUILD_FAILED: &str = "build_failed";
     pub const IMAGE_IN_USE: &str = "image_in_use";

@@ -59,11 +59,17 @@ pub struct Registrar<'a> {
     /// Attach doc comments (parameter names and types are always attached: error messages
     /// show signatures).
     docs: bool,
+    /// The group `herodo fns` lists what is registered next under (README's groups).
+    group: &'static str,
 }
 
 impl<'a> Registrar<'a> {
     pub fn new(engine: &'a mut Engine) -> Self {
-        Registrar { engine, docs: true }
+        Registrar {
+            engine,
+            docs: true,
+            group: "",
+        }
     }
 
     /// A registrar that leaves out doc comments: for engines that only run scripts, where
@@ -72,11 +78,18 @@ impl<'a> Registrar<'a> {
         Registrar {
             engine,
             docs: false,
+            group: "",
         }
     }
 
     pub fn engine(&mut self) -> &mut Engine {
         self.engine
+    }
+
+    /// The group (`process`, `containers`, ...) of the functions registered from now on.
+    pub fn group(&mut self, group: &'static str) -> &mut Self {
+        self.group = group;
+        self
     }
 
     /// Register a function that touches the world (volatile: never run at compile time).
@@ -175,7 +188,12 @@ impl<'a> Registrar<'a> {
             .with_volatility(volatile)
             .with_params_info(info);
         if self.docs {
-            reg = reg.with_comments([doc_comment(doc)]);
+            let mut comment = doc_comment(doc);
+            if !self.group.is_empty() {
+                // Read back (and left out of the doc) by `docs::function_docs`.
+                comment = format!("/// @group {}\n{comment}", self.group);
+            }
+            reg = reg.with_comments([comment]);
         }
         reg.register_into_engine(self.engine, f);
         self
@@ -279,9 +297,12 @@ impl<'a> Opts<'a> {
     pub fn new(what: &'a str, map: &'a Map, allowed: &[&str]) -> RResult<Self> {
         for k in map.keys() {
             if !allowed.contains(&k.as_str()) {
+                let hint = nearest_key(k, allowed)
+                    .map(|s| format!("did you mean `{s}`? "))
+                    .unwrap_or_default();
                 return Err(invalid(
                     &format!("{what} option"),
-                    format!("unknown key `{k}` (known: {})", allowed.join(", ")),
+                    format!("unknown key `{k}` ({hint}known: {})", allowed.join(", ")),
                 ));
             }
         }
@@ -381,6 +402,23 @@ impl<'a> Opts<'a> {
     }
 }
 
+/// The known option key closest to a mistyped `key`: a typo (`tiemout`), or a known key that
+/// `key` abbreviates (`mem` for `memory`) when only one does.
+pub fn nearest_key<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    let owned: Vec<String> = known.iter().map(|k| k.to_string()).collect();
+    if let Some(s) = crate::lint::suggest(key, &owned) {
+        return known.iter().copied().find(|k| *k == s);
+    }
+    let mut prefixed = known
+        .iter()
+        .copied()
+        .filter(|k| !key.is_empty() && k.starts_with(key));
+    match (prefixed.next(), prefixed.next()) {
+        (Some(one), None) => Some(one),
+        _ => None,
+    }
+}
+
 /// A number of seconds from an int or a float: non-negative and at most ten years (checked,
 /// never a panic on `1e300` or `i64::MAX`).
 pub fn seconds(v: &Dynamic, field: &str) -> RResult<std::time::Duration> {
@@ -445,6 +483,26 @@ pub fn map_of<K: Into<ImmutableString>>(entries: impl IntoIterator<Item = (K, Dy
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 18.6: an unknown option key suggests the nearest known one.
+    #[test]
+    fn unknown_option_keys_suggest_the_nearest() {
+        let known = ["name", "memory", "cpus", "mounts", "timeout", "secret"];
+        assert_eq!(nearest_key("mem", &known), Some("memory"));
+        assert_eq!(nearest_key("tiemout", &known), Some("timeout"));
+        assert_eq!(nearest_key("m", &known), None, "two keys start with m");
+        assert_eq!(nearest_key("zzz", &known), None);
+        let mut m = Map::new();
+        m.insert("mem".into(), Dynamic::from("64m"));
+        let Err(e) = Opts::new("container_new", &m, &known) else {
+            panic!("an unknown key was accepted");
+        };
+        assert!(
+            e.to_string()
+                .contains("unknown key `mem` (did you mean `memory`? known: name"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn type_names_are_script_friendly() {

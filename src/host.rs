@@ -21,6 +21,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
 pub struct Settings {
     pub dry_run: bool,
     pub verbose: bool,
+    /// `-vv`: with `verbose`, also the tail of each command's output.
+    pub show_output: bool,
     pub default_timeout: Duration,
     /// `--engine`: the container engine to use (else HERODO_CONTAINER_ENGINE, else detected).
     pub container_engine: Option<String>,
@@ -31,6 +33,7 @@ impl Default for Settings {
         Settings {
             dry_run: false,
             verbose: false,
+            show_output: false,
             default_timeout: DEFAULT_TIMEOUT,
             container_engine: None,
         }
@@ -169,7 +172,7 @@ impl Host {
         }
         let res = self.executor.execute(&cmd);
         if self.settings.verbose && !self.settings.dry_run {
-            let line = match &res {
+            let mut line = match &res {
                 Ok(out) => format!(
                     "  ({}, {}{})",
                     out.status,
@@ -185,6 +188,18 @@ impl Host {
                 ),
                 Err(e) => format!("  ({e})"),
             };
+            if let (true, Ok(out)) = (self.settings.show_output, &res) {
+                for (name, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+                    let text = crate::exec::tail(text.trim_end(), 2000);
+                    if !text.is_empty() {
+                        let text = self.redact(text);
+                        line.push_str(&format!(
+                            "\n  {name}:\n    {}",
+                            text.replace('\n', "\n    ")
+                        ));
+                    }
+                }
+            }
             let _ = writeln!(std::io::stderr().lock(), "{line}");
         }
         res

@@ -47,7 +47,7 @@ pub fn main_entry(argv: Vec<std::ffi::OsString>) -> i32 {
     let cli = match cli::parse(argv) {
         Ok(c) => c,
         Err(e) => {
-            let _ = e.print();
+            cli::print_error(&e);
             return if e.use_stderr() {
                 outcome::code::USAGE
             } else {

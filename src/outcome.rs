@@ -9,6 +9,8 @@ pub mod code {
     pub const OK: i32 = 0;
     pub const SCRIPT_ERROR: i32 = 1;
     pub const USAGE: i32 = 2;
+    /// `herodo test` ran no test: `--filter` matched none (pytest's 5).
+    pub const NO_TESTS: i32 = 5;
     pub const CANCELLED: i32 = 130;
 }
 

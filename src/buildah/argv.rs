@@ -128,14 +128,30 @@ pub enum CopyVerb {
     Add,
 }
 
-/// `copy|add ID SOURCE DESTINATION`; the destination must be an absolute container path.
-pub fn copy(verb: CopyVerb, id: &str, src: &str, dst: &str) -> Result<Vec<Arg>> {
+/// `copy|add [--chmod MODE] ID SOURCE DESTINATION`; the destination must be an absolute
+/// container path, the mode (permission bits, octal on the command line) at most `0o7777`.
+pub fn copy(verb: CopyVerb, id: &str, src: &str, dst: &str, mode: Option<u32>) -> Result<Vec<Arg>> {
     check_container_path("destination", dst)?;
     let verb = match verb {
         CopyVerb::Copy => "copy",
         CopyVerb::Add => "add",
     };
-    Ok(plains([verb, id, src, dst]))
+    let mut a = plains([verb]);
+    a.extend(chmod(mode)?);
+    a.extend(plains([id, src, dst]));
+    Ok(a)
+}
+
+/// `--chmod MODE` for a file mode, or nothing.
+fn chmod(mode: Option<u32>) -> Result<Vec<Arg>> {
+    match mode {
+        None => Ok(Vec::new()),
+        Some(m) if m <= 0o7777 => Ok(vec![plain("--chmod"), plain(format!("{m:o}"))]),
+        Some(m) => Err(BuildahError::invalid(
+            "mode",
+            format!("{m:#o} is not a file mode (0o0 to 0o7777, e.g. 0o755)"),
+        )),
+    }
 }
 
 /// `config OPTIONS ID`. Keys match case-insensitively, `_` may stand for `-`, and `workdir`
@@ -257,7 +273,9 @@ pub fn tag(image: &str, new_name: &str) -> Result<Vec<Arg>> {
 
 /// `bud -t TAG [-f FILE] [--format F] [--isolation I] [--build-arg K=V]... CONTEXT`.
 /// Build-arg values go in as secret arguments (shown as `***`).
-pub fn bud(tag: &str, context: &str, o: &BuildOptions) -> Result<Vec<Arg>> {
+/// `bud`: a `local` build takes build arg values from its environment ([`bud_env`]); a remote
+/// one has them in argv, as secret arguments.
+pub fn bud(tag: &str, context: &str, o: &BuildOptions, local: bool) -> Result<Vec<Arg>> {
     check_image("tag", tag)?;
     let mut a = plains(["bud", "-t", tag]);
     if let Some(f) = &o.file {
@@ -276,24 +294,58 @@ pub fn bud(tag: &str, context: &str, o: &BuildOptions) -> Result<Vec<Arg>> {
             BuildahError::invalid("build_args", format!("`{k}` is not a valid argument name"))
         })?;
         a.push(plain("--build-arg"));
-        a.push(secret(format!("{k}={v}")));
+        if local && build_arg_from_env(k) {
+            // The value comes from buildah's environment (`KEY=*** buildah ... --build-arg
+            // KEY`): the name shows, the value never reaches argv.
+            a.push(plain(k.clone()));
+        } else {
+            a.push(secret(format!("{k}={v}")));
+        }
     }
     a.push(plain(context));
     Ok(a)
 }
 
+/// Whether build arg `key` is passed through buildah's environment (a local build, see
+/// [`bud_env`]): not for names buildah itself or the libraries it runs on read.
+pub fn build_arg_from_env(key: &str) -> bool {
+    const OWN: [&str; 8] = [
+        "PATH", "HOME", "USER", "SHELL", "TMPDIR", "TZ", "LANG", "TERM",
+    ];
+    const PREFIXES: [&str; 7] = [
+        "LD_",
+        "LC_",
+        "XDG_",
+        "BUILDAH",
+        "CONTAINERS",
+        "STORAGE",
+        "REGISTRIES",
+    ];
+    !OWN.contains(&key)
+        && !PREFIXES.iter().any(|p| key.starts_with(p))
+        && !key.contains("PROXY")
+        && !key.contains("proxy")
+}
+
+/// The environment of a local `bud`: the build args [`bud`] names without a value.
+pub fn bud_env(o: &BuildOptions) -> Vec<(String, String)> {
+    o.build_args
+        .iter()
+        .filter(|(k, _)| build_arg_from_env(k))
+        .cloned()
+        .collect()
+}
+
 /// The build host's side of `write_content`: the content arrives on stdin, goes to a temp file
 /// there, and `buildah copy` puts it at PATH. Every value is quoted; `$t` stays a variable.
-pub fn remote_write_script(id: &str, path: &str) -> String {
-    let copy = quote_argv(&[
-        "buildah".into(),
-        "copy".into(),
-        id.into(),
-        "\"$t\"".into(),
-        path.into(),
-    ])
-    .replace("'\"$t\"'", "\"$t\"");
-    format!("t=$(mktemp) && cat > \"$t\" && {copy}; rc=$?; rm -f \"$t\"; exit $rc")
+pub fn remote_write_script(id: &str, path: &str, mode: Option<u32>) -> Result<String> {
+    let mut words: Vec<String> = vec!["buildah".into(), "copy".into()];
+    words.extend(chmod(mode)?.into_iter().map(|a| a.value));
+    words.extend([id.into(), "\"$t\"".into(), path.into()]);
+    let copy = quote_argv(&words).replace("'\"$t\"'", "\"$t\"");
+    Ok(format!(
+        "t=$(mktemp) && cat > \"$t\" && {copy}; rc=$?; rm -f \"$t\"; exit $rc"
+    ))
 }
 
 /// The build host's side of `read_content`: [`super::rootfs::REMOTE_READ_SCRIPT`] with the
@@ -349,11 +401,19 @@ mod tests {
                 "run --isolation chroot cid -- /bin/busybox --install",
             ),
             (
-                copy(CopyVerb::Copy, "cid", "/src", "/dst"),
+                copy(CopyVerb::Copy, "cid", "/src", "/dst", None),
                 "copy cid /src /dst",
             ),
             (
-                copy(CopyVerb::Add, "cid", "https://x/y.tar", "/"),
+                copy(CopyVerb::Copy, "cid", "/src", "/dst", Some(0o755)),
+                "copy --chmod 755 cid /src /dst",
+            ),
+            (
+                copy(CopyVerb::Copy, "cid", "/src", "/dst", Some(0o4700)),
+                "copy --chmod 4700 cid /src /dst",
+            ),
+            (
+                copy(CopyVerb::Add, "cid", "https://x/y.tar", "/", None),
                 "add cid https://x/y.tar /",
             ),
             (
@@ -394,7 +454,7 @@ mod tests {
                 "tag localhost/x:1 localhost/y:2",
             ),
             (
-                bud("localhost/app:1", "/ctx", &no_opts),
+                bud("localhost/app:1", "/ctx", &no_opts, true),
                 "bud -t localhost/app:1 /ctx",
             ),
         ];
@@ -413,12 +473,16 @@ mod tests {
             ),
             (run("cid", &RunWhat::Argv(vec![]), None), "command"),
             (
-                copy(CopyVerb::Copy, "cid", "/src", "relative"),
+                copy(CopyVerb::Copy, "cid", "/src", "relative", None),
                 "destination",
             ),
             (
-                copy(CopyVerb::Copy, "cid", "/src", "/a/../b"),
+                copy(CopyVerb::Copy, "cid", "/src", "/a/../b", None),
                 "destination",
+            ),
+            (
+                copy(CopyVerb::Copy, "cid", "/src", "/x", Some(0o10000)),
+                "mode",
             ),
             (config("cid", &[one("colour", "red")]), "config"),
             (commit("cid", "Bad Tag", None), "image"),
@@ -426,7 +490,10 @@ mod tests {
             (pull("UPPER", true), "image"),
             (push("localhost/x:1", "Not Valid", true), "destination"),
             (tag("localhost/x:1", "Bad Tag"), "new_name"),
-            (bud("Bad Tag", "/ctx", &BuildOptions::default()), "tag"),
+            (
+                bud("Bad Tag", "/ctx", &BuildOptions::default(), true),
+                "tag",
+            ),
             (
                 bud(
                     "x",
@@ -435,6 +502,7 @@ mod tests {
                         format: Some("tar".into()),
                         ..BuildOptions::default()
                     },
+                    true,
                 ),
                 "format",
             ),
@@ -446,6 +514,7 @@ mod tests {
                         build_args: vec![("A-B".into(), "1".into())],
                         ..BuildOptions::default()
                     },
+                    true,
                 ),
                 "build_args",
             ),
@@ -561,8 +630,9 @@ mod tests {
             format: Some("docker".into()),
             build_args: vec![("TOKEN".into(), "s3cret-value".into())],
             isolation: Some("chroot".into()),
+            silent: None,
         };
-        let c = command(None, bud("localhost/app:1", "/ctx", &o).unwrap());
+        let c = command(None, bud("localhost/app:1", "/ctx", &o, false).unwrap());
         assert_eq!(
             c.argv(),
             vec![
@@ -582,19 +652,44 @@ mod tests {
             ]
         );
         assert!(!c.to_string().contains("s3cret"));
+        // Issue 18.15: locally the value goes through the environment: the name shows, the
+        // value never reaches argv; a name buildah reads itself stays a secret argument.
+        let mut o2 = o.clone();
+        o2.build_args.push(("PATH".into(), "/evil".into()));
+        let mut c = command(None, bud("localhost/app:1", "/ctx", &o2, true).unwrap());
+        for (k, v) in bud_env(&o2) {
+            c = c.env(k, v);
+        }
+        let shown = c.to_string();
+        assert!(shown.starts_with("TOKEN=*** buildah bud"), "{shown}");
+        assert!(
+            shown.contains("--build-arg TOKEN --build-arg *** /ctx"),
+            "{shown}"
+        );
+        assert!(!c.argv().contains(&"TOKEN=s3cret-value"));
+        assert_eq!(
+            bud_env(&o2),
+            vec![("TOKEN".to_string(), "s3cret-value".to_string())]
+        );
         let r = Remote::parse("root@build-host").unwrap();
-        let c = command(Some(&r), bud("localhost/app:1", "/ctx", &o).unwrap());
+        let c = command(Some(&r), bud("localhost/app:1", "/ctx", &o, false).unwrap());
         assert!(c.to_string().ends_with("root@build-host -- ***"), "{c}");
     }
 
     #[test]
     fn remote_scripts_quote_values() {
-        let w = remote_write_script("cid", "/etc/it's here");
+        let w = remote_write_script("cid", "/etc/it's here", None).unwrap();
         assert_eq!(
             w,
             "t=$(mktemp) && cat > \"$t\" && buildah copy cid \"$t\" '/etc/it'\\''s here'; \
              rc=$?; rm -f \"$t\"; exit $rc"
         );
+        let w = remote_write_script("cid", "/bin/hi", Some(0o755)).unwrap();
+        assert!(
+            w.contains("buildah copy --chmod 755 cid \"$t\" /bin/hi;"),
+            "{w}"
+        );
+        assert!(remote_write_script("cid", "/bin/hi", Some(0o10000)).is_err());
         let r = remote_read_script("cid", "/etc/x'; rm -rf /", 100);
         let words = shell_words::split(&r).unwrap();
         assert_eq!(words[..2], ["sh", "-c"]);

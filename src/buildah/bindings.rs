@@ -112,13 +112,45 @@ fn build_options(host: &Host, m: &Map) -> RResult<BuildOptions> {
             host.register_secret(&v.to_string());
         }
     }
-    let o = Opts::new("build", m, &["file", "format", "build_args", "isolation"])?;
+    let o = Opts::new(
+        "build",
+        m,
+        &["file", "format", "build_args", "isolation", "silent"],
+    )?;
     Ok(BuildOptions {
         file: o.string("file")?,
         format: o.string("format")?,
         build_args: o.string_map("build_args")?,
         isolation: o.string("isolation")?,
+        silent: o.bool("silent")?,
     })
+}
+
+/// A file mode given as an int (`0o755`) or as `#{mode: 0o755}`.
+fn file_mode(v: &Dynamic) -> RResult<u32> {
+    let m;
+    let v = match v.read_lock::<Map>() {
+        Some(map) => {
+            m = map.clone();
+            Opts::new("write", &m, &["mode"])?;
+            m.get("mode")
+                .cloned()
+                .ok_or_else(|| invalid("write.mode", "the options map has no `mode`"))?
+        }
+        None => v.clone(),
+    };
+    let n = v
+        .as_int()
+        .map_err(|t| invalid("mode", format!("expected an int like 0o755, got {t}")))?;
+    u32::try_from(n)
+        .ok()
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| {
+            invalid(
+                "mode",
+                format!("{n} is not a file mode (0o0 to 0o7777, e.g. 0o755)"),
+            )
+        })
 }
 
 /// The `format` of `commit(image, #{format})`.
@@ -237,11 +269,33 @@ b.add("./rootfs.tar", "/");
         },
     );
     let h = host.clone();
-    r.func("write_content", &["builder", "content", "path"], r#"Write `content` to the file `path` in the working container (no shell needed in the image).
+    r.func(
+        "write_content",
+        &["builder", "content", "path"],
+        r#"Write `content` to the file `path` in the working container (no shell needed in the image).
+The file gets mode 0644; `write_content(content, path, mode)` sets another.
 Throws `invalid_argument` for a path that is not absolute or holds `..`.
 ```rhai
 b.write_content("root:x:0:0:root:/root:/bin/sh\n", "/etc/passwd");
-```"#, move |b: &mut Builder, c: &str, p: &str| -> RResult<CommandResult> { b.write_content(&h, c, p).rhai() });
+```"#,
+        move |b: &mut Builder, c: &str, p: &str| -> RResult<CommandResult> {
+            b.write_content(&h, c, p, None).rhai()
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "write_content",
+        &["builder", "content", "path", "mode"],
+        r##"Write `content` to the file `path` with file mode `mode`: an int (`0o755`) or
+`#{mode: 0o755}`. Throws `invalid_argument` for a mode outside 0o0..0o7777, an unknown option
+key, or a bad path.
+```rhai
+b.write_content("#!/bin/sh\necho hi\n", "/usr/local/bin/hi", 0o755);
+```"##,
+        move |b: &mut Builder, c: &str, p: &str, mode: Dynamic| -> RResult<CommandResult> {
+            b.write_content(&h, c, p, Some(file_mode(&mode)?)).rhai()
+        },
+    );
     let h = host.clone();
     r.func(
         "read_content",
@@ -469,8 +523,21 @@ let id = bah("web", "localhost/busybox:test")
     r.func(
         "write",
         &["bah", "content", "path"],
-        "Write a file; returns the builder.\n```rhai\nb.write(\"x\", \"/x\")\n```",
-        move |b: &mut Bah, c: &str, p: &str| -> RResult<Bah> { b.write(&h, c, p).rhai() },
+        "Write a file (mode 0644); returns the builder.\n```rhai\nb.write(\"x\", \"/x\")\n```",
+        move |b: &mut Bah, c: &str, p: &str| -> RResult<Bah> { b.write(&h, c, p, None).rhai() },
+    );
+    let h = host.clone();
+    r.func(
+        "write",
+        &["bah", "content", "path", "mode"],
+        r##"Write a file with file mode `mode` (an int like `0o755`, or `#{mode: 0o755}`); returns the
+builder. Throws `invalid_argument` for a mode outside 0o0..0o7777 or an unknown option key.
+```rhai
+b.write("#!/bin/sh\necho hi\n", "/opt/tools/hi", 0o755)
+```"##,
+        move |b: &mut Bah, c: &str, p: &str, mode: Dynamic| -> RResult<Bah> {
+            b.write(&h, c, p, Some(file_mode(&mode)?)).rhai()
+        },
     );
     let h = host.clone();
     r.func(
@@ -777,7 +844,7 @@ mod tests {
             (text("id"), text("size"), text("created")),
             (
                 "a96f".into(),
-                "2.13 MB".into(),
+                "2130000".into(),
                 "2026-11-25T16:15:28Z".into()
             )
         );

@@ -19,10 +19,15 @@ pub enum BuildahError {
         source: Option<Box<ExecError>>,
     },
     /// `buildah bud` failed; `step` names the failing step (` at STEP ...`) when buildah said.
-    #[error("build of {tag} failed (exit code {}){step}", exit_code(source))]
+    #[error(
+        "build of {tag} failed (exit code {}){step}{output}",
+        exit_code(source)
+    )]
     BuildFailed {
         tag: String,
         step: String,
+        /// The last lines the build printed (`; last output:\n...`), or empty.
+        output: String,
         #[source]
         source: Box<ExecError>,
     },
@@ -157,6 +162,7 @@ mod tests {
         let e = BuildahError::BuildFailed {
             tag: "localhost/x:1".into(),
             step: " at STEP 3/3: RUN exit 3".into(),
+            output: String::new(),
             source: Box::new(failed(3, "error building at STEP")),
         };
         assert_eq!(

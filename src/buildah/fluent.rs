@@ -45,8 +45,14 @@ impl Bah {
         self.step(res)
     }
 
-    pub fn write(&mut self, host: &Host, content: &str, path: &str) -> Result<Bah> {
-        let res = self.builder.write_content(host, content, path);
+    pub fn write(
+        &mut self,
+        host: &Host,
+        content: &str,
+        path: &str,
+        mode: Option<u32>,
+    ) -> Result<Bah> {
+        let res = self.builder.write_content(host, content, path, mode);
         self.step(res)
     }
 

@@ -221,6 +221,10 @@ pub struct BuildOptions {
     pub format: Option<String>,
     pub build_args: Vec<(String, String)>,
     pub isolation: Option<String>,
+    /// Whether to hide the build's output while it runs. Shown by default, as `run()` does,
+    /// except when there are build args: live output is not scrubbed, and a RUN step could
+    /// print a value (`silent: false` shows it anyway).
+    pub silent: Option<bool>,
 }
 
 impl BuildOptions {

@@ -55,6 +55,9 @@ fn scrub(host: &Host, mut e: ExecError) -> ExecError {
     e
 }
 
+/// How many of a failed build's last output lines its error shows.
+const BUILD_TAIL_LINES: usize = 8;
+
 /// Run `cmd` (printed first in debug mode); a non-zero exit is an `Ok` output.
 fn attempt(host: &Host, cmd: &Cmd, debug: bool) -> Result<Output> {
     if debug {
@@ -301,7 +304,7 @@ impl Builder {
     /// `copy` or `add` of a host path (or, for `add`, a URL). A local source that does not
     /// exist is `not_found` before buildah runs.
     fn put(&self, host: &Host, verb: CopyVerb, src: &str, dst: &str) -> Result<CommandResult> {
-        let args = argv::copy(verb, &self.container_id, src, dst)?;
+        let args = argv::copy(verb, &self.container_id, src, dst, None)?;
         let fetched =
             verb == CopyVerb::Add && (src.starts_with("http://") || src.starts_with("https://"));
         if self.remote.is_none() && !fetched && !Path::new(src).exists() {
@@ -318,10 +321,17 @@ impl Builder {
         self.put(host, CopyVerb::Add, src, dst)
     }
 
-    /// Write `content` to `path` inside the container (no shell needed in the image).
+    /// Write `content` to `path` inside the container (no shell needed in the image), with
+    /// file mode `mode` when given (else buildah's 0644).
     /// `buildah copy` resolves the destination inside the container root itself (it copies
     /// from within a chroot), so a symlink in the image cannot redirect the write to the host.
-    pub fn write_content(&self, host: &Host, content: &str, path: &str) -> Result<CommandResult> {
+    pub fn write_content(
+        &self,
+        host: &Host,
+        content: &str,
+        path: &str,
+        mode: Option<u32>,
+    ) -> Result<CommandResult> {
         check_container_path("path", path)?;
         let id = self.id()?;
         let Some(r) = &self.remote else {
@@ -329,20 +339,20 @@ impl Builder {
                 // A dry run stages nothing: the copy is shown with a made-up staging path.
                 let staged = crate::common::tmp::unique_tmp_path("herodo-file");
                 let staged = staged.display().to_string();
-                return self.exec(host, argv::copy(CopyVerb::Copy, &id, &staged, path)?);
+                return self.exec(host, argv::copy(CopyVerb::Copy, &id, &staged, path, mode)?);
             }
             let tmp = crate::common::tmp::mktemp()?;
             let res = std::fs::write(&tmp, content)
                 .map_err(|e| BuildahError::from(HostError::io("write", &tmp, e)))
                 .and_then(|_| {
                     let staged = tmp.display().to_string();
-                    self.exec(host, argv::copy(CopyVerb::Copy, &id, &staged, path)?)
+                    self.exec(host, argv::copy(CopyVerb::Copy, &id, &staged, path, mode)?)
                 });
             let _ = std::fs::remove_file(&tmp);
             return res;
         };
         let cmd = r
-            .ssh(argv::remote_write_script(&id, path), false)
+            .ssh(argv::remote_write_script(&id, path, mode)?, false)
             .stdin(content.as_bytes().to_vec());
         self.exec_cmd(host, &cmd)
     }
@@ -569,13 +579,22 @@ pub fn build(
     if remote.is_none() {
         check_context(context, o)?;
     }
-    let cmd = argv::command(remote, argv::bud(tag, context, o)?);
+    let mut cmd = argv::command(remote, argv::bud(tag, context, o, remote.is_none())?);
+    if remote.is_none() {
+        for (k, v) in argv::bud_env(o) {
+            cmd = cmd.env(k, v);
+        }
+    }
+    // The steps and their RUN output show while the build runs, as run() shows a command's
+    // (not by default with build args: live output is not scrubbed of their values).
+    let cmd = cmd.echo(!o.silent.unwrap_or(!o.build_args.is_empty()));
     making_image(host, remote, tag, || {
         let out = attempt(host, &cmd, false)?;
         if !out.success() {
             return Err(BuildahError::BuildFailed {
                 tag: tag.into(),
                 step: host.redact(&parse::failing_step(&out.stdout, &out.stderr)),
+                output: host.redact(&parse::last_output(&out.stdout, BUILD_TAIL_LINES)),
                 source: Box::new(scrub(host, ExecError::failed(&cmd, &out))),
             });
         }

@@ -20,7 +20,8 @@ pub struct ContainerRow {
 pub struct ImageRow {
     pub id: String,
     pub names: Vec<String>,
-    pub size: String,
+    /// Bytes, from buildah's rounded `2.13 MB`.
+    pub size: i64,
     pub created: String,
 }
 
@@ -57,7 +58,7 @@ pub fn images(text: &str) -> Result<Vec<ImageRow>, serde_json::Error> {
         .map(|r| ImageRow {
             id: r.id,
             names: r.names.unwrap_or_default(),
-            size: r.size,
+            size: crate::common::size::bytes(&r.size).unwrap_or(0),
             created: r.createdatraw.or(r.createdat).unwrap_or_default(),
         })
         .collect())
@@ -132,9 +133,32 @@ pub fn failing_step(stdout: &str, stderr: &str) -> String {
         .unwrap_or_default()
 }
 
+/// `; last output:` and the last `n` non-blank lines of a failed build's stdout (where RUN
+/// steps print), or nothing when it printed nothing.
+pub fn last_output(stdout: &str, n: usize) -> String {
+    let lines: Vec<&str> = stdout.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    let from = lines.len().saturating_sub(n);
+    format!("; last output:\n{}", lines[from..].join("\n"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn last_output_lines() {
+        assert_eq!(last_output("", 3), "");
+        assert_eq!(
+            last_output(
+                "STEP 1/2: FROM x\n\nSTEP 2/2: RUN echo before; exit 3\nbefore\n",
+                2
+            ),
+            "; last output:\nSTEP 2/2: RUN echo before; exit 3\nbefore"
+        );
+    }
 
     fn fixture(name: &str) -> String {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -160,7 +184,7 @@ mod tests {
         assert_eq!(i.len(), 1);
         assert_eq!(i[0].names, vec!["localhost/busybox:test"]);
         assert_eq!(i[0].created, "2026-11-25T16:15:28.405320941Z");
-        assert_eq!(i[0].size, "2.13 MB");
+        assert_eq!(i[0].size, 2_130_000);
         assert_eq!(images("null").unwrap(), vec![]);
     }
 

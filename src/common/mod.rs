@@ -2,12 +2,14 @@
 //! `exec`, `error` and `host`; never a domain.
 
 pub mod convert;
+pub mod duration;
 pub mod flock;
 pub mod inroot;
 pub mod owner;
 pub mod poll;
 pub mod portspec;
 pub mod procstat;
+pub mod size;
 pub mod state;
 pub mod tcp;
 pub mod time;

@@ -210,9 +210,10 @@ pub fn id_argv(name: &str) -> Argv {
     words(["inspect", "--format", "{{.Id}}", name])
 }
 
-/// The owner tag a container carries (empty when none); fails when there is no such container.
+/// The owner tag a container carries (empty when none) and its state (`created`, `running`,
+/// `exited`, ...), space-separated; fails when there is no such container.
 pub fn owner_argv(name: &str) -> Argv {
-    let format = format!("{{{{index .Config.Labels \"{OWNER_LABEL}\"}}}}");
+    let format = format!("{{{{index .Config.Labels \"{OWNER_LABEL}\"}}}} {{{{.State.Status}}}}");
     words(["container", "inspect", "--format", &format, name])
 }
 
@@ -572,7 +573,7 @@ mod tests {
             ),
             (
                 Box::new(|_| owner_argv("web")),
-                same("container inspect --format {{index .Config.Labels \"io.herodo.owner\"}} web"),
+                same("container inspect --format {{index .Config.Labels \"io.herodo.owner\"}} {{.State.Status}} web"),
             ),
             (
                 Box::new(|f| healthcheck_run_argv(f, "web").unwrap_or_default()),

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::argv;
-use super::error::{classify_failure, is_name_clash, is_not_running};
+use super::error::{
+    classify_failure, is_name_clash, is_not_running, port_in_use, registry_failure,
+};
 use super::parse::{self, ContainerRow, ImageRow, NamedRow, ResourceUsage, Status};
 use super::{
     validate, Container, ContainerError, CreateOptions, ExecCommand, ExecOptions, Flavor, Object,
@@ -179,12 +181,30 @@ fn register(host: &Host, e: &EngineCli, what: Object, name: &str) {
         }));
 }
 
-/// Whether container `name` exists and carries this process's owner tag: after a failed `run`
-/// (a non-zero exit in the foreground, a start failure) the container may still have been
-/// created, and then it is ours to clean up.
-fn created_by_us(host: &Host, e: &EngineCli, name: &str) -> bool {
-    let out = host.exec(e.cmd(argv::owner_argv(name)));
-    matches!(out, Ok(o) if o.success() && o.stdout.trim() == owner_tag())
+/// Who owns container `name` and what state it is in, `None` when it does not exist: after a
+/// failed `run` (a non-zero exit in the foreground, a start failure) the container may still have
+/// been created, and then it is ours to clean up.
+struct Ownership {
+    owner: String,
+    state: String,
+}
+
+fn ownership(host: &Host, e: &EngineCli, name: &str) -> Option<Ownership> {
+    let out = host.exec(e.cmd(argv::owner_argv(name))).ok()?;
+    if !out.success() {
+        return None;
+    }
+    let mut words = out.stdout.split_whitespace();
+    let (first, second) = (words.next().unwrap_or_default(), words.next());
+    // An unlabelled container prints its state alone.
+    let (owner, state) = match second {
+        Some(state) => (first, state),
+        None => ("", first),
+    };
+    Some(Ownership {
+        owner: owner.to_string(),
+        state: state.to_string(),
+    })
 }
 
 /// Write a multi-line health check script for `c`; returns its host path.
@@ -202,19 +222,43 @@ fn write_healthcheck(host: &Host, c: &Container) -> Result<Option<PathBuf>> {
     Ok(Some(path))
 }
 
+/// What `already_exists` says about a volume or network: herodo does not take it over.
+const LEFT_ALONE: &str = "; herodo leaves it alone: remove it first, or pick another name";
+
 /// A name the engine refused because it is taken: `already_exists`, keeping the refusal.
-fn clash(what: Object, name: &str, err: ExecError) -> ContainerError {
+fn clash(what: Object, name: &str, origin: String, err: ExecError) -> ContainerError {
     ContainerError::AlreadyExists {
         what: what.name(),
         name: name.into(),
+        origin,
         source: Some(Box::new(err)),
     }
 }
 
+/// Who made the container that holds `name`, and how to go on: truthful about a leftover of an
+/// earlier herodo run (its owner tag says so) versus a container herodo did not create.
+fn container_origin(host: &Host, e: &EngineCli, name: &str) -> String {
+    let how = format!(
+        "; remove it with nerdctl_remove(\"{name}\"), or let build() replace it: .with_replace(true)"
+    );
+    match ownership(host, e, name) {
+        Some(o) if o.owner == owner_tag() => format!(", created earlier by this herodo run{how}"),
+        Some(o) if !o.owner.is_empty() => format!(
+            ", created by an earlier herodo run (owner tag {}, state {}){how}",
+            o.owner, o.state
+        ),
+        _ => format!(", not created by herodo (herodo does not take it over){how}"),
+    }
+}
+
 /// Create and run the container (`run`); fills `container_id`. A name that is taken is
-/// `already_exists`, and the container holding it is left alone.
+/// `already_exists`, and the container holding it is left alone. A container this run created
+/// but could not start (a host port that is taken: `port_in_use`) is removed again.
 pub fn build(host: &Host, e: &EngineCli, c: &mut Container) -> Result<CommandResult> {
     c.validate()?;
+    if c.replace {
+        remove(host, e, &c.name)?;
+    }
     let script = write_healthcheck(host, c)?;
     let script_arg = script.as_ref().map(|p| p.display().to_string());
     let argv = argv::run_argv(e.flavor, c, &owner_label_arg(), script_arg.as_deref());
@@ -231,15 +275,40 @@ pub fn build(host: &Host, e: &EngineCli, c: &mut Container) -> Result<CommandRes
             if let Some(p) = &script {
                 let _ = std::fs::remove_file(p);
             }
-            return Err(clash(Object::Container, &c.name, err));
+            let origin = container_origin(host, e, &c.name);
+            return Err(clash(Object::Container, &c.name, origin, err));
         }
         Err(err) => {
-            if !host.settings.dry_run && created_by_us(host, e, &c.name) {
-                register(host, e, Object::Container, &c.name);
-            } else if let Some(p) = &script {
-                let _ = std::fs::remove_file(p);
+            let ours = if host.settings.dry_run {
+                None
+            } else {
+                ownership(host, e, &c.name).filter(|o| o.owner == owner_tag())
+            };
+            match ours {
+                // Created but never started (a taken port, a bad mount, a missing binary): a
+                // container nobody can use, which would only make the next run clash.
+                Some(o) if o.state == "created" => {
+                    let cmd = e.cmd(argv::remove_argv(e.flavor, Object::Container, &c.name));
+                    let _ = host.exec(cmd);
+                    if let Some(p) = &script {
+                        let _ = std::fs::remove_file(p);
+                    }
+                }
+                Some(_) => register(host, e, Object::Container, &c.name),
+                None => {
+                    if let Some(p) = &script {
+                        let _ = std::fs::remove_file(p);
+                    }
+                }
             }
-            return Err(classify_failure(err, &c.image));
+            if let Some(port) = port_in_use(&err) {
+                return Err(ContainerError::PortInUse {
+                    name: c.name.clone(),
+                    port,
+                    source: Box::new(err),
+                });
+            }
+            return Err(registry_failure(err, &c.image));
         }
     };
     register(host, e, Object::Container, &c.name);
@@ -674,7 +743,14 @@ pub fn image_tag(host: &Host, e: &EngineCli, image: &str, new_name: &str) -> Res
 pub fn image_pull(host: &Host, e: &EngineCli, image: &str) -> Result<CommandResult> {
     validate::image("image", image)?;
     let cmd = e.cmd(argv::registry_argv(e.flavor, "pull", image));
-    make_image(host, e, image, cmd, image)
+    let existed = image_exists(host, e, image);
+    let out = host
+        .exec_checked(cmd.clone())
+        .map_err(|err| registry_failure(err, image))?;
+    if !existed {
+        register(host, e, Object::Image, image);
+    }
+    Ok(result(&cmd, &out))
 }
 
 /// Push `image` to `destination` (tagging it first when the names differ).
@@ -689,11 +765,11 @@ pub fn image_push(
     if image != destination {
         image_tag(host, e, image, destination)?;
     }
-    run_result(
-        host,
-        e.cmd(argv::registry_argv(e.flavor, "push", destination)),
-        destination,
-    )
+    let cmd = e.cmd(argv::registry_argv(e.flavor, "push", destination));
+    let out = host
+        .exec_checked(cmd.clone())
+        .map_err(|err| registry_failure(err, destination))?;
+    Ok(result(&cmd, &out))
 }
 
 pub fn image_build(host: &Host, e: &EngineCli, tag: &str, context: &str) -> Result<CommandResult> {
@@ -728,13 +804,14 @@ pub fn create(
         return Err(ContainerError::AlreadyExists {
             what: what.name(),
             name: name.into(),
+            origin: LEFT_ALONE.into(),
             source: None,
         });
     }
     let cmd = e.cmd(argv::create_argv(what, name, &owner_label_arg(), o));
     let r = match host.exec_checked(cmd.clone()) {
         Ok(out) => result(&cmd, &out),
-        Err(err) if is_name_clash(&err) => return Err(clash(what, name, err)),
+        Err(err) if is_name_clash(&err) => return Err(clash(what, name, LEFT_ALONE.into(), err)),
         Err(err) => return Err(classify_failure(err, name)),
     };
     register(host, e, what, name);
@@ -1067,11 +1144,89 @@ mod tests {
         assert_eq!(e.info().kind, "already_exists");
         assert!(h.resources.is_empty(), "the existing container is not ours");
         assert_eq!(
-            rec.calls().len(),
-            1,
-            "no inspect: a clash never created anything"
+            rec.argvs().len(),
+            2,
+            "the run and the inspect of who owns the name, no removal"
         );
+        assert_eq!(rec.argvs()[1][1..3], ["container", "inspect"]);
+        assert!(e.to_string().contains("not created by herodo"), "{e}");
         assert!(c.container_id.is_empty());
+    }
+
+    /// Issue 18.1: a taken host port is `port_in_use` naming the port, not a name clash, and
+    /// the container the engine created but could not start is removed (every engine: the
+    /// same inspect and `rm -f`; podman and docker are also run for real by the suite).
+    #[test]
+    fn a_taken_port_is_port_in_use_and_the_created_container_goes() {
+        for (flavor, stderr) in [
+            (
+                Flavor::Nerdctl,
+                "FATA[0000] failed to create shim task: listen tcp4 127.0.0.1:18495: bind: address already in use",
+            ),
+            (
+                Flavor::Podman,
+                "Error: cannot listen on the TCP port: listen tcp4 127.0.0.1:18495: bind: address already in use",
+            ),
+            (
+                Flavor::Docker,
+                "docker: Error response from daemon: driver failed programming external connectivity on endpoint x (f8): Bind for 127.0.0.1:18495 failed: port is already allocated.",
+            ),
+        ] {
+            let (h, rec) = host();
+            let e = engine(flavor);
+            rec.reply(failed(125, stderr));
+            rec.reply(stdout(&format!("{} created\n", owner_tag())));
+            let mut c = Container::from_image("x", "localhost/busybox:test").unwrap();
+            c.ports.push("127.0.0.1:18495:80".into());
+            let err = build(&h, &e, &mut c).unwrap_err();
+            let info = err.info();
+            assert_eq!(info.kind, "port_in_use", "{flavor:?}: {err}");
+            assert!(err.to_string().contains("127.0.0.1:18495"), "{err}");
+            assert!(info.fields.contains(&("port", "127.0.0.1:18495".into())));
+            let argvs = rec.argvs();
+            assert_eq!(argvs.len(), 3, "{flavor:?}: {argvs:?}");
+            assert_eq!(argvs[1][1..3], ["container", "inspect"]);
+            let rm = argv::remove_argv(flavor, Object::Container, "x");
+            assert_eq!(argvs[2][1..], rm[..], "{flavor:?}");
+            assert_eq!(argvs[2][1..3], ["rm", "-f"]);
+            assert!(h.resources.is_empty(), "nothing left to clean up");
+            assert!(c.container_id.is_empty());
+        }
+    }
+
+    /// Issue 18.5: `already_exists` tells the truth about a leftover of an earlier herodo run
+    /// and says how to go on; `with_replace(true)` removes the old container first.
+    #[test]
+    fn a_clash_names_who_made_the_container_and_replace_removes_it() {
+        let e = engine(Flavor::Podman);
+        let clash_err = "Error: creating container storage: the container name \"web\" is already in use by e1a6. You have to remove that container to be able to reuse that name: that name is already in use";
+        let (h, rec) = host();
+        rec.reply(failed(125, clash_err));
+        rec.reply(stdout("0123abc-4242-99-test exited\n"));
+        let mut c = Container::from_image("web", "localhost/busybox:test").unwrap();
+        let err = build(&h, &e, &mut c).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "container web already exists, created by an earlier herodo run (owner tag 0123abc-4242-99-test, state exited); remove it with nerdctl_remove(\"web\"), or let build() replace it: .with_replace(true)"
+        );
+        assert!(h.resources.is_empty());
+        let (h, rec) = host();
+        rec.reply(failed(125, clash_err));
+        rec.reply(stdout(&format!("{} running\n", owner_tag())));
+        let err = build(&h, &e, &mut c).unwrap_err().to_string();
+        assert!(err.contains("created earlier by this herodo run"), "{err}");
+
+        let (h, rec) = host();
+        rec.reply(Output::empty_success()); // rm
+        let mut out = Output::empty_success();
+        out.stdout = "abc123\n".into();
+        rec.reply(out);
+        c.with_replace(true);
+        build(&h, &e, &mut c).unwrap();
+        let argvs = rec.argvs();
+        assert_eq!(argvs[0], ["podman", "rm", "-f", "-t", "0", "web"]);
+        assert_eq!(argvs[1][1], "run");
+        assert_eq!(c.container_id, "abc123");
     }
 
     #[test]
@@ -1082,7 +1237,7 @@ mod tests {
         // The command exited 3: the container exists and carries our tag.
         let (h, rec) = host();
         rec.reply(failed(3, ""));
-        rec.reply(stdout(&format!("{}\n", owner_tag())));
+        rec.reply(stdout(&format!("{} exited\n", owner_tag())));
         assert!(build(&h, &e, &mut c).is_err());
         assert_eq!(h.resources.len(), 1);
         assert_eq!(
@@ -1092,10 +1247,16 @@ mod tests {
                 "container",
                 "inspect",
                 "--format",
-                "{{index .Config.Labels \"io.herodo.owner\"}}",
+                "{{index .Config.Labels \"io.herodo.owner\"}} {{.State.Status}}",
                 "job"
             ]
         );
+        // Someone else's container of that name (or an unlabelled one) is not registered.
+        let (h, rec) = host();
+        rec.reply(failed(3, ""));
+        rec.reply(stdout("exited\n"));
+        assert!(build(&h, &e, &mut c).is_err());
+        assert!(h.resources.is_empty());
         // A missing image: nothing was created.
         let (h, rec) = host();
         rec.reply(failed(125, "Error: localhost/nope: image not known"));

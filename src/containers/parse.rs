@@ -167,41 +167,7 @@ pub fn percent(v: &str) -> Result<f64, String> {
         .ok_or_else(|| format!("`{v}` is not a percentage"))
 }
 
-/// A size as the engines print it, in bytes: `651.3kB` and `1.823MB` (podman, docker's network
-/// and block I/O: powers of 1000), `1.832MiB` and `23.54GiB` (docker's memory: powers of 1024),
-/// `648B`, `0B`. `--` or empty -> 0.
-pub fn bytes(v: &str) -> Result<i64, String> {
-    let t = v.trim();
-    if t.is_empty() || t == "--" {
-        return Ok(0);
-    }
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num.parse().map_err(|_| format!("`{v}` is not a size"))?;
-    let unit = unit.trim();
-    let power = match unit.chars().next().map(|c| c.to_ascii_lowercase()) {
-        None | Some('b') => 0,
-        Some('k') => 1,
-        Some('m') => 2,
-        Some('g') => 3,
-        Some('t') => 4,
-        Some('p') => 5,
-        _ => return Err(format!("`{v}` has an unknown unit `{unit}`")),
-    };
-    let rest = &unit[unit.len().min(1)..];
-    let base: f64 = match rest.to_ascii_lowercase().as_str() {
-        "ib" => 1024.0,
-        "b" | "" => 1000.0,
-        _ => return Err(format!("`{v}` has an unknown unit `{unit}`")),
-    };
-    let total = n * base.powi(power);
-    if !total.is_finite() || total > i64::MAX as f64 {
-        return Err(format!("`{v}` is too large"));
-    }
-    Ok(total.round() as i64)
-}
+pub use crate::common::size::bytes;
 
 /// One object per line (docker, nerdctl) or a JSON array (podman), as a list of objects.
 fn objects(text: &str) -> Result<Vec<Value>, String> {
@@ -413,23 +379,9 @@ pub struct ImageRow {
     pub id: String,
     pub repository: String,
     pub tag: String,
-    pub size: String,
+    /// Bytes: exact on podman, from the engine's rounded `1.98MB` on docker and nerdctl.
+    pub size: i64,
     pub created: String,
-}
-
-fn human_size(bytes: f64) -> String {
-    let units = ["B", "kB", "MB", "GB", "TB"];
-    let mut v = bytes;
-    let mut i = 0;
-    while v >= 1000.0 && i + 1 < units.len() {
-        v /= 1000.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{v:.0}{}", units[i])
-    } else {
-        format!("{v:.3}{}", units[i]).replace(".000", "")
-    }
 }
 
 pub fn images(flavor: Flavor, text: &str) -> Result<Vec<ImageRow>, String> {
@@ -438,10 +390,10 @@ pub fn images(flavor: Flavor, text: &str) -> Result<Vec<ImageRow>, String> {
         match flavor {
             Flavor::Podman => {
                 let id: String = s(&o["Id"]).chars().take(12).collect();
-                let size = o["Size"]
-                    .as_f64()
-                    .map(human_size)
-                    .unwrap_or_else(|| s(&o["Size"]));
+                let size = match o["Size"].as_i64() {
+                    Some(n) => n,
+                    None => bytes(&s(&o["Size"]))?,
+                };
                 let created = s(&o["CreatedAt"]);
                 let names: Vec<String> = o["Names"]
                     .as_array()
@@ -463,7 +415,7 @@ pub fn images(flavor: Flavor, text: &str) -> Result<Vec<ImageRow>, String> {
                         id: id.clone(),
                         repository: repo,
                         tag,
-                        size: size.clone(),
+                        size,
                         created: created.clone(),
                     });
                 }
@@ -472,7 +424,7 @@ pub fn images(flavor: Flavor, text: &str) -> Result<Vec<ImageRow>, String> {
                 id: s(&o["ID"]),
                 repository: s(&o["Repository"]),
                 tag: s(&o["Tag"]),
-                size: s(&o["Size"]),
+                size: bytes(&s(&o["Size"]))?,
                 created: s(&o["CreatedAt"]),
             }),
         }
@@ -717,21 +669,17 @@ mod tests {
         assert!(
             p.iter().any(|i| i.repository == "localhost/busybox"
                 && i.tag == "test"
-                && i.size == "2.127MB"),
+                && i.size == 2_126_672),
             "{p:?}"
         );
         let d = images(Flavor::Docker, &fixture("docker_images.jsonl")).unwrap();
         assert_eq!(
-            (
-                d[0].repository.as_str(),
-                d[0].tag.as_str(),
-                d[0].size.as_str()
-            ),
-            ("localhost/busybox", "test", "1.98MB")
+            (d[0].repository.as_str(), d[0].tag.as_str(), d[0].size),
+            ("localhost/busybox", "test", 1_980_000)
         );
         let n = images(Flavor::Nerdctl, &fixture("nerdctl_images.jsonl")).unwrap();
         assert_eq!(n[0].id, "e671bc11e7c6");
-        assert_eq!(n[0].size, "2.0 MiB");
+        assert_eq!(n[0].size, 2 * 1024 * 1024);
     }
 
     #[test]

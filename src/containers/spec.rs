@@ -150,6 +150,8 @@ pub struct Container {
     pub user: Option<String>,
     pub init: bool,
     pub privileged: bool,
+    /// `build()` first removes a container that has the name (see `with_replace`).
+    pub replace: bool,
     pub devices: Vec<String>,
     pub runtime: Option<String>,
 }
@@ -366,6 +368,11 @@ impl Container {
 
     pub fn with_init(&mut self, init: bool) -> &mut Self {
         self.init = init;
+        self
+    }
+
+    pub fn with_replace(&mut self, replace: bool) -> &mut Self {
+        self.replace = replace;
         self
     }
 

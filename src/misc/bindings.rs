@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use rhai::{Dynamic, EvalAltResult, Position, INT};
+use rhai::{Dynamic, EvalAltResult, NativeCallContext, Position, INT};
 
 use crate::glue::{seconds, IntoRhai, RResult, Registrar};
 use crate::host::Host;
@@ -38,6 +38,25 @@ sleep(0.5);
     let h = host.clone();
     r.func(
         "sleep",
+        &["duration"],
+        r#"Pause for a duration written as health checks take it: `"2s"`, `"500ms"`, `"1m30s"`.
+Ctrl-C interrupts it (`cancelled`). Throws `invalid_argument` for text that is no such duration.
+```rhai
+sleep("1.5s");
+```"#,
+        move |s: &str| -> RResult<()> {
+            let d = crate::common::duration::parse_go_duration(s).ok_or_else(|| {
+                crate::glue::invalid(
+                    "duration",
+                    format!("`{s}` is not a duration like 2s, 500ms or 1m30s"),
+                )
+            })?;
+            h.sleep(d).rhai()
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "sleep",
         &["seconds"],
         r#"`sleep` with a value that is not a number: throws `invalid_argument`.
 ```rhai
@@ -62,6 +81,18 @@ let started = timestamp();
 let t0 = timestamp_ms(); run("true"); print(`${timestamp_ms() - t0} ms`);
 ```"#,
         super::timestamp_ms,
+    );
+    r.func(
+        "script_dir",
+        &[],
+        r#"The absolute directory of the script file this call is written in (of the module, in an
+imported module); the working directory for `-e`, stdin and the shell. File paths a script
+passes to functions resolve against the working directory, not the script: join them to this
+to reach files that ship with the script.
+```rhai
+let conf = file_read(`${script_dir()}/app.conf`);
+```"#,
+        |ctx: NativeCallContext| -> String { super::script_dir(ctx.call_source()) },
     );
     r.func(
         "exit",

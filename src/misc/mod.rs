@@ -22,6 +22,19 @@ impl Classify for JsonError {
 }
 
 /// Parse JSON text, keeping a snippet around the bad spot on failure.
+/// The directory of the script named `source` (an absolute path when it is a file; `<eval>`,
+/// `<stdin>` or nothing otherwise, and then the working directory).
+pub fn script_dir(source: Option<&str>) -> String {
+    let dir = source
+        .map(std::path::Path::new)
+        .filter(|p| p.is_absolute())
+        .and_then(std::path::Path::parent)
+        .map(std::path::Path::to_path_buf)
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_default();
+    dir.display().to_string()
+}
+
 pub fn parse_json(text: &str) -> Result<serde_json::Value, JsonError> {
     serde_json::from_str(text).map_err(|e| {
         let line_text = text.lines().nth(e.line().saturating_sub(1)).unwrap_or("");

@@ -72,6 +72,16 @@ pub fn register(r: &mut Registrar, host: &Arc<Host>) {
         |c: &mut CommandResult| c.stdout.clone(),
     )
     .getter(
+        "out",
+        r#"stdout without leading and trailing whitespace (the trailing newline, mostly): what
+`$(...)` gives in a shell. `r.stdout.trim()` does not do this: Rhai's `trim` changes a string
+in place and returns nothing.
+```rhai
+let kernel = run_silent("uname -r").out;
+```"#,
+        |c: &mut CommandResult| c.stdout.trim().to_string(),
+    )
+    .getter(
         "stderr",
         "Everything the command wrote to stderr.",
         |c: &mut CommandResult| c.stderr.clone(),
@@ -98,8 +108,8 @@ pub fn register(r: &mut Registrar, host: &Arc<Host>) {
     )
     .getter(
         "duration",
-        "How long the command ran, in seconds.",
-        |c: &mut CommandResult| c.duration.as_secs_f64(),
+        "How long the command ran, in seconds, rounded to the millisecond.",
+        |c: &mut CommandResult| (c.duration.as_secs_f64() * 1000.0).round() / 1000.0,
     )
     .getter(
         "truncated",

@@ -152,7 +152,7 @@ fn new_editor(
 
 /// Run the interactive shell until /quit or Ctrl-D; returns the exit code.
 pub fn run_interactive(host: Arc<Host>, limits: &Limits) -> i32 {
-    let color = std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+    let color = crate::diagnostics::use_color(std::io::stdout().is_terminal());
     let session = Rc::new(RefCell::new(Session::new(
         host,
         limits,

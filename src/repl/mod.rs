@@ -157,6 +157,62 @@ pub fn is_complete(src: &str) -> bool {
     depth <= 0 && in_str.is_none() && block_comment == 0
 }
 
+/// What an incomplete entry still needs, innermost first: "`)`, then `}`", "the end of the
+/// string (`\"`)", "`*/`".
+pub fn missing(src: &str) -> String {
+    let mut stack: Vec<char> = Vec::new();
+    let mut chars = src.chars().peekable();
+    let mut in_str: Option<char> = None;
+    let mut block_comment = 0;
+    while let Some(c) = chars.next() {
+        if block_comment > 0 {
+            if c == '*' && chars.peek() == Some(&'/') {
+                chars.next();
+                block_comment -= 1;
+            }
+            continue;
+        }
+        if let Some(q) = in_str {
+            if c == '\\' {
+                chars.next();
+            } else if c == q {
+                in_str = None;
+            }
+            continue;
+        }
+        match c {
+            '"' | '`' => in_str = Some(c),
+            '/' if chars.peek() == Some(&'/') => {
+                for d in chars.by_ref() {
+                    if d == '\n' {
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                block_comment += 1;
+            }
+            '(' => stack.push(')'),
+            '[' => stack.push(']'),
+            '{' => stack.push('}'),
+            ')' | ']' | '}' => {
+                stack.pop();
+            }
+            _ => {}
+        }
+    }
+    let mut parts: Vec<String> = Vec::new();
+    if block_comment > 0 {
+        parts.push("`*/` to end the comment".into());
+    }
+    if let Some(q) = in_str {
+        parts.push(format!("the end of the string (`{q}`)"));
+    }
+    parts.extend(stack.iter().rev().map(|c| format!("`{c}`")));
+    parts.join(", then ")
+}
+
 /// The prompt of a new entry.
 pub const PROMPT: &str = "herodo> ";
 /// The prompt of the following lines of an entry that is not complete yet.
@@ -233,14 +289,31 @@ pub struct Session {
     imports: AST,
     history: Vec<String>,
     docs: Vec<FnDoc>,
+    /// Method and property names per script type (`array` -> `push`, `pop`, ...), for Tab.
+    methods: std::collections::HashMap<String, Vec<String>>,
     limits: Limits,
     pub style: Style,
+}
+
+/// The script type of the variable that ends `expr` (`xs` in `print(xs`), when it is one.
+fn receiver_type(scope: &Scope, expr: &str) -> Option<String> {
+    let name: String = expr
+        .chars()
+        .rev()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let value = scope.get(&name)?;
+    Some(crate::docs::script_type_of(value.type_name()))
 }
 
 impl Session {
     pub fn new(host: Arc<Host>, limits: &Limits, style: Style) -> Self {
         let engine = engine::build(&host, limits);
         let docs = function_docs(&engine);
+        let methods = crate::docs::methods_by_type(&engine);
         Session {
             host,
             engine,
@@ -249,6 +322,7 @@ impl Session {
             imports: AST::empty(),
             history: Vec::new(),
             docs,
+            methods,
             limits: limits.clone(),
             style,
         }
@@ -260,19 +334,41 @@ impl Session {
             return Reply::Nothing;
         }
         self.history.push(input.to_string());
-        let reply = match parse_meta(input) {
+        let reply = match parse_meta(input).or_else(|| self.bare_word(input)) {
             Some(m) => self.meta(m),
-            None => self.eval(SOURCE, input),
+            None => match self.eval(SOURCE, input) {
+                // Run as it stood (Ctrl-D on a continuation line): say what it lacked.
+                Reply::Error(e) if !is_complete(input) => Reply::Error(format!(
+                    "{e}incomplete entry: it still needs {}\n",
+                    missing(input)
+                )),
+                other => other,
+            },
         };
         // A Ctrl-C that stopped this entry must not stop the next one.
         self.host.cancel.reset();
         reply
     }
 
+    /// `help`, `exit`, `quit` (also `exit()`, `quit()`) typed as Python and node users do: the
+    /// meta-command, unless the session has a variable of that name.
+    fn bare_word(&self, input: &str) -> Option<Meta> {
+        let t = input.trim().trim_end_matches(';').trim();
+        let word = t.strip_suffix("()").unwrap_or(t);
+        if self.scope.contains(word) {
+            return None;
+        }
+        match word {
+            "help" => Some(Meta::Help),
+            "exit" | "quit" => Some(Meta::Quit),
+            _ => None,
+        }
+    }
+
     fn meta(&mut self, m: Meta) -> Reply {
         match m {
             Meta::Help => {
-                let mut s = String::from("Type Rhai code; an entry continues while brackets are open. Results are printed.\nTab completes names, Ctrl-R searches history, Ctrl-C cancels a running command.\n\n");
+                let mut s = String::from("Type Rhai code; an entry continues while brackets are open. Results are printed.\nTab completes names (after `x.`, the methods of x's type), Ctrl-R searches history,\nCtrl-C cancels a running command. `help`, `exit` and `quit` work too.\n\n");
                 for (c, d) in META_COMMANDS {
                     s.push_str(&format!("  {c:<22} {d}\n"));
                 }
@@ -307,9 +403,16 @@ impl Session {
             }
             Meta::Scope => {
                 let mut s = String::new();
-                for (name, constant, value) in self.scope.iter() {
+                // A name defined again (`let x` twice) is shadowed: show its latest value once.
+                let all: Vec<_> = self.scope.iter().collect();
+                let latest = all
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, (name, ..))| !all[i + 1..].iter().any(|(n, ..)| n == name));
+                for (_, (name, constant, value)) in latest {
+                    let (name, constant) = (*name, *constant);
                     let kind = if constant { "const" } else { "let" };
-                    let shown = show(&self.engine, &value).unwrap_or_else(|| "()".into());
+                    let shown = show(&self.engine, value).unwrap_or_else(|| "()".into());
                     let shown = shown.replace('\n', "\n    ");
                     s.push_str(&format!("{kind} {name} = {shown}\n"));
                 }
@@ -407,7 +510,20 @@ impl Session {
                 .filter(|c| c.starts_with(line_before.trim_start()))
                 .collect();
         }
-        let after_dot = line_before[..line_before.len() - prefix.len()].ends_with('.');
+        let head = &line_before[..line_before.len() - prefix.len()];
+        let after_dot = head.ends_with('.');
+        // `xs.pu` with `xs` a variable: the methods and properties of its type only.
+        if let Some(methods) = after_dot
+            .then(|| receiver_type(&self.scope, &head[..head.len() - 1]))
+            .flatten()
+            .and_then(|ty| self.methods.get(&ty))
+        {
+            return methods
+                .iter()
+                .filter(|m| m.starts_with(prefix))
+                .cloned()
+                .collect();
+        }
         let mut out: Vec<String> = Vec::new();
         for d in &self.docs {
             let name = d.name.trim_end_matches(" =");
@@ -480,9 +596,13 @@ impl Session {
     }
 }
 
-/// How a result is printed: `()` not at all, strings plainly, maps and arrays as indented JSON
-/// (herodo's objects inside them as their `to_string`, where JSON would only have their Rust
-/// type name), other values with their `to_string`.
+/// Width up to which a map or array is shown on one line, exactly as `print` shows it.
+const ONE_LINE: usize = 100;
+
+/// How a result is printed: `()` not at all, strings plainly, maps and arrays as `print` shows
+/// them (`#{"a": 1, "b": [1, 2]}`) when that fits on a line, else in the same syntax with one
+/// entry per line (herodo's objects inside them as their `to_string`), other values with their
+/// `to_string`.
 pub fn show(engine: &Engine, v: &Dynamic) -> Option<String> {
     if v.is_unit() {
         return None;
@@ -491,6 +611,12 @@ pub fn show(engine: &Engine, v: &Dynamic) -> Option<String> {
         return Some(v.to_string());
     }
     if v.is_array() || v.is_map() {
+        if plain_data(v) {
+            let line = v.to_string();
+            if line.chars().count() <= ONE_LINE && !line.contains('\n') {
+                return Some(line);
+            }
+        }
         let mut out = String::new();
         render(engine, v, 0, &mut out);
         return Some(out);
@@ -498,7 +624,20 @@ pub fn show(engine: &Engine, v: &Dynamic) -> Option<String> {
     Some(display(engine, v))
 }
 
-/// Append `v` to `out` as pretty JSON with two-space indents, nested `depth` levels deep.
+/// Whether `v` holds only Rhai's own values (what `print` shows as it is; herodo's objects
+/// inside a map would print as their Rust debug form).
+fn plain_data(v: &Dynamic) -> bool {
+    if let Some(items) = v.read_lock::<rhai::Array>() {
+        return items.iter().all(plain_data);
+    }
+    if let Some(map) = v.read_lock::<rhai::Map>() {
+        return map.values().all(plain_data);
+    }
+    v.is_unit() || v.is_string() || v.is_int() || v.is_float() || v.is_bool() || v.is_char()
+}
+
+/// Append `v` to `out` in Rhai's syntax (`#{"key": value}`, `[a, b]`) with two-space indents,
+/// nested `depth` levels deep.
 fn render(engine: &Engine, v: &Dynamic, depth: usize, out: &mut String) {
     let pad = |n: usize| "  ".repeat(n);
     if let Some(items) = v.read_lock::<rhai::Array>() {
@@ -516,10 +655,10 @@ fn render(engine: &Engine, v: &Dynamic, depth: usize, out: &mut String) {
         out.push(']');
     } else if let Some(map) = v.read_lock::<rhai::Map>() {
         if map.is_empty() {
-            out.push_str("{}");
+            out.push_str("#{}");
             return;
         }
-        out.push_str("{\n");
+        out.push_str("#{\n");
         for (i, (key, item)) in map.iter().enumerate() {
             out.push_str(&pad(depth + 1));
             out.push_str(&json_string(key));
@@ -529,17 +668,14 @@ fn render(engine: &Engine, v: &Dynamic, depth: usize, out: &mut String) {
         }
         out.push_str(&pad(depth));
         out.push('}');
-    } else if v.is_unit()
-        || v.is_string()
-        || v.is_int()
-        || v.is_float()
-        || v.is_bool()
-        || v.is_char()
-    {
-        match serde_json::to_string(v) {
-            Ok(json) => out.push_str(&json),
-            Err(_) => out.push_str(&v.to_string()),
-        }
+    } else if v.is_string() {
+        out.push_str(&json_string(&v.to_string()));
+    } else if v.is_unit() {
+        out.push_str("()");
+    } else if v.is_char() {
+        out.push_str(&format!("{:?}", v.to_string()).replace('"', "'"));
+    } else if v.is_int() || v.is_float() || v.is_bool() {
+        out.push_str(&v.to_string());
     } else {
         out.push_str(&display(engine, v));
     }
@@ -620,14 +756,18 @@ mod tests {
         let mut s = session();
         assert_eq!(s.handle("\"plain\""), Reply::Output("plain\n".into()));
         assert_eq!(s.handle("()"), Reply::Nothing);
+        // Issue 18.15: maps and arrays show as `print` shows them...
+        assert_eq!(s.handle("[1, 2]"), Reply::Output("[1, 2]\n".into()));
         assert_eq!(
-            s.handle("[1, 2]"),
-            Reply::Output("[\n  1,\n  2\n]\n".into())
+            s.handle("#{a: 1, b: [1, \"x\"]}"),
+            Reply::Output("#{\"a\": 1, \"b\": [1, \"x\"]}\n".into())
         );
-        assert_eq!(
-            s.handle("#{a: 1}"),
-            Reply::Output("{\n  \"a\": 1\n}\n".into())
-        );
+        // ...one entry per line, in the same syntax, when that would be too long for a line.
+        let (x, y) = ("x".repeat(60), "y".repeat(50));
+        let long = out(s.handle(&format!("#{{a: \"{x}\", b: [\"{y}\"], c: ()}}")));
+        assert!(long.starts_with("#{\n  \"a\": \"xxxx"), "{long}");
+        assert!(long.contains("\n  \"b\": [\n    \"yyyy"), "{long}");
+        assert!(long.ends_with("  \"c\": ()\n}\n"), "{long}");
         assert!(out(s.handle("run_silent(\"echo hi\")")).starts_with("CommandResult(code: 0"));
     }
 
@@ -641,6 +781,50 @@ mod tests {
         assert_eq!(s.handle("y + 1"), Reply::Output("2\n".into()));
         let e = out(s.handle("let z = (1 +;"));
         assert!(e.contains("error[syntax]"), "{e}");
+    }
+
+    /// Issue 18.14: help/exit/quit as Python and node users type them; Tab after `xs.` offers
+    /// the methods of xs's type; /scope lists a redefined name once; an incomplete entry says
+    /// what is missing.
+    #[test]
+    fn newcomer_conventions() {
+        let mut s = session();
+        assert!(out(s.handle("help")).contains("/functions"));
+        assert_eq!(s.handle("exit"), Reply::Quit);
+        assert_eq!(s.handle("quit()"), Reply::Quit);
+        assert_eq!(s.handle("exit()"), Reply::Quit);
+        // A variable of that name is the variable.
+        s.handle("let help = 3;");
+        assert_eq!(s.handle("help"), Reply::Output("3\n".into()));
+
+        s.handle("let xs = [1, 2];");
+        s.handle("let name = \"web\";");
+        assert_eq!(s.completions("xs.pu", "pu"), vec!["push"]);
+        let all = s.completions("xs.", "");
+        assert!(all.contains(&"pop".to_string()) && all.contains(&"len".to_string()));
+        assert!(!all.contains(&"to_upper".to_string()), "{all:?}");
+        assert!(s
+            .completions("name.to_up", "to_up")
+            .contains(&"to_upper".to_string()));
+        s.handle("let c = nerdctl_container_new(\"web\");");
+        assert_eq!(
+            s.completions("c.with_po", "with_po"),
+            vec!["with_port", "with_ports"]
+        );
+
+        s.handle("let x = 1;");
+        s.handle("let x = 2;");
+        let scope = out(s.handle("/scope"));
+        assert_eq!(scope.matches("let x = ").count(), 1, "{scope}");
+        assert!(scope.contains("let x = 2"), "{scope}");
+
+        assert_eq!(
+            missing("fn f() { let a = [1, (2"),
+            "`)`, then `]`, then `}`"
+        );
+        assert_eq!(missing("let s = \"abc"), "the end of the string (`\"`)");
+        let e = out(s.handle("print(\"x\""));
+        assert!(e.contains("incomplete entry: it still needs `)`"), "{e}");
     }
 
     #[test]
@@ -719,7 +903,7 @@ mod tests {
         let shown = out(s.handle("#{app: c, tags: [\"a\"]}"));
         assert_eq!(
             shown,
-            "{\n  \"app\": Container(name: web, image: , id: -),\n  \"tags\": [\n    \"a\"\n  ]\n}\n"
+            "#{\n  \"app\": Container(name: web, image: , id: -),\n  \"tags\": [\n    \"a\"\n  ]\n}\n"
         );
         s.handle("let list = [c];");
         let scope = out(s.handle("/scope"));

@@ -31,9 +31,9 @@ pub trait Reporter {
     );
 }
 
-pub fn reporter(format: Format, color: bool) -> Box<dyn Reporter> {
+pub fn reporter(format: Format, color: bool, quiet: bool) -> Box<dyn Reporter> {
     match format {
-        Format::Pretty => Box::new(Pretty { color }),
+        Format::Pretty => Box::new(Pretty { color, quiet }),
         Format::Tap => Box::new(Tap {
             n: 0,
             started: false,
@@ -44,6 +44,8 @@ pub fn reporter(format: Format, color: bool) -> Box<dyn Reporter> {
 
 struct Pretty {
     color: bool,
+    /// Only failures (in detail at the end) and the summary.
+    quiet: bool,
 }
 
 impl Pretty {
@@ -67,6 +69,9 @@ fn label(status: Status) -> (&'static str, &'static str) {
 
 impl Reporter for Pretty {
     fn result(&mut self, r: &TestResult) {
+        if self.quiet && !r.status.is_failure() {
+            return;
+        }
         let (text, code) = label(r.status);
         let mut line = format!(
             "{} {} ({})",
@@ -116,12 +121,19 @@ impl Reporter for Pretty {
             }
         } else {
             // Count only what was really removed; failures are listed as warnings below.
-            let removed = handled.iter().filter(|r| r.starts_with("removed ")).count();
-            if removed > 0 {
+            let removed: Vec<&str> = handled
+                .iter()
+                .filter_map(|r| r.strip_prefix("removed "))
+                .collect();
+            if !removed.is_empty() {
                 let _ = writeln!(
                     out,
-                    "removed {removed} resource(s) tests left behind (--keep keeps them)"
+                    "removed {} resource(s) tests left behind (--keep keeps them):",
+                    removed.len()
                 );
+                for r in removed {
+                    let _ = writeln!(out, "  {r}");
+                }
             }
         }
         for failed in handled.iter().filter(|r| r.starts_with("could not remove")) {

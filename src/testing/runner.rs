@@ -7,7 +7,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rhai::{Engine, EvalAltResult, Module, Scope, Shared, AST};
+use rhai::{Dynamic, Engine, EvalAltResult, Module, Scope, Shared, AST};
 
 use super::report::{self, Format, Reporter};
 use super::{Status, Summary, TestResult};
@@ -30,6 +30,8 @@ pub struct TestOptions {
     pub jobs: usize,
     pub list: bool,
     pub timeout: Duration,
+    /// `-q`: report only failures and the summary.
+    pub quiet: bool,
     pub format: Format,
     pub junit: Option<PathBuf>,
     pub keep: bool,
@@ -70,15 +72,16 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     Ok(out)
 }
 
-/// The `test_*` functions of a compiled file, in source order.
-fn test_functions(ast: &AST, text: &str) -> Vec<String> {
-    let mut names: Vec<String> = ast
+/// The `test_*` functions of a compiled file, in source order, with their parameter count: a
+/// test takes none, or one (what `setup()` returned); others are reported, not run.
+fn test_functions(ast: &AST, text: &str) -> Vec<(String, usize)> {
+    let mut names: Vec<(String, usize)> = ast
         .iter_functions()
-        .filter(|f| f.name.starts_with("test_") && f.params.is_empty())
-        .map(|f| f.name.to_string())
+        .filter(|f| f.name.starts_with("test_"))
+        .map(|f| (f.name.to_string(), f.params.len()))
         .collect();
-    names.sort_by_key(|n| text.find(&format!("fn {n}(")).unwrap_or(usize::MAX));
-    names.dedup();
+    names.sort_by_key(|(n, _)| text.find(&format!("fn {n}(")).unwrap_or(usize::MAX));
+    names.dedup_by(|a, b| a.0 == b.0);
     names
 }
 
@@ -86,6 +89,17 @@ fn has_fn(ast: &AST, name: &str) -> bool {
     ast.iter_functions()
         .any(|f| f.name == name && f.params.is_empty())
 }
+
+/// The parameter count of `name` when the file defines it with at most one parameter.
+fn fn_arity(ast: &AST, name: &str) -> Option<usize> {
+    ast.iter_functions()
+        .filter(|f| f.name == name && f.params.len() <= 1)
+        .map(|f| f.params.len())
+        .max()
+}
+
+/// The variable a test's call passes the value of `setup()` in.
+const CTX_VAR: &str = "__herodo_ctx";
 
 /// Results flow through here: counted, reported, kept for the end.
 struct Collector {
@@ -143,6 +157,9 @@ struct Runner<'a> {
     style: Style,
     interrupted: bool,
     stop: bool,
+    /// What `print` and `debug` gave during the current test (in one process, as a worker of
+    /// `-j N` captures its file's output); `None` when output goes straight through.
+    printed: Option<Arc<Mutex<String>>>,
 }
 
 enum Run<T> {
@@ -168,12 +185,42 @@ impl Runner<'_> {
     }
 
     fn call(&mut self, name: &str) -> Run<()> {
-        let script = format!("{FILE_MODULE}::{name}()");
+        self.call_with(name, None).map_unit()
+    }
+
+    /// Call `name`, with `ctx` as its one argument when given; returns what it returns.
+    fn call_with(&mut self, name: &str, ctx: Option<&Dynamic>) -> Run<Dynamic> {
+        let args = if ctx.is_some() { CTX_VAR } else { "" };
+        let script = format!("{FILE_MODULE}::{name}({args})");
+        let mut scope = Scope::new();
+        if let Some(v) = ctx {
+            scope.push(CTX_VAR, v.clone());
+        }
         self.timed(|engine| {
             let mut ast = engine.compile(&script)?;
             ast.set_source(CALL_SOURCE);
-            engine.run_ast(&ast)
+            engine.eval_ast_with_scope::<Dynamic>(&mut scope, &ast)
         })
+    }
+
+    /// Output `print` and `debug` gave since the last call, for a failing test's report.
+    fn take_output(&self) -> String {
+        self.printed
+            .as_ref()
+            .map(|b| std::mem::take(&mut *b.lock().unwrap_or_else(|e| e.into_inner())))
+            .unwrap_or_default()
+    }
+
+    /// A finished test's result; a failure gets the output its test printed.
+    fn finish(&self, mut r: TestResult) -> TestResult {
+        let printed = self.take_output();
+        if r.status.is_failure() && !printed.trim().is_empty() {
+            r.message.push_str(&format!(
+                "\n\ncaptured output:\n{}",
+                crate::exec::tail(&printed, 4000)
+            ));
+        }
+        r
     }
 
     /// (status, message) for how a piece of a test ended.
@@ -182,7 +229,7 @@ impl Runner<'_> {
             Run::TimedOut => (
                 Status::TimedOut,
                 format!(
-                    "timed out after {} (see --timeout)",
+                    "timed out after {} (see --test-timeout)",
                     fmt_duration(self.opts.timeout)
                 ),
             ),
@@ -286,14 +333,15 @@ impl Runner<'_> {
             let (status, message) = self.judge(run, &abs);
             let mut r = Self::result(&shown, &name, status, started, message);
             r.resources = self.cleanup(file_mark);
+            let r = self.finish(r);
             self.note_failure(&r);
             out.push(r);
             return;
         }
 
-        let tests: Vec<String> = all_tests
+        let tests: Vec<(String, usize)> = all_tests
             .into_iter()
-            .filter(|t| self.selected(&format!("{shown}::{t}")))
+            .filter(|(t, _)| self.selected(&format!("{shown}::{t}")))
             .collect();
         if tests.is_empty() {
             return;
@@ -332,6 +380,7 @@ impl Runner<'_> {
                 };
                 let mut r = Self::result(&shown, "(top level)", status, started, message);
                 r.resources = self.cleanup(file_mark);
+                let r = self.finish(r);
                 self.note_failure(&r);
                 out.push(r);
                 return;
@@ -356,17 +405,43 @@ impl Runner<'_> {
             }
         }
         let test_mark = self.host.resources.len();
-        let (has_setup, has_teardown) = (has_fn(&ast, "setup"), has_fn(&ast, "teardown"));
+        let has_setup = has_fn(&ast, "setup");
+        let teardown = fn_arity(&ast, "teardown");
+        let _ = self.take_output();
 
-        for t in &tests {
+        for (t, params) in &tests {
             if self.interrupted || self.stop {
                 break;
             }
             let t0 = Instant::now();
+            if *params > 1 {
+                // Not runnable as a test: say so instead of dropping it silently.
+                let r = Self::result(
+                    &shown,
+                    t,
+                    Status::Failed,
+                    t0,
+                    format!(
+                        "{t} takes {params} parameters: a test takes none, or one (the value setup() returns)"
+                    ),
+                );
+                self.note_failure(&r);
+                out.push(r);
+                continue;
+            }
             let mut setup_failed = false;
             let (mut status, mut message) = (Status::Passed, String::new());
+            // What setup() returns is handed to a test (and a teardown) taking one parameter.
+            let mut ctx = Dynamic::UNIT;
             if has_setup {
-                let run = self.call("setup");
+                let run = self.call_with("setup", None);
+                let run = match run {
+                    Run::Done(Ok(v)) => {
+                        ctx = v;
+                        Run::Done(Ok(()))
+                    }
+                    other => other.map_unit(),
+                };
                 (status, message) = self.judge(run, CALL_SOURCE);
                 if status != Status::Passed {
                     setup_failed = true;
@@ -376,12 +451,14 @@ impl Runner<'_> {
                 }
             }
             if !setup_failed && !self.interrupted {
-                let run = self.call(t);
+                let run = self.call_with(t, (*params == 1).then_some(&ctx)).map_unit();
                 (status, message) = self.judge(run, CALL_SOURCE);
             }
-            if has_teardown {
+            if let Some(arity) = teardown {
                 // Teardown always runs, also after a failure, a timeout or Ctrl-C.
-                let run = self.call("teardown");
+                let run = self
+                    .call_with("teardown", (arity == 1).then_some(&ctx))
+                    .map_unit();
                 let (ts, tm) = self.judge(run, CALL_SOURCE);
                 if ts.is_failure() {
                     if status.is_failure() {
@@ -394,6 +471,7 @@ impl Runner<'_> {
             }
             let mut r = Self::result(&shown, t, status, t0, message);
             r.resources = self.cleanup(test_mark);
+            let r = self.finish(r);
             self.note_failure(&r);
             out.push(r);
         }
@@ -479,16 +557,32 @@ pub fn run(host: &Arc<Host>, limits: &Limits, opts: &TestOptions) -> i32 {
         }
     }
     let mut engine = engine::build(host, limits);
-    if opts.format != Format::Pretty || opts.worker_out.is_some() {
-        // stdout carries the report: script output goes to stderr.
+    let mut printed = None;
+    if opts.worker_out.is_some() {
+        // stdout carries the report: script output goes to stderr, which the parent captures.
         engine.on_print(|s| eprintln!("{s}"));
+    } else {
+        // Output is captured per test and shown with a failure, as -j N shows a file's.
+        let buf = Arc::new(Mutex::new(String::new()));
+        let (b1, b2) = (buf.clone(), buf.clone());
+        engine.on_print(move |s| {
+            let mut b = b1.lock().unwrap_or_else(|e| e.into_inner());
+            b.push_str(s);
+            b.push('\n');
+        });
+        engine.on_debug(move |s, _, _| {
+            let mut b = b2.lock().unwrap_or_else(|e| e.into_inner());
+            b.push_str(s);
+            b.push('\n');
+        });
+        printed = Some(buf);
     }
     if opts.list {
         return list(host, &engine, &files, filter.as_ref());
     }
 
     use std::io::IsTerminal;
-    let color = std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+    let color = diagnostics::use_color(std::io::stdout().is_terminal());
     let reporter: Box<dyn Reporter> = match &opts.worker_out {
         Some(p) => match std::fs::File::create(p) {
             Ok(f) => Box::new(report::Stream {
@@ -499,7 +593,7 @@ pub fn run(host: &Arc<Host>, limits: &Limits, opts: &TestOptions) -> i32 {
                 return code::USAGE;
             }
         },
-        None => report::reporter(opts.format, color),
+        None => report::reporter(opts.format, color, opts.quiet),
     };
     let mut out = Collector {
         all: Vec::new(),
@@ -518,6 +612,7 @@ pub fn run(host: &Arc<Host>, limits: &Limits, opts: &TestOptions) -> i32 {
             style: Style { color: false },
             interrupted: false,
             stop: false,
+            printed,
         };
         for f in &files {
             runner.run_file(f, &mut out);
@@ -540,6 +635,14 @@ pub fn run(host: &Arc<Host>, limits: &Limits, opts: &TestOptions) -> i32 {
         host.cancel.exit_code()
     } else if out.summary.failed > 0 {
         code::SCRIPT_ERROR
+    } else if out.all.is_empty() && opts.worker_out.is_none() {
+        // A filter that matches nothing is a mistake, not a pass.
+        let what = opts
+            .filter
+            .as_deref()
+            .map_or(String::new(), |f| format!(" (--filter {f:?} matched none)"));
+        eprintln!("herodo: no test ran{what}");
+        code::NO_TESTS
     } else {
         code::OK
     }
@@ -558,7 +661,10 @@ fn list(
         let text = std::fs::read_to_string(f).unwrap_or_default();
         match scripts::compile(engine, host, &abs, &text) {
             Ok(ast) => {
-                let mut names = test_functions(&ast, &text);
+                let mut names: Vec<String> = test_functions(&ast, &text)
+                    .into_iter()
+                    .map(|t| t.0)
+                    .collect();
                 if names.is_empty() {
                     names.push(
                         f.file_stem()
@@ -678,7 +784,7 @@ fn run_worker(
         .arg("test")
         .arg("--worker-out")
         .arg(result_file.display().to_string())
-        .arg("--timeout")
+        .arg("--test-timeout")
         .arg(format!("{}", opts.timeout.as_secs_f64()))
         .env("NO_COLOR", "1");
     if opts.keep {
@@ -754,9 +860,19 @@ mod tests {
     #[test]
     fn test_functions_in_source_order() {
         let engine = Engine::new();
-        let text = "fn test_b() {}\nfn helper() {}\nfn test_a() {}\nfn test_with_arg(x) {}\n";
+        let text = "fn test_b() {}\nfn helper() {}\nfn test_a() {}\nfn test_with_arg(x) {}\nfn test_two(x, y) {}\n";
         let ast = engine.compile(text).unwrap();
-        assert_eq!(test_functions(&ast, text), vec!["test_b", "test_a"]);
+        let all = test_functions(&ast, text);
+        let found: Vec<(&str, usize)> = all.iter().map(|(n, p)| (n.as_str(), *p)).collect();
+        assert_eq!(
+            found,
+            vec![
+                ("test_b", 0),
+                ("test_a", 0),
+                ("test_with_arg", 1),
+                ("test_two", 2)
+            ]
+        );
         assert!(has_fn(&ast, "helper"));
         assert!(!has_fn(&ast, "setup"));
     }

@@ -93,7 +93,32 @@ pub fn render(template: &str, vars: &serde_json::Value) -> Result<String, Templa
     env.add_template("template", template).map_err(describe)?;
     let tmpl = env.get_template("template").map_err(describe)?;
     tmpl.render(minijinja::Value::from_serialize(vars))
-        .map_err(describe)
+        .map_err(|e| {
+            if e.kind() != minijinja::ErrorKind::UndefinedError {
+                return describe(e);
+            }
+            // Name the variables the template uses that `vars` does not have, once.
+            let mut missing: Vec<String> = tmpl
+                .undeclared_variables(false)
+                .into_iter()
+                .filter(|v| vars.get(v).is_none() && env.globals().all(|(g, _)| g != v.as_str()))
+                .collect();
+            missing.sort();
+            let line = e
+                .line()
+                .map_or(String::new(), |l| format!(" (template line {l})"));
+            match missing.as_slice() {
+                [] => describe(e),
+                [one] => TemplateError(format!("undefined variable `{one}`{line}")),
+                many => TemplateError(format!(
+                    "undefined variables {}{line}",
+                    many.iter()
+                        .map(|m| format!("`{m}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            }
+        })
 }
 
 #[cfg(test)]
@@ -132,6 +157,16 @@ mod tests {
         assert_eq!(out, "svc web: 80 443 tls\n");
         let err = render("{{ missing }}", &vars).unwrap_err();
         assert!(err.to_string().contains("undefined"), "{err}");
+        // Issue 18.15: the undefined variable is named, once, with the line.
+        let err = render(
+            "{{ name }}\n{{ b }} {% for p in ports %}{{ p }}{% endfor %}",
+            &vars,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "template error: undefined variable `b` (template line 2)"
+        );
         assert!(render("{% for %}", &vars).is_err());
     }
 }

@@ -289,3 +289,46 @@ b.config(#{{env: "TOKEN={CANARY}", colour: "red"}});
     assert!(builder_id(&b1).is_none());
     assert!(builder_id(&b2).is_none());
 }
+
+/// Issue 18.9: a build's steps and RUN output show while it runs (as `run()` shows a command's);
+/// `#{silent: true}` hides them; with build args the output is hidden unless `silent: false`.
+#[test]
+fn bah_build_streams_its_steps_unless_silent() {
+    if !ready() {
+        return;
+    }
+    let t = TempDir::new("bud-stream");
+    t.write(
+        "ctx/Containerfile",
+        "FROM localhost/busybox:test\nARG V=x\nRUN echo streamed-marker-$V\n",
+    );
+    t.write(
+        "stream_test.rhai",
+        r#"fn test_loud() { bah_build("localhost/herodo-stream:1", "ctx", #{isolation: "chroot"}); }
+fn test_quiet() { bah_build("localhost/herodo-stream:2", "ctx", #{isolation: "chroot", silent: true}); }
+fn test_args_hidden() { bah_build("localhost/herodo-stream:3", "ctx", #{isolation: "chroot", build_args: #{V: "argval"}}); }
+"#,
+    );
+    let loud = herodo(t.path(), ["test", "stream_test.rhai", "--filter", "loud"])
+        .run()
+        .ok();
+    assert!(
+        loud.stdout
+            .contains("STEP 3/3: RUN echo streamed-marker-$V"),
+        "{}",
+        loud.stdout
+    );
+    assert!(
+        loud.stdout.contains("\nstreamed-marker-x\n"),
+        "{}",
+        loud.stdout
+    );
+    herodo(
+        t.path(),
+        ["test", "stream_test.rhai", "--filter", "quiet|args"],
+    )
+    .run()
+    .ok()
+    .stdout_lacks("streamed-marker")
+    .stdout_has("2 passed, 0 failed");
+}

@@ -553,6 +553,306 @@ fn check_reports_every_syntax_error_and_unknown_calls() {
         .stderr_has("did you mean `with_port`?");
 }
 
+/// Issue 18.2: one missing `;` is one error, at the end of the line that lacks it; the correct
+/// lines after it are not blamed, and the second real mistake is found.
+#[test]
+fn check_reports_a_missing_semicolon_once_where_it_is_missing() {
+    let t = TempDir::new("check-semi");
+    t.write(
+        "semi.rhai",
+        "let a = 1\nlet b = [1, 2;\nprint(a);\nprint(b);\n",
+    );
+    let out = herodo(t.path(), ["check", "semi.rhai"])
+        .run()
+        .code(1)
+        .stderr_has("semi.rhai:1:10")
+        .stderr_has("Expecting ';' to terminate this statement")
+        .stderr_has("semi.rhai:2:14")
+        .stderr_lacks("semi.rhai:3:")
+        .stderr_lacks("semi.rhai:4:")
+        .stdout_has("1 with errors (2 problems)");
+    assert_eq!(
+        out.stderr.matches("error[syntax]").count(),
+        2,
+        "{}",
+        out.stderr
+    );
+}
+
+/// Issue 18.7: check reports variables used but defined nowhere, and imports of files that do
+/// not exist; what is defined (let, const, parameters, loop and catch variables, ARGS,
+/// imports that exist) is not flagged.
+#[test]
+fn check_reports_undefined_variables_and_missing_imports() {
+    let t = TempDir::new("check-undef");
+    t.write("lib/ok.rhai", "fn f() { 1 }\n");
+    t.write(
+        "tour.rhai",
+        "import \"lib/ok\" as ok;\nimport \"lib/gone\" as gone;\nlet name = ARGS[0];\ncmd([\"curl\", url], #{env: #{TOKEN: token}});\nfor x in [1] { print(x); }\ntry { ok::f(); } catch (e) { print(e); }\nfn g(a) { a }\nprint(url);\n",
+    );
+    let out = herodo(t.path(), ["check", "tour.rhai"])
+        .run()
+        .code(1)
+        .stderr_has("error[not_found]: import of `lib/gone`: no such module file")
+        .stderr_has("tour.rhai:2:")
+        .stderr_has("variable `url` is used but never defined")
+        .stderr_has("tour.rhai:4:")
+        .stderr_has("variable `token` is used but never defined")
+        .stderr_lacks("`name`")
+        .stdout_has("1 with errors (3 problems)");
+    assert_eq!(out.stderr.matches("`url`").count(), 1, "{}", out.stderr);
+}
+
+/// Issue 18.8: check flags an in-place method (trim) used as a value, and `r.out` is stdout
+/// trimmed.
+#[test]
+fn check_flags_trim_used_as_a_value_and_out_is_trimmed_stdout() {
+    let t = TempDir::new("check-trim");
+    t.write(
+        "trim.rhai",
+        "let r = run_silent(\"uname -r\");\nprint(r.stdout.trim());\nlet s = r.stdout;\ns.trim();\nprint(s);\n",
+    );
+    herodo(t.path(), ["check", "trim.rhai"])
+        .run()
+        .code(1)
+        .stderr_has("trim.rhai:2:16")
+        .stderr_has("`trim()` changes its value in place and returns nothing")
+        .stderr_has("`r.out`")
+        .stderr_lacks("trim.rhai:4:")
+        .stdout_has("1 with errors (1 problems)");
+    herodo(
+        t.path(),
+        [
+            "-e",
+            "let r = run_silent(\"printf '  x y \\\\n\\\\n'\"); print(`[${r.out}]`);",
+        ],
+    )
+    .run()
+    .ok()
+    .stdout_is("[x y]\n");
+}
+
+/// Issue 18.12: a script finds its own directory with script_dir() (in functions too; in a
+/// module, the module's), while file paths resolve against the working directory.
+#[test]
+fn script_dir_is_the_script_s_directory_not_the_working_directory() {
+    let t = TempDir::new("script-dir");
+    t.write("app/lib/m.rhai", "fn where() { script_dir() }\n");
+    t.write("app/data.txt", "shipped\n");
+    t.write(
+        "app/main.rhai",
+        "import \"lib/m\" as m;\nprint(script_dir());\nfn f() { script_dir() }\nprint(f());\nprint(m::where());\nprint(file_read(`${script_dir()}/data.txt`));\nprint(exist(\"data.txt\"));\n",
+    );
+    let app = t.path().join("app");
+    let app = app.canonicalize().unwrap();
+    let want = format!("{0}\n{0}\n{0}/lib\nshipped\n\nfalse\n", app.display());
+    herodo(t.path(), ["app/main.rhai"])
+        .run()
+        .ok()
+        .stdout_is(&want);
+    let cwd = t.path().canonicalize().unwrap();
+    herodo(t.path(), ["-e", "print(script_dir())"])
+        .run()
+        .ok()
+        .stdout_is(&format!("{}\n", cwd.display()));
+}
+
+/// Issue 18.13: one meaning per flag (--timeout is each command's default, also after `test`;
+/// --test-timeout limits a test), -q, --color and CLICOLOR_FORCE, -vv, `check` with no path,
+/// subcommand help with only what applies, `help` = `--help`, no `-- --bogus` tip.
+#[test]
+fn cli_conventions() {
+    let t = TempDir::new("cli-conv");
+    t.write(
+        "t_test.rhai",
+        "fn test_slow_command() { try { run(\"sleep 3\"); assert(false); } catch (e) { assert_eq(e.kind, \"timeout\"); } }\nfn test_fast() { }\n",
+    );
+    // --timeout after `test` is the per-command default (the command times out, the test passes)...
+    herodo(t.path(), ["test", "--timeout", "0.3", "t_test.rhai"])
+        .run()
+        .ok()
+        .stdout_has("2 passed, 0 failed");
+    // ...and --test-timeout limits the whole test.
+    herodo(t.path(), ["test", "--test-timeout", "0.3", "t_test.rhai"])
+        .run()
+        .code(1)
+        .stdout_has("TIME t_test.rhai::test_slow_command")
+        .stdout_has("see --test-timeout");
+    // -q: failures and the summary only.
+    herodo(
+        t.path(),
+        ["test", "-q", "--test-timeout", "0.3", "t_test.rhai"],
+    )
+    .run()
+    .code(1)
+    .stdout_lacks("PASS")
+    .stdout_has("1 passed, 1 failed");
+    // check with no path checks `.`; -q prints nothing when all is well.
+    t.write("ok.rhai", "let x = 1;\nprint(x);\n");
+    herodo(t.path(), ["check"])
+        .run()
+        .ok()
+        .stdout_has("checked 2 files: no errors");
+    herodo(t.path(), ["check", "-q"]).run().ok().stdout_is("");
+    // Colour: never by default into a pipe; forced by --color=always or CLICOLOR_FORCE;
+    // --color=never wins over CLICOLOR_FORCE.
+    let esc = "\u{1b}[";
+    herodo(t.path(), ["-e", "nope()"])
+        .run()
+        .code(1)
+        .stderr_lacks(esc);
+    herodo(t.path(), ["--color", "always", "-e", "nope()"])
+        .run()
+        .code(1)
+        .stderr_has(esc);
+    herodo(t.path(), ["-e", "nope()"])
+        .env("CLICOLOR_FORCE", "1")
+        .run()
+        .code(1)
+        .stderr_has(esc);
+    herodo(t.path(), ["--color=never", "-e", "nope()"])
+        .env("CLICOLOR_FORCE", "1")
+        .run()
+        .code(1)
+        .stderr_lacks(esc);
+    // -v shows commands, -vv their output too.
+    let code = "cmd([\"echo\", \"out-marker\"]);";
+    herodo(t.path(), ["-v", "-e", code])
+        .run()
+        .ok()
+        .stderr_has("+ echo out-marker")
+        .stderr_lacks("stdout:");
+    herodo(t.path(), ["-vv", "-e", code])
+        .run()
+        .ok()
+        .stderr_has("  stdout:\n    out-marker");
+    // Subcommand help lists what applies there; `help X` is `X --help`.
+    let fns = herodo(t.path(), ["fns", "--help"])
+        .run()
+        .ok()
+        .stdout_lacks("--dry-run")
+        .stdout_lacks("--max-operations")
+        .stdout_lacks("--engine");
+    herodo(t.path(), ["help", "fns"])
+        .run()
+        .ok()
+        .stdout_is(&fns.stdout);
+    let top = herodo(t.path(), ["--help"]).run().ok();
+    herodo(t.path(), ["help"]).run().ok().stdout_is(&top.stdout);
+    herodo(t.path(), ["test", "--help"])
+        .run()
+        .ok()
+        .stdout_has("--dry-run")
+        .stdout_has("--test-timeout")
+        .stdout_has("--timeout");
+    herodo(t.path(), ["--bogus"])
+        .run()
+        .code(2)
+        .stderr_has("unexpected argument '--bogus'")
+        .stderr_lacks("-- --bogus");
+}
+
+/// Issue 18.10: `fns NAME` shows the whole doc with its example; `fns` lists by the README's
+/// groups, Rhai's common built-ins included; summaries are whole first sentences.
+#[test]
+fn fns_shows_whole_docs_groups_and_builtins() {
+    let t = TempDir::new("fns-groups");
+    herodo(t.path(), ["fns", "run_silent"])
+        .run()
+        .ok()
+        .stdout_has("run_silent(command: string) -> CommandResult\n    Run a shell command line")
+        .stdout_has("    ```rhai\n    let name = run_silent(\"hostname\").stdout;");
+    let all = herodo(t.path(), ["fns"]).run().ok();
+    let mut at = 0;
+    for group in [
+        "## process",
+        "## os",
+        "## text",
+        "## net",
+        "## misc",
+        "## testing",
+        "## containers",
+        "## buildah",
+        "## heropods",
+        "## rhai (built into the language)",
+    ] {
+        let i = all.stdout[at..]
+            .find(group)
+            .unwrap_or_else(|| panic!("{group} missing or out of order"));
+        at += i;
+    }
+    let process =
+        &all.stdout[all.stdout.find("## process").unwrap()..all.stdout.find("## os").unwrap()];
+    assert!(
+        process.contains("\nrun(command: string) -> CommandResult"),
+        "{process}"
+    );
+    assert!(!process.contains("file_read("), "{process}");
+    let rhai = &all.stdout[all.stdout.find("## rhai").unwrap()..];
+    for builtin in ["trim(string: string)", "len(", "split(string: string"] {
+        assert!(rhai.contains(builtin), "fns lacks the built-in {builtin}");
+    }
+    herodo(t.path(), ["fns", "trim"])
+        .run()
+        .ok()
+        .stdout_has("Remove whitespace characters from both ends of the string.")
+        .stdout_has("text.trim();");
+}
+
+/// Issue 18.15: sleep takes duration strings; uncaught Rhai errors carry their kind; a dry-run
+/// build shows a build arg's name, never its value; a template names the undefined variable.
+#[test]
+fn consistent_durations_kinds_build_args_and_templates() {
+    let t = TempDir::new("consistency");
+    let started = std::time::Instant::now();
+    herodo(t.path(), ["-e", "sleep(\"300ms\"); print(\"slept\");"])
+        .run()
+        .ok()
+        .stdout_is("slept\n");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+    herodo(t.path(), ["-e", "sleep(\"2 sec\")"])
+        .run()
+        .code(1)
+        .stderr_has("error[invalid_argument]: invalid duration: `2 sec` is not a duration");
+    // Durations print rounded to the millisecond.
+    let out = herodo(
+        t.path(),
+        ["-e", "print(run_silent(\"sleep 0.01\").duration);"],
+    )
+    .run()
+    .ok();
+    let d = out.stdout.trim();
+    assert!(
+        d.split_once('.').is_some_and(|(_, frac)| frac.len() <= 3)
+            && d.parse::<f64>().is_ok_and(|v| v >= 0.01),
+        "{d}"
+    );
+    herodo(t.path(), ["-e", "let x = y;"])
+        .run()
+        .code(1)
+        .stderr_has("error[script]: Variable not found: y");
+    t.write("ctx/Containerfile", "FROM scratch\n");
+    herodo(
+        t.path(),
+        [
+            "--dry-run",
+            "-e",
+            "bah_build(\"localhost/x:1\", \"ctx\", #{build_args: #{VERSION: \"S3CR3T-CANARY-1\"}});",
+        ],
+    )
+    .run()
+    .ok()
+    .stdout_has("VERSION=*** buildah bud -t localhost/x:1 --build-arg VERSION ctx")
+    .stdout_lacks("S3CR3T-CANARY");
+    herodo(
+        t.path(),
+        ["-e", "template_render(\"{{ a }}\\n{{ port }}\", #{a: 1})"],
+    )
+    .run()
+    .code(1)
+    .stderr_has("error[template]: template error: undefined variable `port` (template line 2)");
+}
+
 #[test]
 fn symlinked_directory_loops_are_followed_once() {
     let t = TempDir::new("symlink-loop");
@@ -602,6 +902,7 @@ fn huge_numbers_are_invalid_arguments_not_panics() {
     for args in [
         vec!["--timeout", "1e300", "-e", "1"],
         vec!["--max-time", "1e300", "-e", "1"],
+        vec!["test", "--test-timeout", "1e300"],
         vec!["test", "--timeout", "1e300"],
     ] {
         herodo(t.path(), &args)

@@ -165,7 +165,7 @@ fn wrong_argument_types_get_clear_errors_with_the_right_signatures() {
     herodo(t.path(), ["-e", "sleep(\"x\")"])
         .run()
         .code(1)
-        .stderr_has("error[invalid_argument]: invalid seconds");
+        .stderr_has("error[invalid_argument]: invalid duration: `x` is not a duration");
     herodo(t.path(), ["-e", "cmd([])"])
         .run()
         .code(1)
@@ -275,4 +275,36 @@ fn ctrl_c_stops_the_running_command_and_the_script() {
         "{stdout}"
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("cancelled"));
+}
+
+/// Issue 18.6: typos at run time get a "did you mean": a swapped pair of letters in a function
+/// name, a misspelt property (with the type's properties listed), a key a map does not have,
+/// and an unknown option key.
+#[test]
+fn typos_at_run_time_name_the_nearest_real_thing() {
+    let t = TempDir::new("typos");
+    herodo(t.path(), ["-e", "rnu(\"echo hi\")"])
+        .run()
+        .code(1)
+        .stderr_has("no function matches rnu (string)")
+        .stderr_has("did you mean `run`?");
+    herodo(
+        t.path(),
+        ["-e", "let r = run_silent(\"true\");\nprint(r.stdot);"],
+    )
+    .run()
+    .code(1)
+    .stderr_has("error[script]: CommandResult has no property `stdot`")
+    .stderr_has("did you mean `stdout`?")
+    .stderr_has("properties of CommandResult: cmd, code, duration")
+    .stderr_lacks("getter is not registered");
+    herodo(t.path(), ["-e", "let m = #{a: 1};\nprint(m.b.c);"])
+        .run()
+        .code(1)
+        .stderr_has("cannot read `.c` of ()")
+        .stderr_has("the map has no key `b`");
+    herodo(t.path(), ["-e", "run(\"true\", #{tiemout: 1});"])
+        .run()
+        .code(1)
+        .stderr_has("unknown key `tiemout` (did you mean `timeout`?");
 }

@@ -470,11 +470,12 @@ fn test_next_starts_somewhere_real() { print(`CWD=${cwd()}`); assert_true(exist(
         .ok()
         .stdout_lacks("could not remove")
         .stderr_lacks("could not remove");
+    // A passing test's prints are not shown: the cleanup summary names the directory.
     let tmp = out
         .stdout
         .lines()
-        .find_map(|l| l.trim().strip_prefix("TMP="))
-        .unwrap_or_else(|| panic!("no TMP= line in {}", out.stdout))
+        .find_map(|l| l.strip_prefix("  tmpdir "))
+        .unwrap_or_else(|| panic!("no removed tmpdir line in {}", out.stdout))
         .to_string();
     assert!(!Path::new(&tmp).exists(), "{tmp} leaked");
 }

@@ -12,6 +12,7 @@ mod heropods_faults;
 mod host_fns;
 mod hostile;
 mod interactive;
+mod readme;
 mod reap;
 mod repl;
 mod runner;

@@ -351,3 +351,36 @@ fn function_list_shows_script_types() {
         .stdout_has("with_port(container: Container, ")
         .stdout_lacks("::");
 }
+
+/// Issue 18.14: `help` and `exit` as Python and node users type them, Tab completing a
+/// method of the value's type (`xs.pu` -> `push`), `/scope` listing a redefined name once, and
+/// an incomplete entry run with Ctrl-D saying what it lacks.
+#[test]
+fn newcomer_keys_and_words() {
+    let Some(t) = Tmux::start("replnew", None) else {
+        return;
+    };
+    t.line("help");
+    t.wait_for("/functions [FILTER]", Duration::from_secs(5));
+    t.line("let xs = [1];");
+    t.keys(&["-l", "xs.pu"]);
+    t.keys(&["Tab"]);
+    t.wait_for("herodo> xs.push", Duration::from_secs(5));
+    t.line("(2)");
+    t.line("xs.len()");
+    t.wait_for("\n2\n", Duration::from_secs(5));
+    t.line("let v = 1;");
+    t.line("let v = 5;");
+    t.line("/scope");
+    let s = t.wait_for("\nlet v = 5\n", Duration::from_secs(5));
+    assert!(!s.lines().any(|l| l.trim_end() == "let v = 1"), "{s}");
+    t.line("print(\"open\"");
+    t.wait_for("\n...>", Duration::from_secs(5));
+    t.keys(&["C-d"]);
+    t.wait_for(
+        "incomplete entry: it still needs `)`",
+        Duration::from_secs(5),
+    );
+    t.line("exit");
+    t.wait_for("herodo exited: 0", Duration::from_secs(5));
+}

@@ -96,7 +96,7 @@ fn require_tool_fails_when_tools_are_required() {
 fn timeouts_stop_commands_and_loops_and_teardown_still_runs() {
     let s = TempDir::new("rtime");
     let started = std::time::Instant::now();
-    test_run(&s, &["--timeout", "0.5", "timeout_case.rhai"])
+    test_run(&s, &["--test-timeout", "0.5", "timeout_case.rhai"])
         .code(1)
         .stdout_has("TIME timeout_case.rhai::test_sleeps_too_long")
         .stdout_has("TIME timeout_case.rhai::test_loops_too_long")
@@ -219,7 +219,7 @@ fn json_output() {
         &[
             "--format",
             "json",
-            "--timeout",
+            "--test-timeout",
             "0.5",
             "pass_case.rhai",
             "skip_case.rhai",
@@ -404,4 +404,58 @@ fn report_paths_are_checked_before_the_suite_runs() {
         !marker.exists(),
         "the suite ran although its report cannot be written"
     );
+}
+
+/// Issue 18.11: setup() hands its value to tests (and teardown) taking one parameter; a test
+/// with more parameters is reported, not dropped; a filter matching nothing exits 5; with -j 1
+/// a test's output is captured and shown with its failure, as with -j 2; the cleanup summary
+/// names what it removed.
+#[test]
+fn setup_context_uncollected_tests_empty_filters_captured_output_and_cleanup_names() {
+    let t = TempDir::new("runner-ctx");
+    t.write(
+        "ctx_test.rhai",
+        r#"fn setup() { #{dir: tmpdir(), n: 41} }
+fn teardown(ctx) { print(`teardown saw ${ctx.n}`); }
+fn test_gets_setup_value(ctx) { assert_eq(ctx.n + 1, 42); assert_true(exist(ctx.dir)); }
+fn test_plain() { assert_true(true); }
+fn test_two(a, b) { }
+fn test_prints_then_fails() { print("visible-only-on-failure"); assert_eq(1, 2); }
+fn test_prints_and_passes() { print("hidden-when-passing"); }
+"#,
+    );
+    let out = herodo(t.path(), ["test", "-j", "1", "ctx_test.rhai"])
+        .run()
+        .code(1)
+        .stdout_has("PASS ctx_test.rhai::test_gets_setup_value")
+        .stdout_has("PASS ctx_test.rhai::test_plain")
+        .stdout_has("FAIL ctx_test.rhai::test_two")
+        .stdout_has("test_two takes 2 parameters: a test takes none, or one")
+        .stdout_has("captured output:\nvisible-only-on-failure")
+        .stdout_lacks("hidden-when-passing")
+        .stdout_has("removed 4 resource(s) tests left behind (--keep keeps them):\n  tmpdir ")
+        .stdout_has("3 passed, 2 failed, 0 skipped");
+    // Captured as -j 2 captures it: only with the failure.
+    let j2 = herodo(
+        t.path(),
+        ["test", "-j", "2", "ctx_test.rhai", "ctx_test.rhai"],
+    )
+    .run();
+    assert!(
+        j2.stdout.contains("visible-only-on-failure"),
+        "{}",
+        j2.stdout
+    );
+    assert!(
+        !out.stderr.contains("visible-only-on-failure"),
+        "{}",
+        out.stderr
+    );
+    herodo(
+        t.path(),
+        ["test", "ctx_test.rhai", "--filter", "no_such_test"],
+    )
+    .run()
+    .code(5)
+    .stderr_has("no test ran (--filter \"no_such_test\" matched none)");
 }

@@ -255,6 +255,16 @@ c.with_init(true);
         Container::with_init,
     ),
     (
+        "with_replace",
+        "replace",
+        r#"Let `build()` remove a container that already has this name (a leftover of an earlier
+run, say) instead of failing with `already_exists`. Off by default.
+```rhai
+nerdctl_container_from_image("web", "localhost/busybox:test").with_replace(true).build();
+```"#,
+        Container::with_replace,
+    ),
+    (
         "with_privileged",
         "privileged",
         r#"Give the container extended privileges.
