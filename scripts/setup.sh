@@ -50,6 +50,41 @@ elif ! grep -q 'runtime *= *"runc"' "$conf"; then
     echo "setup: warning: $conf exists without runtime = \"runc\"; podman may fail on this host" >&2
 fi
 
+# QEMU for the VM tests. bookworm's qemu-system-x86 (7.2) would REMOVE the preinstalled
+# qemu-utils 10.0.2 (qemu-img); bookworm-backports has the matching 10.0.2. /etc/apt has no
+# backports line, so a private sources list and lists directory are used, leaving the system's
+# apt configuration as it is.
+if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
+    say "installing qemu-system-x86 from bookworm-backports"
+    apt_dir=/var/cache/herodo-apt
+    $SUDO mkdir -p "$apt_dir/lists/partial"
+    printf '%s\n' \
+        'deb http://deb.debian.org/debian bookworm main' \
+        'deb http://deb.debian.org/debian bookworm-updates main' \
+        'deb http://deb.debian.org/debian-security bookworm-security main' \
+        'deb http://deb.debian.org/debian bookworm-backports main' |
+        $SUDO tee "$apt_dir/sources.list" >/dev/null
+    apt_opts=(-o "Dir::Etc::sourcelist=$apt_dir/sources.list" -o Dir::Etc::sourceparts=/nonexistent
+        -o "Dir::State::Lists=$apt_dir/lists")
+    $SUDO apt-get "${apt_opts[@]}" update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get "${apt_opts[@]}" install -y -qq \
+        --no-install-recommends -t bookworm-backports qemu-system-x86 >/dev/null
+fi
+command -v qemu-img >/dev/null 2>&1 || { echo "setup: qemu-img is missing (qemu-utils)" >&2; exit 1; }
+
+# virtiofsd (shared folders for VMs) is in no Debian 12 package: cargo builds it (~2 min).
+if ! command -v virtiofsd >/dev/null 2>&1 && [ ! -x /usr/libexec/virtiofsd ]; then
+    if ! dpkg -s libseccomp-dev libcap-ng-dev >/dev/null 2>&1; then
+        say "installing libseccomp-dev libcap-ng-dev (for virtiofsd)"
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libseccomp-dev libcap-ng-dev >/dev/null
+    fi
+    say "installing virtiofsd (cargo install)"
+    cargo install --locked --quiet virtiofsd
+fi
+
+say "VM test guest"
+./scripts/vm-guest.sh >/dev/null
+
 say "test image"
 ./scripts/test-image.sh
 

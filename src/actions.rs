@@ -103,6 +103,7 @@ fn reap(host: &Host) -> Vec<crate::host::Cleaned> {
     let mut all = crate::containers::reap_orphans(host);
     all.extend(crate::buildah::reap_orphans(host));
     all.extend(crate::heropods::reap::reap_orphans(host));
+    all.extend(crate::vm::reap_orphans(host));
     all
 }
 

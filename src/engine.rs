@@ -96,6 +96,7 @@ pub fn build_with(host: &Arc<Host>, limits: &Limits, docs: Docs) -> Engine {
     crate::containers::bindings::register(r.group("containers"), host);
     crate::buildah::bindings::register(r.group("buildah"), host);
     crate::heropods::bindings::register(r.group("heropods"), host);
+    crate::vm::bindings::register(r.group("vm"), host);
     // The hidden helper that `catch (e)` blocks call (see `scripts::mark_catches`).
     engine.register_fn(
         crate::scripts::CATCH_HELPER,

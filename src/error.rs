@@ -44,6 +44,17 @@ pub mod kind {
     // Images.
     pub const BUILD_FAILED: &str = "build_failed";
     pub const IMAGE_IN_USE: &str = "image_in_use";
+    // Virtual machines and their disks.
+    pub const NO_SUCH_VM: &str = "no_such_vm";
+    /// An image whose write lock another process (a running VM) holds.
+    pub const LOCKED: &str = "locked";
+    pub const NOT_QCOW2: &str = "not_qcow2";
+    /// An operation the VM's current status does not allow (pause a stopped VM).
+    pub const BAD_STATE: &str = "bad_state";
+    /// QEMU's monitor protocol failed or refused a command.
+    pub const QMP: &str = "qmp";
+    /// A download whose SHA-256 is not the one asked for.
+    pub const CHECKSUM_MISMATCH: &str = "checksum_mismatch";
     // Tests.
     pub const ASSERTION: &str = "assertion";
     pub const MISSING_TOOL: &str = "missing_tool";

@@ -28,6 +28,7 @@ pub mod scripts;
 pub mod stdlib;
 pub mod testing;
 pub mod text;
+pub mod vm;
 
 use std::io::IsTerminal;
 

@@ -17,3 +17,4 @@ mod reap;
 mod repl;
 mod runner;
 mod signals;
+mod vm;
