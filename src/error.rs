@@ -35,7 +35,8 @@ pub mod kind {
     pub const NOT_RUNNING: &str = "not_running";
     /// Something still uses it (a mount, a process): it cannot be removed now.
     pub const BUSY: &str = "busy";
-    /// A host port a container publishes is taken by something else.
+    /// A host port a container publishes is taken by something else (a process, another
+    /// container's publication).
     pub const PORT_IN_USE: &str = "port_in_use";
     /// A server (an image registry, the Kubernetes API server) could not be reached: no
     /// answer at all (DNS, refused, TLS, it kept failing), as opposed to an answer that says no.

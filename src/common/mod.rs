@@ -7,6 +7,7 @@ pub mod flock;
 pub mod inroot;
 pub mod owner;
 pub mod poll;
+pub mod portspec;
 pub mod procstat;
 pub mod size;
 pub mod state;

@@ -27,69 +27,15 @@ fn shared(e: crate::error::HostError) -> ContainerError {
     }
 }
 
-fn port_number(field: &str, spec: &str, p: &str) -> Result<()> {
-    let range: Vec<&str> = p.split('-').collect();
-    if range.len() > 2 {
-        return Err(bad(field, format!("`{spec}`: bad port range `{p}`")));
-    }
-    for n in range {
-        match n.parse::<u32>() {
-            Ok(v) if (1..=65535).contains(&v) => {}
-            _ => {
-                return Err(bad(
-                    field,
-                    format!("`{spec}`: `{n}` is not a port number (1-65535)"),
-                ))
-            }
-        }
-    }
-    Ok(())
-}
-
-/// A port mapping: `[ip:][hostPort:]containerPort[/tcp|udp|sctp]`.
+/// A port mapping: `[ip:][hostPort:]containerPort[/tcp|udp|sctp]` (the shared parser: see
+/// [`crate::common::portspec::PortSpec`]).
 pub fn port(v: &str) -> Result<()> {
-    let field = "port";
-    let (body, proto) = match v.rsplit_once('/') {
-        Some((b, p)) => (b, Some(p)),
-        None => (v, None),
-    };
-    if let Some(p) = proto {
-        if !matches!(p, "tcp" | "udp" | "sctp") {
-            return Err(bad(field, format!("`{v}`: unknown protocol `{p}`")));
-        }
-    }
-    let parts: Vec<&str> = if let Some(rest) = body.strip_prefix('[') {
-        // [ipv6]:host:container
-        let Some((ip, tail)) = rest.split_once(']') else {
-            return Err(bad(field, format!("`{v}`: unclosed `[`")));
-        };
-        let tail = tail.strip_prefix(':').unwrap_or(tail);
-        let mut p = vec![ip];
-        p.extend(tail.split(':'));
-        p
-    } else {
-        body.split(':').collect()
-    };
-    match parts.as_slice() {
-        [c] => port_number(field, v, c),
-        [h, c] => {
-            port_number(field, v, h)?;
-            port_number(field, v, c)
-        }
-        [ip, h, c] => {
-            if ip.parse::<std::net::IpAddr>().is_err() {
-                return Err(bad(field, format!("`{v}`: `{ip}` is not an IP address")));
-            }
-            if !h.is_empty() {
-                port_number(field, v, h)?;
-            }
-            port_number(field, v, c)
-        }
-        _ => Err(bad(
-            field,
-            format!("`{v}` is not [ip:][hostPort:]containerPort[/proto]"),
-        )),
-    }
+    crate::common::portspec::PortSpec::parse(v)
+        .map(|_| ())
+        .map_err(|e| match e {
+            crate::error::HostError::InvalidArgument { reason, .. } => bad("port", reason),
+            other => shared(other),
+        })
 }
 
 /// A volume: `hostPathOrName:/container/path[:options]`, or an anonymous `/container/path`.

@@ -44,6 +44,10 @@ fn status_map(s: Status) -> Map {
         ("network", s.network.into()),
         ("runtime", s.runtime.into()),
         ("keep_alive", s.keep_alive.into()),
+        (
+            "ports",
+            Dynamic::from_array(s.ports.into_iter().map(Dynamic::from).collect()),
+        ),
         ("problem", s.problem.map_or(Dynamic::UNIT, Dynamic::from)),
     ])
 }
@@ -98,7 +102,7 @@ fn pods_options(m: &Map) -> RResult<PodsOptions> {
     })
 }
 
-const CREATE_KEYS: [&str; 16] = [
+const CREATE_KEYS: [&str; 17] = [
     "name",
     "image",
     "docker_url",
@@ -114,6 +118,7 @@ const CREATE_KEYS: [&str; 16] = [
     "pids",
     "network",
     "pull",
+    "ports",
     "seccomp",
 ];
 
@@ -203,6 +208,20 @@ fn create_request(m: &Map) -> RResult<CreateRequest> {
         network: match o.string("network")? {
             Some(n) => NetworkMode::parse(&n).rhai()?,
             None => NetworkMode::Bridge,
+        },
+        ports: match m.get("ports") {
+            None => Vec::new(),
+            Some(v) if v.is_unit() => Vec::new(),
+            Some(v) => {
+                let arr = v
+                    .read_lock::<Array>()
+                    .ok_or_else(|| invalid("ports", "expected an array of strings"))?;
+                string_array(&arr)
+                    .iter()
+                    .map(|p| spec::port(p))
+                    .collect::<Result<Vec<_>, _>>()
+                    .rhai()?
+            }
         },
         seccomp: Seccomp::from_flag(o.bool("seccomp")?.unwrap_or(true)),
     };
@@ -319,13 +338,16 @@ of strings; a `()` value or a `KEY=value` over 128 KiB is refused), `workdir`, `
 (["/src:/dst:ro"] or maps; destinations are cleaned, and `/`, `/proc`, `/sys`, `/dev` refused
 however spelled), `memory` (bytes or "64m"), `cpus`, `pids`, `network` ("bridge", "none",
 "host"), `pull` ("missing" or "always"), `seccomp` (true: Docker's default syscall filter, the
-default; false: none).
-Throws `invalid_argument` (bad name, reference, mount, limit, env; an image whose config no
-start could run, e.g. a NUL in its Env) before anything is written, `image_not_found`,
+default; false: none), `ports` (published from `start()` to `stop()`: ["127.0.0.1:8080:80",
+"8443:443/tcp", "5353:53/udp"], podman's `-p` with the host port given, IPv4, tcp or udp,
+ranges of equal length).
+Throws `invalid_argument` (bad name, reference, mount, limit, env, port; an image whose config
+no start could run, e.g. a NUL in its Env) before anything is written, `image_not_found`,
 `command_failed` (a tool failed), `limit` (the image's /etc/passwd or /etc/group over 4 MiB).
 ```rhai
 let c = pods.container_new(#{name: "web", image: "localhost/busybox:test",
-    cmd: ["httpd", "-f", "-p", "80"], memory: "64m", env: #{MODE: "prod"}});
+    cmd: ["httpd", "-f", "-p", "80"], memory: "64m", env: #{MODE: "prod"},
+    ports: ["127.0.0.1:8080:80"]});
 ```"#,
         move |p: &mut HeroPods, m: Map| -> RResult<PodContainer> {
             let req = create_request(&m)?;
@@ -413,7 +435,10 @@ fn register_container(r: &mut Registrar, host: &Arc<Host>) {
         "start",
         &["container"],
         r#"Start the container detached; its output goes to its log. Starting a running
-container does nothing. Returns the container.
+container does nothing. Publishes its `ports` and writes its name into the /etc/hosts of the
+running containers of its base directory on its bridge (and theirs into its own). Throws
+`port_in_use` when a host port is published by another container or rule, or a process on the
+host is bound to it (nothing is started then). Returns the container.
 ```rhai
 c.start();
 ```"#,
@@ -442,7 +467,8 @@ c.start(#{keep_alive: true});
     r.func(
         "stop",
         &["container"],
-        r#"Stop: SIGTERM, then SIGKILL after 10 s. Stopping a stopped container is fine.
+        r#"Stop: SIGTERM, then SIGKILL after 10 s; its published ports and its name in the other
+containers' /etc/hosts go. Stopping a stopped container is fine.
 ```rhai
 c.stop();
 ```"#,
@@ -509,7 +535,8 @@ let r = c.exec("exit 3", #{ignore_error: true});
         r#"A map: `name`, `state` ("created", "running", "stopped", or "broken" when its
 record is corrupt), `running`, `pid`, `exit_code` (when stopped and known), `created`,
 `started` (Unix time), `image`, `image_id`, `ip` (on the bridge), `network`, `runtime`,
-`keep_alive`, `problem` (why it is broken, else ()).
+`keep_alive`, `ports` (the published ports, canonical: "127.0.0.1:8080:80/tcp"), `problem`
+(why it is broken, else ()).
 Throws `no_such_container`.
 ```rhai
 print(c.status().state);

@@ -23,6 +23,8 @@ pub enum PodError {
     NotRunning { name: String, state: String },
     #[error("{tool} is not installed ({hint})")]
     MissingTool { tool: String, hint: String },
+    #[error("port {port} is already in use: {by}")]
+    PortInUse { port: String, by: String },
     #[error("network: {0}")]
     Network(String),
     #[error("cannot read {what}: {reason}")]
@@ -99,6 +101,9 @@ impl Classify for PodError {
             PodError::MissingTool { tool, .. } => {
                 ErrorInfo::new(kind::MISSING_TOOL, message).field("program", tool)
             }
+            PodError::PortInUse { port, .. } => {
+                ErrorInfo::new(kind::PORT_IN_USE, message).field("port", port)
+            }
             PodError::Network(_) => ErrorInfo::new(kind::NETWORK, message),
             PodError::Parse { .. } => ErrorInfo::new(kind::PARSE, message),
             PodError::CorruptRecord { name, .. } => {
@@ -140,6 +145,15 @@ mod tests {
         let info = e.info();
         assert_eq!(info.kind, "image_not_found");
         assert_eq!(info.command.unwrap().stderr, "manifest unknown");
+        let e = PodError::PortInUse {
+            port: "127.0.0.1:8080/tcp".into(),
+            by: "a process on this host listens on it".into(),
+        };
+        assert_eq!(e.info().kind, "port_in_use");
+        assert_eq!(
+            e.info().fields,
+            vec![("port", "127.0.0.1:8080/tcp".to_string())]
+        );
         let e = PodError::Exec(ExecError::Cancelled { cmd: "runc".into() });
         assert_eq!(e.info().kind, kind::CANCELLED);
     }

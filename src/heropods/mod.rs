@@ -20,8 +20,10 @@ mod exec_in;
 pub mod handover;
 pub mod image_cache;
 pub mod logs;
+mod names;
 pub mod netlink;
 pub mod network;
+pub mod ports;
 pub mod reap;
 pub mod rootfs;
 pub mod runtime;
@@ -122,6 +124,8 @@ pub struct Status {
     pub network: &'static str,
     pub runtime: String,
     pub keep_alive: bool,
+    /// The published ports, canonical (`127.0.0.1:8080:80/tcp`).
+    pub ports: Vec<String>,
     /// Why the container is `broken` (its record cannot be read).
     pub problem: Option<String>,
 }
@@ -266,6 +270,7 @@ impl Pods {
             found = true;
             network::detach(host, &self.state_dir, &a)?;
         }
+        self.unpublish_tagged(host, name)?;
         let cdir = self.paths.container_dir(name);
         if cdir.exists() {
             found = true;

@@ -14,6 +14,8 @@
 //!   killed, and the cgroups removed; what is still mounted below its directory is unmounted
 //!   and the directory removed;
 //! * an address lease whose owner (`BASE#NAME`) has no record, with its veth and namespace;
+//! * the published-port rules (iptables, tagged for this state directory: see `ports`) of a
+//!   container that has no record;
 //! * a veth `hp<8 hex>` or namespace `herodo-<8 hex>` (herodo's names, derived from an
 //!   address) on the subnet of a bridge that THIS state directory leases from, that no lease of
 //!   it holds and no process uses (another state directory may share the bridge: its running
@@ -35,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use super::error::{PodError, Result};
 use super::network::{self, Leases, NetConfig};
 use super::store::{self, fnv1a, Paths};
-use super::{image_cache, netlink, rootfs, runtime, spec, Pods, PodsOptions};
+use super::{image_cache, netlink, ports, rootfs, runtime, spec, Pods, PodsOptions};
 use crate::common::flock::FileLock;
 use crate::common::owner;
 use crate::common::poll::poll_until;
@@ -174,17 +176,43 @@ pub fn reap_orphans(host: &Host) -> Vec<Cleaned> {
         }
     }
     release_orphan_leases(host, &bridges, &mut out);
-    // HOOK(ports), to wire when ports.rs (branch `ports`) is merged: published-port rules of
-    // containers without a record. `ports::rules_of(host, &ports::state_prefix(&state_dir))`
-    // lists this state dir's rules, tagged `herodo:<state hash>:<base hash>:<name>`; a rule
-    // whose base hash is that of a base dir in `bases` with a record for `name` stays, the
-    // others go with `ports::remove_rules` (reported as kind "port-rule"). Containers deleted
-    // above (`Pods::delete`) remove their own rules.
+    // Containers deleted above (`Pods::delete`) removed their own published-port rules.
+    reap_port_rules(
+        host,
+        &state_dir,
+        &bases.keys().cloned().collect::<Vec<_>>(),
+        &mut out,
+    );
     remove_unleased_links(host, &mut out);
     if !host.settings.dry_run {
         forget_vanished(&registered);
     }
     out
+}
+
+/// The published-port rules of this state directory's containers that have no record (their
+/// base dir removed, a delete cut short), by their tag (see `ports`). Without iptables there
+/// are none; under `--dry-run` none are listed (listing runs `iptables-save`, and a dry run
+/// runs no command).
+fn reap_port_rules(host: &Host, state_dir: &Path, bases: &[PathBuf], out: &mut Vec<Cleaned>) {
+    let Ok(rules) = ports::rules_of(host, &ports::state_prefix(state_dir)) else {
+        return;
+    };
+    let has_record = |base: &Path, name: &str| Paths::new(base).record(name).exists();
+    for o in ports::orphaned(rules, state_dir, bases, has_record) {
+        let error = (!host.settings.dry_run)
+            .then(|| ports::remove_rules(host, &o.rules).err())
+            .flatten()
+            .map(|e| e.to_string());
+        out.push(Cleaned {
+            kind: "port-rules",
+            name: match &o.base {
+                Some(b) => format!("{} in {}", o.name, b.display()),
+                None => o.tag.clone(),
+            },
+            error,
+        });
+    }
 }
 
 /// Delete the recorded containers of `base` that dead test sessions created. Their processes

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::{PodError, Result};
+use crate::common::portspec::{PortSpec, Protocol};
 
 /// Longest container name: a hostname (the container's) holds at most 64 bytes, and the name
 /// also becomes a directory, a runtime id and a cgroup.
@@ -420,6 +421,9 @@ pub struct Overrides {
     pub mounts: Vec<BindMount>,
     pub limits: Limits,
     pub network: NetworkMode,
+    /// Published ports (see `port`).
+    #[serde(default)]
+    pub ports: Vec<PortSpec>,
     /// Records written before this option existed have none: the default profile.
     #[serde(default)]
     pub seccomp: Seccomp,
@@ -456,8 +460,58 @@ impl Overrides {
         if let Some(p) = self.limits.pids {
             pids(p)?;
         }
+        ports(&self.ports, self.network)?;
         Ok(())
     }
+}
+
+/// A published port as podman's `-p` writes it (`[ip:]hostPort:containerPort[/tcp|udp]`, ports
+/// or ranges of equal length), with what the bridge can do: an IPv4 host address, a host port
+/// given, TCP or UDP.
+pub fn port(v: &str) -> Result<PortSpec> {
+    let p = PortSpec::parse(v)?;
+    let bad = |why: &str| PodError::invalid("ports", format!("`{v}`: {why}"));
+    if p.host_ip.is_some_and(|ip| !ip.is_ipv4()) {
+        return Err(bad("the bridge is IPv4: give an IPv4 host address"));
+    }
+    if p.host_ip.is_some_and(|ip| ip.is_unspecified()) {
+        return Err(bad("leave the address out to publish on every address"));
+    }
+    if p.host_port.is_none() {
+        return Err(bad("give the host port (`HOST:CONTAINER`)"));
+    }
+    if p.protocol == Protocol::Sctp {
+        return Err(bad("only tcp and udp are published"));
+    }
+    Ok(p)
+}
+
+/// The published ports of one container: each valid, on the bridge, no host port twice.
+pub fn ports(list: &[PortSpec], network: NetworkMode) -> Result<()> {
+    if !list.is_empty() && network != NetworkMode::Bridge {
+        return Err(PodError::invalid(
+            "ports",
+            format!(
+                "ports are published through the bridge; network \"{}\" has none",
+                network.as_str()
+            ),
+        ));
+    }
+    for (i, p) in list.iter().enumerate() {
+        port(&p.to_string())?;
+        for q in &list[..i] {
+            let clash = p.protocol == q.protocol
+                && (p.host_ip.is_none() || q.host_ip.is_none() || p.host_ip == q.host_ip)
+                && matches!((p.host_port, q.host_port), (Some(a), Some(b)) if a.overlaps(&b));
+            if clash {
+                return Err(PodError::invalid(
+                    "ports",
+                    format!("`{p}` and `{q}` publish the same host port"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -718,5 +772,74 @@ mod tests {
         assert_eq!(NetworkMode::parse("host").unwrap(), NetworkMode::Host);
         assert_eq!(kind(NetworkMode::parse("bridge0")), "network");
         assert_eq!(kind(PullPolicy::parse("never")), "pull");
+    }
+
+    #[test]
+    fn published_ports() {
+        for ok in [
+            "127.0.0.1:8080:80",
+            "8443:443/tcp",
+            "5353:53/udp",
+            "9000-9002:7000-7002",
+        ] {
+            assert_eq!(
+                port(ok).unwrap().to_string().trim_end_matches("/tcp"),
+                ok.trim_end_matches("/tcp")
+            );
+        }
+        for bad in [
+            "80",              // no host port
+            "127.0.0.1::80",   // no host port
+            "[::1]:8080:80",   // IPv6
+            "0.0.0.0:8080:80", // say it by leaving the address out
+            "8080:80/sctp",
+            "8080:80/icmp",
+            "99999:80",
+            "",
+        ] {
+            assert_eq!(kind(port(bad)), "ports", "{bad:?}");
+        }
+        let list = |v: &[&str]| v.iter().map(|s| port(s).unwrap()).collect::<Vec<_>>();
+        ports(
+            &list(&["8080:80", "8080:80/udp", "127.0.0.1:8081:80"]),
+            NetworkMode::Bridge,
+        )
+        .unwrap();
+        for clash in [
+            &["8080:80", "8080:81"][..],
+            &["127.0.0.1:8080:80", "8080:81"],
+            &["8000-8010:8000-8010", "8005:80"],
+        ] {
+            assert_eq!(
+                kind(ports(&list(clash), NetworkMode::Bridge)),
+                "ports",
+                "{clash:?}"
+            );
+        }
+        // Two addresses of the host may publish the same port.
+        ports(
+            &list(&["127.0.0.1:8080:80", "127.0.0.2:8080:80"]),
+            NetworkMode::Bridge,
+        )
+        .unwrap();
+        assert_eq!(kind(ports(&list(&["8080:80"]), NetworkMode::Host)), "ports");
+        assert_eq!(kind(ports(&list(&["8080:80"]), NetworkMode::None)), "ports");
+        // Records keep the canonical strings.
+        let o = Overrides {
+            ports: list(&["127.0.0.1:8080:80"]),
+            ..Overrides::default()
+        };
+        let json = serde_json::to_string(&o).unwrap();
+        assert!(
+            json.contains(r#""ports":["127.0.0.1:8080:80/tcp"]"#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<Overrides>(&json).unwrap(), o);
+        // A record written before ports existed still reads.
+        let old = json.replace(r#","ports":["127.0.0.1:8080:80/tcp"]"#, "");
+        assert!(serde_json::from_str::<Overrides>(&old)
+            .unwrap()
+            .ports
+            .is_empty());
     }
 }

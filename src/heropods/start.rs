@@ -43,7 +43,14 @@ impl Pods {
                 }
             }
         }
-        self.launch(host, &mut rec, &rt, keep_alive)
+        // A host port that is taken fails the start before anything runs.
+        let ports = self.reserve_ports(host, &rec)?;
+        self.launch(host, &mut rec, &rt, keep_alive)?;
+        if let Err(e) = self.after_start(host, &rec, ports) {
+            self.undo_launch(host, &rt, name, None);
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// Everything of `start` after the checks: runtime, rootfs, network, bundle, pid.
@@ -257,7 +264,6 @@ impl Pods {
                 NetNs::Path(a.netns_path())
             }
         };
-        let ip = rec.attachment.as_ref().map(|a| a.ip.clone());
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         let files = [
             (
@@ -265,11 +271,7 @@ impl Pods {
                 "/etc/resolv.conf",
                 network::resolv_conf(&host_resolv, &self.dns, rec.network() == NetworkMode::Host),
             ),
-            (
-                "hosts",
-                "/etc/hosts",
-                network::hosts_file(name, ip.as_deref()),
-            ),
+            ("hosts", "/etc/hosts", self.hosts_of(rec)),
             ("hostname", "/etc/hostname", format!("{name}\n")),
         ];
         let mut binds = Vec::new();

@@ -94,6 +94,7 @@ impl Pods {
             network: rec.network().as_str(),
             runtime: rec.runtime.clone(),
             keep_alive: rec.keep_alive,
+            ports: rec.overrides.ports.iter().map(|p| p.to_string()).collect(),
             image: rec.image,
             name: rec.name,
             problem: None,
@@ -187,6 +188,7 @@ impl Status {
             network: "unknown",
             runtime: String::new(),
             keep_alive: false,
+            ports: Vec::new(),
         }
     }
 }

@@ -17,9 +17,10 @@ impl Pods {
             // The runtime holds a container created but not started: a start cut short (its
             // herodo killed) that would otherwise go on to run after this stop. It goes.
             "created" if self.paths.runtime_root().join(name).exists() => {
-                return self.runtime_delete(host, &rt, name);
+                self.runtime_delete(host, &rt, name)?;
+                return self.after_stop(host, &rec);
             }
-            _ => return Ok(()),
+            _ => return self.after_stop(host, &rec),
         }
         // A container that ends between the check and the signal makes kill fail: fine.
         let _ = host.exec(rt.kill(name, "TERM", false))?;
@@ -41,7 +42,7 @@ impl Pods {
             Err(e) => return Err(e),
         }
         self.await_exit_code(host, name, rec.monitor);
-        Ok(())
+        self.after_stop(host, &rec)
     }
 
     /// The monitor records the exit code just after the runtime returns: wait for it (a
@@ -106,6 +107,9 @@ impl Pods {
             }
             Err(e) => return Err(e),
         };
+        if found {
+            self.refresh_hosts(host);
+        }
         host.resources.forget("heropod", name);
         Ok(found)
     }
@@ -144,6 +148,7 @@ impl Pods {
             }
         }
         runtime::kill_cgroup_procs(&dirs, &self.cgroup_suffix(name), KILL_TIMEOUT);
+        self.unpublish_ports(host, rec)?;
         if let Some(a) = &rec.attachment {
             network::detach(host, &self.state_dir, a)?;
         }

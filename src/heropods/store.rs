@@ -10,7 +10,8 @@
 //!     config.json                    the OCI runtime config
 //!     rootfs/ upper/ work/           the overlay mount and the writable layer
 //!     container.log                  stdout and stderr
-//!     hosts resolv.conf hostname     bound into the container
+//!     hosts resolv.conf hostname     bound into the container (hosts rewritten in place: names.rs)
+//!     ports.published                while its published ports' rules may be in place (ports.rs)
 //! BASE/runtime/                      the runtime's state (--root), apart from podman's
 //! ```
 

@@ -15,6 +15,8 @@ fn heropods_suite_on_a_real_runtime() {
         "docker-registry",
         "ip",
         "iptables",
+        "iptables-save",
+        "iptables-restore",
     ]) {
         return;
     }
@@ -55,6 +57,18 @@ fn heropods_suite_on_a_real_runtime() {
                 .is_none(),
         "container directories left"
     );
+    // No published port's iptables rule of this state directory is left.
+    let prefix = herodo::heropods::ports::state_prefix(state.path());
+    let saved = std::process::Command::new("iptables-save")
+        .output()
+        .unwrap();
+    assert!(saved.status.success(), "iptables-save failed");
+    let saved = String::from_utf8_lossy(&saved.stdout);
+    let left: Vec<&str> = saved
+        .lines()
+        .filter(|l| l.contains(&format!("--comment \"{prefix}")))
+        .collect();
+    assert!(left.is_empty(), "iptables rules left: {left:#?}");
 }
 
 #[test]

@@ -119,6 +119,21 @@ fn clean_reaps_heropods_of_a_killed_test_run_and_a_removed_base_dir() {
     let base = t.path().join("pods");
     let base2 = t.path().join("pods2");
     let ready = t.path().join("ready");
+    // A published port of the orphan: its rules go with it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let state_rules = || -> Vec<String> {
+        let prefix = herodo::heropods::ports::state_prefix(&t.path().join("state"));
+        let out = Command::new("iptables-save").output().unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains(&format!("--comment \"{prefix}")))
+            .map(str::to_string)
+            .collect()
+    };
     // Should an assertion fail, what the test made still goes (before the temp dir does).
     let _reaper = Reaper(t.path().to_path_buf(), state.clone());
     let open = |b: &Path| {
@@ -146,7 +161,8 @@ fn clean_reaps_heropods_of_a_killed_test_run_and_a_removed_base_dir() {
         "leak_test.rhai",
         &format!(
             r#"fn test_leak() {{
-    let c = {}.container_new(#{{name: "orphan", image: "localhost/busybox:test", cmd: ["sleep", "600"]}});
+    let c = {}.container_new(#{{name: "orphan", image: "localhost/busybox:test", cmd: ["sleep", "600"],
+        ports: ["127.0.0.1:{port}:80"]}});
     c.start();
     let d = {}.container_new(#{{name: "left", image: "localhost/busybox:test", cmd: ["sleep", "600"]}});
     d.start();
@@ -186,6 +202,10 @@ fn clean_reaps_heropods_of_a_killed_test_run_and_a_removed_base_dir() {
         )
     };
     let (pid, ip1, pid2, ip2) = leak_and_kill();
+    assert!(
+        !state_rules().is_empty(),
+        "the orphan's port is not published"
+    );
     let (start, start2) = (start_time(pid), start_time(pid2));
     let cgroups = cgroup_dirs(pid);
     assert!(!cgroups.is_empty(), "the container has no cgroup dir");
@@ -239,6 +259,8 @@ fn clean_reaps_heropods_of_a_killed_test_run_and_a_removed_base_dir() {
         "--dry-run killed"
     );
     assert!(Path::new(&format!("/sys/class/net/hp{stray}")).exists());
+    // Listing port rules runs iptables-save, which --dry-run does not: they are left alone.
+    assert!(!state_rules().is_empty(), "--dry-run removed port rules");
 
     let done = herodo(t.path(), ["clean"])
         .env("HERODO_STATE_DIR", &state)
@@ -250,6 +272,7 @@ fn clean_reaps_heropods_of_a_killed_test_run_and_a_removed_base_dir() {
         format!("removed lease {ip1} on {BRIDGE}"),
         format!("removed veth hp{stray}"),
         format!("removed netns herodo-{stray}"),
+        format!("removed port-rules orphan in {}", base.display()),
     ] {
         assert!(done.stdout.contains(&line), "{line}\n{}", done.stdout);
     }
@@ -289,6 +312,7 @@ fn clean_reaps_heropods_of_a_killed_test_run_and_a_removed_base_dir() {
         "a namespace of another subnet was removed"
     );
     assert!(base2.join("containers/kept/container.json").exists());
+    assert_eq!(state_rules(), Vec::<String>::new(), "port rules left");
 
     // Done: a second clean finds nothing of heropods.
     let again = herodo(t.path(), ["clean"])
@@ -310,6 +334,7 @@ fn clean_reaps_heropods_of_a_killed_test_run_and_a_removed_base_dir() {
     assert!(!base.join("containers/orphan").exists());
     assert!(!base2.join("containers/left").exists());
     assert!(base2.join("containers/kept/container.json").exists());
+    assert_eq!(state_rules(), Vec::<String>::new(), "port rules left");
     herodo(
         t.path(),
         [
