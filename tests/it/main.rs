@@ -12,10 +12,10 @@ mod heropods_faults;
 mod host_fns;
 mod hostile;
 mod interactive;
-mod readme;
-mod reap;
 #[cfg(feature = "kube")]
 mod kube;
+mod readme;
+mod reap;
 mod repl;
 mod runner;
 mod signals;
