@@ -102,6 +102,17 @@ impl Pods {
             .expect("spawn herodo")
     }
 
+    /// Create and start the container `c` (sleeping for an hour); its pid.
+    fn start_sleeper(&self) -> i64 {
+        last_int(
+            &self
+                .run(&format!(
+                    "{SLEEPER}.start(); print(p.get(\"c\").status().pid);"
+                ))
+                .ok(),
+        )
+    }
+
     fn cdir(&self, name: &str) -> PathBuf {
         self.base.join("containers").join(name)
     }
@@ -160,6 +171,32 @@ impl Drop for Pods {
                     .status();
             }
         }
+    }
+}
+
+/// One fault test's world: its pods, the host as it was before the test, and its turn (the
+/// tests run one at a time). Fields drop in order: the pods (and the bridge) go before the
+/// next test may start.
+struct Fixture {
+    pods: Pods,
+    before: HostView,
+    _serial: MutexGuard<'static, ()>,
+}
+
+impl Fixture {
+    /// None (the test skips, with a printed reason) when a tool is missing.
+    fn new(tag: &str) -> Option<Fixture> {
+        if !ready() {
+            return None;
+        }
+        let serial = serial();
+        let pods = Pods::new(tag);
+        let before = pods.view();
+        Some(Fixture {
+            pods,
+            before,
+            _serial: serial,
+        })
     }
 }
 
@@ -338,19 +375,11 @@ const SLEEPER: &str =
 
 #[test]
 fn a_killed_foreground_runtime_does_not_hide_a_running_container() {
-    if !ready() {
+    let Some(fx) = Fixture::new("hpf-runc") else {
         return;
-    }
-    let _s = serial();
-    let pods = Pods::new("hpf-runc");
-    let before = pods.view();
-    let pid = last_int(
-        &pods
-            .run(&format!(
-                "{SLEEPER}.start(); print(p.get(\"c\").status().pid);"
-            ))
-            .ok(),
-    );
+    };
+    let (pods, before) = (&fx.pods, &fx.before);
+    let pid = pods.start_sleeper();
     // The container's parent is the foreground `runc run` under the monitor: as the OOM
     // killer may, kill it. The monitor then records 137 while the container runs on.
     let runc = parent_of(pid).expect("the init has a parent");
@@ -388,17 +417,15 @@ print(c.status().pid);"#,
     pods.run("assert_eq(p.get(\"c\").delete(), true); assert_eq(p.list().len(), 0);")
         .ok();
     assert!(!alive(pid2), "delete() ended the orphaned container");
-    pods.assert_same(&before, "after delete");
+    pods.assert_same(before, "after delete");
 }
 
 #[test]
 fn a_herodo_killed_during_a_start_leaves_the_truth_and_nothing_behind() {
-    if !ready() {
+    let Some(fx) = Fixture::new("hpf-kill") else {
         return;
-    }
-    let _s = serial();
-    let pods = Pods::new("hpf-kill");
-    let before = pods.view();
+    };
+    let (pods, before) = (&fx.pods, &fx.before);
     // A first start and a restart, each cut by SIGKILL at increasing delays.
     for restart in [false, true] {
         for delay_ms in [0u64, 3, 6, 10, 15, 20, 30, 45, 60, 90] {
@@ -443,18 +470,17 @@ fn a_herodo_killed_during_a_start_leaves_the_truth_and_nothing_behind() {
 c.start(); assert_eq(c.status().state, "running"); assert_eq(c.delete(), true);"#,
             )
             .ok();
-            pods.assert_same(&before, &format!("restart={restart} delay={delay_ms}ms"));
+            pods.assert_same(before, &format!("restart={restart} delay={delay_ms}ms"));
         }
     }
 }
 
 #[test]
 fn a_full_disk_during_a_start_leaves_no_running_container() {
-    if !ready() {
+    let Some(fx) = Fixture::new("hpf-full") else {
         return;
-    }
-    let _s = serial();
-    let pods = Pods::new("hpf-full");
+    };
+    let pods = &fx.pods;
     std::fs::create_dir_all(&pods.base).unwrap();
     let mounted = Command::new("mount")
         .args(["-t", "tmpfs", "-o", "size=24m", "herodo-full"])
@@ -535,20 +561,12 @@ fn fill_up(dir: &Path, file: &Path, leave: u64) {
 
 #[test]
 fn a_corrupt_record_is_listed_as_broken_and_removed() {
-    if !ready() {
+    let Some(fx) = Fixture::new("hpf-corrupt") else {
         return;
-    }
-    let _s = serial();
-    let pods = Pods::new("hpf-corrupt");
-    let before = pods.view();
+    };
+    let (pods, before) = (&fx.pods, &fx.before);
     for garbage in ["", "{\"name\": \"c\", \"ima", "\u{0}\u{1}not json"] {
-        let pid = last_int(
-            &pods
-                .run(&format!(
-                    "{SLEEPER}.start(); print(p.get(\"c\").status().pid);"
-                ))
-                .ok(),
-        );
+        let pid = pods.start_sleeper();
         std::fs::write(pods.cdir("c").join("container.json"), garbage).unwrap();
         pods.run(
             r#"let l = p.list();
@@ -588,25 +606,17 @@ c.start(); print(c.status().pid);"#,
                 "delete() ended the container of a corrupt record"
             );
         }
-        pods.assert_same(&before, &format!("corrupt record {garbage:?}"));
+        pods.assert_same(before, &format!("corrupt record {garbage:?}"));
     }
 }
 
 #[test]
 fn a_removed_record_never_lets_a_new_container_adopt_the_old_one() {
-    if !ready() {
+    let Some(fx) = Fixture::new("hpf-orphan") else {
         return;
-    }
-    let _s = serial();
-    let pods = Pods::new("hpf-orphan");
-    let before = pods.view();
-    let pid = last_int(
-        &pods
-            .run(&format!(
-                "{SLEEPER}.start(); print(p.get(\"c\").status().pid);"
-            ))
-            .ok(),
-    );
+    };
+    let (pods, before) = (&fx.pods, &fx.before);
+    let pid = pods.start_sleeper();
     std::fs::remove_file(pods.cdir("c").join("container.json")).unwrap();
     let out = pods
         .run(&format!(
@@ -622,17 +632,15 @@ fn a_removed_record_never_lets_a_new_container_adopt_the_old_one() {
     );
     pods.run("let c = p.get(\"c\"); assert_eq(c.exec([\"true\"]).code, 0); c.delete();")
         .ok();
-    pods.assert_same(&before, "after the orphan");
+    pods.assert_same(before, "after the orphan");
 }
 
 #[test]
 fn start_stop_and_delete_of_one_container_from_two_processes() {
-    if !ready() {
+    let Some(fx) = Fixture::new("hpf-race") else {
         return;
-    }
-    let _s = serial();
-    let pods = Pods::new("hpf-race");
-    let before = pods.view();
+    };
+    let (pods, before) = (&fx.pods, &fx.before);
     let script = |body: &str| pods.script(body);
     let run_bg = |body: String| {
         let dir = pods.dir.path().to_path_buf();
@@ -666,25 +674,17 @@ fn start_stop_and_delete_of_one_container_from_two_processes() {
         }
         pods.run("let c = p.list(); for x in c { p.get(x.name).delete(); }")
             .ok();
-        pods.assert_same(&before, &format!("race round {round}"));
+        pods.assert_same(before, &format!("race round {round}"));
     }
 }
 
 #[test]
 fn a_dead_monitor_costs_stop_no_wait_and_exec_says_not_running() {
-    if !ready() {
+    let Some(fx) = Fixture::new("hpf-monitor") else {
         return;
-    }
-    let _s = serial();
-    let pods = Pods::new("hpf-monitor");
-    let before = pods.view();
-    let pid = last_int(
-        &pods
-            .run(&format!(
-                "{SLEEPER}.start(); print(p.get(\"c\").status().pid);"
-            ))
-            .ok(),
-    );
+    };
+    let (pods, before) = (&fx.pods, &fx.before);
+    let pid = pods.start_sleeper();
     // The monitor: the shell above the foreground runtime. Without it no exit code is written.
     let runc = parent_of(pid).unwrap();
     let monitor = parent_of(runc).unwrap();
@@ -714,17 +714,15 @@ try { c.exec(["true"]); throw "ran"; } catch (e) { assert_eq(e.kind, "not_runnin
 assert_eq(c.delete(), true);"#,
     )
     .ok();
-    pods.assert_same(&before, "after a dead monitor");
+    pods.assert_same(before, "after a dead monitor");
 }
 
 #[test]
 fn a_failed_start_shows_what_ran_and_why() {
-    if !ready() {
+    let Some(fx) = Fixture::new("hpf-failed") else {
         return;
-    }
-    let _s = serial();
-    let pods = Pods::new("hpf-failed");
-    let before = pods.view();
+    };
+    let (pods, before) = (&fx.pods, &fx.before);
     pods.run(
         r#"let c = p.container_new(#{name: "c", image: "localhost/busybox:test", cmd: ["/no/such/program"]});
 try { c.start(); throw "started"; } catch (e) {
@@ -737,17 +735,15 @@ assert_eq(c.status().running, false);
 c.delete();"#,
     )
     .ok();
-    pods.assert_same(&before, "after a failed start");
+    pods.assert_same(before, "after a failed start");
 }
 
 #[test]
 fn a_rootfs_still_in_use_makes_delete_busy_not_a_parse_error() {
-    if !ready() {
+    let Some(fx) = Fixture::new("hpf-busy") else {
         return;
-    }
-    let _s = serial();
-    let pods = Pods::new("hpf-busy");
-    let before = pods.view();
+    };
+    let (pods, before) = (&fx.pods, &fx.before);
     pods.run(&format!("{SLEEPER};")).ok();
     let mnt = pods.cdir("c").join("rootfs/mnt");
     std::fs::create_dir_all(&mnt).unwrap();
@@ -764,17 +760,15 @@ fn a_rootfs_still_in_use_makes_delete_busy_not_a_parse_error() {
     assert!(out.stdout.starts_with("busy|"), "{}", out.stdout);
     assert!(out.stdout.contains("mounted"), "{}", out.stdout);
     pods.run("assert_eq(p.get(\"c\").delete(), true);").ok();
-    pods.assert_same(&before, "after a busy delete");
+    pods.assert_same(before, "after a busy delete");
 }
 
 #[test]
 fn logs_are_bounded_on_disk_and_read_from_the_end() {
-    if !ready() {
+    let Some(fx) = Fixture::new("hpf-logs") else {
         return;
-    }
-    let _s = serial();
-    let pods = Pods::new("hpf-logs");
-    let before = pods.view();
+    };
+    let (pods, before) = (&fx.pods, &fx.before);
     // 40 MiB of output: far more than the log keeps (two files of 8 MiB).
     pods.run(
         r#"let c = p.container_new(#{name: "c", image: "localhost/busybox:test",
@@ -805,5 +799,5 @@ assert_eq(t[0].len(), 63);
 c.delete();"#,
     )
     .ok();
-    pods.assert_same(&before, "after the logs");
+    pods.assert_same(before, "after the logs");
 }
