@@ -411,6 +411,13 @@ pub fn images(flavor: Flavor, text: &str) -> Result<Vec<ImageRow>, String> {
                 }
                 for n in names {
                     let (repo, tag) = split_reference(&n);
+                    // podman lists an image once per name, each entry with all its names.
+                    if out
+                        .iter()
+                        .any(|r: &ImageRow| r.id == id && r.repository == repo && r.tag == tag)
+                    {
+                        continue;
+                    }
                     out.push(ImageRow {
                         id: id.clone(),
                         repository: repo,
@@ -671,6 +678,20 @@ mod tests {
                 && i.tag == "test"
                 && i.size == 2_126_672),
             "{p:?}"
+        );
+        // An image with two names is listed twice by podman (captured from podman 4.3):
+        // one row per name, not four.
+        let two = images(Flavor::Podman, &fixture("podman_images_two_names.json")).unwrap();
+        let busybox: Vec<_> = two
+            .iter()
+            .filter(|i| i.repository == "localhost/busybox" && i.tag == "test")
+            .collect();
+        assert_eq!(busybox.len(), 1, "{two:?}");
+        assert_eq!(
+            two.iter()
+                .filter(|i| i.repository == "localhost/dupcheck" && i.tag == "x")
+                .count(),
+            1
         );
         let d = images(Flavor::Docker, &fixture("docker_images.jsonl")).unwrap();
         assert_eq!(
