@@ -348,19 +348,23 @@ fn properties_of(engine: &Engine, ty: &str) -> Vec<String> {
     props
 }
 
+/// The identifier `text` ends with (`xs` in `print(xs`), empty when it ends otherwise.
+pub fn trailing_ident(text: &str) -> String {
+    let mut ident: Vec<char> = text
+        .chars()
+        .rev()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    ident.reverse();
+    ident.into_iter().collect()
+}
+
 /// For `.c` read off (): when the text before it is `.b`, the value that was () came from
 /// reading `b`, which a map gives for a key it does not have.
 fn unit_property_hint(line: &str, col: usize) -> Option<String> {
     let before: String = line.chars().take(col.saturating_sub(1)).collect();
     let before = before.trim_end().strip_suffix('.')?.trim_end();
-    let key: String = before
-        .chars()
-        .rev()
-        .take_while(|c| c.is_alphanumeric() || *c == '_')
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
+    let key = trailing_ident(before);
     let rest = before[..before.len() - key.len()].trim_end();
     if key.is_empty() || !rest.ends_with('.') {
         return None;

@@ -380,6 +380,16 @@ pub fn plug(host: &Host, a: &Attachment) -> Result<()> {
     Ok(())
 }
 
+/// `unplug`, its failure as this domain's network error.
+fn remove_plug(a: &Attachment) -> Result<()> {
+    unplug(a).map_err(|e| {
+        PodError::Network(format!(
+            "could not remove {} / netns {}: {e}",
+            a.veth, a.netns
+        ))
+    })
+}
+
 fn unplug(a: &Attachment) -> std::io::Result<()> {
     // Deleting the host end removes the pair at once (a namespace's own links would only go
     // when the kernel gets round to freeing it).
@@ -398,12 +408,7 @@ pub fn detach(host: &Host, state_dir: &Path, a: &Attachment) -> Result<()> {
     if host.settings.verbose {
         eprintln!("+ netlink: delete veth {} and netns {}", a.veth, a.netns);
     }
-    unplug(a).map_err(|e| {
-        PodError::Network(format!(
-            "could not remove {} / netns {}: {e}",
-            a.veth, a.netns
-        ))
-    })?;
+    remove_plug(a)?;
     let _lock = lock(host, state_dir, &a.bridge)?;
     let path = leases_path(state_dir, &a.bridge);
     if let Some(mut leases) = state::read_json::<Leases>(&path)? {
@@ -465,12 +470,7 @@ pub fn release_orphan(
         return Ok(false);
     }
     let a = attachment_for(cfg, ip);
-    unplug(&a).map_err(|e| {
-        PodError::Network(format!(
-            "could not remove {} / netns {}: {e}",
-            a.veth, a.netns
-        ))
-    })?;
+    remove_plug(&a)?;
     leases.leases.remove(&ip.to_string());
     state::write_json(&path, &leases)?;
     Ok(true)
@@ -491,12 +491,7 @@ pub fn remove_unleased(
         return Ok(false);
     }
     let a = attachment_for(cfg, ip);
-    unplug(&a).map_err(|e| {
-        PodError::Network(format!(
-            "could not remove {} / netns {}: {e}",
-            a.veth, a.netns
-        ))
-    })?;
+    remove_plug(&a)?;
     Ok(true)
 }
 

@@ -297,14 +297,7 @@ pub struct Session {
 
 /// The script type of the variable that ends `expr` (`xs` in `print(xs`), when it is one.
 fn receiver_type(scope: &Scope, expr: &str) -> Option<String> {
-    let name: String = expr
-        .chars()
-        .rev()
-        .take_while(|c| c.is_alphanumeric() || *c == '_')
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
+    let name = crate::diagnostics::trailing_ident(expr);
     let value = scope.get(&name)?;
     Some(crate::docs::script_type_of(value.type_name()))
 }
