@@ -500,6 +500,7 @@ impl Cli {
             show_output: g.verbose > 1,
             default_timeout: secs("--timeout", r.timeout)?.unwrap_or(DEFAULT_TIMEOUT),
             container_engine: r.engine.clone(),
+            quiet: g.quiet,
         };
         let l = &r.limits;
         let limits = Limits {

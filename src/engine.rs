@@ -99,6 +99,8 @@ pub fn build_with(host: &Arc<Host>, limits: &Limits, docs: Docs) -> Engine {
     crate::vm::bindings::register(r.group("vm"), host);
     #[cfg(feature = "kube")]
     crate::kube::bindings::register(r.group("kube"), host);
+    // Hands what was registered to the engine.
+    drop(r);
     // The hidden helper that `catch (e)` blocks call (see `scripts::mark_catches`).
     engine.register_fn(
         crate::scripts::CATCH_HELPER,

@@ -14,6 +14,7 @@ mod hostile;
 mod interactive;
 #[cfg(feature = "kube")]
 mod kube;
+mod progress;
 mod readme;
 mod reap;
 mod repl;
