@@ -92,7 +92,7 @@ pub fn build_with(host: &Arc<Host>, limits: &Limits, docs: Docs) -> Engine {
     crate::text::bindings::register(r.group("text"));
     crate::net::bindings::register(r.group("net"), host);
     crate::misc::bindings::register(r.group("misc"), host);
-    crate::testing::bindings::register(r.group("testing"));
+    crate::assert::bindings::register(r.group("testing"));
     crate::containers::bindings::register(r.group("containers"), host);
     crate::buildah::bindings::register(r.group("buildah"), host);
     crate::heropods::bindings::register(r.group("heropods"), host);
