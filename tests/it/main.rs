@@ -19,4 +19,5 @@ mod reap;
 mod repl;
 mod runner;
 mod signals;
+mod stdlib;
 mod vm;
