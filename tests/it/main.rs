@@ -15,6 +15,7 @@ mod interactive;
 #[cfg(feature = "kube")]
 mod kube;
 mod readme;
+mod reference;
 mod reap;
 mod repl;
 mod runner;
