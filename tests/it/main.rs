@@ -7,6 +7,7 @@ mod buildah;
 mod cli;
 mod engines;
 mod errors;
+mod examples;
 mod heropods;
 mod heropods_faults;
 mod host_fns;
