@@ -12,12 +12,13 @@ mod heropods;
 mod heropods_faults;
 mod host_fns;
 mod hostile;
+mod html_report;
 mod interactive;
 #[cfg(feature = "kube")]
 mod kube;
 mod readme;
-mod reference;
 mod reap;
+mod reference;
 mod repl;
 mod runner;
 mod signals;
