@@ -20,6 +20,7 @@ need=(
     dockerd:docker.io docker-registry:docker-registry
     sshd:openssh-server ssh:openssh-client tmux:tmux
     ip:iproute2 iptables:iptables crun:crun openssl:openssl
+    chromium:chromium
 )
 missing=()
 for entry in "${need[@]}"; do

@@ -163,7 +163,7 @@ print(to_json(#{name: "web", ports: [80]}));
         &["value"],
         r#"Serialize a value to indented JSON.
 ```rhai
-file_write("/tmp/config.json", to_json_pretty(#{debug: true}));
+file_write("/tmp/config.json", to_json_pretty(#{verbose: true}));
 ```"#,
         |v: Dynamic| -> RResult<String> {
             serde_json::to_string_pretty(&v)
