@@ -23,15 +23,15 @@ pub struct RuntimeBuilder(Settings);
 
 /// `VMBuilder()`: a VM for `create_vm`, built with chained setters.
 #[derive(Clone)]
-pub struct VmBuilder(ChVm);
+pub struct VMBuilder(ChVm);
 
 /// What `VMBuilder().build()` returns: a checked VM with a uuid `.id`.
 #[derive(Clone)]
-pub struct ChVmSpec(ChVm);
+pub struct VMSpec(ChVm);
 
 /// A VM of the runtime (`create_vm`, `restore`).
 #[derive(Clone)]
-pub struct VmHandle {
+pub struct VMHandle {
     id: String,
 }
 
@@ -68,7 +68,7 @@ fn no_runtime() -> Box<rhai::EvalAltResult> {
 }
 
 /// The runtime, after checking that `h` is its VM.
-fn runtime_for(s: &Shared, h: &VmHandle) -> RResult<Runtime> {
+fn runtime_for(s: &Shared, h: &VMHandle) -> RResult<Runtime> {
     let g = lock(s);
     let rt = g.runtime.clone().ok_or_else(no_runtime)?;
     if g.vm.as_deref() != Some(h.id.as_str()) {
@@ -230,9 +230,9 @@ print(`${i.spec.vcpus} vCPUs, ${i.runtime.status}, log ${i.runtime.log_file}`);
 fn register_builders(r: &mut Registrar) {
     r.engine()
         .register_type_with_name::<RuntimeBuilder>("RuntimeBuilder")
-        .register_type_with_name::<VmBuilder>("VMBuilder")
-        .register_type_with_name::<ChVmSpec>("VMSpec")
-        .register_type_with_name::<VmHandle>("VMHandle")
+        .register_type_with_name::<VMBuilder>("VMBuilder")
+        .register_type_with_name::<VMSpec>("VMSpec")
+        .register_type_with_name::<VMHandle>("VMHandle")
         .register_type_with_name::<DeviceBuilder>("DeviceBuilder");
     r.func(
         "RuntimeBuilder",
@@ -317,7 +317,7 @@ Setters throw `invalid_argument` naming the setter for a bad value.
 ```rhai
 let spec = VMBuilder().kernel("/srv/vmlinux").cmdline("console=ttyS0").cpus(2).memory(1024).build();
 ```"#,
-        || VmBuilder(ChVm::default()),
+        || VMBuilder(ChVm::default()),
     );
     /// A setter that takes one string.
     fn set<F>(r: &mut Registrar, name: &str, doc: &str, f: F)
@@ -328,7 +328,7 @@ let spec = VMBuilder().kernel("/srv/vmlinux").cmdline("console=ttyS0").cpus(2).m
             name,
             &["builder", "value"],
             doc,
-            move |b: &mut VmBuilder, v: &str| -> RResult<VmBuilder> {
+            move |b: &mut VMBuilder, v: &str| -> RResult<VMBuilder> {
                 f(&mut b.0, v).rhai()?;
                 Ok(b.clone())
             },
@@ -359,7 +359,7 @@ let spec = VMBuilder().kernel("/srv/vmlinux").cmdline("console=ttyS0").cpus(2).m
         "cmdline",
         &["builder", "words"],
         "The kernel command line from an array of words.\n```rhai\nlet b = VMBuilder().cmdline([\"console=ttyS0\", \"quiet\"]);\n```",
-        |b: &mut VmBuilder, words: Array| -> RResult<VmBuilder> {
+        |b: &mut VMBuilder, words: Array| -> RResult<VMBuilder> {
             b.0.set_cmdline(&crate::glue::string_array(&words)).rhai()?;
             Ok(b.clone())
         },
@@ -368,7 +368,7 @@ let spec = VMBuilder().kernel("/srv/vmlinux").cmdline("console=ttyS0").cpus(2).m
         "memory",
         &["builder", "mb"],
         "Guest memory in MiB (64-1048576).\n```rhai\nlet b = VMBuilder().memory(1024);\n```",
-        |b: &mut VmBuilder, mb: INT| -> RResult<VmBuilder> {
+        |b: &mut VMBuilder, mb: INT| -> RResult<VMBuilder> {
             b.0.set_memory(mb).rhai()?;
             Ok(b.clone())
         },
@@ -377,7 +377,7 @@ let spec = VMBuilder().kernel("/srv/vmlinux").cmdline("console=ttyS0").cpus(2).m
         "memory_shared",
         &["builder", "shared"],
         "Share guest memory (needed by vhost-user devices; virtio_fs turns it on).\n```rhai\nlet b = VMBuilder().memory_shared(true);\n```",
-        |b: &mut VmBuilder, on: bool| -> VmBuilder {
+        |b: &mut VMBuilder, on: bool| -> VMBuilder {
             b.0.memory_shared = on;
             b.clone()
         },
@@ -386,7 +386,7 @@ let spec = VMBuilder().kernel("/srv/vmlinux").cmdline("console=ttyS0").cpus(2).m
         "cpus",
         &["builder", "n"],
         "Boot vCPUs (1-255).\n```rhai\nlet b = VMBuilder().cpus(2);\n```",
-        |b: &mut VmBuilder, n: INT| -> RResult<VmBuilder> {
+        |b: &mut VMBuilder, n: INT| -> RResult<VMBuilder> {
             b.0.set_cpus(n).rhai()?;
             Ok(b.clone())
         },
@@ -395,7 +395,7 @@ let spec = VMBuilder().kernel("/srv/vmlinux").cmdline("console=ttyS0").cpus(2).m
         "max_cpus",
         &["builder", "n"],
         "The most vCPUs `add_vcpu` may reach (default: `cpus`).\n```rhai\nlet b = VMBuilder().cpus(1).max_cpus(4);\n```",
-        |b: &mut VmBuilder, n: INT| -> RResult<VmBuilder> {
+        |b: &mut VMBuilder, n: INT| -> RResult<VMBuilder> {
             b.0.set_max_cpus(n).rhai()?;
             Ok(b.clone())
         },
@@ -404,7 +404,7 @@ let spec = VMBuilder().kernel("/srv/vmlinux").cmdline("console=ttyS0").cpus(2).m
         "virtio_blk",
         &["builder", "path", "readonly"],
         "A disk image.\n```rhai\nlet b = VMBuilder().virtio_blk(\"/var/lib/vms/a.img\", false);\n```",
-        |b: &mut VmBuilder, p: &str, ro: bool| -> RResult<VmBuilder> {
+        |b: &mut VMBuilder, p: &str, ro: bool| -> RResult<VMBuilder> {
             b.0.add_disk(p, ro).rhai()?;
             Ok(b.clone())
         },
@@ -419,7 +419,7 @@ let spec = VMBuilder().kernel("/srv/vmlinux").cmdline("console=ttyS0").cpus(2).m
         "virtio_net_with_mac",
         &["builder", "tap", "mac"],
         "A network card on a tap interface with a MAC address.\n```rhai\nlet b = VMBuilder().virtio_net_with_mac(\"tap0\", \"52:54:00:12:34:56\");\n```",
-        |b: &mut VmBuilder, tap: &str, mac: &str| -> RResult<VmBuilder> {
+        |b: &mut VMBuilder, tap: &str, mac: &str| -> RResult<VMBuilder> {
             b.0.add_net(tap, Some(mac)).rhai()?;
             Ok(b.clone())
         },
@@ -428,7 +428,7 @@ let spec = VMBuilder().kernel("/srv/vmlinux").cmdline("console=ttyS0").cpus(2).m
         "virtio_rng",
         &["builder"],
         "A random number device fed from /dev/urandom.\n```rhai\nlet b = VMBuilder().virtio_rng();\n```",
-        |b: &mut VmBuilder| -> VmBuilder {
+        |b: &mut VMBuilder| -> VMBuilder {
             b.0.rng = true;
             b.clone()
         },
@@ -437,7 +437,7 @@ let spec = VMBuilder().kernel("/srv/vmlinux").cmdline("console=ttyS0").cpus(2).m
         "virtio_fs",
         &["builder", "tag", "socket"],
         "A virtio-fs share served by a virtiofsd on `socket` (turns on shared memory).\n```rhai\nlet b = VMBuilder().virtio_fs(\"data\", \"/run/fs.sock\");\n```",
-        |b: &mut VmBuilder, tag: &str, sock: &str| -> RResult<VmBuilder> {
+        |b: &mut VMBuilder, tag: &str, sock: &str| -> RResult<VMBuilder> {
             b.0.add_fs(tag, sock).rhai()?;
             Ok(b.clone())
         },
@@ -487,15 +487,15 @@ let spec = VMBuilder().kernel("/srv/vmlinux").cmdline("console=ttyS0").cpus(2).m
 let spec = VMBuilder().kernel("/srv/vmlinux").build();
 print(spec.id);
 ```"#,
-        |b: &mut VmBuilder| -> RResult<ChVmSpec> {
+        |b: &mut VMBuilder| -> RResult<VMSpec> {
             b.0.check().rhai()?;
             let mut vm = b.0.clone();
             vm.id = runtime::uuid();
-            Ok(ChVmSpec(vm))
+            Ok(VMSpec(vm))
         },
     );
-    r.getter("id", "The VM's uuid.", |s: &mut ChVmSpec| s.0.id.clone());
-    r.getter("id", "The VM's id.", |h: &mut VmHandle| h.id.clone());
+    r.getter("id", "The VM's uuid.", |s: &mut VMSpec| s.0.id.clone());
+    r.getter("id", "The VM's id.", |h: &mut VMHandle| h.id.clone());
 
     r.func(
         "DeviceBuilder",
@@ -676,13 +676,13 @@ spec's. One VM per runtime: a second throws `already_exists`. Throws `bad_state`
 ```rhai
 let vm = create_vm(VMBuilder().kernel("/srv/vmlinux").build());
 ```"#,
-        move |spec: ChVmSpec| -> RResult<VmHandle> {
+        move |spec: VMSpec| -> RResult<VMHandle> {
             let rt = lock(&s).runtime.clone().ok_or_else(no_runtime)?;
             rt.create_vm(&spec.0).rhai()?;
             let mut g = lock(&s);
             g.vm = Some(spec.0.id.clone());
             g.stopped = false;
-            Ok(VmHandle { id: spec.0.id })
+            Ok(VMHandle { id: spec.0.id })
         },
     );
     let (h, s) = (host.clone(), session.clone());
@@ -695,7 +695,7 @@ runtime has a VM), `not_found`, `bad_state` before `init_runtime`.
 ```rhai
 let vm = restore("/var/lib/vms/snap1");
 ```"#,
-        move |dir: &str| -> RResult<VmHandle> {
+        move |dir: &str| -> RResult<VMHandle> {
             super::cloud_hypervisor::config::path_field("dir", dir).rhai()?;
             let rt = lock(&s).runtime.clone().ok_or_else(no_runtime)?;
             let dir = PathBuf::from(super::absolute(dir));
@@ -703,7 +703,7 @@ let vm = restore("/var/lib/vms/snap1");
                 return Err(VmError::missing("snapshot", dir.display().to_string())).rhai();
             }
             if h.dry_run(|| format!("cloudhv: restore {}", dir.display())) {
-                return Ok(VmHandle {
+                return Ok(VMHandle {
                     id: runtime::uuid(),
                 });
             }
@@ -711,7 +711,7 @@ let vm = restore("/var/lib/vms/snap1");
             let mut g = lock(&s);
             g.vm = Some(id.clone());
             g.stopped = false;
-            Ok(VmHandle { id })
+            Ok(VMHandle { id })
         },
     );
     let s = session.clone();
@@ -724,7 +724,7 @@ let vm = restore("/var/lib/vms/snap1");
 ```rhai
 print(get_vm_status(vm));
 ```"#,
-        move |vm: VmHandle| -> String { status(&s, Some(&vm.id)) },
+        move |vm: VMHandle| -> String { status(&s, Some(&vm.id)) },
     );
     let s = session.clone();
     r.func(
@@ -795,7 +795,7 @@ fn register_vm_ops(r: &mut Registrar, host: &Arc<Host>, session: &Shared) {
         doc: &str,
     ) {
         let (h, s) = (host.clone(), session.clone());
-        r.func(name, &["vm"], doc, move |vm: VmHandle| -> RResult<()> {
+        r.func(name, &["vm"], doc, move |vm: VMHandle| -> RResult<()> {
             let rt = runtime_for(&s, &vm)?;
             if h.dry_run(|| format!("cloudhv: {endpoint} {}", vm.id)) {
                 return Ok(());
@@ -904,7 +904,7 @@ it runs.
 ```rhai
 print(get_vm_counters(vm));
 ```"#,
-        move |vm: VmHandle| -> RResult<Dynamic> {
+        move |vm: VMHandle| -> RResult<Dynamic> {
             let rt = runtime_for(&s, &vm)?;
             let v = rt.counters().rhai()?;
             rhai::serde::to_dynamic(v)
@@ -920,7 +920,7 @@ listed by `list_snapshots(vm.id)` under the directory's name. Throws `bad_state`
 ```rhai
 snapshot(vm, "/var/lib/vms/snap1");
 ```"#,
-        move |vm: VmHandle, dir: &str| -> RResult<()> {
+        move |vm: VMHandle, dir: &str| -> RResult<()> {
             super::cloud_hypervisor::config::path_field("dir", dir).rhai()?;
             let rt = runtime_for(&s, &vm)?;
             let dir = PathBuf::from(super::absolute(dir));
@@ -938,7 +938,7 @@ snapshot(vm, "/var/lib/vms/snap1");
 ```rhai
 resize_memory(vm, 2048);
 ```"#,
-        move |vm: VmHandle, mb: INT| -> RResult<()> {
+        move |vm: VMHandle, mb: INT| -> RResult<()> {
             let rt = runtime_for(&s, &vm)?;
             if h.dry_run(|| format!("cloudhv: resize {} memory to {mb} MiB", vm.id)) {
                 return Ok(());
@@ -954,7 +954,7 @@ resize_memory(vm, 2048);
 ```rhai
 add_vcpu(vm, 1);
 ```"#,
-        move |vm: VmHandle, n: INT| -> RResult<()> {
+        move |vm: VMHandle, n: INT| -> RResult<()> {
             let rt = runtime_for(&s, &vm)?;
             if h.dry_run(|| format!("cloudhv: add {n} vCPUs to {}", vm.id)) {
                 return Ok(());
@@ -971,7 +971,7 @@ builder with no device), `bad_state` (no VM), `ch_api` (CH refused it).
 ```rhai
 let id = add_device(vm, DeviceBuilder("data1").disk("/var/lib/vms/data.img", false));
 ```"#,
-        move |vm: VmHandle, d: DeviceBuilder| -> RResult<String> {
+        move |vm: VMHandle, d: DeviceBuilder| -> RResult<String> {
             let rt = runtime_for(&s, &vm)?;
             let device = d.device.clone().ok_or_else(|| {
                 invalid(
@@ -993,7 +993,7 @@ let id = add_device(vm, DeviceBuilder("data1").disk("/var/lib/vms/data.img", fal
 ```rhai
 remove_device(vm, "data1");
 ```"#,
-        move |vm: VmHandle, id: &str| -> RResult<()> {
+        move |vm: VMHandle, id: &str| -> RResult<()> {
             let rt = runtime_for(&s, &vm)?;
             if h.dry_run(|| format!("cloudhv: remove device {id} from {}", vm.id)) {
                 return Ok(());

@@ -787,23 +787,33 @@ impl Vms {
 /// Remove the VMs of test sessions whose herodo is gone (`herodo clean`, and the next
 /// `herodo test` after a killed one). An ordinary script's VMs are never reaped.
 pub fn reap_orphans(host: &Host) -> Vec<Cleaned> {
+    let mut cleaned: Vec<Cleaned> = cloud_hypervisor::runtime::reap_orphans(host)
+        .into_iter()
+        .map(|socket| Cleaned {
+            kind: "cloudhv",
+            name: socket,
+            error: None,
+        })
+        .collect();
     let vms = Vms::open(host);
     let Ok(records) = store::list(&vms.paths) else {
-        return Vec::new();
+        return cleaned;
     };
-    records
-        .into_iter()
-        .filter(|r| crate::common::owner::abandoned(&r.owner))
-        .map(|r| {
-            let id = r.spec.id;
-            let error = vms.delete(host, &id, false).err().map(|e| e.to_string());
-            Cleaned {
-                kind: "vm",
-                name: id,
-                error,
-            }
-        })
-        .collect()
+    cleaned.extend(
+        records
+            .into_iter()
+            .filter(|r| crate::common::owner::abandoned(&r.owner))
+            .map(|r| {
+                let id = r.spec.id;
+                let error = vms.delete(host, &id, false).err().map(|e| e.to_string());
+                Cleaned {
+                    kind: "vm",
+                    name: id,
+                    error,
+                }
+            }),
+    );
+    cleaned
 }
 
 #[cfg(test)]

@@ -131,7 +131,8 @@ pub fn id(v: &str) -> Result<()> {
     Ok(())
 }
 
-fn path_field(field: &str, p: &str) -> Result<()> {
+/// A path a script gave: not empty, no NUL or newline.
+pub fn path_field(field: &str, p: &str) -> Result<()> {
     if p.is_empty() {
         return Err(VmError::invalid(field, "is empty"));
     }
@@ -146,7 +147,7 @@ fn path_field(field: &str, p: &str) -> Result<()> {
 
 /// A virtiofs tag or tap name: letters, digits, `_`, `-`, `.`; 1..=15 characters (a tap name
 /// is an interface name, IFNAMSIZ - 1).
-fn short_name(field: &str, v: &str) -> Result<()> {
+pub fn short_name(field: &str, v: &str) -> Result<()> {
     let ok = !v.is_empty()
         && v.len() <= 15
         && v.starts_with(|c: char| c.is_ascii_alphanumeric())

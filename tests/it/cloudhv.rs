@@ -136,3 +136,76 @@ fn the_original_cloudhv_scripts_run_unchanged() {
         out.ok().stdout_has(done);
     }
 }
+
+const LEAKY_TEST: &str = r#"
+fn test_leaves_a_runtime_and_a_vm() {
+    assert_true(init_runtime(RuntimeBuilder().api_socket(env_get("OUT") + "/rt.sock")));
+    let k = env_get("OUT") + "/vmlinux";
+    file_write(k, "x");
+    cloudhv_vm_create(#{id: "leaky", kernel_path: k, api_socket: env_get("OUT") + "/vm.sock"});
+    cloudhv_vm_start("leaky");
+    file_write(env_get("OUT") + "/ready", "x");
+    sleep(60);
+}
+"#;
+
+/// Whether a fake cloud-hypervisor listens on `socket`.
+fn fake_on(socket: &Path) -> bool {
+    let ps = std::process::Command::new("ps")
+        .args(["-eo", "args"])
+        .output()
+        .unwrap();
+    let s = socket.display().to_string();
+    String::from_utf8_lossy(&ps.stdout)
+        .lines()
+        .any(|l| l.contains("fake_ch.py") && l.contains(&s))
+}
+
+/// After a kill -9 of `herodo test`, its runtime and its VM keep running until `herodo
+/// clean`, which ends both.
+#[test]
+fn runtimes_and_vms_of_a_killed_test_are_reaped() {
+    if !require(&["python3"]) {
+        return;
+    }
+    let state = TempDir::new("ch-reap");
+    let t = TempDir::new("ch-reap-scripts");
+    let out = TempDir::new("ch-reap-out");
+    t.write("leaky_test.rhai", LEAKY_TEST);
+    let state_s = state.path().display().to_string();
+    let mut child = std::process::Command::new(crate::support::BIN)
+        .args(["test", "leaky_test.rhai"])
+        .current_dir(t.path())
+        .env("NO_COLOR", "1")
+        .env("HERODO_STATE_DIR", &state_s)
+        .env("HERODO_CH_BIN", fake())
+        .env("OUT", out.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    crate::support::wait_until(
+        "the VM to start",
+        std::time::Duration::from_secs(30),
+        || out.path().join("ready").exists(),
+    );
+    // SAFETY: signalling our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGKILL);
+    }
+    child.wait().unwrap();
+    let (rt, vm) = (out.path().join("rt.sock"), out.path().join("vm.sock"));
+    assert!(
+        fake_on(&rt) && fake_on(&vm),
+        "kill -9 should have left both running"
+    );
+    let done = herodo(t.path(), ["clean"])
+        .env("HERODO_STATE_DIR", &state_s)
+        .run()
+        .ok();
+    assert!(done.stdout.contains("leaky"), "{}", done.stdout);
+    assert!(done.stdout.contains("rt.sock"), "{}", done.stdout);
+    assert!(!fake_on(&rt), "clean left the runtime running");
+    assert!(!fake_on(&vm), "clean left the VM running");
+}

@@ -212,35 +212,7 @@ pub fn from_spec(spec: &VmSpec, console: &str, share_sockets: &[String]) -> Resu
     })
 }
 
-/// A path a script gave: not empty, no NUL or newline.
-pub fn path_field(field: &str, p: &str) -> Result<()> {
-    if p.is_empty() {
-        return Err(VmError::invalid(field, "is empty"));
-    }
-    if p.contains(['\0', '\n']) {
-        return Err(VmError::invalid(
-            field,
-            "must not contain NUL or newline characters",
-        ));
-    }
-    Ok(())
-}
-
-/// A tap interface name (IFNAMSIZ - 1 characters of letters, digits, `_`, `-`, `.`).
-pub fn tap_name(field: &str, v: &str) -> Result<()> {
-    let ok = !v.is_empty()
-        && v.len() <= 15
-        && v.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(VmError::invalid(
-            field,
-            format!("`{v}` is not an interface name (1-15 letters, digits, `_`, `-`, `.`)"),
-        ))
-    }
-}
+pub use super::super::spec::{path_field, short_name as tap_name};
 
 /// A MAC address `aa:bb:cc:dd:ee:ff`.
 pub fn mac(field: &str, v: &str) -> Result<()> {

@@ -57,8 +57,9 @@ pub fn argv(program: &str, socket: &str, s: &Settings) -> Vec<String> {
     v
 }
 
-/// A started Cloud Hypervisor process.
-#[derive(Clone, Debug)]
+/// A started Cloud Hypervisor process (also its record in `STATE/cloudhv/runtimes/`, which
+/// lets `herodo clean` end the runtimes of a test session whose herodo was killed).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Runtime {
     pub program: String,
     pub socket: PathBuf,
@@ -70,6 +71,10 @@ pub struct Runtime {
     pub pid: Option<(i64, u64)>,
     /// Where serial files of its VMs go.
     pub dir: PathBuf,
+    /// The herodo process that started it (common::owner).
+    pub owner: String,
+    /// Its record's file name.
+    pub name: String,
 }
 
 /// A uuid (version 4) from the kernel's random source.
@@ -154,7 +159,10 @@ pub fn start(host: &Host, s: &Settings) -> Result<Option<Runtime>> {
         group,
         pid: None,
         dir,
+        owner: crate::common::owner::owner_tag().to_string(),
+        name: format!("{}-{n}", std::process::id()),
     };
+    rt.save()?;
     let api = Api::with_timeout(&rt.socket, Duration::from_millis(500));
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
@@ -163,6 +171,7 @@ pub fn start(host: &Host, s: &Settings) -> Result<Option<Runtime>> {
                 .get("pid")
                 .and_then(serde_json::Value::as_i64)
                 .and_then(|p| crate::common::procstat::read(p).map(|st| (p, st.start_time)));
+            rt.save()?;
             return Ok(Some(rt));
         }
         if !group_alive(rt.group) {
@@ -185,7 +194,40 @@ pub fn start(host: &Host, s: &Settings) -> Result<Option<Runtime>> {
     }
 }
 
+fn runtimes_dir(base: &Path) -> PathBuf {
+    base.join("runtimes")
+}
+
+/// End the runtimes whose herodo test session is gone (`herodo clean`, the next `herodo
+/// test`); an ordinary script's runtimes are never reaped. Returns their sockets.
+pub fn reap_orphans(host: &Host) -> Vec<String> {
+    let dir = runtimes_dir(&base_dir(host));
+    let Ok(rd) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter_map(|e| {
+            crate::common::state::read_json::<Runtime>(&e.path())
+                .ok()
+                .flatten()
+        })
+        .filter(|rt| crate::common::owner::abandoned(&rt.owner))
+        .map(|rt| {
+            rt.shutdown(host);
+            rt.socket.display().to_string()
+        })
+        .collect()
+}
+
 impl Runtime {
+    fn record(&self) -> PathBuf {
+        runtimes_dir(&self.dir).join(format!("{}.json", self.name))
+    }
+
+    fn save(&self) -> Result<()> {
+        Ok(crate::common::state::write_json(&self.record(), self)?)
+    }
+
     pub fn api(&self) -> Api {
         Api::new(&self.socket)
     }
@@ -235,6 +277,7 @@ impl Runtime {
             crate::exec::kill_detached(g, &host.cancel);
         }
         let _ = std::fs::remove_file(&self.socket);
+        let _ = std::fs::remove_file(self.record());
     }
 
     /// `vmm.shutdown`, then wait for the process to go (killing it if it does not).
