@@ -23,8 +23,8 @@ for round in 0..parse_int(env_get("ROUNDS")) {
     let t = timestamp_ms();
     for i in 0..n { get_vm_status(vm); }
     let ours = (timestamp_ms() - t) * 1000 / n;
-    let loop = `s=$(date +%s%N); for i in $(seq ${n}); do curl -s -o /dev/null --unix-socket ${sock} http://localhost/api/v1/vm.info; done; e=$(date +%s%N); echo $(( (e - s) / 1000 / ${n} ))`;
-    let r = cmd(["bash", "-c", loop], #{silent: true});
+    let shell = `s=$(date +%s%N); for i in $(seq ${n}); do curl -s -o /dev/null --unix-socket ${sock} http://localhost/api/v1/vm.info; done; e=$(date +%s%N); echo $(( (e - s) / 1000 / ${n} ))`;
+    let r = cmd(["bash", "-c", shell], #{silent: true});
     let out = r.stdout;
     out.trim();
     let theirs = parse_int(out);
