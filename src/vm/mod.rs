@@ -483,12 +483,7 @@ impl Vms {
             backend.command(rec, &sockets)
         };
         let program = backend.program();
-        let found = if program.contains('/') {
-            Path::new(&program).is_file()
-        } else {
-            crate::exec::which(&program).is_some()
-        };
-        if !found {
+        if cloud_hypervisor::locate(&program).is_none() {
             return Err(VmError::MissingTool {
                 tool: program,
                 hint: backend.install_hint().into(),

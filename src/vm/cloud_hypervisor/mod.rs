@@ -40,7 +40,8 @@ pub fn program() -> String {
     }
 }
 
-/// Where `program` (a path, or a name looked up on PATH) is, if it exists.
+/// Where `program` (a path, or a name looked up on PATH) is, if it exists (for any
+/// backend's program: HERODO_CH_BIN is usually a path).
 pub fn locate(program: &str) -> Option<PathBuf> {
     if program.contains('/') {
         let p = Path::new(program);
