@@ -609,7 +609,7 @@ fn register_runtime(r: &mut Registrar, host: &Arc<Host>, session: &Shared) {
         &["builder"],
         r#"Start cloud-hypervisor with an API socket and make it this script's runtime (an
 earlier one is shut down). Returns false, printing why, when cloud-hypervisor is not
-installed; throws `unreachable` (it exited at once: its log is in the message) or `timeout`.
+installed (and under `--dry-run`, which starts nothing); throws `unreachable` (it exited at once: its log is in the message) or `timeout`.
 Under `herodo test` it is shut down after the test.
 ```rhai
 if !init_runtime(RuntimeBuilder().start()) { print("no cloud-hypervisor here"); }

@@ -126,7 +126,6 @@ pub fn start(host: &Host, s: &Settings) -> Result<Option<Runtime>> {
         return Ok(None);
     };
     let dir = base_dir(host);
-    std::fs::create_dir_all(&dir).map_err(|e| VmError::io("create", &dir, e))?;
     static COUNT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let socket = match &s.api_socket {
@@ -146,6 +145,7 @@ pub fn start(host: &Host, s: &Settings) -> Result<Option<Runtime>> {
     }) {
         return Ok(None);
     }
+    std::fs::create_dir_all(&dir).map_err(|e| VmError::io("create", &dir, e))?;
     // CH replaces a stale socket itself; removing it first means a socket that appears is
     // the new process's.
     let _ = std::fs::remove_file(&socket);
