@@ -86,6 +86,11 @@ fi
 say "VM test guest"
 ./scripts/vm-guest.sh >/dev/null
 
+# The original herodo's cloudhv scripts (tests/it/cloudhv.rs runs two of them unchanged) are in
+# the herolib-virt crate: `cargo info` puts it in cargo's cache.
+say "herolib-virt 0.3.13 (the original cloudhv test scripts)"
+(cd /tmp && cargo info herolib-virt@0.3.13 >/dev/null 2>&1) || echo "setup: cargo info herolib-virt@0.3.13 failed" >&2
+
 say "test image"
 ./scripts/test-image.sh
 
