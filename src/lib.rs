@@ -8,6 +8,7 @@ pub mod actions;
 pub mod buildah;
 pub mod cli;
 pub mod common;
+pub mod compat;
 pub mod containers;
 pub mod diagnostics;
 pub mod docs;

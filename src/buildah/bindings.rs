@@ -154,8 +154,25 @@ fn file_mode(v: &Dynamic) -> RResult<u32> {
 }
 
 /// The `format` of `commit(image, #{format})`.
+#[cfg(test)]
 fn commit_format(m: &Map) -> RResult<Option<String>> {
-    Opts::new("commit", m, &["format"])?.string("format")
+    Ok(commit_options(m)?.format)
+}
+
+/// `commit(image, #{format, squash, rm, author, message})`.
+fn commit_options(m: &Map) -> RResult<super::CommitOptions> {
+    let o = Opts::new(
+        "commit",
+        m,
+        &["format", "squash", "rm", "author", "message"],
+    )?;
+    Ok(super::CommitOptions {
+        format: o.string("format")?,
+        squash: o.bool("squash")?.unwrap_or(false),
+        rm: o.bool("rm")?.unwrap_or(false),
+        author: o.string("author")?,
+        message: o.string("message")?,
+    })
 }
 
 /// Local (or build-host) images as script maps.
@@ -364,13 +381,15 @@ let id = b.commit("localhost/web:1");
     r.func(
         "commit",
         &["builder", "image", "options"],
-        r#"Commit with options: `format` (`oci` or `docker`; docker keeps HEALTHCHECK).
-Throws `invalid_argument` for an unknown option or format.
+        r#"Commit with options: `format` (`oci` or `docker`; docker keeps HEALTHCHECK), `squash`
+(one layer), `rm` (remove the working container after), `author` and `message` (recorded in
+the image as `podman commit --author/--message` records them). Throws `invalid_argument` for
+an unknown option or format.
 ```rhai
-b.commit("localhost/web:1", #{format: "docker"});
+b.commit("localhost/web:1", #{format: "docker", author: "ops", message: "first build"});
 ```"#,
         move |b: &mut Builder, i: &str, m: Map| -> RResult<String> {
-            b.commit(&h, i, commit_format(&m)?.as_deref()).rhai()
+            b.commit_with(&h, i, &commit_options(&m)?).rhai()
         },
     );
     let h = host.clone();

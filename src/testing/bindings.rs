@@ -400,7 +400,7 @@ assert_throws(|| cmd(["false"]), "command_failed");
         r#"Stop the current test and count it as skipped, with `reason`. Cannot be caught.
 Outside `herodo test` the script ends successfully after printing the reason.
 ```rhai
-if env_get("SLOW_TESTS") == () { skip("set SLOW_TESTS=1 to run"); }
+if !env_has("SLOW_TESTS") { skip("set SLOW_TESTS=1 to run"); }
 ```"#,
         |reason: &str| -> RResult<()> { Err(skip_now(reason)) },
     );

@@ -5,6 +5,7 @@ mod support;
 mod architecture;
 mod buildah;
 mod cli;
+mod compat;
 mod engines;
 mod errors;
 mod heropods;
