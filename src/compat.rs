@@ -43,6 +43,9 @@ mod tests {
                 "{orig} is both an alias and herodo's own name"
             );
         }
-        assert_eq!(originals_of("mkdir").collect::<Vec<_>>(), ["dir_ensure", "path_ensure"]);
+        assert_eq!(
+            originals_of("mkdir").collect::<Vec<_>>(),
+            ["dir_ensure", "path_ensure"]
+        );
     }
 }

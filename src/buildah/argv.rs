@@ -420,7 +420,15 @@ mod tests {
         };
         assert_eq!(
             shown(&commit_with("cid", "localhost/x:1", &o).unwrap()),
-            ["commit", "--format", "docker", "--squash", "--rm", "cid", "localhost/x:1"]
+            [
+                "commit",
+                "--format",
+                "docker",
+                "--squash",
+                "--rm",
+                "cid",
+                "localhost/x:1"
+            ]
         );
         assert_eq!(
             shown(&commit_metadata("cid", &o).unwrap()),
@@ -436,9 +444,17 @@ mod tests {
             ]
         );
         assert!(commit_metadata("cid", &CommitOptions::default()).is_none());
-        let a = config("cid", &[("add_history".into(), ConfigValue::One("true".into()))]).unwrap();
+        let a = config(
+            "cid",
+            &[("add_history".into(), ConfigValue::One("true".into()))],
+        )
+        .unwrap();
         assert_eq!(shown(&a), ["config", "--add-history=true", "cid"]);
-        assert!(config("cid", &[("os_version".into(), ConfigValue::One("1".into()))]).is_ok());
+        assert!(config(
+            "cid",
+            &[("os_version".into(), ConfigValue::One("1".into()))]
+        )
+        .is_ok());
     }
 
     fn shown(args: &[Arg]) -> Vec<&str> {

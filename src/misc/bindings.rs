@@ -29,7 +29,8 @@ sleep(250);
                     format!("must not be negative, got {ms}"),
                 ));
             }
-            h.sleep(std::time::Duration::from_millis(ms.unsigned_abs())).rhai()
+            h.sleep(std::time::Duration::from_millis(ms.unsigned_abs()))
+                .rhai()
         },
     );
     r.func(
@@ -102,19 +103,6 @@ println("hello");
             };
             // Through Rhai's own `print`, so the host's print handler (test capture) sees it.
             ctx.call_native_fn::<()>("print", (text,))
-        },
-    );
-    r.func(
-        "is_def_fn",
-        &["name"],
-        r#"True when a function of this name exists: one of herodo's, or one the script defines.
-```rhai
-if is_def_fn("package_install") { print("herodo can install packages"); }
-```"#,
-        |ctx: NativeCallContext, name: &str| -> bool {
-            ctx.iter_namespaces()
-                .any(|m| m.iter_script_fn_info().any(|f| f.2 == name))
-                || crate::lint::known_names(ctx.engine()).contains(name)
         },
     );
     r.func(

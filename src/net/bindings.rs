@@ -229,9 +229,7 @@ fn head(h: &Host, url: &str) -> RResult<Option<u16>> {
     };
     match super::http_request(h, Method::Head, url, &opts) {
         Ok(r) => Ok(Some(r.status)),
-        Err(e @ (super::NetError::Invalid { .. } | super::NetError::Cancelled)) => {
-            Err(e).rhai()
-        }
+        Err(e @ (super::NetError::Invalid { .. } | super::NetError::Cancelled)) => Err(e).rhai(),
         Err(_) => Ok(None),
     }
 }

@@ -106,7 +106,13 @@ pub fn port_available(port: u16) -> bool {
 /// Wait until `url` answers a HEAD with a 2xx status, polling every half second; `Timeout`
 /// after `timeout`, `Cancelled` on Ctrl-C. Under `--dry-run`: a note and no wait.
 pub fn http_wait(h: &Host, url: &str, timeout: Duration) -> Result<(), NetError> {
-    if h.dry_run(|| format!("http_wait {} (timeout {})", Url::new(url).shown, fmt_duration(timeout))) {
+    if h.dry_run(|| {
+        format!(
+            "http_wait {} (timeout {})",
+            Url::new(url).shown,
+            fmt_duration(timeout)
+        )
+    }) {
         return Ok(());
     }
     let end = deadline(timeout);

@@ -301,7 +301,11 @@ fn register_original(r: &mut Registrar, host: &Arc<Host>) {
             &format!(
                 "The path (with `~` expanded) when it {what}; throws `not_found` when it does not \
                  exist{}. Creates nothing (for that, `mkdir`).\n```rhai\n{name}(\"/etc\");\n```",
-                if want == Want::Any { "" } else { " and `invalid_argument` when it is of another type" }
+                if want == Want::Any {
+                    ""
+                } else {
+                    " and `invalid_argument` when it is of another type"
+                }
             ),
             move |p: &str| super::ensure(p, want).rhai(),
         );
@@ -457,8 +461,16 @@ assert(is_symlink(`${d}/hn`));
     for (name, what, doc) in [
         ("platform_is_linux", "linux", "True on Linux."),
         ("platform_is_osx", "macos", "True on macOS."),
-        ("platform_is_arm", "arm", "True on an ARM CPU (aarch64 or arm)."),
-        ("platform_is_x86", "x86", "True on an x86 CPU (x86_64 or x86)."),
+        (
+            "platform_is_arm",
+            "arm",
+            "True on an ARM CPU (aarch64 or arm).",
+        ),
+        (
+            "platform_is_x86",
+            "x86",
+            "True on an x86 CPU (x86_64 or x86).",
+        ),
     ] {
         r.pure(
             name,
@@ -521,7 +533,16 @@ let d = tmpdir();
 let f = download("file:///etc/hostname", d, 0);
 ```"#,
         move |u: &str, d: &str, m: INT| -> RResult<String> {
-            dl::download(&h, u, d, &dl::Check { min_kb: min_kb(m)?, sha256: None }).rhai()
+            dl::download(
+                &h,
+                u,
+                d,
+                &dl::Check {
+                    min_kb: min_kb(m)?,
+                    sha256: None,
+                },
+            )
+            .rhai()
         },
     );
     let h = host.clone();
@@ -550,7 +571,16 @@ let d = tmpdir();
 download_file("file:///etc/hostname", `${d}/hostname`, 0);
 ```"#,
         move |u: &str, d: &str, m: INT| -> RResult<String> {
-            dl::download_file(&h, u, d, &dl::Check { min_kb: min_kb(m)?, sha256: None }).rhai()
+            dl::download_file(
+                &h,
+                u,
+                d,
+                &dl::Check {
+                    min_kb: min_kb(m)?,
+                    sha256: None,
+                },
+            )
+            .rhai()
         },
     );
     let h = host.clone();
@@ -579,8 +609,16 @@ let f = download_install("file:///etc/hostname", 0);
 ```"#,
         move |u: &str, m: INT| -> RResult<String> {
             let dir = std::env::temp_dir();
-            dl::download_install(&h, u, &dir, &dl::Check { min_kb: min_kb(m)?, sha256: None })
-                .rhai()
+            dl::download_install(
+                &h,
+                u,
+                &dir,
+                &dl::Check {
+                    min_kb: min_kb(m)?,
+                    sha256: None,
+                },
+            )
+            .rhai()
         },
     );
 }
@@ -639,7 +677,11 @@ package_remove("cowsay");
         r.func(name, &["packages"], doc, move |list: &str| -> RResult<()> {
             let names = pkg::package_names(list).rhai()?;
             let (h, debug) = apt();
-            let op = if install { Op::Install(names) } else { Op::Remove(names) };
+            let op = if install {
+                Op::Install(names)
+            } else {
+                Op::Remove(names)
+            };
             Apt { host: &h, debug }.run(&op).rhai().map(|_| ())
         });
     }
@@ -694,7 +736,9 @@ for p in package_search("cowsay") { print(p); }
                 return Err(crate::glue::invalid("query", "is empty"));
             }
             let (h, debug) = a();
-            let out = Apt { host: &h, debug }.run(&Op::Search(q.to_string())).rhai()?;
+            let out = Apt { host: &h, debug }
+                .run(&Op::Search(q.to_string()))
+                .rhai()?;
             Ok(strings(pkg::parse_search(&out)))
         },
     );

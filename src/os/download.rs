@@ -16,9 +16,17 @@ const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(3600);
 #[derive(Debug, thiserror::Error)]
 pub enum DownloadError {
     #[error("download of {url} is {got_kb} KB, less than the {min_kb} KB expected")]
-    TooSmall { url: String, got_kb: u64, min_kb: u64 },
+    TooSmall {
+        url: String,
+        got_kb: u64,
+        min_kb: u64,
+    },
     #[error("download of {url} has sha256 {got}, expected {want}")]
-    Checksum { url: String, got: String, want: String },
+    Checksum {
+        url: String,
+        got: String,
+        want: String,
+    },
     #[error(transparent)]
     Exec(#[from] ExecError),
     #[error(transparent)]
@@ -77,9 +85,11 @@ pub enum Archive {
 
 pub fn archive_of(name: &str) -> Option<Archive> {
     let n = name.to_ascii_lowercase();
-    if [".tar.gz", ".tgz", ".tar", ".tar.xz", ".txz", ".tar.bz2", ".tar.zst"]
-        .iter()
-        .any(|e| n.ends_with(e))
+    if [
+        ".tar.gz", ".tgz", ".tar", ".tar.xz", ".txz", ".tar.bz2", ".tar.zst",
+    ]
+    .iter()
+    .any(|e| n.ends_with(e))
     {
         Some(Archive::Tar)
     } else if n.ends_with(".zip") {
@@ -95,8 +105,20 @@ pub fn curl_argv(url: &str, out: &Path, progress: bool) -> Vec<String> {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    v.push(if progress { "--progress-bar" } else { "--silent" }.into());
-    v.extend(["--output".into(), out.display().to_string(), "--".into(), url.into()]);
+    v.push(
+        if progress {
+            "--progress-bar"
+        } else {
+            "--silent"
+        }
+        .into(),
+    );
+    v.extend([
+        "--output".into(),
+        out.display().to_string(),
+        "--".into(),
+        url.into(),
+    ]);
     v
 }
 
@@ -132,7 +154,9 @@ pub fn download_file(host: &Host, url: &str, dest: &str, check: &Check) -> Resul
         .filter(|p| !p.as_os_str().is_empty())
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
-    let name = d.file_name().map_or("download".into(), |n| n.to_string_lossy());
+    let name = d
+        .file_name()
+        .map_or("download".into(), |n| n.to_string_lossy());
     let tmp = dir.join(format!(".{name}.part-{}", std::process::id()));
     let res = fetch_checked(host, url, &tmp, check)
         .and_then(|_| std::fs::rename(&tmp, &d).map_err(io("rename to", &d)));
@@ -162,12 +186,19 @@ fn fetch_checked(host: &Host, url: &str, tmp: &Path, check: &Check) -> Result<()
         });
     }
     if let Some(want) = &check.sha256 {
-        let cmd = Cmd::new("sha256sum").arg(tmp.display().to_string()).echo(false);
+        let cmd = Cmd::new("sha256sum")
+            .arg(tmp.display().to_string())
+            .echo(false);
         let out = host.exec(cmd.clone())?;
         if !out.success() {
             return Err(ExecError::failed(&cmd, &out).into());
         }
-        let got = out.stdout.split_whitespace().next().unwrap_or("").to_string();
+        let got = out
+            .stdout
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_string();
         if !got.eq_ignore_ascii_case(want.trim()) {
             return Err(DownloadError::Checksum {
                 url: url.to_string(),
@@ -195,8 +226,21 @@ pub fn download(host: &Host, url: &str, dir: &str, check: &Check) -> Result<Stri
     }
     download_file(host, url, &file, check)?;
     let argv: Vec<String> = match kind {
-        Archive::Tar => vec!["tar".into(), "-xf".into(), file.clone(), "-C".into(), dir.clone()],
-        Archive::Zip => vec!["unzip".into(), "-o".into(), "-q".into(), file.clone(), "-d".into(), dir.clone()],
+        Archive::Tar => vec![
+            "tar".into(),
+            "-xf".into(),
+            file.clone(),
+            "-C".into(),
+            dir.clone(),
+        ],
+        Archive::Zip => vec![
+            "unzip".into(),
+            "-o".into(),
+            "-q".into(),
+            file.clone(),
+            "-d".into(),
+            dir.clone(),
+        ],
     };
     let cmd = Cmd::from_argv(&argv)
         .ok_or_else(|| HostError::invalid("argv", "empty"))?
@@ -247,8 +291,14 @@ mod tests {
 
     #[test]
     fn file_names_of_urls() {
-        assert_eq!(file_name_of("https://x.org/a/b/tool-v1.tar.gz?sig=1").unwrap(), "tool-v1.tar.gz");
-        assert_eq!(file_name_of("http://127.0.0.1:8000/f.bin").unwrap(), "f.bin");
+        assert_eq!(
+            file_name_of("https://x.org/a/b/tool-v1.tar.gz?sig=1").unwrap(),
+            "tool-v1.tar.gz"
+        );
+        assert_eq!(
+            file_name_of("http://127.0.0.1:8000/f.bin").unwrap(),
+            "f.bin"
+        );
         assert!(file_name_of("https://x.org/").is_err());
         assert!(file_name_of("https://x.org").is_err());
     }
@@ -262,7 +312,9 @@ mod tests {
             curl_argv("https://x/y", Path::new("/tmp/.y.part"), false).join(" "),
             "curl --location --fail --show-error --silent --output /tmp/.y.part -- https://x/y"
         );
-        assert!(curl_argv("https://x/y", Path::new("/t"), true).contains(&"--progress-bar".to_string()));
+        assert!(
+            curl_argv("https://x/y", Path::new("/t"), true).contains(&"--progress-bar".to_string())
+        );
         assert!(check_url("ftp://x/y").is_err());
     }
 }

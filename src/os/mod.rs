@@ -81,8 +81,14 @@ pub fn ensure(path: &str, want: Want) -> Result<String> {
         name: p.clone(),
     })?;
     match want {
-        Want::Dir if !meta.is_dir() => Err(HostError::invalid("path", format!("{p} is not a directory"))),
-        Want::File if !meta.is_file() => Err(HostError::invalid("path", format!("{p} is not a regular file"))),
+        Want::Dir if !meta.is_dir() => Err(HostError::invalid(
+            "path",
+            format!("{p} is not a directory"),
+        )),
+        Want::File if !meta.is_file() => Err(HostError::invalid(
+            "path",
+            format!("{p} is not a regular file"),
+        )),
         _ => Ok(p),
     }
 }
@@ -115,7 +121,11 @@ pub fn copy_bin(host: &Host, src: &str) -> Result<String> {
     }
     fs::create_dir_all(&dir).map_err(io("create", &dir))?;
     // Through a temporary name: a running copy of the program is replaced, not overwritten.
-    let tmp = dir.join(format!(".{}.herodo-{}", name.to_string_lossy(), std::process::id()));
+    let tmp = dir.join(format!(
+        ".{}.herodo-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let res = fs::copy(&src, &tmp)
         .map_err(io("copy to", &tmp))
         .and_then(|_| set_exec(&tmp))
@@ -172,7 +182,14 @@ pub fn symlink(host: &Host, source: &str, dest: &str, replace: bool) -> Result<(
     non_empty("dest", dest)?;
     let dest = expand_home(dest).into_owned();
     let d = Path::new(&dest);
-    if host.dry_run(|| format!("ln -s{} {} {}", if replace { "f" } else { "" }, q(source), q(&dest))) {
+    if host.dry_run(|| {
+        format!(
+            "ln -s{} {} {}",
+            if replace { "f" } else { "" },
+            q(source),
+            q(&dest)
+        )
+    }) {
         return Ok(());
     }
     if let Some(parent) = d.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -209,21 +226,36 @@ pub fn symlink_target(path: &str) -> Result<String> {
     let p = expand_home(path);
     let p = Path::new(&*p);
     if !p.is_symlink() {
-        return Err(HostError::invalid("path", format!("{} is not a symlink", p.display())));
+        return Err(HostError::invalid(
+            "path",
+            format!("{} is not a symlink", p.display()),
+        ));
     }
-    Ok(fs::read_link(p).map_err(io("read link", p))?.display().to_string())
+    Ok(fs::read_link(p)
+        .map_err(io("read link", p))?
+        .display()
+        .to_string())
 }
 
 /// `rsync -a --delete source dest` (the parent of `dest` is created).
 pub fn rsync(host: &Host, source: &str, dest: &str) -> Result<()> {
     non_empty("source", source)?;
     non_empty("dest", dest)?;
-    let (src, dst) = (expand_home(source).into_owned(), expand_home(dest).into_owned());
+    let (src, dst) = (
+        expand_home(source).into_owned(),
+        expand_home(dest).into_owned(),
+    );
     if !Path::new(&src).exists() {
-        return Err(HostError::NotFound { what: "path", name: src });
+        return Err(HostError::NotFound {
+            what: "path",
+            name: src,
+        });
     }
     if !host.settings.dry_run {
-        if let Some(parent) = Path::new(&dst).parent().filter(|p| !p.as_os_str().is_empty()) {
+        if let Some(parent) = Path::new(&dst)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
             fs::create_dir_all(parent).map_err(io("create", parent))?;
         }
     }
@@ -969,9 +1001,21 @@ mod tests {
         file_write(&h, &format!("{d}/b.rs"), "").unwrap();
         file_write(&h, &format!("{d}/a.rs"), "").unwrap();
         file_write(&h, &format!("{d}/deep/c.rs"), "").unwrap();
+        // A bare pattern searches the whole tree, as the original herodo does.
         let files = find(&d, "*.rs", false).unwrap();
-        assert_eq!(files, vec![format!("{d}/a.rs"), format!("{d}/b.rs")]);
+        assert_eq!(
+            files,
+            vec![
+                format!("{d}/a.rs"),
+                format!("{d}/b.rs"),
+                format!("{d}/deep/c.rs")
+            ]
+        );
         assert_eq!(find(&d, "**/*.rs", false).unwrap().len(), 3);
+        assert_eq!(
+            find(&d, "deep/*.rs", false).unwrap(),
+            vec![format!("{d}/deep/c.rs")]
+        );
         assert_eq!(find(&d, "*", true).unwrap(), vec![format!("{d}/deep")]);
         assert_eq!(find_one(&d, "*.rs", false).unwrap(), format!("{d}/a.rs"));
         assert!(find_one(&d, "*.py", false).is_err());

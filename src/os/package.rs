@@ -97,8 +97,7 @@ pub fn package_names(list: &str) -> Result<Vec<String>, HostError> {
     }
     for n in &names {
         let ok = n.starts_with(|c: char| c.is_ascii_alphanumeric())
-            && n
-                .chars()
+            && n.chars()
                 .all(|c| c.is_ascii_alphanumeric() || "+-.:=~_/*".contains(c));
         if !ok {
             return Err(HostError::invalid(
@@ -109,6 +108,9 @@ pub fn package_names(list: &str) -> Result<Vec<String>, HostError> {
     }
     Ok(names)
 }
+
+/// apt-get waits this long for another apt or dpkg to finish (it gives up at once otherwise).
+const LOCK_WAIT: &str = "-oDPkg::Lock::Timeout=300";
 
 /// What a `package_*` function asks apt to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -126,11 +128,23 @@ pub enum Op {
 pub fn argv(op: &Op) -> Vec<String> {
     let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     match op {
-        Op::Install(p) => [v(&["apt-get", "install", "-y", "--quiet", "--"]), p.clone()].concat(),
-        Op::Remove(p) => [v(&["apt-get", "remove", "-y", "--quiet", "--"]), p.clone()].concat(),
-        Op::Update => v(&["apt-get", "update", "--quiet"]),
-        Op::Upgrade => v(&["apt-get", "upgrade", "-y", "--quiet"]),
-        Op::List => v(&["dpkg-query", "--show", "--showformat=${Package}\t${db:Status-Status}\n"]),
+        Op::Install(p) => [
+            v(&["apt-get", LOCK_WAIT, "install", "-y", "--quiet", "--"]),
+            p.clone(),
+        ]
+        .concat(),
+        Op::Remove(p) => [
+            v(&["apt-get", LOCK_WAIT, "remove", "-y", "--quiet", "--"]),
+            p.clone(),
+        ]
+        .concat(),
+        Op::Update => v(&["apt-get", LOCK_WAIT, "update", "--quiet"]),
+        Op::Upgrade => v(&["apt-get", LOCK_WAIT, "upgrade", "-y", "--quiet"]),
+        Op::List => v(&[
+            "dpkg-query",
+            "--show",
+            "--showformat=${Package}\t${db:Status-Status}\n",
+        ]),
         Op::Search(q) => v(&["apt-cache", "search", "--names-only", "--", q]),
         Op::IsInstalled(p) => v(&[
             "dpkg-query",
@@ -215,15 +229,30 @@ mod tests {
     fn argv_table() {
         let p = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         let table: &[(Op, &str)] = &[
-            (Op::Install(p(&["cowsay", "sl"])), "apt-get install -y --quiet -- cowsay sl"),
-            (Op::Remove(p(&["cowsay"])), "apt-get remove -y --quiet -- cowsay"),
-            (Op::Update, "apt-get update --quiet"),
-            (Op::Upgrade, "apt-get upgrade -y --quiet"),
+            (
+                Op::Install(p(&["cowsay", "sl"])),
+                "apt-get -oDPkg::Lock::Timeout=300 install -y --quiet -- cowsay sl",
+            ),
+            (
+                Op::Remove(p(&["cowsay"])),
+                "apt-get -oDPkg::Lock::Timeout=300 remove -y --quiet -- cowsay",
+            ),
+            (
+                Op::Update,
+                "apt-get -oDPkg::Lock::Timeout=300 update --quiet",
+            ),
+            (
+                Op::Upgrade,
+                "apt-get -oDPkg::Lock::Timeout=300 upgrade -y --quiet",
+            ),
             (
                 Op::List,
                 "dpkg-query --show --showformat=${Package}\t${db:Status-Status}\n",
             ),
-            (Op::Search("git".into()), "apt-cache search --names-only -- git"),
+            (
+                Op::Search("git".into()),
+                "apt-cache search --names-only -- git",
+            ),
             (
                 Op::IsInstalled("git".into()),
                 "dpkg-query --show --showformat=${db:Status-Status} -- git",
@@ -247,9 +276,18 @@ mod tests {
     fn platforms_from_os_release() {
         let debian = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nID=debian\n";
         assert_eq!(platform_from_os_release(debian), Platform::Debian);
-        assert_eq!(platform_from_os_release("ID=ubuntu\nID_LIKE=debian\n"), Platform::Ubuntu);
-        assert_eq!(platform_from_os_release("ID=linuxmint\nID_LIKE=\"ubuntu debian\"\n"), Platform::Ubuntu);
-        assert_eq!(platform_from_os_release("ID=fedora\n"), Platform::Other("fedora".into()));
+        assert_eq!(
+            platform_from_os_release("ID=ubuntu\nID_LIKE=debian\n"),
+            Platform::Ubuntu
+        );
+        assert_eq!(
+            platform_from_os_release("ID=linuxmint\nID_LIKE=\"ubuntu debian\"\n"),
+            Platform::Ubuntu
+        );
+        assert_eq!(
+            platform_from_os_release("ID=fedora\n"),
+            Platform::Other("fedora".into())
+        );
         assert_eq!(Platform::Other("x".into()).name(), "Unknown");
     }
 
@@ -257,7 +295,8 @@ mod tests {
     fn parse_apt_output() {
         let list = "adduser\tinstalled\ngit\tinstalled\nold\tconfig-files\n";
         assert_eq!(parse_list(list), ["adduser", "git"]);
-        let search = "git - fast, scalable, distributed revision control system\ngit-all - fast - all\n";
+        let search =
+            "git - fast, scalable, distributed revision control system\ngit-all - fast - all\n";
         assert_eq!(parse_search(search), ["git", "git-all"]);
     }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use rhai::{Array, Dynamic, Map, INT};
 
-use super::{CommandResult, Executor, Killer, ProcessInfo, RunOptions};
+use super::{CommandResult, Executor, ProcessInfo, ProcessKiller, RunOptions};
 use crate::glue::{invalid, map_of, string_array, IntoRhai, Opts, RResult, Registrar};
 use crate::host::Host;
 
@@ -375,7 +375,8 @@ assert_eq(r.out, "hi");
         move |e: &mut Executor| h.redact(&format!("Executor({:?})", e.line)),
     );
 
-    r.engine().register_type_with_name::<Killer>("ProcessKiller");
+    r.engine()
+        .register_type_with_name::<ProcessKiller>("ProcessKiller");
     r.pure(
         "process_killer",
         &[],
@@ -385,13 +386,13 @@ many were signalled. herodo and the processes that started it are never matched.
 ```rhai
 process_killer().pattern("my-test-server").recursive(true).kill();
 ```"#,
-        Killer::default,
+        ProcessKiller::default,
     );
     r.pure(
         "pattern",
         &["killer", "pattern"],
         "Kill the processes whose name or command line contains `pattern`.\n```rhai\nprocess_killer().pattern(\"my-server\").kill();\n```",
-        |mut k: Killer, p: &str| {
+        |mut k: ProcessKiller, p: &str| {
             k.pattern = Some(p.to_string());
             k
         },
@@ -400,7 +401,7 @@ process_killer().pattern("my-test-server").recursive(true).kill();
         "pid",
         &["killer", "pid"],
         "Kill the process with this pid.\n```rhai\nprocess_killer().pid(12345).kill();\n```",
-        |mut k: Killer, pid: INT| {
+        |mut k: ProcessKiller, pid: INT| {
             k.pid = Some(pid);
             k
         },
@@ -409,7 +410,7 @@ process_killer().pattern("my-test-server").recursive(true).kill();
         "recursive",
         &["killer", "recursive"],
         "Kill the descendants too (children before parents).\n```rhai\nprocess_killer().pid(12345).recursive(true).kill();\n```",
-        |mut k: Killer, yes: bool| {
+        |mut k: ProcessKiller, yes: bool| {
             k.recursive = yes;
             k
         },
@@ -424,12 +425,12 @@ that does not exist.
 ```rhai
 let n = process_killer().pattern("my-test-server").kill();
 ```"#,
-        move |k: Killer| -> RResult<INT> { Ok(super::kill_with(&h, &k).rhai()? as INT) },
+        move |k: ProcessKiller| -> RResult<INT> { Ok(super::kill_with(&h, &k).rhai()? as INT) },
     );
     r.pure(
         "to_string",
         &["killer"],
         "Show the killer.\n```rhai\nprint(process_killer().pid(1234).to_string());\n```",
-        |k: &mut Killer| format!("{k:?}"),
+        |k: &mut ProcessKiller| format!("{k:?}"),
     );
 }

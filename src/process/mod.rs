@@ -265,7 +265,10 @@ pub fn execute_line(host: &Host, e: &Executor) -> Result<CommandResult, ProcessE
             stderr,
         })) if e.opts.ignore_error => Ok(CommandResult {
             stdout,
-            stderr: format!("{stderr}herodo: timed out after {}\n", crate::exec::fmt_duration(after)),
+            stderr: format!(
+                "{stderr}herodo: timed out after {}\n",
+                crate::exec::fmt_duration(after)
+            ),
             success: false,
             code: 124,
             signal: None,
@@ -280,7 +283,7 @@ pub fn execute_line(host: &Host, e: &Executor) -> Result<CommandResult, ProcessE
 /// What `process_killer()` kills: the processes matching a pattern, or one pid; with
 /// `recursive`, their descendants too (children before parents).
 #[derive(Clone, Debug, Default)]
-pub struct Killer {
+pub struct ProcessKiller {
     pub pattern: Option<String>,
     pub pid: Option<i64>,
     pub recursive: bool,
@@ -288,10 +291,12 @@ pub struct Killer {
 
 /// The pids `k` names, descendants first when recursive, from the process table `all`
 /// (herodo and its ancestors are never in it).
-pub fn kill_targets(k: &Killer, all: &[ProcessInfo]) -> Result<Vec<i64>, ProcessError> {
+pub fn kill_targets(k: &ProcessKiller, all: &[ProcessInfo]) -> Result<Vec<i64>, ProcessError> {
     let roots: Vec<i64> = match (&k.pattern, k.pid) {
         (Some(_), Some(_)) => {
-            return Err(HostError::invalid("process_killer", "give a pattern or a pid, not both").into())
+            return Err(
+                HostError::invalid("process_killer", "give a pattern or a pid, not both").into(),
+            )
         }
         (None, None) => {
             return Err(HostError::invalid("process_killer", "give a pattern or a pid").into())
@@ -311,7 +316,9 @@ pub fn kill_targets(k: &Killer, all: &[ProcessInfo]) -> Result<Vec<i64>, Process
         }
         (None, Some(pid)) => {
             if pid <= 1 {
-                return Err(HostError::invalid("pid", format!("{pid} is not a process to kill")).into());
+                return Err(
+                    HostError::invalid("pid", format!("{pid} is not a process to kill")).into(),
+                );
             }
             if !all.iter().any(|i| i.pid == pid) {
                 return Err(ProcessError::NoMatch(format!("pid {pid}")));
@@ -342,7 +349,7 @@ fn descendants(pid: i64, all: &[ProcessInfo], out: &mut Vec<i64>) {
 }
 
 /// Send SIGTERM to what `k` names; returns how many were signalled.
-pub fn kill_with(host: &Host, k: &Killer) -> Result<usize, ProcessError> {
+pub fn kill_with(host: &Host, k: &ProcessKiller) -> Result<usize, ProcessError> {
     let all = list("")?;
     let targets = kill_targets(k, &all)?;
     if host.settings.dry_run {
@@ -408,13 +415,19 @@ mod tests {
             row(12, 11, "helper"),
             row(20, 1, "other"),
         ];
-        let k = |pattern: Option<&str>, pid: Option<i64>, recursive: bool| Killer {
+        let k = |pattern: Option<&str>, pid: Option<i64>, recursive: bool| ProcessKiller {
             pattern: pattern.map(Into::into),
             pid,
             recursive,
         };
-        assert_eq!(kill_targets(&k(Some("serv"), None, false), &all).unwrap(), [10]);
-        assert_eq!(kill_targets(&k(None, Some(10), true), &all).unwrap(), [12, 11, 10]);
+        assert_eq!(
+            kill_targets(&k(Some("serv"), None, false), &all).unwrap(),
+            [10]
+        );
+        assert_eq!(
+            kill_targets(&k(None, Some(10), true), &all).unwrap(),
+            [12, 11, 10]
+        );
         assert_eq!(kill_targets(&k(None, Some(11), false), &all).unwrap(), [11]);
         assert!(kill_targets(&k(Some("x"), Some(1), false), &all).is_err());
         assert!(kill_targets(&k(None, None, false), &all).is_err());

@@ -77,9 +77,7 @@ Throws `invalid_argument` for a negative count or a result over the string size 
 ```rhai
 print("=".repeat(40));
 ```"#,
-        |t: &str, n: INT| -> RResult<String> {
-            super::repeat(t, n, super::MAX_REPEAT).rhai()
-        },
+        |t: &str, n: INT| -> RResult<String> { super::repeat(t, n, super::MAX_REPEAT).rhai() },
     );
     r.pure(
         "pad_right",

@@ -116,7 +116,10 @@ pub fn repeat(s: &str, n: i64, max: usize) -> Result<String, crate::error::HostE
     if s.len().saturating_mul(n) > max {
         return Err(crate::error::HostError::invalid(
             "count",
-            format!("{n} copies of {} bytes is over the {max}-byte string limit", s.len()),
+            format!(
+                "{n} copies of {} bytes is over the {max}-byte string limit",
+                s.len()
+            ),
         ));
     }
     Ok(s.repeat(n))
@@ -207,7 +210,8 @@ impl Replacer {
         let mut out = input.to_string();
         for s in &self.steps {
             out = if s.literal {
-                s.re.replace_all(&out, regex::NoExpand(&s.with)).into_owned()
+                s.re.replace_all(&out, regex::NoExpand(&s.with))
+                    .into_owned()
             } else {
                 s.re.replace_all(&out, s.with.as_str()).into_owned()
             };
@@ -246,6 +250,14 @@ pub fn render(template: &str, vars: &serde_json::Value) -> Result<String, Templa
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     env.set_keep_trailing_newline(true);
+    // Booleans as config files and the original herodo's templates (Tera) write them.
+    env.set_formatter(|out, state, value| {
+        if value.kind() == minijinja::value::ValueKind::Bool {
+            out.write_str(if value.is_true() { "true" } else { "false" })?;
+            return Ok(());
+        }
+        minijinja::escape_formatter(out, state, value)
+    });
     let describe = |e: minijinja::Error| {
         let mut msg = e.to_string();
         if let Some(line) = e.line() {
@@ -297,8 +309,14 @@ mod tests {
         assert_eq!(dedent("\tx\n        y"), "x\n    y");
         assert_eq!(dedent("no indent"), "no indent");
         // The original's own text tests.
-        assert_eq!(dedent("    line 1\n    line 2\n        line 3"), "line 1\nline 2\n    line 3");
-        assert_eq!(dedent("  line 1\n    line 2\n  line 3"), "line 1\n  line 2\nline 3");
+        assert_eq!(
+            dedent("    line 1\n    line 2\n        line 3"),
+            "line 1\nline 2\n    line 3"
+        );
+        assert_eq!(
+            dedent("  line 1\n    line 2\n  line 3"),
+            "line 1\n  line 2\nline 3"
+        );
         assert_eq!(dedent("    line 1\n\n    line 3"), "line 1\n\nline 3");
     }
 
@@ -306,7 +324,10 @@ mod tests {
     fn prefix_each_line() {
         assert_eq!(prefix("a\nb\n", "> "), "> a\n> b");
         assert_eq!(prefix("a", "# "), "# a");
-        assert_eq!(prefix("line 1\n\nline 3", "    "), "    line 1\n    \n    line 3");
+        assert_eq!(
+            prefix("line 1\n\nline 3", "    "),
+            "    line 1\n    \n    line 3"
+        );
         assert_eq!(prefix("x\ny", ""), "x\ny");
     }
 
@@ -328,7 +349,10 @@ mod tests {
         }
         let home = Some("/home/u");
         assert_eq!(path_fix("/path/to/directory/", home), "/path/to/directory/");
-        assert_eq!(path_fix("/path/to/File Name.txt", home), "/path/to/File Name.txt");
+        assert_eq!(
+            path_fix("/path/to/File Name.txt", home),
+            "/path/to/File Name.txt"
+        );
         assert_eq!(path_fix("~/docs", home), "/home/u/docs");
         assert_eq!(path_fix("~", home), "/home/u");
         assert_eq!(path_fix("/path/~/file", home), "/path/~/file");
@@ -376,6 +400,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, "svc web: 80 443 tls\n");
+        assert_eq!(
+            render(
+                "{{ a }} {{ b }}",
+                &serde_json::json!({"a": true, "b": false})
+            )
+            .unwrap(),
+            "true false"
+        );
         let err = render("{{ missing }}", &vars).unwrap_err();
         assert!(err.to_string().contains("undefined"), "{err}");
         // Issue 18.15: the undefined variable is named, once, with the line.

@@ -21,39 +21,99 @@ const CRATES: &[(&str, &str)] = &[
 /// The scripts of process, os, net and text that must pass: (crate directory, path in it).
 const PASS: &[(&str, &str)] = &[
     // text
-    ("herolib-core-0.3.13", "tests/rhai/text/01_text_indentation.rhai"),
-    ("herolib-core-0.3.13", "tests/rhai/text/02_name_path_fix.rhai"),
-    ("herolib-core-0.3.13", "tests/rhai/text/03_text_replacer.rhai"),
+    (
+        "herolib-core-0.3.13",
+        "tests/rhai/text/01_text_indentation.rhai",
+    ),
+    (
+        "herolib-core-0.3.13",
+        "tests/rhai/text/02_name_path_fix.rhai",
+    ),
+    (
+        "herolib-core-0.3.13",
+        "tests/rhai/text/03_text_replacer.rhai",
+    ),
     ("herolib-core-0.3.13", "tests/rhai/text/run_all_tests.rhai"),
     ("herolib-core-0.3.13", "examples/rhai/text/01_name_fix.rhai"),
-    ("herolib-core-0.3.13", "examples/rhai/text/01_replacer_basic.rhai"),
+    (
+        "herolib-core-0.3.13",
+        "examples/rhai/text/01_replacer_basic.rhai",
+    ),
     ("herolib-core-0.3.13", "examples/rhai/text/02_dedent.rhai"),
-    ("herolib-core-0.3.13", "examples/rhai/text/02_dedent_prefix.rhai"),
-    ("herolib-core-0.3.13", "examples/rhai/text/02_replacer_regex.rhai"),
+    (
+        "herolib-core-0.3.13",
+        "examples/rhai/text/02_dedent_prefix.rhai",
+    ),
+    (
+        "herolib-core-0.3.13",
+        "examples/rhai/text/02_replacer_regex.rhai",
+    ),
     ("herolib-core-0.3.13", "examples/rhai/text/03_prefix.rhai"),
-    ("herolib-core-0.3.13", "examples/rhai/text/03_replacer_chain.rhai"),
-    ("herolib-os-0.3.13", "examples/rhai/template/07_template.rhai"),
-    ("herolib-os-0.3.13", "examples/rhai/template/07_template_demo.rhai"),
+    (
+        "herolib-core-0.3.13",
+        "examples/rhai/text/03_replacer_chain.rhai",
+    ),
+    (
+        "herolib-os-0.3.13",
+        "examples/rhai/template/07_template.rhai",
+    ),
+    (
+        "herolib-os-0.3.13",
+        "examples/rhai/template/07_template_demo.rhai",
+    ),
     // net
     ("herolib-core-0.3.13", "examples/rhai/net/01_tcp_check.rhai"),
-    ("herolib-core-0.3.13", "examples/rhai/net/02_http_check.rhai"),
+    (
+        "herolib-core-0.3.13",
+        "examples/rhai/net/02_http_check.rhai",
+    ),
     ("herolib-os-0.3.13", "examples/rhai/net/01_tcp_check.rhai"),
     ("herolib-os-0.3.13", "examples/rhai/net/02_http_check.rhai"),
-    ("herolib-os-0.3.13", "examples/rhai/net/04_advanced_port_scanning.rhai"),
-    ("herolib-os-0.3.13", "examples/rhai/net/05_http_health_checks.rhai"),
-    ("herolib-os-0.3.13", "examples/rhai/net/06_network_diagnostics.rhai"),
+    (
+        "herolib-os-0.3.13",
+        "examples/rhai/net/04_advanced_port_scanning.rhai",
+    ),
+    (
+        "herolib-os-0.3.13",
+        "examples/rhai/net/05_http_health_checks.rhai",
+    ),
+    (
+        "herolib-os-0.3.13",
+        "examples/rhai/net/06_network_diagnostics.rhai",
+    ),
     // process
-    ("herolib-os-0.3.13", "examples/rhai/process/01_command_execution.rhai"),
-    ("herolib-os-0.3.13", "examples/rhai/process/01_run_commands.rhai"),
-    ("herolib-os-0.3.13", "examples/rhai/process/02_command_builder.rhai"),
-    ("herolib-os-0.3.13", "examples/rhai/process/02_process_management.rhai"),
-    ("herolib-os-0.3.13", "examples/rhai/process/03_process_management.rhai"),
+    (
+        "herolib-os-0.3.13",
+        "examples/rhai/process/01_command_execution.rhai",
+    ),
+    (
+        "herolib-os-0.3.13",
+        "examples/rhai/process/01_run_commands.rhai",
+    ),
+    (
+        "herolib-os-0.3.13",
+        "examples/rhai/process/02_command_builder.rhai",
+    ),
+    (
+        "herolib-os-0.3.13",
+        "examples/rhai/process/02_process_management.rhai",
+    ),
+    (
+        "herolib-os-0.3.13",
+        "examples/rhai/process/03_process_management.rhai",
+    ),
     ("herolib-os-0.3.13", "tests/rhai/process/run_all_tests.rhai"),
     // os
-    ("herolib-os-0.3.13", "examples/rhai/os/01_disk_creation.rhai"),
+    (
+        "herolib-os-0.3.13",
+        "examples/rhai/os/01_disk_creation.rhai",
+    ),
     ("herolib-os-0.3.13", "examples/rhai/os/01_filesystem.rhai"),
     ("herolib-os-0.3.13", "examples/rhai/os/02_platform.rhai"),
-    ("herolib-os-0.3.13", "examples/rhai/os/03_commands_which.rhai"),
+    (
+        "herolib-os-0.3.13",
+        "examples/rhai/os/03_commands_which.rhai",
+    ),
     ("herolib-os-0.3.13", "examples/rhai/os/04_download.rhai"),
     ("herolib-os-0.3.13", "examples/rhai/os/05_package.rhai"),
 ];
@@ -61,33 +121,115 @@ const PASS: &[(&str, &str)] = &[
 /// The nerdctl and buildah scripts that must pass (on podman and buildah, with the offline
 /// test image, in a container storage of their own).
 const PASS_CONTAINERS: &[(&str, &str)] = &[
-    ("herolib-virt-0.3.13", "examples/rhai/nerdctl/03_container_builder.rhai"),
-    ("herolib-virt-0.3.13", "examples/rhai/nerdctl/03_container_operations.rhai"),
-    ("herolib-virt-0.3.13", "examples/rhai/nerdctl/nerdctl_webserver.rhai"),
-    ("herolib-virt-0.3.13", "tests/rhai/nerdctl/01_container_operations.rhai"),
-    ("herolib-virt-0.3.13", "tests/rhai/nerdctl/run_all_tests.rhai"),
-    ("herolib-virt-0.3.13", "tests/rhai/buildah/run_all_tests.rhai"),
+    (
+        "herolib-virt-0.3.13",
+        "examples/rhai/nerdctl/03_container_builder.rhai",
+    ),
+    (
+        "herolib-virt-0.3.13",
+        "examples/rhai/nerdctl/03_container_operations.rhai",
+    ),
+    (
+        "herolib-virt-0.3.13",
+        "examples/rhai/nerdctl/nerdctl_webserver.rhai",
+    ),
+    (
+        "herolib-virt-0.3.13",
+        "tests/rhai/nerdctl/01_container_operations.rhai",
+    ),
+    (
+        "herolib-virt-0.3.13",
+        "tests/rhai/nerdctl/run_all_tests.rhai",
+    ),
+    (
+        "herolib-virt-0.3.13",
+        "tests/rhai/buildah/run_all_tests.rhai",
+    ),
 ];
 
 /// The scripts of these domains that cannot pass anywhere, with the reason. The README's
 /// "Compatibility with the original herodo" lists each (a test checks it).
 pub const EXCEPTIONS: &[(&str, &str, &str)] = &[
-    ("herolib-core-0.3.13", "examples/rhai/text/03_pcre_pattern_matching.rhai", "Kubernetes (needs a cluster)"),
-    ("herolib-core-0.3.13", "examples/rhai/text/markdown_overview.rhai", "Kubernetes (needs a cluster)"),
-    ("herolib-core-0.3.13", "examples/rhai/text/pattern_deletion.rhai", "Kubernetes (needs a cluster)"),
-    ("herolib-core-0.3.13", "examples/rhai/text/trend_analysis.rhai", "the original's profiling module"),
-    ("herolib-core-0.3.13", "examples/rhai/text/04_replacements.rhai", "heroscript playbooks"),
-    ("herolib-os-0.3.13", "examples/rhai/os/01_mount_operations.rhai", "rfs stubs"),
-    ("herolib-os-0.3.13", "examples/rhai/os/02_advanced_operations.rhai", "internet"),
-    ("herolib-os-0.3.13", "examples/rhai/os/production_setup.rhai", "Kubernetes (needs a cluster)"),
-    ("herolib-os-0.3.13", "examples/rhai/template/04_template_builder.rhai", "fails in the original"),
-    ("herolib-os-0.3.13", "examples/rhai/rsync/01_simple_local_sync.rhai", "syntax error"),
-    ("herolib-virt-0.3.13", "examples/rhai/buildah/01_basic_builder.rhai", "syntax error"),
-    ("herolib-virt-0.3.13", "examples/rhai/buildah/01_builder_pattern.rhai", "syntax error"),
-    ("herolib-virt-0.3.13", "examples/rhai/buildah/fluent_api_demo.rhai", "internet"),
-    ("herolib-virt-0.3.13", "examples/rhai/nerdctl/01_basic_containers.rhai", "never registered"),
-    ("herolib-do-0.3.12", "examples/rhai/02_image_and_file_operations.rhai", "internet"),
-    ("herolib-do-0.3.12", "examples/rhai/codebox.rhai", "fails in the original"),
+    (
+        "herolib-core-0.3.13",
+        "examples/rhai/text/03_pcre_pattern_matching.rhai",
+        "Kubernetes (needs a cluster)",
+    ),
+    (
+        "herolib-core-0.3.13",
+        "examples/rhai/text/markdown_overview.rhai",
+        "Kubernetes (needs a cluster)",
+    ),
+    (
+        "herolib-core-0.3.13",
+        "examples/rhai/text/pattern_deletion.rhai",
+        "Kubernetes (needs a cluster)",
+    ),
+    (
+        "herolib-core-0.3.13",
+        "examples/rhai/text/trend_analysis.rhai",
+        "the original's profiling module",
+    ),
+    (
+        "herolib-core-0.3.13",
+        "examples/rhai/text/04_replacements.rhai",
+        "heroscript playbooks",
+    ),
+    (
+        "herolib-os-0.3.13",
+        "examples/rhai/os/01_mount_operations.rhai",
+        "rfs stubs",
+    ),
+    (
+        "herolib-os-0.3.13",
+        "examples/rhai/os/02_advanced_operations.rhai",
+        "internet",
+    ),
+    (
+        "herolib-os-0.3.13",
+        "examples/rhai/os/production_setup.rhai",
+        "Kubernetes (needs a cluster)",
+    ),
+    (
+        "herolib-os-0.3.13",
+        "examples/rhai/template/04_template_builder.rhai",
+        "fails in the original",
+    ),
+    (
+        "herolib-os-0.3.13",
+        "examples/rhai/rsync/01_simple_local_sync.rhai",
+        "syntax error",
+    ),
+    (
+        "herolib-virt-0.3.13",
+        "examples/rhai/buildah/01_basic_builder.rhai",
+        "syntax error",
+    ),
+    (
+        "herolib-virt-0.3.13",
+        "examples/rhai/buildah/01_builder_pattern.rhai",
+        "syntax error",
+    ),
+    (
+        "herolib-virt-0.3.13",
+        "examples/rhai/buildah/fluent_api_demo.rhai",
+        "internet",
+    ),
+    (
+        "herolib-virt-0.3.13",
+        "examples/rhai/nerdctl/01_basic_containers.rhai",
+        "never registered",
+    ),
+    (
+        "herolib-do-0.3.12",
+        "examples/rhai/02_image_and_file_operations.rhai",
+        "internet",
+    ),
+    (
+        "herolib-do-0.3.12",
+        "examples/rhai/codebox.rhai",
+        "fails in the original",
+    ),
 ];
 
 /// Where cargo keeps `name-version.crate`, fetching it with `cargo info` when it is missing.
@@ -136,7 +278,9 @@ fn unpack(dir: &Path) {
 /// The script text as it runs here: `/tmp/...` inside `tmp`, images the offline test image.
 fn adapt(text: &str, tmp: &Path) -> String {
     let t = tmp.display().to_string();
-    let mut s = text.replace("\"/tmp/", &format!("\"{t}/")).replace("\"/tmp\"", &format!("\"{t}\""));
+    let mut s = text
+        .replace("\"/tmp/", &format!("\"{t}/"))
+        .replace("\"/tmp\"", &format!("\"{t}\""));
     for image in [
         "docker.io/library/alpine:latest",
         "docker.io/library/ubuntu:22.04",
@@ -230,7 +374,12 @@ impl Storage {
             .unwrap();
         assert!(st.success(), "podman save failed");
         let s = Storage { dir };
-        let out = s.tool("podman").args(["load", "-q", "-i"]).arg(&tar).output().unwrap();
+        let out = s
+            .tool("podman")
+            .args(["load", "-q", "-i"])
+            .arg(&tar)
+            .output()
+            .unwrap();
         assert!(
             out.status.success(),
             "podman load failed: {}",
@@ -276,8 +425,14 @@ fn every_exception_is_in_the_readme() {
         .nth(1)
         .expect("README has a \"Compatibility with the original herodo\" section");
     for (krate, path, _) in EXCEPTIONS {
-        let name = format!("{}/{path}", krate.rsplit_once('-').map_or(*krate, |(n, _)| n));
-        assert!(section.contains(&name), "README's compatibility section lacks {name}");
+        let name = format!(
+            "{}/{path}",
+            krate.rsplit_once('-').map_or(*krate, |(n, _)| n)
+        );
+        assert!(
+            section.contains(&name),
+            "README's compatibility section lacks {name}"
+        );
     }
     assert!(!EXCEPTIONS.is_empty());
 }

@@ -435,8 +435,11 @@ c.with_disk_limit("10G");
             if size.trim().is_empty() {
                 return Err(crate::glue::invalid("size", "is empty"));
             }
-            c.with_annotation("io.katacontainers.config.hypervisor.block_device_size", size)
-                .rhai()?;
+            c.with_annotation(
+                "io.katacontainers.config.hypervisor.block_device_size",
+                size,
+            )
+            .rhai()?;
             Ok(c.clone())
         },
     );
