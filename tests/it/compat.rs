@@ -436,3 +436,44 @@ fn every_exception_is_in_the_readme() {
     }
     assert!(!EXCEPTIONS.is_empty());
 }
+
+#[test]
+fn container_builder_extras_reach_the_engine_command() {
+    let t = TempDir::new("compat-extras");
+    let script = r#"
+        nerdctl_container_from_image("herodo-compat-extras", "localhost/busybox:test")
+            .with_annotations(#{"org.example.a": "1"})
+            .with_devices(["/dev/fuse"])
+            .with_disk_limit("10G")
+            .build();
+        let o = new_run_options();
+        print(`detach=${o.detach} snapshotter=${o.snapshotter} ports=${o.ports.len()}`);
+    "#;
+    herodo(t.path(), ["--dry-run", "--engine", "podman", "-e", script])
+        .run()
+        .ok()
+        .stdout_has("--annotation 'org.example.a=1'")
+        .stdout_has("--device /dev/fuse")
+        .stdout_has("--annotation 'io.katacontainers.config.hypervisor.block_device_size=10G'")
+        .stdout_has("detach=true snapshotter=native ports=0");
+}
+
+#[test]
+fn fns_shows_both_spellings_and_check_knows_the_originals_names() {
+    let t = TempDir::new("compat-fns");
+    herodo(t.path(), ["fns", "net_tcp_check"])
+        .run()
+        .ok()
+        .stdout_has("original herodo's name for `tcp_check`");
+    let script = t.write(
+        "orig.rhai",
+        "let r = run(\"true\").execute();\nlet ok = net_tcp_check(\"127.0.0.1\", 1);\ndir_ensure(\"x\");\nlet e = execute(\"ls\").silent();\n",
+    );
+    herodo(
+        t.path(),
+        [std::ffi::OsStr::new("check"), script.as_os_str()],
+    )
+    .run()
+    .ok()
+    .stderr_lacks("did you mean");
+}
