@@ -20,6 +20,7 @@ need=(
     dockerd:docker.io docker-registry:docker-registry
     sshd:openssh-server ssh:openssh-client tmux:tmux
     ip:iproute2 iptables:iptables crun:crun openssl:openssl
+    chromium:chromium
     curl:curl rsync:rsync ping:iputils-ping unzip:unzip
 )
 missing=()
@@ -86,11 +87,12 @@ fi
 say "VM test guest"
 ./scripts/vm-guest.sh >/dev/null
 
-# The original herodo's crates, whose scripts tests/it/compat.rs runs: `cargo info` puts each
-# .crate file in cargo's registry cache.
+# The original herodo's crates: tests/it/compat.rs runs their process, os, net, text, nerdctl and
+# buildah scripts, tests/it/cloudhv.rs two of the cloudhv ones. `cargo info` puts each .crate
+# file in cargo's registry cache.
 say "original herodo's scripts (cargo info)"
 for c in herolib-os@0.3.13 herolib-core@0.3.13 herolib-virt@0.3.13 herolib-do@0.3.12; do
-    (cd /tmp && cargo info --quiet "$c" >/dev/null)
+    (cd /tmp && cargo info "$c" >/dev/null 2>&1) || echo "setup: cargo info $c failed" >&2
 done
 
 say "test image"

@@ -93,7 +93,12 @@ fn run_scripts(host: &Arc<Host>, limits: &crate::engine::Limits, action: Action)
             ctx.run_text("<stdin>", &text, &args)
         }
         Action::Check { paths, quiet } => ctx.check(&paths, quiet),
-        Action::Fns { filter, json } => fns(&engine, filter.as_deref(), json),
+        Action::Fns {
+            filter,
+            markdown: true,
+            ..
+        } => reference(&engine, filter.as_deref()),
+        Action::Fns { filter, json, .. } => fns(&engine, filter.as_deref(), json),
         Action::Test(_) | Action::Repl | Action::Clean => code::USAGE,
     }
 }
@@ -358,6 +363,23 @@ impl Ctx<'_> {
     }
 }
 
+/// `herodo fns --markdown`: the function reference (docs/reference.md).
+fn reference(engine: &Engine, filter: Option<&str>) -> i32 {
+    let mut docs = crate::docs::function_docs(engine);
+    docs.extend(crate::docs::stdlib_docs(engine));
+    docs.retain(|d| filter.is_none_or(|f| d.name.contains(f)));
+    if docs.is_empty() {
+        eprintln!("herodo: no function matches `{}`", filter.unwrap_or(""));
+        return code::SCRIPT_ERROR;
+    }
+    let _ = write!(
+        std::io::stdout().lock(),
+        "{}",
+        crate::docs::markdown_reference(&docs)
+    );
+    code::OK
+}
+
 fn fns(engine: &Engine, filter: Option<&str>, json: bool) -> i32 {
     let matches = |d: &crate::docs::FnDoc| filter.is_none_or(|f| d.name.contains(f));
     let docs: Vec<crate::docs::FnDoc> = crate::docs::function_docs(engine)
@@ -377,8 +399,10 @@ fn fns(engine: &Engine, filter: Option<&str>, json: bool) -> i32 {
         }
         return code::OK;
     }
-    // The text listing also has the Rhai built-ins scripts use most (trim, len, split, ...).
+    // The text listing also has the stdlib modules' functions and the Rhai built-ins scripts
+    // use most (trim, len, split, ...).
     let mut docs = docs;
+    docs.extend(crate::docs::stdlib_docs(engine).into_iter().filter(matches));
     docs.extend(
         crate::docs::builtin_docs(engine)
             .into_iter()
@@ -421,15 +445,19 @@ fn fns(engine: &Engine, filter: Option<&str>, json: bool) -> i32 {
         return code::OK;
     }
     // Otherwise a summary per function, under the README's groups.
-    for group in crate::docs::GROUPS.iter().copied().chain([""]) {
-        let in_group: Vec<&crate::docs::FnDoc> = docs.iter().filter(|d| d.group == group).collect();
+    for group in crate::docs::all_groups().iter().chain(&[String::new()]) {
+        let in_group: Vec<&crate::docs::FnDoc> =
+            docs.iter().filter(|d| &d.group == group).collect();
         if in_group.is_empty() {
             continue;
         }
-        let title = match group {
-            "" => "other",
-            "rhai" => "rhai (built into the language)",
-            g => g,
+        let title = match group.as_str() {
+            "" => "other".to_string(),
+            "rhai" => "rhai (built into the language)".to_string(),
+            g => match g.strip_prefix("std/") {
+                Some(m) => format!("{g} (import \"{g}\" as {m};)"),
+                None => g.to_string(),
+            },
         };
         let _ = writeln!(out, "{}", bold(&format!("## {title}")));
         for d in in_group {

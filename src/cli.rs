@@ -202,6 +202,10 @@ pub enum Command {
         /// Print JSON (name, params, return_type, signature, summary, doc) instead of text
         #[arg(long)]
         json: bool,
+        /// Print the function reference in Markdown (every function with its whole doc and
+        /// example, by group, and the stdlib modules): what docs/reference.md holds
+        #[arg(long, conflicts_with = "json")]
+        markdown: bool,
     },
     /// Open the interactive shell (also what `herodo` alone does on a terminal)
     Repl(RunArgs),
@@ -296,6 +300,7 @@ pub enum Action {
     Fns {
         filter: Option<String>,
         json: bool,
+        markdown: bool,
     },
     Test(TestOptions),
     /// The interactive shell.
@@ -500,6 +505,7 @@ impl Cli {
             show_output: g.verbose > 1,
             default_timeout: secs("--timeout", r.timeout)?.unwrap_or(DEFAULT_TIMEOUT),
             container_engine: r.engine.clone(),
+            quiet: g.quiet,
         };
         let l = &r.limits;
         let limits = Limits {
@@ -519,7 +525,19 @@ impl Cli {
                 },
                 quiet: g.quiet,
             },
-            (Some(Command::Fns { filter, json }), _, _) => Action::Fns { filter, json },
+            (
+                Some(Command::Fns {
+                    filter,
+                    json,
+                    markdown,
+                }),
+                _,
+                _,
+            ) => Action::Fns {
+                filter,
+                json,
+                markdown,
+            },
             (Some(Command::Repl(_)), _, _) => Action::Repl,
             (Some(Command::Clean(_)), _, _) => Action::Clean,
             (Some(Command::Test(t)), _, _) => {
@@ -625,7 +643,16 @@ mod tests {
             c.action,
             Action::Fns {
                 filter: Some("file_".into()),
-                json: true
+                json: true,
+                markdown: false,
+            }
+        );
+        assert_eq!(
+            parse(&["fns", "--markdown"]).action,
+            Action::Fns {
+                filter: None,
+                json: false,
+                markdown: true,
             }
         );
         let c = parse(&[

@@ -143,6 +143,22 @@ pub fn render(
         }
     }
     let mut at_file = cur_file;
+    // A caught error thrown again (`throw e`): point at the call that failed, and say where it
+    // was rethrown (the map records its place, see `glue::where_it_came_from`).
+    if let EvalAltResult::ErrorRuntime(v, throw_pos) = cur {
+        if let Some((origin, source)) = crate::glue::error_place(v) {
+            let origin_file = source
+                .filter(|s| host.source(s).is_some())
+                .unwrap_or_else(|| at_file.clone());
+            if origin != *throw_pos || origin_file != at_file {
+                if !throw_pos.is_none() {
+                    details.push(format!("rethrown at {}", place(host, &at_file, *throw_pos)));
+                }
+                pos = origin;
+                at_file = origin_file;
+            }
+        }
+    }
     if pos.is_none() {
         // e.g. a module that could not be found: point at the import or call instead.
         if let Some(f) = frames.pop() {

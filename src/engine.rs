@@ -92,13 +92,15 @@ pub fn build_with(host: &Arc<Host>, limits: &Limits, docs: Docs) -> Engine {
     crate::text::bindings::register(r.group("text"));
     crate::net::bindings::register(r.group("net"), host);
     crate::misc::bindings::register(r.group("misc"), host);
-    crate::testing::bindings::register(r.group("testing"));
+    crate::assert::bindings::register(r.group("testing"));
     crate::containers::bindings::register(r.group("containers"), host);
     crate::buildah::bindings::register(r.group("buildah"), host);
     crate::heropods::bindings::register(r.group("heropods"), host);
     crate::vm::bindings::register(r.group("vm"), host);
     #[cfg(feature = "kube")]
     crate::kube::bindings::register(r.group("kube"), host);
+    // Hands what was registered to the engine.
+    drop(r);
     // The hidden helper that `catch (e)` blocks call (see `scripts::mark_catches`).
     engine.register_fn(
         crate::scripts::CATCH_HELPER,
@@ -321,5 +323,48 @@ mod tests {
         assert!(builtins
             .iter()
             .any(|d| d.name == "split" && !d.doc.is_empty()));
+    }
+
+    /// Each module compiles, and each of its exported functions has a doc comment with a
+    /// summary and a Rhai example (what `herodo fns` and docs/reference.md show).
+    #[test]
+    fn stdlib_modules_compile_and_every_function_is_documented() {
+        let (host, _rec) = crate::host::recording_host();
+        let engine = build(&std::sync::Arc::new(host), &Limits::default());
+        for (name, source) in crate::stdlib::MODULES {
+            if let Err(e) = engine.compile(source) {
+                panic!("std/{name} does not compile: {e}");
+            }
+            assert!(
+                !crate::docs::stdlib_overview(source).is_empty(),
+                "std/{name} has no overview comment"
+            );
+        }
+        let docs = crate::docs::stdlib_docs(&engine);
+        for m in ["retry", "containers", "images", "heropods", "vm", "kube"] {
+            assert!(
+                docs.iter().any(|d| d.group == format!("std/{m}")),
+                "no functions listed for std/{m}"
+            );
+        }
+        for d in &docs {
+            assert!(!d.summary.is_empty(), "{} {} has no doc", d.group, d.name);
+            assert!(
+                d.doc.contains("```rhai\nimport \"std/"),
+                "{} {}: the example should import its module",
+                d.group,
+                d.name
+            );
+        }
+        // Private helpers are not listed; functions come in the order of the source.
+        assert!(!docs
+            .iter()
+            .any(|d| d.name == "jittered" || d.name == "unique"));
+        let retry: Vec<&str> = docs
+            .iter()
+            .filter(|d| d.group == "std/retry")
+            .map(|d| d.name.as_str())
+            .collect();
+        assert_eq!(retry, ["retry", "retry_backoff", "wait_until", "to_ms"]);
     }
 }

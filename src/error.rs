@@ -53,6 +53,10 @@ pub mod kind {
     pub const BAD_STATE: &str = "bad_state";
     /// QEMU's monitor protocol failed or refused a command.
     pub const QMP: &str = "qmp";
+    /// Cloud Hypervisor's REST API refused a request with an error no other kind describes
+    /// (`e.status`, `e.errors`: its list of error strings), or answered with something that is
+    /// not its error list.
+    pub const CH_API: &str = "ch_api";
     /// A download whose SHA-256 is not the one asked for.
     pub const CHECKSUM_MISMATCH: &str = "checksum_mismatch";
     // Kubernetes (the API server's Status reasons).

@@ -61,6 +61,18 @@ pub struct Registrar<'a> {
     docs: bool,
     /// The group `herodo fns` lists what is registered next under (README's groups).
     group: &'static str,
+    /// What is registered, handed to the engine as one global module when the registrar is
+    /// dropped (Rhai keeps its own global namespace private; see `where_it_came_from`).
+    module: rhai::Module,
+}
+
+impl Drop for Registrar<'_> {
+    fn drop(&mut self) {
+        let module = std::mem::take(&mut self.module);
+        if !module.is_empty() {
+            self.engine.register_global_module(module.into());
+        }
+    }
 }
 
 impl<'a> Registrar<'a> {
@@ -69,6 +81,7 @@ impl<'a> Registrar<'a> {
             engine,
             docs: true,
             group: "",
+            module: rhai::Module::new(),
         }
     }
 
@@ -79,6 +92,7 @@ impl<'a> Registrar<'a> {
             engine,
             docs: false,
             group: "",
+            module: rhai::Module::new(),
         }
     }
 
@@ -205,9 +219,8 @@ impl<'a> Registrar<'a> {
         // Always one entry more than the parameters, even an empty one: with no entries at all
         // (no parameters, no result) Rhai would fill in the Rust type names itself.
         info.push(type_label(FUNC::return_type_name()).into());
-        let mut reg = FuncRegistration::new(name)
-            .with_volatility(volatile)
-            .with_params_info(info);
+        // Volatility goes into the function itself (see below), not the registration.
+        let mut reg = FuncRegistration::new(name).with_params_info(info);
         if self.docs {
             let mut comment = doc_comment(doc);
             if !self.group.is_empty() {
@@ -216,9 +229,102 @@ impl<'a> Registrar<'a> {
             }
             reg = reg.with_comments([comment]);
         }
-        reg.register_into_engine(self.engine, f);
+        // As `FuncRegistration::set_into_module` decides it: setters may not run on constants.
+        let is_pure = !(N == 2 && name.starts_with("set$"));
+        let func = where_it_came_from(f.into_rhai_function(is_pure, volatile));
+        reg.in_global_namespace()
+            .set_into_module_raw(&mut self.module, FUNC::param_types(), func);
         self
     }
+}
+
+/// Wrap a native function so that the error map it throws records where it was called:
+/// `e.at` = `#{line, column, source}` (source: the script or module, when it has a name).
+/// A script that catches the error and rethrows it
+/// (`throw e`) then still shows the place of the failing call, not of the `throw`; a map that
+/// already says where it came from (a callback's error passing through) keeps its place.
+fn where_it_came_from(func: rhai::RhaiFunc) -> rhai::RhaiFunc {
+    use rhai::{NativeCallContext, RhaiFunc, Shared};
+    type Inner = Shared<
+        dyn Fn(
+            Option<NativeCallContext>,
+            &mut [&mut Dynamic],
+        ) -> Result<Dynamic, Box<EvalAltResult>>,
+    >;
+    fn wrap(inner: Inner, inner_has_context: bool) -> Inner {
+        Shared::new(
+            move |ctx: Option<NativeCallContext>, args: &mut [&mut Dynamic]| {
+                let place = ctx.as_ref().map(|c| {
+                    (
+                        c.call_position(),
+                        c.call_source().map(ImmutableString::from),
+                    )
+                });
+                inner(if inner_has_context { ctx } else { None }, args).map_err(|mut err| {
+                    if let (EvalAltResult::ErrorRuntime(v, _), Some((pos, source))) =
+                        (&mut *err, place)
+                    {
+                        stamp_place(v, pos, source);
+                    }
+                    err
+                })
+            },
+        )
+    }
+    match func {
+        RhaiFunc::Pure {
+            func,
+            has_context,
+            is_pure,
+            is_volatile,
+        } => RhaiFunc::Pure {
+            func: wrap(func, has_context),
+            has_context: true,
+            is_pure,
+            is_volatile,
+        },
+        RhaiFunc::Method {
+            func,
+            has_context,
+            is_pure,
+            is_volatile,
+        } => RhaiFunc::Method {
+            func: wrap(func, has_context),
+            has_context: true,
+            is_pure,
+            is_volatile,
+        },
+        other => other,
+    }
+}
+
+/// Put `at: #{line, column, source}` into an error map that has no `at` yet.
+fn stamp_place(v: &mut Dynamic, pos: Position, source: Option<ImmutableString>) {
+    let (Some(line), Some(col)) = (pos.line(), pos.position()) else {
+        return;
+    };
+    if let Some(mut map) = v.write_lock::<Map>() {
+        if map.contains_key("at") {
+            return;
+        }
+        let mut at = Map::new();
+        at.insert("line".into(), (line as INT).into());
+        at.insert("column".into(), (col as INT).into());
+        if let Some(s) = source {
+            at.insert("source".into(), s.into());
+        }
+        map.insert("at".into(), at.into());
+    }
+}
+
+/// Where a caught and rethrown error map says it came from (see [`where_it_came_from`]).
+pub fn error_place(v: &Dynamic) -> Option<(Position, Option<String>)> {
+    let map = v.read_lock::<Map>()?;
+    let at = map.get("at")?.read_lock::<Map>()?;
+    let line = u16::try_from(at.get("line")?.as_int().ok()?).ok()?;
+    let col = u16::try_from(at.get("column")?.as_int().ok()?).ok()?;
+    let source = at.get("source").and_then(|s| s.clone().into_string().ok());
+    Some((Position::new(line, col), source))
 }
 
 /// `doc` as one block of `///` lines, the form Rhai keeps doc comments in (blank lines become

@@ -26,6 +26,8 @@ pub struct Settings {
     pub default_timeout: Duration,
     /// `--engine`: the container engine to use (else HERODO_CONTAINER_ENGINE, else detected).
     pub container_engine: Option<String>,
+    /// `-q`: no progress output (image pulls, downloads).
+    pub quiet: bool,
 }
 
 impl Default for Settings {
@@ -36,6 +38,7 @@ impl Default for Settings {
             show_output: false,
             default_timeout: DEFAULT_TIMEOUT,
             container_engine: None,
+            quiet: false,
         }
     }
 }
@@ -225,6 +228,14 @@ impl Host {
     }
 
     /// Run a command; a non-zero exit is an error carrying the command and its output tails.
+    /// Whether long work (image pulls, fetches, downloads) shows its progress: stderr is a
+    /// terminal, no `-q`, no `--dry-run`. The tools' own progress output then goes to the
+    /// terminal as it comes; nothing is shown when stderr is a file or a pipe (CI logs).
+    pub fn progress(&self) -> bool {
+        use std::io::IsTerminal;
+        !self.settings.quiet && !self.settings.dry_run && std::io::stderr().is_terminal()
+    }
+
     pub fn exec_checked(&self, cmd: Cmd) -> Result<Output, ExecError> {
         let out = self.exec(cmd.clone())?;
         if out.success() {

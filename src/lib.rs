@@ -5,6 +5,7 @@
 //! recursion must end in a clean "call stack too deep" error, never a crash).
 
 pub mod actions;
+pub mod assert;
 pub mod buildah;
 pub mod cli;
 pub mod common;

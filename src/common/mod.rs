@@ -14,4 +14,5 @@ pub mod state;
 pub mod tcp;
 pub mod time;
 pub mod tmp;
+pub mod unix_http;
 pub mod validate;

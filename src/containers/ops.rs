@@ -742,7 +742,10 @@ pub fn image_tag(host: &Host, e: &EngineCli, image: &str, new_name: &str) -> Res
 
 pub fn image_pull(host: &Host, e: &EngineCli, image: &str) -> Result<CommandResult> {
     validate::image("image", image)?;
-    let cmd = e.cmd(argv::registry_argv(e.flavor, "pull", image));
+    // On a terminal the engine's own per-layer progress ("Copying blob ...") shows as it comes.
+    let cmd = e
+        .cmd(argv::registry_argv(e.flavor, "pull", image))
+        .echo(host.progress());
     let existed = image_exists(host, e, image);
     let out = host
         .exec_checked(cmd.clone())
@@ -765,7 +768,9 @@ pub fn image_push(
     if image != destination {
         image_tag(host, e, image, destination)?;
     }
-    let cmd = e.cmd(argv::registry_argv(e.flavor, "push", destination));
+    let cmd = e
+        .cmd(argv::registry_argv(e.flavor, "push", destination))
+        .echo(host.progress());
     let out = host
         .exec_checked(cmd.clone())
         .map_err(|err| registry_failure(err, destination))?;

@@ -326,7 +326,7 @@ pub fn ensure(
     }
     if host.settings.dry_run {
         // Show what would run; nothing is fetched, so the image's metadata is unknown.
-        host.exec(skopeo_copy(source, Path::new("<tmp>/layout")))?;
+        host.exec(skopeo_copy(source, Path::new("<tmp>/layout"), false))?;
         return Ok(CachedImage {
             id: "sha256:dry-run".into(),
             config: ImageConfig::default(),
@@ -337,9 +337,13 @@ pub fn ensure(
     fetch(host, paths, source, &key)
 }
 
-/// `skopeo copy SOURCE oci:DIR:img`, plain HTTP for a registry on this host.
-pub fn skopeo_copy(source: &Source, layout: &Path) -> Cmd {
-    let mut c = Cmd::new("skopeo").args(["copy", "--quiet"]);
+/// `skopeo copy SOURCE oci:DIR:img`, plain HTTP for a registry on this host. With `progress`
+/// (a terminal, see `Host::progress`) skopeo's per-blob lines go to the terminal as they come.
+pub fn skopeo_copy(source: &Source, layout: &Path, progress: bool) -> Cmd {
+    let mut c = Cmd::new("skopeo").arg("copy");
+    if !progress {
+        c = c.arg("--quiet");
+    }
     if let Source::Registry { insecure: true, .. } = source {
         c = c.arg("--src-tls-verify=false");
     }
@@ -349,6 +353,7 @@ pub fn skopeo_copy(source: &Source, layout: &Path) -> Cmd {
         // A download is useless without the herodo that waits for it. The fetch runs on the
         // script thread, which waits for it (see `Cmd::die_with_parent` on threads).
         .die_with_parent(true)
+        .echo(progress)
 }
 
 /// `umoci raw unpack --image LAYOUT:img ROOTFS`: layers applied in order, whiteouts honoured.
@@ -398,7 +403,7 @@ fn fetch(host: &Host, paths: &Paths, source: &Source, key: &str) -> Result<Cache
     let _cleanup = RemoveOnDrop(tmp.clone());
     std::fs::create_dir_all(&tmp).map_err(|e| PodError::io("create", &tmp, e))?;
     let layout = tmp.join("layout");
-    host.exec_checked(skopeo_copy(source, &layout))
+    host.exec_checked(skopeo_copy(source, &layout, host.progress()))
         .map_err(|e| {
             if is_missing_image(&e) {
                 PodError::ImageNotFound {
@@ -778,7 +783,7 @@ mod tests {
     #[test]
     fn skopeo_and_umoci_argv() {
         let s = Source::parse("127.0.0.1:5000/b:t").unwrap();
-        let c = skopeo_copy(&s, Path::new("/c/layout"));
+        let c = skopeo_copy(&s, Path::new("/c/layout"), false);
         assert_eq!(
             c.argv(),
             vec![
@@ -792,12 +797,23 @@ mod tests {
         );
         let s = Source::parse("localhost/b:t").unwrap();
         assert_eq!(
-            skopeo_copy(&s, Path::new("/l")).argv()[3],
+            skopeo_copy(&s, Path::new("/l"), false).argv()[3],
             "containers-storage:localhost/b:t"
         );
         assert_eq!(
             umoci_unpack(Path::new("/l"), Path::new("/r")).argv(),
             vec!["umoci", "raw", "unpack", "--image", "/l:img", "/r"]
+        );
+        // On a terminal: skopeo's own per-blob lines, shown as they come.
+        let shown = skopeo_copy(&s, Path::new("/l"), true);
+        assert_eq!(
+            shown.argv(),
+            vec![
+                "skopeo",
+                "copy",
+                "containers-storage:localhost/b:t",
+                "oci:/l:img"
+            ]
         );
     }
 

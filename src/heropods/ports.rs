@@ -445,6 +445,15 @@ fn host_check(f: &Forward) -> Result<()> {
     };
     match bound {
         Ok(()) => Ok(()),
+        // A TCP port is also "in use" for bind() while an outgoing connection happens to have it
+        // as its local (ephemeral) port; that does not stop a publication. Only a listener does.
+        Err(e)
+            if e.kind() == std::io::ErrorKind::AddrInUse
+                && f.protocol != Protocol::Udp
+                && !tcp_listener_on(f.host_port) =>
+        {
+            Ok(())
+        }
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(PodError::PortInUse {
             port: f.host_side(),
             by: "a process on this host is bound to it".into(),
@@ -458,6 +467,42 @@ fn host_check(f: &Forward) -> Result<()> {
             f.host_side()
         ))),
     }
+}
+
+/// Whether a socket of this network namespace listens on TCP `port` (any address), from
+/// /proc/net/tcp and tcp6 (each read capped). Unreadable tables count as a listener, so the
+/// bind() answer stands.
+fn tcp_listener_on(port: u16) -> bool {
+    let mut readable = false;
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(f) = std::fs::File::open(table) else {
+            continue;
+        };
+        let mut text = String::new();
+        if std::io::Read::read_to_string(&mut std::io::Read::take(f, 64 << 20), &mut text).is_err()
+        {
+            continue;
+        }
+        readable = true;
+        if listens(&text, port) {
+            return true;
+        }
+    }
+    !readable
+}
+
+/// Whether a /proc/net/tcp{,6} table has a LISTEN (state 0A) row on local `port`.
+fn listens(table: &str, port: u16) -> bool {
+    table.lines().skip(1).any(|l| {
+        let mut w = l.split_whitespace();
+        let local = w.nth(1);
+        let state = w.nth(1);
+        state == Some("0A")
+            && local
+                .and_then(|a| a.rsplit_once(':'))
+                .and_then(|(_, p)| u16::from_str_radix(p, 16).ok())
+                == Some(port)
+    })
 }
 
 fn save(host: &Host) -> Result<Vec<Rule>> {
@@ -1081,5 +1126,29 @@ COMMIT
             host_check(&f("203.0.113.77:8080:80".into())),
             Err(PodError::InvalidArgument { .. })
         ));
+    }
+
+    #[test]
+    fn an_outgoing_connections_local_port_is_not_in_use() {
+        // bind() refuses the client's ephemeral port; a publication there is still fine
+        // (seen in CI: a free_port() that happened to be some test's outgoing connection).
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let local = client.local_addr().unwrap().port();
+        assert!(TcpListener::bind(("0.0.0.0", local)).is_err());
+        let f = |s: String| forwards(&[spec(&s)])[0];
+        host_check(&f(format!("{local}:80"))).unwrap();
+        host_check(&f(format!("127.0.0.1:{local}:80"))).unwrap();
+    }
+
+    #[test]
+    fn listeners_are_read_from_proc_net_tcp() {
+        let t = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1\n   1: 0100007F:A3B8 0100007F:1F90 01 00000000:00000000 00:00000000 00000000     0        0 2 1\n";
+        assert!(listens(t, 8080));
+        assert!(!listens(t, 0xA3B8), "an established row is not a listener");
+        assert!(!listens(t, 9090));
+        assert!(!listens("", 8080));
+        let t6 = "  sl  local_address                         remote_address                        st\n   0: 00000000000000000000000000000000:0050 00000000000000000000000000000000:0000 0A 0\n";
+        assert!(listens(t6, 80));
     }
 }

@@ -156,7 +156,7 @@ cd_scriptdir();
         r#"Stop the script now; herodo exits with `code` (0-255). Cannot be caught.
 Throws `invalid_argument` for a code outside 0-255.
 ```rhai
-if which("podman") == "" { print("podman missing"); exit(3); }
+if which("podman") == () { print("podman missing"); exit(3); }
 ```"#,
         |code: INT| -> RResult<()> {
             let code = u8::try_from(code).map_err(|_| {
@@ -219,7 +219,7 @@ print(to_json(#{name: "web", ports: [80]}));
         &["value"],
         r#"Serialize a value to indented JSON.
 ```rhai
-file_write("/tmp/config.json", to_json_pretty(#{debug: true}));
+file_write("/tmp/config.json", to_json_pretty(#{verbose: true}));
 ```"#,
         |v: Dynamic| -> RResult<String> {
             serde_json::to_string_pretty(&v)

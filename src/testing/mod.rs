@@ -5,7 +5,6 @@
 //! available to every test function, and each test is called on its own with a fresh scope.
 //! A file without `test_*` functions is one test: the whole script.
 
-pub mod bindings;
 pub mod report;
 pub mod runner;
 

@@ -4,7 +4,7 @@
 //! ever takes the destination's name; a wrong checksum leaves nothing, an interrupted download
 //! only its `.part` file (the next run resumes it).
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -135,7 +135,7 @@ fn download(host: &Host, url: &str, part: &Path) -> Result<()> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
         .map(|n| n + done);
-    let show = std::io::stderr().is_terminal();
+    let show = host.progress();
     let mut reader = resp.body_mut().as_reader();
     let mut buf = vec![0u8; 256 * 1024];
     let mut last = Instant::now();
@@ -169,17 +169,31 @@ fn download(host: &Host, url: &str, part: &Path) -> Result<()> {
 }
 
 fn progress(url: &str, done: u64, total: Option<u64>) {
+    let line = progress_line(url, done, total);
+    let _ = std::io::stderr()
+        .lock()
+        .write_all(format!("\r{line}\x1b[K").as_bytes());
+}
+
+/// One progress line: `downloading URL [#######.............]  35% (1.2/3.4 MiB)`, or the
+/// bytes so far when the size is unknown.
+fn progress_line(url: &str, done: u64, total: Option<u64>) -> String {
+    const WIDTH: u64 = 20;
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
-    let line = match total {
-        Some(t) if t > 0 => format!(
-            "\rdownloading {url}: {:3}% ({:.1}/{:.1} MiB)",
-            done * 100 / t,
-            mib(done),
-            mib(t)
-        ),
-        _ => format!("\rdownloading {url}: {:.1} MiB", mib(done)),
-    };
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    match total {
+        Some(t) if t > 0 => {
+            let filled = (done.min(t) * WIDTH / t) as usize;
+            format!(
+                "downloading {url} [{}{}] {:3}% ({:.1}/{:.1} MiB)",
+                "#".repeat(filled),
+                ".".repeat(WIDTH as usize - filled),
+                done.min(t) * 100 / t,
+                mib(done),
+                mib(t)
+            )
+        }
+        _ => format!("downloading {url}: {:.1} MiB", mib(done)),
+    }
 }
 
 fn sha256_of(host: &Host, path: &Path) -> Result<String> {
@@ -280,6 +294,33 @@ pub fn build_ubuntu_24_04(host: &Host, dest_dir: &str, size_gb: i64) -> Result<B
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_lines_draw_a_bar() {
+        let u = "http://h/x";
+        assert_eq!(
+            progress_line(u, 0, Some(4 << 20)),
+            "downloading http://h/x [....................]   0% (0.0/4.0 MiB)"
+        );
+        assert_eq!(
+            progress_line(u, 1 << 20, Some(4 << 20)),
+            "downloading http://h/x [#####...............]  25% (1.0/4.0 MiB)"
+        );
+        assert_eq!(
+            progress_line(u, 4 << 20, Some(4 << 20)),
+            "downloading http://h/x [####################] 100% (4.0/4.0 MiB)"
+        );
+        // More than announced never draws past the end.
+        assert!(progress_line(u, 5 << 20, Some(4 << 20)).contains("[####################] 100%"));
+        assert_eq!(
+            progress_line(u, 3 << 19, None),
+            "downloading http://h/x: 1.5 MiB"
+        );
+        assert_eq!(
+            progress_line(u, 0, Some(0)),
+            "downloading http://h/x: 0.0 MiB"
+        );
+    }
 
     #[test]
     fn requests_are_checked() {

@@ -16,6 +16,7 @@ pub fn register(r: &mut Registrar, host: &Arc<Host>) {
     register_qcow2(r, host);
     register_vm(r, host);
     register_virtiofs(r, host);
+    super::cloudhv_bindings::register(r, host);
 }
 
 /// `virtiofsd_config()`: a virtiofsd's settings, built with chained setters.
@@ -248,7 +249,7 @@ if virt_what().is_virtualized { print("inside a VM"); }
     );
 }
 
-const SPEC_KEYS: [&str; 16] = [
+const SPEC_KEYS: [&str; 19] = [
     "id",
     "hypervisor",
     "kernel_path",
@@ -265,6 +266,9 @@ const SPEC_KEYS: [&str; 16] = [
     "shares",
     "console_log",
     "api_socket",
+    "extra_args",
+    "role",
+    "disk_gb",
 ];
 
 fn array(m: &Map, key: &str) -> RResult<Vec<Dynamic>> {
@@ -333,7 +337,7 @@ fn forward(v: &Dynamic) -> RResult<(INT, INT)> {
 }
 
 /// The spec map of `vm_create`, through the spec's validating setters.
-fn vm_spec(m: &Map) -> RResult<VmSpec> {
+pub(super) fn vm_spec(m: &Map) -> RResult<VmSpec> {
     let o = Opts::new("vm_create", m, &SPEC_KEYS)?;
     let id = o
         .string("id")?
@@ -395,6 +399,19 @@ fn vm_spec(m: &Map) -> RResult<VmSpec> {
     }
     if let Some(v) = o.string("api_socket")? {
         s.set_api_socket(&v).rhai()?;
+    }
+    if m.contains_key("extra_args") {
+        let args: Vec<String> = array(m, "extra_args")?
+            .iter()
+            .map(|v| v.to_string())
+            .collect();
+        s.set_extra_args(args).rhai()?;
+    }
+    if let Some(v) = o.string("role")? {
+        s.set_role(&v).rhai()?;
+    }
+    if let Some(v) = int(m, "disk_gb")? {
+        s.set_disk_gb(v).rhai()?;
     }
     Ok(s)
 }

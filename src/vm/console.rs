@@ -88,7 +88,7 @@ impl Vms {
                 // CPU from the guest it waits for.
                 let rec = self.record(id)?;
                 if !self.is_alive(&rec) && !self.starting(&rec) {
-                    let status = self.status_of(&rec, &self.backend()?);
+                    let status = self.status_of(&rec, self.backend(&rec.spec)?.as_ref());
                     return Err(VmError::BadState {
                         id: id.to_string(),
                         status,

@@ -51,6 +51,19 @@ pub enum VmError {
     },
     #[error("qmp ({socket}): {reason}")]
     Qmp { socket: String, reason: String },
+    /// Cloud Hypervisor answered an API call with an error (its JSON list of strings, outermost
+    /// context first, in `errors`); `kind` is what they say (see cloud_hypervisor::api).
+    #[error("cloud-hypervisor {endpoint}: {message} (HTTP {status})")]
+    ChApi {
+        endpoint: String,
+        status: u16,
+        kind: &'static str,
+        message: String,
+        errors: Vec<String>,
+    },
+    /// Nothing answers on the API socket (the process is gone or died mid-call).
+    #[error("cloud-hypervisor at {socket} does not answer: {reason}")]
+    ChUnreachable { socket: String, reason: String },
     #[error("cannot read {what}: {reason}")]
     Parse { what: String, reason: String },
     #[error(transparent)]
@@ -145,6 +158,17 @@ impl Classify for VmError {
             VmError::Qmp { .. } => ErrorInfo::new(kind::QMP, message),
             VmError::ChecksumMismatch { url, .. } => {
                 ErrorInfo::new(kind::CHECKSUM_MISMATCH, message).field("url", url)
+            }
+            VmError::ChApi {
+                kind,
+                status,
+                errors,
+                ..
+            } => ErrorInfo::new(kind, message)
+                .field("status", status.to_string())
+                .field("errors", errors.join("\n")),
+            VmError::ChUnreachable { socket, .. } => {
+                ErrorInfo::new(kind::UNREACHABLE, message).field("socket", socket)
             }
             VmError::Parse { .. } => ErrorInfo::new(kind::PARSE, message),
             VmError::Exec(e) => e.info(),

@@ -3,17 +3,21 @@
 //! `qcow2` wraps qemu-img (create, inspect, snapshot, resize, convert, overlay, check) and
 //! parses its JSON output into typed values. The VM manager ([`Vms`]) keeps one record per VM
 //! in herodo's state directory (`store`), so a later herodo process sees and manages VMs
-//! created earlier; a hypervisor is a [`Backend`] (QEMU today, `qemu/`).
+//! created earlier; a hypervisor is a [`Backend`]: QEMU (`qemu/`, the default) or Cloud
+//! Hypervisor (`cloud_hypervisor/`, `hypervisor: "cloud-hypervisor"`).
 //!
 //! No daemon watches a VM: a small monitor (`sh` waiting on the hypervisor, in a session of its
 //! own) writes the hypervisor's pid when it starts and its exit code when it ends. A VM whose
-//! process is gone is `stopped` when it was asked to stop or exited with 0 (the guest powered
-//! off), and `crashed` otherwise (killed from outside, an emulation error). Every operation on
+//! process is gone is `stopped` when it was asked to stop or ended cleanly (the guest powered
+//! off: QEMU's exit code 0; Cloud Hypervisor also exits 0 after a vCPU error, so its log
+//! decides), and `crashed` otherwise (killed from outside, an emulation error). Every operation on
 //! one VM holds its lock, so two herodo processes never interleave on a record. Plain Rust;
 //! `bindings.rs` is the Rhai layer.
 
 pub mod base;
 pub mod bindings;
+pub mod cloud_hypervisor;
+pub mod cloudhv_bindings;
 mod console;
 pub mod error;
 pub mod qcow2;
@@ -24,7 +28,7 @@ pub mod store;
 pub mod virt;
 pub mod virtiofs;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -57,11 +61,27 @@ pub trait Backend {
     /// The accelerator this backend runs guests with (`tcg`, `kvm`).
     fn accel(&self) -> &'static str;
     /// The program `command` runs (checked before a start).
-    fn program(&self) -> &'static str;
+    fn program(&self) -> String;
+    /// How to install the program (for `missing_tool`).
+    fn install_hint(&self) -> &'static str;
     /// The command that runs the VM in the foreground until it ends.
     fn command(&self, rec: &VmRecord, share_sockets: &[String]) -> Cmd;
     /// Whether the VM's API answers (the start is complete).
     fn ready(&self, rec: &VmRecord) -> bool;
+    /// After `ready`: what makes the guest boot (Cloud Hypervisor starts without a VM and
+    /// gets its config over the API; QEMU boots from its command line).
+    fn boot(&self, _rec: &VmRecord, _share_sockets: &[String]) -> Result<()> {
+        Ok(())
+    }
+    /// How a hypervisor that ended without being asked to is reported, from its exit code
+    /// and the tail of its log: `stopped` (the guest powered off) or `crashed`.
+    fn ended(&self, code: i64, _log: &str) -> &'static str {
+        if code == 0 {
+            "stopped"
+        } else {
+            "crashed"
+        }
+    }
     /// `running`, `paused`, `stopped` or `crashed` as the hypervisor sees it.
     fn status(&self, rec: &VmRecord) -> Result<&'static str>;
     /// Ask the guest to power off (ACPI power button).
@@ -103,6 +123,8 @@ pub struct Runtime {
     pub created: i64,
     pub started: Option<i64>,
     pub exit_code: Option<i64>,
+    /// When `crashed`: the tail of the hypervisor's log (what it said before it died).
+    pub log_tail: Option<String>,
     /// The shared folders' virtiofsd daemons of the last start.
     pub shares: Vec<ShareState>,
 }
@@ -165,6 +187,30 @@ fn tail_of_file(path: &Path, max: usize) -> String {
     crate::exec::tail(&text, max).to_string()
 }
 
+/// What a hypervisor's log says about its end: from its first `ERROR` line on (the cause,
+/// not the shutdown chatter after it), else the tail; at most `max` bytes.
+pub fn log_excerpt(text: &str, max: usize) -> String {
+    let start = text
+        .lines()
+        .position(|l| l.contains("ERROR"))
+        .map(|i| text.lines().skip(i).collect::<Vec<_>>().join("\n"));
+    match start {
+        Some(from_error) => {
+            let mut end = from_error.len().min(max);
+            while !from_error.is_char_boundary(end) {
+                end -= 1;
+            }
+            from_error[..end].to_string()
+        }
+        None => crate::exec::tail(text, max).to_string(),
+    }
+}
+
+fn log_excerpt_of(path: &Path, max: usize) -> String {
+    let bytes = std::fs::read(path).unwrap_or_default();
+    log_excerpt(&String::from_utf8_lossy(&bytes), max)
+}
+
 impl Vms {
     pub fn open(host: &Host) -> Vms {
         Vms {
@@ -172,10 +218,15 @@ impl Vms {
         }
     }
 
-    fn backend(&self) -> Result<qemu::Qemu> {
-        let accel = std::env::var("HERODO_QEMU_ACCEL").ok();
-        Ok(qemu::Qemu {
-            accel: qemu::accel_from_env(accel.as_deref())?,
+    fn backend(&self, spec: &VmSpec) -> Result<Box<dyn Backend>> {
+        Ok(match spec.hypervisor {
+            spec::Hypervisor::Qemu => {
+                let accel = std::env::var("HERODO_QEMU_ACCEL").ok();
+                Box::new(qemu::Qemu {
+                    accel: qemu::accel_from_env(accel.as_deref())?,
+                })
+            }
+            spec::Hypervisor::CloudHypervisor => Box::new(cloud_hypervisor::CloudHypervisor),
         })
     }
 
@@ -238,7 +289,7 @@ impl Vms {
         let rec = VmRecord {
             console_log: self.paths.console(&spec).display().to_string(),
             api_socket: self.paths.socket(&spec).display().to_string(),
-            log_file: self.paths.log(&id).display().to_string(),
+            log_file: self.paths.log_of(&spec).display().to_string(),
             spec,
             owner: crate::common::owner::owner_tag().to_string(),
             created: timestamp(),
@@ -302,11 +353,18 @@ impl Vms {
             return "created".into();
         }
         if self.is_alive(rec) {
-            return match backend.status(rec) {
-                Ok(s) => s.to_string(),
-                // Alive but its API does not answer (yet): it runs.
-                Err(_) => "running".into(),
-            };
+            if let Ok(s) = backend.status(rec) {
+                return s.to_string();
+            }
+            // Its API does not answer: not up yet, or dying (the socket goes before the
+            // process has ended). A dying one gets a moment; one that stays runs.
+            let deadline = Instant::now() + Duration::from_millis(500);
+            while self.is_alive(rec) {
+                if Instant::now() >= deadline {
+                    return "running".into();
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
         }
         if self.starting(rec) {
             return "running".into();
@@ -318,7 +376,8 @@ impl Vms {
         let deadline = Instant::now() + Duration::from_secs(1);
         loop {
             if let Some(code) = self.exit_code(&rec.spec.id) {
-                return if code == 0 { "stopped" } else { "crashed" }.into();
+                let log = tail_of_file(Path::new(&rec.log_file), crate::exec::ERROR_TAIL_BYTES);
+                return backend.ended(code, &log).into();
             }
             if !group_alive(rec.group) || Instant::now() >= deadline {
                 return "crashed".into();
@@ -340,6 +399,8 @@ impl Vms {
         } else {
             None
         };
+        let log_tail = (status == "crashed")
+            .then(|| log_excerpt_of(Path::new(&rec.log_file), crate::exec::ERROR_TAIL_BYTES));
         let shares = rec
             .spec
             .shares
@@ -364,6 +425,7 @@ impl Vms {
                 created: rec.created,
                 started: rec.started,
                 exit_code,
+                log_tail,
                 shares,
             },
             spec: rec.spec,
@@ -372,15 +434,18 @@ impl Vms {
 
     pub fn info(&self, id: &str) -> Result<VmInfo> {
         let rec = self.record(id)?;
-        Ok(self.info_of(rec, &self.backend()?))
+        let backend = self.backend(&rec.spec)?;
+        Ok(self.info_of(rec, backend.as_ref()))
     }
 
     pub fn list(&self) -> Result<Vec<VmInfo>> {
-        let backend = self.backend()?;
-        Ok(store::list(&self.paths)?
+        store::list(&self.paths)?
             .into_iter()
-            .map(|r| self.info_of(r, &backend))
-            .collect())
+            .map(|r| {
+                let backend = self.backend(&r.spec)?;
+                Ok(self.info_of(r, backend.as_ref()))
+            })
+            .collect()
     }
 
     /// Boot the VM; returns once its API answers. Starting a running VM does nothing.
@@ -388,13 +453,13 @@ impl Vms {
         if self.dry(host, id, "start", "")? {
             return Ok(());
         }
-        let backend = self.backend()?;
         let _lock = self.lock(host, id)?;
         let mut rec = self.record(id)?;
+        let backend = self.backend(&rec.spec)?;
         if self.is_alive(&rec) {
             return Ok(());
         }
-        self.launch(host, &mut rec, &backend, false)
+        self.launch(host, &mut rec, backend.as_ref(), false)
     }
 
     /// Start the VM (booting, or with `restore` waiting for a saved state) under the monitor,
@@ -417,10 +482,11 @@ impl Vms {
         } else {
             backend.command(rec, &sockets)
         };
-        if crate::exec::which(backend.program()).is_none() {
+        let program = backend.program();
+        if cloud_hypervisor::locate(&program).is_none() {
             return Err(VmError::MissingTool {
-                tool: backend.program().into(),
-                hint: "install qemu-system-x86 (scripts/setup.sh)".into(),
+                tool: program,
+                hint: backend.install_hint().into(),
             });
         }
         let dir = self.paths.vm_dir(id);
@@ -454,7 +520,7 @@ impl Vms {
             }
             store::save(&self.paths, rec)?;
         }
-        let log = self.paths.log(id);
+        let log = PathBuf::from(&rec.log_file);
         let _ = std::fs::write(&log, b"");
         let monitor = Cmd::new("sh")
             .args(["-c", MONITOR_SCRIPT, "herodo-vm"])
@@ -470,7 +536,20 @@ impl Vms {
             }
         };
         store::save(&self.paths, rec)?;
-        let res = self.await_start(host, rec, backend, &cmd);
+        let mut res = self.await_start(host, rec, backend, &cmd);
+        if res.is_ok() && !restore {
+            res = backend.boot(rec, &sockets);
+            if res.is_err() {
+                // The hypervisor runs but refused the VM: end it; the VM never ran.
+                rec.stop_requested = true;
+                let _ = store::save(&self.paths, rec);
+                let _ = backend.quit(rec);
+                if !self.wait_gone(host, rec, QUIT_TIMEOUT).unwrap_or(false) {
+                    self.kill(host, rec);
+                }
+                let _ = self.finish_stop(host, rec);
+            }
+        }
         if res.is_err() {
             self.stop_shares(host, rec);
             let _ = store::save(&self.paths, rec);
@@ -509,7 +588,7 @@ impl Vms {
                     cmd: cmd.shown(),
                     status: crate::exec::Status::Exited(code as i32),
                     stdout: String::new(),
-                    stderr: tail_of_file(&self.paths.log(&id), crate::exec::ERROR_TAIL_BYTES),
+                    stderr: tail_of_file(Path::new(&rec.log_file), crate::exec::ERROR_TAIL_BYTES),
                 }
                 .into());
             }
@@ -521,7 +600,7 @@ impl Vms {
                 return Err(VmError::Host(crate::error::HostError::Timeout(format!(
                     "vm {id} did not come up within {}; its log: {}",
                     crate::exec::fmt_duration(START_TIMEOUT),
-                    tail_of_file(&self.paths.log(&id), 500)
+                    tail_of_file(Path::new(&rec.log_file), 500)
                 ))));
             }
             host.sleep(Duration::from_millis(5))?;
@@ -561,10 +640,10 @@ impl Vms {
         if self.dry(host, id, "stop", "")? {
             return Ok(());
         }
-        let backend = self.backend()?;
         let _lock = self.lock(host, id)?;
         let mut rec = self.record(id)?;
-        self.stop_locked(host, &mut rec, &backend, mode)
+        let backend = self.backend(&rec.spec)?;
+        self.stop_locked(host, &mut rec, backend.as_ref(), mode)
     }
 
     fn stop_locked(
@@ -617,16 +696,24 @@ impl Vms {
         id: &str,
         action: &'static str,
         needs: &'static str,
-    ) -> Result<(VmRecord, qemu::Qemu)> {
-        let backend = self.backend()?;
+    ) -> Result<(VmRecord, Box<dyn Backend>)> {
         let rec = self.record(id)?;
-        let status = self.status_of(&rec, &backend);
+        let backend = self.backend(&rec.spec)?;
+        let status = self.status_of(&rec, backend.as_ref());
         let ok = match needs {
             "running" => status == "running",
             "paused" => status == "paused",
             _ => status == "running" || status == "paused",
         };
         if !ok {
+            let status = if status == "crashed" {
+                format!(
+                    "crashed (its log: {})",
+                    log_excerpt_of(Path::new(&rec.log_file), 500).trim()
+                )
+            } else {
+                status
+            };
             return Err(VmError::BadState {
                 id: id.to_string(),
                 status,
@@ -663,13 +750,13 @@ impl Vms {
         if self.dry(host, id, "delete", "")? {
             return Ok(true);
         }
-        let backend = self.backend()?;
         let _lock = self.lock(host, id)?;
         let Some(mut rec) = store::load(&self.paths, id)? else {
             host.resources.forget("vm", id);
             return Ok(false);
         };
-        self.stop_locked(host, &mut rec, &backend, StopMode::Force)?;
+        let backend = self.backend(&rec.spec)?;
+        self.stop_locked(host, &mut rec, backend.as_ref(), StopMode::Force)?;
         self.stop_shares(host, &mut rec);
         if delete_disks {
             for d in rec.spec.disks.iter().filter(|d| !d.readonly) {
@@ -695,23 +782,33 @@ impl Vms {
 /// Remove the VMs of test sessions whose herodo is gone (`herodo clean`, and the next
 /// `herodo test` after a killed one). An ordinary script's VMs are never reaped.
 pub fn reap_orphans(host: &Host) -> Vec<Cleaned> {
+    let mut cleaned: Vec<Cleaned> = cloud_hypervisor::runtime::reap_orphans(host)
+        .into_iter()
+        .map(|socket| Cleaned {
+            kind: "cloudhv",
+            name: socket,
+            error: None,
+        })
+        .collect();
     let vms = Vms::open(host);
     let Ok(records) = store::list(&vms.paths) else {
-        return Vec::new();
+        return cleaned;
     };
-    records
-        .into_iter()
-        .filter(|r| crate::common::owner::abandoned(&r.owner))
-        .map(|r| {
-            let id = r.spec.id;
-            let error = vms.delete(host, &id, false).err().map(|e| e.to_string());
-            Cleaned {
-                kind: "vm",
-                name: id,
-                error,
-            }
-        })
-        .collect()
+    cleaned.extend(
+        records
+            .into_iter()
+            .filter(|r| crate::common::owner::abandoned(&r.owner))
+            .map(|r| {
+                let id = r.spec.id;
+                let error = vms.delete(host, &id, false).err().map(|e| e.to_string());
+                Cleaned {
+                    kind: "vm",
+                    name: id,
+                    error,
+                }
+            }),
+    );
+    cleaned
 }
 
 #[cfg(test)]
@@ -750,6 +847,25 @@ mod tests {
         let rec = Vms::open(&host).record("same").unwrap();
         assert_eq!(rec.spec.kernel_path, Some(kernel.display().to_string()));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn log_excerpts_start_at_the_error() {
+        let crash = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vm/ch_boot_crash.log"),
+        )
+        .unwrap();
+        let e = log_excerpt(&crash, 300);
+        assert!(
+            e.starts_with("cloud-hypervisor:  33.104267s: <vcpu0> ERROR"),
+            "{e}"
+        );
+        assert!(
+            e.contains("Unexpected exit reason on vcpu run: InternalError"),
+            "{e}"
+        );
+        assert!(e.len() <= 300);
+        assert_eq!(log_excerpt("a\nb\nlast words", 10), "last words");
     }
 
     #[test]

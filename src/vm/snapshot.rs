@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::error::{Result, VmError};
-use super::{absolute, qcow2, qemu, Backend, StopMode, Vms};
+use super::{absolute, qcow2, qemu, StopMode, Vms};
 use crate::common::time::timestamp;
 use crate::host::Host;
 
@@ -63,10 +63,11 @@ impl Vms {
         if self.dry(host, id, "restore", &format!(" from {dir}"))? {
             return Ok(());
         }
-        let backend = self.backend()?;
         let _lock = self.lock(host, id)?;
         let mut rec = self.record(id)?;
-        let status = self.status_of(&rec, &backend);
+        let backend = self.backend(&rec.spec)?;
+        let backend = backend.as_ref();
+        let status = self.status_of(&rec, backend);
         if matches!(status.as_str(), "running" | "paused") {
             return Err(VmError::BadState {
                 id: id.to_string(),
@@ -91,9 +92,9 @@ impl Vms {
         }
         rec.spec.check_paths()?;
         backend.revert_disks(host, &rec, &meta.disk_snapshot)?;
-        self.launch(host, &mut rec, &backend, true)?;
+        self.launch(host, &mut rec, backend, true)?;
         if let Err(e) = backend.finish_restore(host, &rec, &dir) {
-            let _ = self.stop_locked(host, &mut rec, &backend, StopMode::Force);
+            let _ = self.stop_locked(host, &mut rec, backend, StopMode::Force);
             return Err(e);
         }
         Ok(())

@@ -106,8 +106,19 @@ pub struct VmSpec {
     pub shares: Vec<Share>,
     /// Where the serial console is written (default: in the VM's state directory).
     pub console_log: Option<String>,
-    /// The monitor socket (QMP for QEMU; default: in the VM's state directory).
+    /// The monitor socket (QMP for QEMU, the REST API for Cloud Hypervisor; default: in the
+    /// VM's state directory).
     pub api_socket: Option<String>,
+    /// More arguments for the hypervisor's command line (Cloud Hypervisor only).
+    #[serde(default)]
+    pub extra_args: Vec<String>,
+    /// A free-form label (the original herodo's `role`).
+    #[serde(default)]
+    pub role: Option<String>,
+    /// The intended disk size in GiB (recorded, as in the original herodo; disks are made
+    /// with qcow2_create).
+    #[serde(default)]
+    pub disk_gb: Option<u32>,
 }
 
 /// A VM id: a path component and a QEMU `-name`, so the shared name rule, at most 64
@@ -120,7 +131,8 @@ pub fn id(v: &str) -> Result<()> {
     Ok(())
 }
 
-fn path_field(field: &str, p: &str) -> Result<()> {
+/// A path a script gave: not empty, no NUL or newline.
+pub fn path_field(field: &str, p: &str) -> Result<()> {
     if p.is_empty() {
         return Err(VmError::invalid(field, "is empty"));
     }
@@ -135,7 +147,7 @@ fn path_field(field: &str, p: &str) -> Result<()> {
 
 /// A virtiofs tag or tap name: letters, digits, `_`, `-`, `.`; 1..=15 characters (a tap name
 /// is an interface name, IFNAMSIZ - 1).
-fn short_name(field: &str, v: &str) -> Result<()> {
+pub fn short_name(field: &str, v: &str) -> Result<()> {
     let ok = !v.is_empty()
         && v.len() <= 15
         && v.starts_with(|c: char| c.is_ascii_alphanumeric())
@@ -169,6 +181,9 @@ impl VmSpec {
             shares: Vec::new(),
             console_log: None,
             api_socket: None,
+            extra_args: Vec::new(),
+            role: None,
+            disk_gb: None,
         })
     }
 
@@ -300,12 +315,59 @@ impl VmSpec {
         Ok(())
     }
 
+    /// Hypervisor arguments (Cloud Hypervisor only): each one a separate argv item.
+    pub fn set_extra_args(&mut self, v: Vec<String>) -> Result<()> {
+        if v.iter().any(|a| a.contains(['\0', '\n'])) {
+            return Err(VmError::invalid(
+                "extra_args",
+                "must not contain NUL or newline characters",
+            ));
+        }
+        if v.iter().any(|a| a == "--api-socket") {
+            return Err(VmError::invalid(
+                "extra_args",
+                "herodo sets --api-socket itself (use the api_socket key)",
+            ));
+        }
+        self.extra_args = v;
+        Ok(())
+    }
+
+    pub fn set_role(&mut self, v: &str) -> Result<()> {
+        if v.contains(['\0', '\n']) || v.len() > 256 {
+            return Err(VmError::invalid(
+                "role",
+                "must be at most 256 characters without NUL or newline",
+            ));
+        }
+        self.role = Some(v.to_string());
+        Ok(())
+    }
+
+    pub fn set_disk_gb(&mut self, v: i64) -> Result<()> {
+        self.disk_gb = Some(int_in("disk_gb", v, 1u32, 65536)?);
+        Ok(())
+    }
+
     /// What the spec lacks as a whole: something to boot, an initramfs only with a kernel.
     pub fn check_complete(&self) -> Result<()> {
         if self.hypervisor == Hypervisor::CloudHypervisor {
+            if self.kernel_path.is_none() && self.firmware_path.is_none() {
+                return Err(VmError::invalid(
+                    "kernel_path",
+                    "cloud-hypervisor boots a kernel_path or a firmware_path (CLOUDHV.fd)",
+                ));
+            }
+            if matches!(self.network, Network::User { .. }) {
+                return Err(VmError::invalid(
+                    "network",
+                    "cloud-hypervisor has no user networking (use tap)",
+                ));
+            }
+        } else if !self.extra_args.is_empty() {
             return Err(VmError::invalid(
-                "hypervisor",
-                "cloud-hypervisor is not available yet (only qemu)",
+                "extra_args",
+                "only for hypervisor cloud-hypervisor",
             ));
         }
         if self.kernel_path.is_none() && self.firmware_path.is_none() && self.disks.is_empty() {
@@ -440,6 +502,21 @@ mod tests {
             other => panic!("{other}"),
         }
         s.set_hypervisor("cloud-hypervisor").unwrap();
-        assert_eq!(field(s.check_complete().unwrap_err()), "hypervisor");
+        // A disk alone does not boot under cloud-hypervisor: it needs a kernel or firmware.
+        assert_eq!(field(s.check_complete().unwrap_err()), "kernel_path");
+        s.set_firmware_path("/fw").unwrap();
+        s.check_complete().unwrap();
+        s.set_network("user", vec![], None).unwrap();
+        assert_eq!(field(s.check_complete().unwrap_err()), "network");
+        let mut q = VmSpec::new("q").unwrap();
+        q.set_kernel_path("/k").unwrap();
+        q.set_extra_args(vec!["-v".into()]).unwrap();
+        assert_eq!(field(q.check_complete().unwrap_err()), "extra_args");
+        assert_eq!(
+            field(q.set_extra_args(vec!["--api-socket".into()]).unwrap_err()),
+            "extra_args"
+        );
+        assert_eq!(field(q.set_disk_gb(0).unwrap_err()), "disk_gb");
+        assert_eq!(field(q.set_role("a\nb").unwrap_err()), "role");
     }
 }

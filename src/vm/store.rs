@@ -3,10 +3,10 @@
 //! ```text
 //! STATE/vms/<id>/vm.json       the record (spec, owner, the running process)
 //! STATE/vms/<id>/console.log   the serial console (unless the spec names another file)
-//! STATE/vms/<id>/qemu.log      QEMU's own stdout and stderr
+//! STATE/vms/<id>/qemu.log      QEMU's own stdout and stderr (cloud-hypervisor.log for CH)
 //! STATE/vms/<id>/qemu.pid      QEMU's pid (QEMU writes it, and removes it on a clean exit)
 //! STATE/vms/<id>/exit_code     QEMU's exit code, written by the monitor shell when it ends
-//! STATE/vms/<id>/qmp.sock      the QMP socket (unless the spec names another)
+//! STATE/vms/<id>/qmp.sock      the QMP socket (ch.sock: CH's API; unless the spec names one)
 //! STATE/vms/.locks/<id>.lock   the per-VM lock (outlives a delete, so a waiter never races it)
 //! ```
 
@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::error::{Result, VmError};
-use super::spec::VmSpec;
+use super::spec::{Hypervisor, VmSpec};
 use crate::common::state;
 
 /// Longest unix socket path the kernel takes (sun_path is 108 bytes with the NUL).
@@ -50,8 +50,13 @@ impl Paths {
         self.root.join(".locks").join(format!("{id}.lock"))
     }
 
-    pub fn log(&self, id: &str) -> PathBuf {
-        self.vm_dir(id).join("qemu.log")
+    /// The hypervisor's own output.
+    pub fn log_of(&self, spec: &VmSpec) -> PathBuf {
+        let name = match spec.hypervisor {
+            Hypervisor::Qemu => "qemu.log",
+            Hypervisor::CloudHypervisor => "cloud-hypervisor.log",
+        };
+        self.vm_dir(&spec.id).join(name)
     }
 
     pub fn pid_file(&self, id: &str) -> PathBuf {
@@ -84,7 +89,11 @@ impl Paths {
         if let Some(s) = &spec.api_socket {
             return PathBuf::from(s);
         }
-        short_socket(self.vm_dir(&spec.id).join("qmp.sock"))
+        let name = match spec.hypervisor {
+            Hypervisor::Qemu => "qmp.sock",
+            Hypervisor::CloudHypervisor => "ch.sock",
+        };
+        short_socket(self.vm_dir(&spec.id).join(name))
     }
 }
 
@@ -184,6 +193,17 @@ mod tests {
         let s = deep.socket(&spec);
         assert!(s.as_os_str().len() <= MAX_SOCKET_PATH, "{}", s.display());
         assert_eq!(s, deep.socket(&spec), "stable");
+        let mut ch = spec.clone();
+        ch.hypervisor = Hypervisor::CloudHypervisor;
+        assert_eq!(p.socket(&ch), Path::new("/var/lib/herodo/vms/web/ch.sock"));
+        assert_eq!(
+            p.log_of(&ch),
+            Path::new("/var/lib/herodo/vms/web/cloud-hypervisor.log")
+        );
+        assert_eq!(
+            p.log_of(&spec),
+            Path::new("/var/lib/herodo/vms/web/qemu.log")
+        );
         let mut own = spec.clone();
         own.api_socket = Some("/run/x.sock".into());
         assert_eq!(deep.socket(&own), Path::new("/run/x.sock"));

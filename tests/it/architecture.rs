@@ -10,6 +10,7 @@ use std::path::Path;
 const DOMAINS: &[&str] = &[
     "process",
     "os",
+    "assert",
     "text",
     "net",
     "misc",
@@ -143,6 +144,50 @@ fn domains_never_import_each_other() {
         bad.is_empty(),
         "domains importing domains:\n{}",
         bad.join("\n")
+    );
+}
+
+/// The floors above the engine: what runs scripts (the test runner, the REPL, the actions and
+/// the command line). The engine registers domains below it and imports none of these, so
+/// assertions, which ordinary scripts use too, live in their own domain (src/assert).
+const ABOVE_ENGINE: &[&str] = &["testing", "repl", "actions", "cli"];
+
+/// What `from` imports of [`ABOVE_ENGINE`], through the modules it imports.
+fn floors_above_reached_from(g: &Graph, from: &str) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    let mut stack = vec![from.to_string()];
+    while let Some(n) = stack.pop() {
+        for m in g.get(&n).into_iter().flatten() {
+            if seen.insert(m.clone()) {
+                stack.push(m.clone());
+            }
+        }
+    }
+    seen.into_iter()
+        .filter(|n| ABOVE_ENGINE.contains(&n.split("::").next().unwrap_or(n)))
+        .collect()
+}
+
+#[test]
+fn the_engine_imports_nothing_above_it() {
+    let g = graph();
+    assert!(
+        g.contains_key("assert::bindings"),
+        "no src/assert/bindings.rs"
+    );
+    assert!(g["engine"].contains("assert::bindings"));
+    assert_eq!(
+        floors_above_reached_from(&g, "engine"),
+        Vec::<String>::new()
+    );
+    // And the check sees such an import.
+    let mut bad = g.clone();
+    bad.get_mut("engine")
+        .unwrap()
+        .insert("testing::bindings".into());
+    assert_eq!(
+        floors_above_reached_from(&bad, "engine"),
+        vec!["testing::bindings"]
     );
 }
 

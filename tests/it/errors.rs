@@ -47,6 +47,57 @@ fn runtime_error_in_a_function_shows_the_call_chain() {
 }
 
 #[test]
+fn a_rethrown_error_points_at_the_call_that_failed() {
+    let t = TempDir::new("rethrow");
+    t.write("lib.rhai", "fn load(p) {\n    file_read(p)\n}\n");
+    t.write(
+        "r.rhai",
+        concat!(
+            "import \"lib\" as lib;\n",
+            "fn fetch() {\n",
+            "    run(\"exit 3\", #{silent: true});\n",
+            "}\n",
+            "try { fetch(); } catch (e) {\n",
+            "    print(`${e.at.line}:${e.at.column}`);\n",
+            "}\n",
+            "try { lib::load(\"/no/such/file\"); } catch (e) {\n",
+            "    print(`${e.kind} ${e.at.line} ${e.at.source.ends_with(\"lib.rhai\")}`);\n",
+            "}\n",
+            "try {\n",
+            "    fetch();\n",
+            "} catch (e) {\n",
+            "    if e.kind != \"command_failed\" { print(\"unexpected\"); }\n",
+            "    throw e;\n",
+            "}\n",
+        ),
+    );
+    herodo(t.path(), ["r.rhai"])
+        .run()
+        .code(1)
+        .stdout_has("3:5\n")
+        .stdout_has("not_found 2 true\n")
+        .stderr_has("error[command_failed]")
+        // The failing call, not the `throw`.
+        .stderr_has("--> r.rhai:3:5")
+        .stderr_has(" 3 |     run(\"exit 3\", #{silent: true});")
+        .stderr_has("rethrown at r.rhai:15:5")
+        .stderr_has("exit code: 3");
+    // A string thrown and an error not rethrown are shown where they happen, as before.
+    t.write("s.rhai", "let x = 1;\nthrow \"plain\";\n");
+    herodo(t.path(), ["s.rhai"])
+        .run()
+        .code(1)
+        .stderr_has("--> s.rhai:2:")
+        .stderr_lacks("rethrown");
+    t.write("u.rhai", "let x = 1;\nrun(\"exit 4\", #{silent: true});\n");
+    herodo(t.path(), ["u.rhai"])
+        .run()
+        .code(1)
+        .stderr_has("--> u.rhai:2:1")
+        .stderr_lacks("rethrown");
+}
+
+#[test]
 fn failed_command_in_an_imported_module_shows_command_and_stderr() {
     let t = TempDir::new("modcmd");
     t.write(

@@ -104,7 +104,7 @@ fn qcow2_suite_on_real_qemu_img() {
 }
 
 /// The test guest (scripts/vm-guest.sh, cached under target/vm-guest; setup.sh builds it).
-fn guest() -> Option<String> {
+pub fn guest() -> Option<String> {
     let dir = root().join("target/vm-guest");
     if !dir.join("vmlinuz").is_file() || !dir.join("initrd.img").is_file() {
         let out = std::process::Command::new(root().join("scripts/vm-guest.sh"))

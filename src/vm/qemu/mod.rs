@@ -97,8 +97,12 @@ impl Backend for Qemu {
         self.accel.name()
     }
 
-    fn program(&self) -> &'static str {
-        argv::QEMU_BINARY
+    fn program(&self) -> String {
+        argv::QEMU_BINARY.to_string()
+    }
+
+    fn install_hint(&self) -> &'static str {
+        "install qemu-system-x86 (scripts/setup.sh)"
     }
 
     fn command(&self, rec: &VmRecord, share_sockets: &[String]) -> Cmd {

@@ -1,12 +1,12 @@
-//! Assertions and test control usable in any script: `assert`, `assert_eq`, `assert_ne`,
-//! `assert_true`, `assert_false`, `assert_contains`, `assert_match`, `assert_throws`, `skip`,
-//! `require_tool`.
+//! The Rhai layer of the assertions: `assert`, `assert_eq`, `assert_ne`, `assert_true`,
+//! `assert_false`, `assert_contains`, `assert_match`, `assert_throws`, `skip`, `require_tool`.
 //!
 //! A failed assertion throws a catchable error of kind `assertion` (so `assert_throws` can test
 //! assertions). `skip` is not catchable: like `exit`, it ends the test where it stands.
 
 use rhai::{Array, Dynamic, EvalAltResult, FnPtr, Map, NativeCallContext, Position};
 
+use super::{first_difference, shorten, tools_required, with_msg};
 use crate::error::ErrorInfo;
 use crate::glue::{invalid, to_rhai_error, RResult, Registrar};
 
@@ -21,26 +21,9 @@ fn fail(message: String) -> Box<EvalAltResult> {
     to_rhai_error(ErrorInfo::new(ASSERTION, message))
 }
 
-fn with_msg(base: String, msg: &str) -> String {
-    if msg.is_empty() {
-        base
-    } else {
-        format!("{msg}: {base}")
-    }
-}
-
 /// A value as a test report shows it: strings quoted, containers in Rhai syntax.
 pub fn show(v: &Dynamic) -> String {
-    let s = format!("{v:?}");
-    if s.len() > 2000 {
-        format!(
-            "{}... ({} chars)",
-            &s[..s.char_indices().nth(2000).map_or(s.len(), |(i, _)| i)],
-            s.len()
-        )
-    } else {
-        s
-    }
+    shorten(format!("{v:?}"))
 }
 
 /// Rhai's own `==`, so 1 == 1.0 and arrays/maps compare element-wise. Values of types that
@@ -66,15 +49,7 @@ fn check_eq(ctx: &NativeCallContext, a: Dynamic, b: Dynamic, msg: &str) -> RResu
         a.read_lock::<rhai::ImmutableString>(),
         b.read_lock::<rhai::ImmutableString>(),
     ) {
-        if let Some(i) = x
-            .chars()
-            .zip(y.chars())
-            .position(|(p, q)| p != q)
-            .or_else(|| {
-                (x.chars().count() != y.chars().count())
-                    .then(|| x.chars().count().min(y.chars().count()))
-            })
-        {
+        if let Some(i) = first_difference(&x, &y) {
             text.push_str(&format!("\n  first difference at character {i}"));
         }
     }
@@ -203,11 +178,6 @@ fn skip_now(reason: &str) -> Box<EvalAltResult> {
     .into()
 }
 
-/// True when missing tools must fail instead of skip (CI).
-pub fn tools_required() -> bool {
-    std::env::var("HERODO_REQUIRE_TOOLS").is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
-}
-
 pub fn register(r: &mut Registrar) {
     r.engine()
         .register_type_with_name::<SkipRequest>("SkipRequest");
@@ -246,7 +216,7 @@ assert(1 + 1 == 2);
         &["condition"],
         r#"Fail unless `condition` is true (herodo-compatible name for `assert`).
 ```rhai
-assert_true(which("sh") != "");
+assert_true(which("sh") != ());
 ```"#,
         |c: bool| -> RResult<()> {
             if c {
@@ -315,7 +285,7 @@ assert_eq(run_silent("echo hi").stdout, "hi\n");
         &["actual", "expected", "message"],
         r#"Fail with `message` unless `actual == expected`.
 ```rhai
-assert_eq(file_size("/tmp/x"), 3, "size of x");
+assert_eq(1 + 2, 3, "the sum");
 ```"#,
         |ctx: NativeCallContext, a: Dynamic, b: Dynamic, m: &str| check_eq(&ctx, a, b, m),
     );
