@@ -35,7 +35,7 @@ fn wait_file(path, text) {
     let deadline = timestamp_ms() + 120000;
     while timestamp_ms() < deadline {
         if exist(path) && file_read(path).contains(text) { return; }
-        sleep(0.005);
+        sleep(5);
     }
     throw "the hand-started guest never printed its marker";
 }
@@ -59,7 +59,7 @@ fn hand_once(g, d, i, accel) {
     wait_file(log, "HERODO_GUEST_READY");
     let t = timestamp_ms() - t0;
     run(`kill $(cat ${d}/hand.pid)`, #{silent: true});
-    sleep(0.3);
+    sleep(300);
     t
 }
 // Interleaved, and the order alternates: a load change hits both sides alike.

@@ -21,6 +21,7 @@ need=(
     sshd:openssh-server ssh:openssh-client tmux:tmux
     ip:iproute2 iptables:iptables crun:crun openssl:openssl
     chromium:chromium
+    curl:curl rsync:rsync ping:iputils-ping unzip:unzip
 )
 missing=()
 for entry in "${need[@]}"; do
@@ -86,10 +87,13 @@ fi
 say "VM test guest"
 ./scripts/vm-guest.sh >/dev/null
 
-# The original herodo's cloudhv scripts (tests/it/cloudhv.rs runs two of them unchanged) are in
-# the herolib-virt crate: `cargo info` puts it in cargo's cache.
-say "herolib-virt 0.3.13 (the original cloudhv test scripts)"
-(cd /tmp && cargo info herolib-virt@0.3.13 >/dev/null 2>&1) || echo "setup: cargo info herolib-virt@0.3.13 failed" >&2
+# The original herodo's crates: tests/it/compat.rs runs their process, os, net, text, nerdctl and
+# buildah scripts, tests/it/cloudhv.rs two of the cloudhv ones. `cargo info` puts each .crate
+# file in cargo's registry cache.
+say "original herodo's scripts (cargo info)"
+for c in herolib-os@0.3.13 herolib-core@0.3.13 herolib-virt@0.3.13 herolib-do@0.3.12; do
+    (cd /tmp && cargo info "$c" >/dev/null 2>&1) || echo "setup: cargo info $c failed" >&2
+done
 
 say "test image"
 ./scripts/test-image.sh

@@ -68,6 +68,8 @@ pub mod kind {
     pub const UNAUTHORIZED: &str = "unauthorized";
     /// The server rejected the object (HTTP 422 or 400), naming the fields.
     pub const INVALID: &str = "invalid";
+    /// The operation does not exist on this platform (apt functions off Debian/Ubuntu).
+    pub const UNSUPPORTED: &str = "unsupported";
     // Tests.
     pub const ASSERTION: &str = "assertion";
     pub const MISSING_TOOL: &str = "missing_tool";

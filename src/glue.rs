@@ -117,7 +117,7 @@ impl<'a> Registrar<'a> {
     ) -> &mut Self
     where
         R: rhai::Variant + Clone,
-        FUNC: RhaiNativeFunc<A, N, X, R, F> + 'static,
+        FUNC: RhaiNativeFunc<A, N, X, R, F> + Clone + 'static,
     {
         self.add(name, params, doc, true, f)
     }
@@ -132,7 +132,7 @@ impl<'a> Registrar<'a> {
     ) -> &mut Self
     where
         R: rhai::Variant + Clone,
-        FUNC: RhaiNativeFunc<A, N, X, R, F> + 'static,
+        FUNC: RhaiNativeFunc<A, N, X, R, F> + Clone + 'static,
     {
         self.add(name, params, doc, false, f)
     }
@@ -146,7 +146,7 @@ impl<'a> Registrar<'a> {
     ) -> &mut Self
     where
         R: rhai::Variant + Clone,
-        FUNC: RhaiNativeFunc<A, 1, X, R, F> + 'static,
+        FUNC: RhaiNativeFunc<A, 1, X, R, F> + Clone + 'static,
     {
         self.add(&format!("get${name}"), &["self"], doc, false, f)
     }
@@ -160,12 +160,33 @@ impl<'a> Registrar<'a> {
     ) -> &mut Self
     where
         R: rhai::Variant + Clone,
-        FUNC: RhaiNativeFunc<A, 2, X, R, F> + 'static,
+        FUNC: RhaiNativeFunc<A, 2, X, R, F> + Clone + 'static,
     {
         self.add(&format!("set${name}"), &["self", "value"], doc, true, f)
     }
 
     fn add<A: 'static, const N: usize, const X: bool, R, const F: bool, FUNC>(
+        &mut self,
+        name: &str,
+        params: &[&str],
+        doc: &str,
+        volatile: bool,
+        f: FUNC,
+    ) -> &mut Self
+    where
+        R: rhai::Variant + Clone,
+        FUNC: RhaiNativeFunc<A, N, X, R, F> + Clone + 'static,
+    {
+        // The original herodo's spellings of this function (src/compat.rs): same closure,
+        // a doc that says which name is herodo's.
+        for original in crate::compat::originals_of(name) {
+            let doc = crate::compat::alias_doc(original, name, doc);
+            self.register_one(original, params, &doc, volatile, f.clone());
+        }
+        self.register_one(name, params, doc, volatile, f)
+    }
+
+    fn register_one<A: 'static, const N: usize, const X: bool, R, const F: bool, FUNC>(
         &mut self,
         name: &str,
         params: &[&str],

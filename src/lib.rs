@@ -9,6 +9,7 @@ pub mod assert;
 pub mod buildah;
 pub mod cli;
 pub mod common;
+pub mod compat;
 pub mod containers;
 pub mod diagnostics;
 pub mod docs;

@@ -216,7 +216,7 @@ assert(1 + 1 == 2);
         &["condition"],
         r#"Fail unless `condition` is true (herodo-compatible name for `assert`).
 ```rhai
-assert_true(which("sh") != "");
+assert_true(which("sh") != ());
 ```"#,
         |c: bool| -> RResult<()> {
             if c {
@@ -370,7 +370,7 @@ assert_throws(|| cmd(["false"]), "command_failed");
         r#"Stop the current test and count it as skipped, with `reason`. Cannot be caught.
 Outside `herodo test` the script ends successfully after printing the reason.
 ```rhai
-if env_get("SLOW_TESTS") == () { skip("set SLOW_TESTS=1 to run"); }
+if !env_has("SLOW_TESTS") { skip("set SLOW_TESTS=1 to run"); }
 ```"#,
         |reason: &str| -> RResult<()> { Err(skip_now(reason)) },
     );

@@ -5,7 +5,8 @@
 
 use super::{
     check_container_path, check_format, check_image, check_isolation, config_key, BuildOptions,
-    BuildahError, ConfigEntry, ConfigValue, Remote, RunWhat, JSON_ARRAY_KEYS,
+    BuildahError, CommitOptions, ConfigEntry, ConfigValue, Remote, RunWhat, JSON_ARRAY_KEYS,
+    SWITCH_KEYS,
 };
 use crate::common::validate;
 use crate::exec::{Arg, Cmd};
@@ -181,6 +182,9 @@ pub fn config(id: &str, entries: &[ConfigEntry]) -> Result<Vec<Arg>> {
                     out.push(value_arg(i));
                 }
             }
+            ConfigValue::One(v) if SWITCH_KEYS.contains(&key.as_str()) => {
+                out.push(plain(format!("{flag}={v}")));
+            }
             ConfigValue::One(v) => {
                 out.push(plain(flag));
                 out.push(value_arg(v));
@@ -189,6 +193,45 @@ pub fn config(id: &str, entries: &[ConfigEntry]) -> Result<Vec<Arg>> {
     }
     out.push(plain(id));
     Ok(out)
+}
+
+/// `commit [--format F] [--squash] [--rm] ID IMAGE`; author and message are not commit flags
+/// (see [`commit_metadata`]).
+pub fn commit_with(id: &str, image: &str, o: &CommitOptions) -> Result<Vec<Arg>> {
+    let mut a = commit(id, image, o.format.as_deref())?;
+    let at = a.len() - 2;
+    let mut flags = Vec::new();
+    if o.squash {
+        flags.push(plain("--squash"));
+    }
+    if o.rm {
+        flags.push(plain("--rm"));
+    }
+    a.splice(at..at, flags);
+    Ok(a)
+}
+
+/// `config --author A --comment M --history-comment M ID`, what `podman commit --author
+/// --message` records (the comment is kept in docker format, the history comment in both), or
+/// None when neither is set.
+pub fn commit_metadata(id: &str, o: &CommitOptions) -> Option<Vec<Arg>> {
+    if o.author.is_none() && o.message.is_none() {
+        return None;
+    }
+    let mut a = plains(["config"]);
+    if let Some(au) = &o.author {
+        a.extend([plain("--author"), plain(au.clone())]);
+    }
+    if let Some(m) = &o.message {
+        a.extend([
+            plain("--comment"),
+            plain(m.clone()),
+            plain("--history-comment"),
+            plain(m.clone()),
+        ]);
+    }
+    a.push(plain(id));
+    Some(a)
 }
 
 /// `commit [--format F] ID IMAGE`.
@@ -365,6 +408,54 @@ pub fn remote_read_script(id: &str, path: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commit_options_and_metadata() {
+        let o = CommitOptions {
+            format: Some("docker".into()),
+            squash: true,
+            rm: true,
+            author: Some("Ops <ops@example.com>".into()),
+            message: Some("first".into()),
+        };
+        assert_eq!(
+            shown(&commit_with("cid", "localhost/x:1", &o).unwrap()),
+            [
+                "commit",
+                "--format",
+                "docker",
+                "--squash",
+                "--rm",
+                "cid",
+                "localhost/x:1"
+            ]
+        );
+        assert_eq!(
+            shown(&commit_metadata("cid", &o).unwrap()),
+            [
+                "config",
+                "--author",
+                "Ops <ops@example.com>",
+                "--comment",
+                "first",
+                "--history-comment",
+                "first",
+                "cid"
+            ]
+        );
+        assert!(commit_metadata("cid", &CommitOptions::default()).is_none());
+        let a = config(
+            "cid",
+            &[("add_history".into(), ConfigValue::One("true".into()))],
+        )
+        .unwrap();
+        assert_eq!(shown(&a), ["config", "--add-history=true", "cid"]);
+        assert!(config(
+            "cid",
+            &[("os_version".into(), ConfigValue::One("1".into()))]
+        )
+        .is_ok());
+    }
 
     fn shown(args: &[Arg]) -> Vec<&str> {
         args.iter().map(|a| a.value.as_str()).collect()

@@ -154,8 +154,25 @@ fn file_mode(v: &Dynamic) -> RResult<u32> {
 }
 
 /// The `format` of `commit(image, #{format})`.
+#[cfg(test)]
 fn commit_format(m: &Map) -> RResult<Option<String>> {
-    Opts::new("commit", m, &["format"])?.string("format")
+    Ok(commit_options(m)?.format)
+}
+
+/// `commit(image, #{format, squash, rm, author, message})`.
+fn commit_options(m: &Map) -> RResult<super::CommitOptions> {
+    let o = Opts::new(
+        "commit",
+        m,
+        &["format", "squash", "rm", "author", "message"],
+    )?;
+    Ok(super::CommitOptions {
+        format: o.string("format")?,
+        squash: o.bool("squash")?.unwrap_or(false),
+        rm: o.bool("rm")?.unwrap_or(false),
+        author: o.string("author")?,
+        message: o.string("message")?,
+    })
 }
 
 /// Local (or build-host) images as script maps.
@@ -364,13 +381,15 @@ let id = b.commit("localhost/web:1");
     r.func(
         "commit",
         &["builder", "image", "options"],
-        r#"Commit with options: `format` (`oci` or `docker`; docker keeps HEALTHCHECK).
-Throws `invalid_argument` for an unknown option or format.
+        r#"Commit with options: `format` (`oci` or `docker`; docker keeps HEALTHCHECK), `squash`
+(one layer), `rm` (remove the working container after), `author` and `message` (recorded in
+the image as `podman commit --author/--message` records them). Throws `invalid_argument` for
+an unknown option or format.
 ```rhai
-b.commit("localhost/web:1", #{format: "docker"});
+b.commit("localhost/web:1", #{format: "docker", author: "ops", message: "first build"});
 ```"#,
         move |b: &mut Builder, i: &str, m: Map| -> RResult<String> {
-            b.commit(&h, i, commit_format(&m)?.as_deref()).rhai()
+            b.commit_with(&h, i, &commit_options(&m)?).rhai()
         },
     );
     let h = host.clone();
@@ -584,6 +603,61 @@ Throws `invalid_argument` for an empty key or one with `=`.\n\
         &["bah"],
         "Remove the working container; returns the builder.\n```rhai\nb.remove()\n```",
         move |b: &mut Bah| -> RResult<Bah> { b.remove(&h).rhai() },
+    );
+    // The original herodo's names on the fluent builder.
+    let h = host.clone();
+    r.func("sh", &["bah", "command"], "Run a shell line (same as `run`); returns the builder.\n```rhai\nbah(\"x\", \"localhost/busybox:test\").sh(\"echo hi\").stdout\n```",
+        move |b: &mut Bah, c: Dynamic| -> RResult<Bah> { b.run(&h, &run_what(&c)?).rhai() });
+    let h = host.clone();
+    r.func(
+        "run_with_isolation",
+        &["bah", "command", "isolation"],
+        "Run with an isolation (`oci`, `chroot`, `rootless`); returns the builder.\n```rhai\nb.run_with_isolation(\"make\", \"chroot\")\n```",
+        move |b: &mut Bah, c: Dynamic, i: &str| -> RResult<Bah> {
+            b.run_isolated(&h, &run_what(&c)?, i).rhai()
+        },
+    );
+    let h = host.clone();
+    r.func("set_cmd", &["bah", "cmd"], "Set the default command (same as `cmd`); returns the builder.\n```rhai\nb.set_cmd([\"httpd\", \"-f\"])\n```",
+        move |b: &mut Bah, v: Dynamic| -> RResult<Bah> { b.set(&h, "cmd", exec_form("cmd", &v)?).rhai() });
+    let h = host.clone();
+    r.func("set_entrypoint", &["bah", "entrypoint"], "Set the entrypoint (same as `entrypoint`); returns the builder.\n```rhai\nb.set_entrypoint([\"/bin/sh\", \"-c\"])\n```",
+        move |b: &mut Bah, v: Dynamic| -> RResult<Bah> { b.set(&h, "entrypoint", exec_form("entrypoint", &v)?).rhai() });
+    let h = host.clone();
+    r.func(
+        "write_content",
+        &["bah", "content", "path"],
+        "Write a file (mode 0644; same as `write`); returns the builder.\n```rhai\nb.write_content(\"x\", \"/x\")\n```",
+        move |b: &mut Bah, c: &str, p: &str| -> RResult<Bah> { b.write(&h, c, p, None).rhai() },
+    );
+    for name in ["read_content", "read"] {
+        let h = host.clone();
+        r.func(
+            name,
+            &["bah", "path"],
+            "The content of a text file in the working container (see Builder.read_content).\n```rhai\nprint(b.read_content(\"/etc/os-release\"))\n```",
+            move |b: &mut Bah, p: &str| -> RResult<String> { b.builder.read_content(&h, p).rhai() },
+        );
+    }
+    let h = host.clone();
+    r.func(
+        "reset",
+        &["bah"],
+        "Remove the working container and start a fresh one from the same image; returns the builder.\n```rhai\nb.reset()\n```",
+        move |b: &mut Bah| -> RResult<Bah> { b.reset(&h).rhai() },
+    );
+    r.getter("image", "The base image.", |b: &mut Bah| {
+        b.builder.image.clone()
+    });
+    r.getter(
+        "debug_mode",
+        "When true, each buildah command and its output is printed to stderr.",
+        |b: &mut Bah| b.builder.debug_mode,
+    );
+    r.setter(
+        "debug_mode",
+        "Turn printing of each buildah command and its output on or off.\n```rhai\nb.debug_mode = true;\n```",
+        |b: &mut Bah, v: bool| b.builder.debug_mode = v,
     );
     r.getter("stdout", "stdout of the last step.", |b: &mut Bah| {
         b.last().stdout

@@ -45,6 +45,20 @@ impl Bah {
         self.step(res)
     }
 
+    /// Run with an isolation (`oci`, `chroot`, `rootless`).
+    pub fn run_isolated(&mut self, host: &Host, what: &RunWhat, isolation: &str) -> Result<Bah> {
+        let res = self.builder.run(host, what, Some(isolation));
+        self.step(res)
+    }
+
+    /// Remove the working container and start a fresh one from the same image.
+    pub fn reset(&mut self, host: &Host) -> Result<Bah> {
+        self.builder = self.builder.reset(host)?;
+        self.last = None;
+        self.image_id.clear();
+        Ok(self.clone())
+    }
+
     pub fn write(
         &mut self,
         host: &Host,

@@ -122,6 +122,22 @@ pub fn check_format(f: &str) -> Result<()> {
     Ok(())
 }
 
+/// `buildah config` options that are switches: written `--flag=VALUE` (a separate value
+/// would be taken for the container).
+pub const SWITCH_KEYS: &[&str] = &["add-history"];
+
+/// How `commit(image, options)` commits: buildah's own flags, and the author and message
+/// that `podman commit --author/--message` would record (set with `buildah config` first).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CommitOptions {
+    pub format: Option<String>,
+    pub squash: bool,
+    /// Remove the working container after the commit.
+    pub rm: bool,
+    pub author: Option<String>,
+    pub message: Option<String>,
+}
+
 /// A value of `config(map)`: one string, or several for repeatable options.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ConfigValue {
@@ -134,6 +150,7 @@ pub type ConfigEntry = (String, ConfigValue);
 
 /// buildah config options scripts may set; each takes a value.
 pub const CONFIG_KEYS: &[&str] = &[
+    "add-history",
     "annotation",
     "arch",
     "author",
@@ -153,6 +170,8 @@ pub const CONFIG_KEYS: &[&str] = &[
     "label",
     "onbuild",
     "os",
+    "os-feature",
+    "os-version",
     "port",
     "shell",
     "stop-signal",

@@ -435,8 +435,38 @@ impl Builder {
 
     /// Commit to `image`; returns the image id.
     pub fn commit(&self, host: &Host, image: &str, format: Option<&str>) -> Result<String> {
-        let args = argv::commit(&self.container_id, image, format)?;
+        let o = super::CommitOptions {
+            format: format.map(String::from),
+            ..Default::default()
+        };
+        self.commit_opts(host, image, &o)
+    }
+
+    /// Commit with options: author and message are set with `buildah config` first (where
+    /// `podman commit` records them); with `rm` buildah removes the working container, and the
+    /// builder forgets it.
+    pub fn commit_with(
+        &mut self,
+        host: &Host,
+        image: &str,
+        o: &super::CommitOptions,
+    ) -> Result<String> {
+        let id = self.commit_opts(host, image, o)?;
+        if o.rm && !host.settings.dry_run {
+            host.resources
+                .forget("buildah-container", &self.resource_name());
+            owners::forget(host, &self.name, &self.container_id, self.remote.as_ref());
+            self.container_id.clear();
+        }
+        Ok(id)
+    }
+
+    fn commit_opts(&self, host: &Host, image: &str, o: &super::CommitOptions) -> Result<String> {
+        let args = argv::commit_with(&self.container_id, image, o)?;
         self.id()?;
+        if let Some(meta) = argv::commit_metadata(&self.container_id, o) {
+            self.exec(host, meta)?;
+        }
         let remote = self.remote.as_ref();
         let done = making_image(host, remote, image, || self.exec(host, args))?;
         Ok(if host.settings.dry_run {

@@ -15,6 +15,8 @@ pub struct ProcStat {
     pub start_time: u64,
     /// Resident set size in pages (field 24).
     pub rss_pages: i64,
+    /// CPU time used so far, user + system, in clock ticks (fields 14 and 15).
+    pub cpu_ticks: u64,
 }
 
 /// `/proc/PID/stat` of `pid`, or `None` when there is no such process (or it cannot be read).
@@ -35,6 +37,10 @@ pub fn parse(stat: &str) -> Option<ProcStat> {
         ppid: rest.get(1)?.parse().ok()?,
         start_time: rest.get(19)?.parse().ok()?,
         rss_pages: rest.get(21).and_then(|s| s.parse().ok()).unwrap_or(0),
+        cpu_ticks: [11, 12]
+            .iter()
+            .filter_map(|i| rest.get(*i)?.parse::<u64>().ok())
+            .sum(),
     })
 }
 
@@ -54,6 +60,7 @@ mod tests {
                 ppid: 17,
                 start_time: 987654,
                 rss_pages: 321,
+                cpu_ticks: 3,
             })
         );
         assert_eq!(parse("garbage"), None);

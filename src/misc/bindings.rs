@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use rhai::{Dynamic, EvalAltResult, NativeCallContext, Position, INT};
 
-use crate::glue::{seconds, IntoRhai, RResult, Registrar};
+use crate::glue::{IntoRhai, RResult, Registrar};
 use crate::host::Host;
 
 use crate::outcome::ExitRequest;
@@ -16,23 +16,39 @@ pub fn register(r: &mut Registrar, host: &Arc<Host>) {
     let h = host.clone();
     r.func(
         "sleep",
-        &["seconds"],
-        r#"Pause for a number of seconds. Ctrl-C interrupts it (`cancelled`).
+        &["milliseconds"],
+        r#"Pause for a number of milliseconds, as the original herodo's `sleep(5000)` (five
+seconds). Ctrl-C interrupts it (`cancelled`). Throws `invalid_argument` for a negative number.
 ```rhai
-sleep(2);
+sleep(250);
 ```"#,
-        move |s: INT| -> RResult<()> { h.sleep(seconds(&Dynamic::from(s), "seconds")?).rhai() },
+        move |ms: INT| -> RResult<()> {
+            if ms < 0 {
+                return Err(crate::glue::invalid(
+                    "milliseconds",
+                    format!("must not be negative, got {ms}"),
+                ));
+            }
+            h.sleep(std::time::Duration::from_millis(ms.unsigned_abs()))
+                .rhai()
+        },
     );
-    let h = host.clone();
     r.func(
         "sleep",
-        &["seconds"],
-        r#"Pause for a fractional number of seconds. Ctrl-C interrupts it (`cancelled`).
+        &["milliseconds"],
+        r#"`sleep` with a fractional number: throws `invalid_argument` (an integer is
+milliseconds; write `sleep(500)` or `sleep("0.5s")`).
 ```rhai
-sleep(0.5);
+sleep("0.5s");
 ```"#,
-        move |s: rhai::FLOAT| -> RResult<()> {
-            h.sleep(seconds(&Dynamic::from(s), "seconds")?).rhai()
+        |v: rhai::FLOAT| -> RResult<()> {
+            Err(crate::glue::invalid(
+                "milliseconds",
+                format!(
+                    "sleep takes whole milliseconds or a duration string: sleep({}) or sleep(\"{v}s\") instead of sleep({v})",
+                    (v * 1000.0).round()
+                ),
+            ))
         },
     );
     let h = host.clone();
@@ -54,15 +70,40 @@ sleep("1.5s");
             h.sleep(d).rhai()
         },
     );
-    let h = host.clone();
     r.func(
         "sleep",
-        &["seconds"],
-        r#"`sleep` with a value that is not a number: throws `invalid_argument`.
+        &["milliseconds"],
+        r#"`sleep` with a value that is neither an integer nor a duration string: throws
+`invalid_argument`.
 ```rhai
-sleep(1);
+sleep(1000);
 ```"#,
-        move |s: Dynamic| -> RResult<()> { h.sleep(seconds(&s, "seconds")?).rhai() },
+        move |s: Dynamic| -> RResult<()> {
+            Err(crate::glue::invalid(
+                "milliseconds",
+                format!(
+                    "expected milliseconds (an integer) or a duration string like \"2s\", got {}",
+                    s.type_name()
+                ),
+            ))
+        },
+    );
+    r.func(
+        "println",
+        &["text"],
+        r#"Print a line (the original herodo's name for `print`).
+```rhai
+println("hello");
+```"#,
+        |ctx: NativeCallContext, s: Dynamic| -> RResult<()> {
+            let text: rhai::ImmutableString = if s.is_string() {
+                s.into_immutable_string().unwrap_or_default()
+            } else {
+                s.to_string().into()
+            };
+            // Through Rhai's own `print`, so the host's print handler (test capture) sees it.
+            ctx.call_native_fn::<()>("print", (text,))
+        },
     );
     r.func(
         "timestamp",
@@ -95,12 +136,27 @@ let conf = file_read(`${script_dir()}/app.conf`);
         |ctx: NativeCallContext| -> String { super::script_dir(ctx.call_source()) },
     );
     r.func(
+        "cd_scriptdir",
+        &[],
+        r#"Make the script's directory (see `script_dir`) the working directory; returns it.
+```rhai
+cd_scriptdir();
+```"#,
+        |ctx: NativeCallContext| -> RResult<String> {
+            let dir = super::script_dir(ctx.call_source());
+            std::env::set_current_dir(&dir)
+                .map_err(|e| crate::error::HostError::io("change directory to", &dir, e))
+                .rhai()?;
+            Ok(dir)
+        },
+    );
+    r.func(
         "exit",
         &["code"],
         r#"Stop the script now; herodo exits with `code` (0-255). Cannot be caught.
 Throws `invalid_argument` for a code outside 0-255.
 ```rhai
-if which("podman") == "" { print("podman missing"); exit(3); }
+if which("podman") == () { print("podman missing"); exit(3); }
 ```"#,
         |code: INT| -> RResult<()> {
             let code = u8::try_from(code).map_err(|_| {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rhai::{Dynamic, Map, INT};
 
-use super::HttpOptions;
+use super::{HttpOptions, Method};
 use crate::glue::{map_of, seconds, IntoRhai, Opts, RResult, Registrar};
 use crate::host::Host;
 
@@ -126,4 +126,110 @@ let r = http_get("https://127.0.0.1:8443/", #{insecure: true, timeout: 5});
             ))
         },
     );
+    register_original(r, host);
+}
+
+/// The original herodo's net functions that behave differently from herodo's own: they answer
+/// false or -1 instead of throwing, and check with HEAD.
+fn register_original(r: &mut Registrar, host: &Arc<Host>) {
+    let h = host.clone();
+    r.func(
+        "net_http_check",
+        &["url"],
+        r#"True when a HEAD on `url` answers 2xx (10 s timeout); false for any other status and
+for no answer at all (the original herodo's; `http_status` throws instead).
+Throws `invalid_argument` for a URL that is not http:// or https://.
+```rhai
+if net_http_check("http://127.0.0.1:5000/v2/") { print("registry up"); }
+```"#,
+        move |u: &str| -> RResult<bool> {
+            Ok(matches!(head(&h, u)?, Some(s) if (200..300).contains(&s)))
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "net_http_status",
+        &["url"],
+        r#"The status of a HEAD on `url` (10 s timeout), or -1 when no answer comes (the original
+herodo's; `http_status` does a GET and throws instead).
+```rhai
+let code = net_http_status("http://127.0.0.1:5000/v2/");
+```"#,
+        move |u: &str| -> RResult<INT> { Ok(head(&h, u)?.map_or(-1, INT::from)) },
+    );
+    let h = host.clone();
+    r.func(
+        "http_ping",
+        &["url"],
+        r#"True when `url` answers 2xx (HEAD, 10 s timeout), false otherwise (same as
+`net_http_check`).
+```rhai
+print(http_ping("http://127.0.0.1:5000/v2/"));
+```"#,
+        move |u: &str| -> RResult<bool> {
+            Ok(matches!(head(&h, u)?, Some(s) if (200..300).contains(&s)))
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "http_wait",
+        &["url", "timeout"],
+        r#"Wait until `url` answers 2xx (HEAD every half second); `timeout` in seconds.
+Throws `timeout` when it does not, `cancelled` on Ctrl-C.
+```rhai
+http_wait("http://127.0.0.1:8080/health", 30);
+```"#,
+        move |u: &str, t: Dynamic| -> RResult<()> {
+            let timeout = seconds(&t, "timeout")?;
+            super::http_wait(&h, u, timeout).rhai()
+        },
+    );
+    r.func(
+        "port_check_available",
+        &["port"],
+        r#"True when nothing listens on 127.0.0.1:`port` (herodo can bind it).
+Throws `invalid_argument` for a port outside 1..65535.
+```rhai
+if port_check_available(8080) { print("8080 is free"); }
+```"#,
+        |p: INT| -> RResult<bool> { Ok(super::port_available(super::port(p).rhai()?)) },
+    );
+    let h = host.clone();
+    r.func(
+        "net_tcp_ping",
+        &["host"],
+        r#"True when `host` answers one ICMP echo (`ping -c 1 -W 5`); false when it does not or
+the name does not resolve. Throws `command_not_found` when `ping` is not installed.
+```rhai
+print(net_tcp_ping("127.0.0.1"));
+```"#,
+        move |hst: &str| -> RResult<bool> { super::ping(&h, hst).rhai() },
+    );
+    let h = host.clone();
+    r.func(
+        "net_ssh_ping",
+        &["host", "user"],
+        r#"True when something accepts TCP connections on port 22 of `host` (the original
+herodo's check; `user` is not used, no login is tried).
+```rhai
+print(net_ssh_ping("127.0.0.1", "root"));
+```"#,
+        move |hst: &str, _user: &str| -> RResult<bool> {
+            super::probe(&h, hst, 22, TCP_CHECK_TIMEOUT).rhai()
+        },
+    );
+}
+
+/// The status of a HEAD on `url`, or None when no answer came (an invalid URL or Ctrl-C
+/// still throws).
+fn head(h: &Host, url: &str) -> RResult<Option<u16>> {
+    let opts = HttpOptions {
+        timeout: Duration::from_secs(10),
+        ..HttpOptions::default()
+    };
+    match super::http_request(h, Method::Head, url, &opts) {
+        Ok(r) => Ok(Some(r.status)),
+        Err(e @ (super::NetError::Invalid { .. } | super::NetError::Cancelled)) => Err(e).rhai(),
+        Err(_) => Ok(None),
+    }
 }

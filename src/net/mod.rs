@@ -38,6 +38,8 @@ pub enum NetError {
     Http { url: String, reason: String },
     #[error(transparent)]
     Host(#[from] HostError),
+    #[error(transparent)]
+    Exec(#[from] crate::exec::ExecError),
 }
 
 impl Classify for NetError {
@@ -48,6 +50,7 @@ impl Classify for NetError {
             NetError::Cancelled => kind::CANCELLED,
             NetError::Http { .. } => kind::NETWORK,
             NetError::Host(e) => return e.info(),
+            NetError::Exec(e) => return e.info(),
         };
         ErrorInfo::new(k, self.to_string())
     }
@@ -73,6 +76,65 @@ pub fn probe(h: &Host, host: &str, port: u16, timeout: Duration) -> Result<bool,
         return Ok(true);
     }
     Ok(tcp_check(host, port, timeout)?)
+}
+
+/// One ICMP echo to `host` with `ping -c 1 -W 5`: true when it answers.
+pub fn ping(h: &Host, host: &str) -> Result<bool, NetError> {
+    check_host(host)?;
+    if host.starts_with('-') {
+        return Err(NetError::Invalid {
+            field: "host",
+            reason: format!("`{host}` starts with `-`"),
+        });
+    }
+    let cmd = crate::exec::Cmd::new("ping")
+        .args(["-c", "1", "-W", "5", host])
+        .timeout(Duration::from_secs(10))
+        .echo(false);
+    // Under --dry-run the host prints the command and answers success.
+    match h.exec(cmd) {
+        Ok(out) => Ok(out.success()),
+        Err(e) => Err(NetError::Exec(e)),
+    }
+}
+
+/// True when nothing listens on 127.0.0.1:`port` (a bind succeeds; the socket is closed at once).
+pub fn port_available(port: u16) -> bool {
+    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+/// Wait until `url` answers a HEAD with a 2xx status, polling every half second; `Timeout`
+/// after `timeout`, `Cancelled` on Ctrl-C. Under `--dry-run`: a note and no wait.
+pub fn http_wait(h: &Host, url: &str, timeout: Duration) -> Result<(), NetError> {
+    if h.dry_run(|| {
+        format!(
+            "http_wait {} (timeout {})",
+            Url::new(url).shown,
+            fmt_duration(timeout)
+        )
+    }) {
+        return Ok(());
+    }
+    let end = deadline(timeout);
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        let opts = HttpOptions {
+            timeout: left.clamp(Duration::from_millis(100), Duration::from_secs(5)),
+            ..HttpOptions::default()
+        };
+        match http_request(h, Method::Head, url, &opts) {
+            Ok(r) if (200..300).contains(&r.status) => return Ok(()),
+            Err(e @ (NetError::Cancelled | NetError::Invalid { .. })) => return Err(e),
+            _ => {}
+        }
+        if Instant::now() >= end {
+            return Err(NetError::HttpTimeout {
+                url: Url::new(url).shown,
+                secs: timeout.as_secs_f64(),
+            });
+        }
+        h.sleep(Duration::from_millis(500).min(end.saturating_duration_since(Instant::now())))?;
+    }
 }
 
 /// The script's `wait_for_port`: [`wait_for_port`], or under `--dry-run` a note and no wait.
@@ -214,8 +276,17 @@ fn agent(opts: &HttpOptions) -> Result<ureq::Agent, NetError> {
         .into())
 }
 
-fn fetch(agent: &ureq::Agent, url: &str) -> Result<HttpResponse, ureq::Error> {
-    let mut resp = agent.get(url).call()?;
+fn fetch(agent: &ureq::Agent, method: Method, url: &str) -> Result<HttpResponse, ureq::Error> {
+    let mut resp = match method {
+        Method::Get => agent.get(url).call()?,
+        Method::Head => {
+            let resp = agent.head(url).call()?;
+            return Ok(HttpResponse {
+                status: resp.status().as_u16(),
+                body: String::new(),
+            });
+        }
+    };
     let status = resp.status().as_u16();
     let body = resp
         .body_mut()
@@ -233,11 +304,38 @@ fn is_timeout(e: &ureq::Error) -> bool {
     }
 }
 
-/// GET `url` (http or https). Any status is an answer; only failing to get one is an error:
+/// The HTTP methods herodo sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    /// Status only, no body (the original herodo's `net_http_check`/`net_http_status`).
+    Head,
+}
+
+impl Method {
+    fn name(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+        }
+    }
+}
+
+/// GET `url`: see [`http_request`].
+pub fn http_get(h: &Host, url: &str, opts: &HttpOptions) -> Result<HttpResponse, NetError> {
+    http_request(h, Method::Get, url, opts)
+}
+
+/// `method` on `url` (http or https). Any status is an answer; only failing to get one is an error:
 /// `HttpTimeout` after `opts.timeout`, `Cancelled` as soon as Ctrl-C is pressed, `Http` for
 /// everything else (refused, TLS, DNS). The request runs on a worker thread so that waiting
 /// for it can watch the cancel flag; a cancelled request is left to its own timeout.
-pub fn http_get(h: &Host, url: &str, opts: &HttpOptions) -> Result<HttpResponse, NetError> {
+pub fn http_request(
+    h: &Host,
+    method: Method,
+    url: &str,
+    opts: &HttpOptions,
+) -> Result<HttpResponse, NetError> {
     let url = Url::new(url);
     if let Some(s) = url.secret() {
         h.register_secret(s);
@@ -249,7 +347,7 @@ pub fn http_get(h: &Host, url: &str, opts: &HttpOptions) -> Result<HttpResponse,
             reason: format!("`{}` is not an http:// or https:// URL", url.shown),
         });
     }
-    if h.dry_run(|| format!("http GET {}", url.shown)) {
+    if h.dry_run(|| format!("http {} {}", method.name(), url.shown)) {
         return Ok(HttpResponse {
             status: 200,
             body: String::new(),
@@ -257,12 +355,17 @@ pub fn http_get(h: &Host, url: &str, opts: &HttpOptions) -> Result<HttpResponse,
     }
     let agent = agent(opts)?;
     if h.settings.verbose {
-        let _ = writeln!(std::io::stderr().lock(), "+ http GET {}", url.shown);
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "+ http {} {}",
+            method.name(),
+            url.shown
+        );
     }
     let started = Instant::now();
     let res = wait_for_answer(&h.cancel, opts.timeout, {
         let raw = url.raw.clone();
-        move || fetch(&agent, &raw)
+        move || fetch(&agent, method, &raw)
     });
     let res = match res {
         Answer::Done(Ok(r)) => Ok(r),

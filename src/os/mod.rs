@@ -5,6 +5,8 @@
 //! would do through [`Host::dry_run`] and changes nothing.
 
 pub mod bindings;
+pub mod download;
+pub mod package;
 
 use std::borrow::Cow;
 use std::fs;
@@ -43,7 +45,239 @@ fn q(s: &str) -> Cow<'_, str> {
 }
 
 pub fn exist(path: &str) -> bool {
-    !path.is_empty() && fs::symlink_metadata(path).is_ok()
+    let path = expand_home(path);
+    !path.is_empty() && fs::symlink_metadata(&*path).is_ok()
+}
+
+/// `path` with a leading `~` (alone or followed by `/`) replaced by the home directory.
+pub fn expand_home(path: &str) -> Cow<'_, str> {
+    match dirs::home_dir() {
+        Some(h) if path == "~" => h.display().to_string().into(),
+        Some(h) if path.starts_with("~/") => format!("{}{}", h.display(), &path[1..]).into(),
+        _ => path.into(),
+    }
+}
+
+/// What [`ensure`] insists on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Want {
+    Any,
+    Dir,
+    File,
+}
+
+/// The original herodo's `ensure`/`ensure_dir`/`ensure_file`: the path (`~` expanded) when it
+/// exists and is of the wanted type; `not_found` or `invalid_argument` otherwise.
+pub fn ensure(path: &str, want: Want) -> Result<String> {
+    non_empty("path", path)?;
+    let p = expand_home(path).into_owned();
+    let what = match want {
+        Want::Any => "path",
+        Want::Dir => "directory",
+        Want::File => "file",
+    };
+    let meta = fs::metadata(&p).map_err(|_| HostError::NotFound {
+        what,
+        name: p.clone(),
+    })?;
+    match want {
+        Want::Dir if !meta.is_dir() => Err(HostError::invalid(
+            "path",
+            format!("{p} is not a directory"),
+        )),
+        Want::File if !meta.is_file() => Err(HostError::invalid(
+            "path",
+            format!("{p} is not a regular file"),
+        )),
+        _ => Ok(p),
+    }
+}
+
+/// Where `copy_bin` puts programs: /usr/local/bin for root, ~/hero/bin otherwise.
+pub fn bin_dir(is_root: bool, home: Option<&Path>) -> Result<PathBuf> {
+    if is_root {
+        return Ok(PathBuf::from("/usr/local/bin"));
+    }
+    home.map(|h| h.join("hero/bin"))
+        .ok_or_else(|| HostError::NotFound {
+            what: "home directory",
+            name: "$HOME".into(),
+        })
+}
+
+/// Copy a program into [`bin_dir`] and make it executable; returns the new path.
+pub fn copy_bin(host: &Host, src: &str) -> Result<String> {
+    let src = ensure(src, Want::File)?;
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let dir = bin_dir(root, dirs::home_dir().as_deref())?;
+    let name = Path::new(&src)
+        .file_name()
+        .ok_or_else(|| HostError::invalid("path", format!("{src} has no file name")))?;
+    let dest = dir.join(name);
+    let shown = dest.display().to_string();
+    if host.dry_run(|| format!("install -m 755 {} {}", q(&src), q(&shown))) {
+        return Ok(shown);
+    }
+    fs::create_dir_all(&dir).map_err(io("create", &dir))?;
+    // Through a temporary name: a running copy of the program is replaced, not overwritten.
+    let tmp = dir.join(format!(
+        ".{}.herodo-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let res = fs::copy(&src, &tmp)
+        .map_err(io("copy to", &tmp))
+        .and_then(|_| set_exec(&tmp))
+        .and_then(|_| fs::rename(&tmp, &dest).map_err(io("rename to", &dest)));
+    if res.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    res.map(|_| shown)
+}
+
+fn set_exec(p: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut perm = fs::metadata(p).map_err(io("stat", p))?.permissions();
+    perm.set_mode(perm.mode() | 0o111);
+    fs::set_permissions(p, perm).map_err(io("chmod", p))
+}
+
+/// `chmod +x` on a regular file.
+pub fn chmod_exec(host: &Host, path: &str) -> Result<()> {
+    let p = ensure(path, Want::File)?;
+    if host.dry_run(|| format!("chmod +x {}", q(&p))) {
+        return Ok(());
+    }
+    set_exec(Path::new(&p))
+}
+
+/// True when the file's content is exactly `expected`.
+pub fn compare(path: &str, expected: &str, cancel: &CancelToken) -> Result<bool> {
+    let p = expand_home(path);
+    Ok(file_read(&p, MAX_READ, cancel)? == expected)
+}
+
+/// The names of a comma-separated list that are not programs on PATH.
+pub fn missing_commands(list: &str) -> Result<Vec<String>> {
+    let names: Vec<&str> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if names.is_empty() {
+        return Err(HostError::invalid("commands", "names no command"));
+    }
+    Ok(names
+        .into_iter()
+        .filter(|n| crate::exec::which(n).is_none())
+        .map(String::from)
+        .collect())
+}
+
+/// `ln -s source dest`; with `replace`, an existing `dest` (file or link, not a directory)
+/// is replaced atomically.
+pub fn symlink(host: &Host, source: &str, dest: &str, replace: bool) -> Result<()> {
+    non_empty("source", source)?;
+    non_empty("dest", dest)?;
+    let dest = expand_home(dest).into_owned();
+    let d = Path::new(&dest);
+    if host.dry_run(|| {
+        format!(
+            "ln -s{} {} {}",
+            if replace { "f" } else { "" },
+            q(source),
+            q(&dest)
+        )
+    }) {
+        return Ok(());
+    }
+    if let Some(parent) = d.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).map_err(io("create", parent))?;
+    }
+    if !replace {
+        return std::os::unix::fs::symlink(source, d).map_err(io("create symlink", d));
+    }
+    if d.is_dir() && !d.is_symlink() {
+        return Err(HostError::invalid(
+            "dest",
+            format!("{dest} is a directory; remove it first"),
+        ));
+    }
+    let tmp = d.with_file_name(format!(
+        ".{}.herodo-{}",
+        d.file_name().map_or("link".into(), |n| n.to_string_lossy()),
+        std::process::id()
+    ));
+    let _ = fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(source, &tmp).map_err(io("create symlink", &tmp))?;
+    fs::rename(&tmp, d).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        HostError::io("rename to", d, e)
+    })
+}
+
+pub fn is_symlink(path: &str) -> bool {
+    Path::new(&*expand_home(path)).is_symlink()
+}
+
+/// Where a symlink points (as written in the link).
+pub fn symlink_target(path: &str) -> Result<String> {
+    let p = expand_home(path);
+    let p = Path::new(&*p);
+    if !p.is_symlink() {
+        return Err(HostError::invalid(
+            "path",
+            format!("{} is not a symlink", p.display()),
+        ));
+    }
+    Ok(fs::read_link(p)
+        .map_err(io("read link", p))?
+        .display()
+        .to_string())
+}
+
+/// `rsync -a --delete source dest` (the parent of `dest` is created).
+pub fn rsync(host: &Host, source: &str, dest: &str) -> Result<()> {
+    non_empty("source", source)?;
+    non_empty("dest", dest)?;
+    let (src, dst) = (
+        expand_home(source).into_owned(),
+        expand_home(dest).into_owned(),
+    );
+    if !Path::new(&src).exists() {
+        return Err(HostError::NotFound {
+            what: "path",
+            name: src,
+        });
+    }
+    if !host.settings.dry_run {
+        if let Some(parent) = Path::new(&dst)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            fs::create_dir_all(parent).map_err(io("create", parent))?;
+        }
+    }
+    let cmd = crate::exec::Cmd::new("rsync")
+        .args(["-a", "--delete", "--", &src, &dst])
+        .echo(false);
+    let out = host.exec(cmd.clone())?;
+    if !out.success() {
+        return Err(crate::exec::ExecError::failed(&cmd, &out).into());
+    }
+    Ok(())
+}
+
+/// The platform checks of the original herodo.
+pub fn platform_is(what: &str) -> bool {
+    match what {
+        "linux" => cfg!(target_os = "linux"),
+        "macos" => cfg!(target_os = "macos"),
+        "arm" => cfg!(target_arch = "aarch64") || cfg!(target_arch = "arm"),
+        "x86" => cfg!(target_arch = "x86_64") || cfg!(target_arch = "x86"),
+        _ => false,
+    }
 }
 
 /// What a file that is not a regular file or directory is, for messages.
@@ -168,8 +402,16 @@ pub fn file_write_append(host: &Host, path: &str, content: &str) -> Result<()> {
 
 pub fn file_size(path: &str) -> Result<u64> {
     non_empty("path", path)?;
-    let p = Path::new(path);
-    Ok(fs::metadata(p).map_err(io("stat", p))?.len())
+    let shown = expand_home(path);
+    let p = Path::new(&*shown);
+    let meta = fs::metadata(p).map_err(io("stat", p))?;
+    if meta.is_dir() {
+        return Err(HostError::invalid(
+            "path",
+            format!("{} is a directory, not a file", p.display()),
+        ));
+    }
+    Ok(meta.len())
 }
 
 /// `mkdir -p`.
@@ -218,9 +460,12 @@ fn removal_target(p: &Path, meta: &fs::Metadata) -> Result<PathBuf> {
 }
 
 /// Refuse to remove (recursively) what no script means to remove: `/`, the home directory and
-/// its parents, the working directory and its parents. Compared on resolved paths, so
-/// `/tmp/..`, `~/../me` or a symlink to `/` cannot slip through.
-fn guard_removal(path: &str, p: &Path, meta: &fs::Metadata) -> Result<()> {
+/// its parents, the directory herodo started in and its parents, the parents of the working
+/// directory. Compared on resolved paths, so `/tmp/..`, `~/../me` or a symlink to `/` cannot
+/// slip through. The working directory itself may go when the script moved there (the
+/// original herodo's scripts `chdir` into a scratch directory and delete it): true is returned
+/// then, and the caller steps back to where herodo started.
+fn guard_removal(host: &Host, path: &str, p: &Path, meta: &fs::Metadata) -> Result<bool> {
     let refuse = |why: &str| {
         Err(HostError::invalid(
             "path",
@@ -239,20 +484,28 @@ fn guard_removal(path: &str, p: &Path, meta: &fs::Metadata) -> Result<()> {
             return refuse("it contains the home directory");
         }
     }
+    if let Ok(start) = fs::canonicalize(&host.start_dir) {
+        if start == target {
+            return refuse("it is the directory herodo started in");
+        }
+        if start.starts_with(&target) {
+            return refuse("it contains the directory herodo started in");
+        }
+    }
     if let Ok(cwd) = std::env::current_dir().and_then(fs::canonicalize) {
         if cwd == target {
-            return refuse("it is the working directory");
+            return Ok(true);
         }
         if cwd.starts_with(&target) {
             return refuse("it contains the working directory");
         }
     }
-    Ok(())
+    Ok(false)
 }
 
 /// `rm -rf`: true when something was removed, false when nothing was there. Refuses a path
-/// ending in `.` or `..` (as rm does), `/`, the home directory, the working directory and
-/// their parents.
+/// ending in `.` or `..` (as rm does), `/`, the home directory, the directory herodo started
+/// in, and their parents and the working directory's (see [`guard_removal`]).
 pub fn delete(host: &Host, path: &str) -> Result<bool> {
     non_empty("path", path)?;
     if ends_in_dot(path) {
@@ -267,9 +520,13 @@ pub fn delete(host: &Host, path: &str) -> Result<bool> {
         Err(e) => return Err(HostError::io("stat", p, e)),
         Ok(m) => m,
     };
-    guard_removal(path, p, &meta)?;
+    let is_cwd = guard_removal(host, path, p, &meta)?;
     if host.dry_run(|| format!("delete {}", q(path))) {
         return Ok(true);
+    }
+    if is_cwd {
+        std::env::set_current_dir(&host.start_dir)
+            .map_err(|e| HostError::io("change directory to", &host.start_dir, e))?;
     }
     if meta.is_dir() {
         fs::remove_dir_all(p).map_err(io("delete", p))?;
@@ -503,7 +760,12 @@ pub fn find(dir: &str, pattern: &str, dirs: bool) -> Result<Vec<String>> {
         });
     }
     let escaped = glob::Pattern::escape(dir.trim_end_matches('/'));
-    let full = format!("{escaped}/{pattern}");
+    // A bare name pattern searches the whole tree, as the original herodo does.
+    let full = if pattern.contains('/') || pattern.starts_with("**") {
+        format!("{escaped}/{pattern}")
+    } else {
+        format!("{escaped}/**/{pattern}")
+    };
     Ok(glob_paths(&full)?
         .into_iter()
         .filter(|p| if dirs { p.is_dir() } else { p.is_file() })
@@ -739,9 +1001,21 @@ mod tests {
         file_write(&h, &format!("{d}/b.rs"), "").unwrap();
         file_write(&h, &format!("{d}/a.rs"), "").unwrap();
         file_write(&h, &format!("{d}/deep/c.rs"), "").unwrap();
+        // A bare pattern searches the whole tree, as the original herodo does.
         let files = find(&d, "*.rs", false).unwrap();
-        assert_eq!(files, vec![format!("{d}/a.rs"), format!("{d}/b.rs")]);
+        assert_eq!(
+            files,
+            vec![
+                format!("{d}/a.rs"),
+                format!("{d}/b.rs"),
+                format!("{d}/deep/c.rs")
+            ]
+        );
         assert_eq!(find(&d, "**/*.rs", false).unwrap().len(), 3);
+        assert_eq!(
+            find(&d, "deep/*.rs", false).unwrap(),
+            vec![format!("{d}/deep/c.rs")]
+        );
         assert_eq!(find(&d, "*", true).unwrap(), vec![format!("{d}/deep")]);
         assert_eq!(find_one(&d, "*.rs", false).unwrap(), format!("{d}/a.rs"));
         assert!(find_one(&d, "*.py", false).is_err());
@@ -779,9 +1053,10 @@ mod tests {
     #[test]
     fn removal_guard_sees_through_dotdot_and_symlinks() {
         let d = tmp();
+        let hst = host();
         let guard = |p: &str| {
             let m = fs::symlink_metadata(p).unwrap();
-            guard_removal(p, Path::new(p), &m)
+            guard_removal(&hst, p, Path::new(p), &m)
         };
         std::os::unix::fs::symlink("/", format!("{d}/to-root")).unwrap();
         for p in ["/", "/tmp/..", "/tmp/../tmp/..", &format!("{d}/to-root/")] {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use rhai::{Array, Dynamic, Map, INT};
 
-use super::{CommandResult, ProcessInfo, RunOptions};
+use super::{CommandResult, Executor, ProcessInfo, ProcessKiller, RunOptions};
 use crate::glue::{invalid, map_of, string_array, IntoRhai, Opts, RResult, Registrar};
 use crate::host::Host;
 
@@ -60,6 +60,7 @@ fn info_map(p: ProcessInfo) -> Map {
         ("cmdline", p.cmdline.into()),
         ("memory", Dynamic::from(p.memory_kb)),
         ("state", p.state.into()),
+        ("cpu", Dynamic::from(p.cpu)),
     ])
 }
 
@@ -230,21 +231,22 @@ assert_eq(r.code, 3);
     r.func(
         "which",
         &["name"],
-        r#"The full path of a program on PATH, or "" when it is not installed.
+        r#"The full path of a program on PATH, or `()` when it is not installed (the original
+herodo's contract).
 ```rhai
-if which("podman") == "" { print("podman is missing"); }
+if which("podman") == () { print("podman is missing"); }
 ```"#,
         |name: &str| {
-            crate::exec::which(name)
-                .map(|p| p.display().to_string())
-                .unwrap_or_default()
+            crate::exec::which(name).map_or(Dynamic::UNIT, |p| p.display().to_string().into())
         },
     );
+    register_builders(r, host);
     r.func(
         "process_list",
         &["pattern"],
         r#"Processes whose name or command line contains `pattern` ("" for all), as maps with
-`pid`, `ppid`, `name`, `cmdline`, `memory` (KiB) and `state`. herodo itself is left out.
+`pid`, `ppid`, `name`, `cmdline`, `memory` (KiB), `state` and `cpu` (average percent of one
+core over the process's life, as `ps` shows it). herodo itself is left out.
 ```rhai
 for p in process_list("sleep") { print(`${p.pid} ${p.cmdline}`); }
 ```"#,
@@ -277,5 +279,158 @@ returns how many were signalled. herodo and its parents are never matched.
 kill("my-test-server");
 ```"#,
         move |pattern: &str| -> RResult<INT> { Ok(super::kill(&h, pattern).rhai()? as INT) },
+    );
+}
+
+/// The original herodo's builders: `execute(line)` (a command not run yet) and
+/// `process_killer()`, and `.execute()` on a result.
+fn register_builders(r: &mut Registrar, host: &Arc<Host>) {
+    r.pure(
+        "execute",
+        &["result"],
+        r#"The result itself: `run(line)` has already run, so the original herodo's
+`run(line).execute()` idiom works unchanged.
+```rhai
+if run("which sh").execute().success { print("sh is there"); }
+```"#,
+        |c: &mut CommandResult| c.clone(),
+    );
+    r.engine().register_type_with_name::<Executor>("Executor");
+    r.pure(
+        "execute",
+        &["command"],
+        r#"A shell command line that is not run yet (the original herodo's builder): set
+`.silent()`, `.ignore_error()`, `.log()`, `.env(k, v)`, `.timeout(secs)`, then `.run()` (or
+`.execute()`) returns a CommandResult exactly as `run(line, options)` would.
+```rhai
+let r = execute("echo hi").silent().run();
+assert_eq(r.out, "hi");
+```"#,
+        |line: &str| Executor::new(line),
+    );
+    r.pure(
+        "silent",
+        &["command"],
+        "Do not show the command's output while it runs.\n```rhai\nexecute(\"ls /\").silent().run();\n```",
+        |mut e: Executor| {
+            e.opts.silent = true;
+            e
+        },
+    );
+    r.pure(
+        "ignore_error",
+        &["command"],
+        "Return a failed result instead of throwing on a non-zero exit.\n```rhai\nlet r = execute(\"false\").ignore_error().run();\nassert_false(r.success);\n```",
+        |mut e: Executor| {
+            e.opts.ignore_error = true;
+            e
+        },
+    );
+    r.pure(
+        "log",
+        &["command"],
+        "Print the command line (`+ line`, on stderr) before it runs.\n```rhai\nexecute(\"uname -r\").log().run();\n```",
+        |mut e: Executor| {
+            e.log = true;
+            e
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "env",
+        &["command", "name", "value"],
+        "Set an environment variable for the command (the value is never logged).\n```rhai\nlet r = execute(\"echo $GREETING\").env(\"GREETING\", \"hi\").silent().run();\n```",
+        move |mut e: Executor, k: &str, v: &str| -> RResult<Executor> {
+            crate::common::validate::env_name("env", k).rhai()?;
+            h.register_secret(v);
+            e.opts.env.push((k.to_string(), v.to_string()));
+            Ok(e)
+        },
+    );
+    r.pure(
+        "timeout",
+        &["command", "seconds"],
+        "Stop the command after `seconds` (0 = no limit) and throw `timeout`.\n```rhai\nexecute(\"sleep 1\").timeout(10).run();\n```",
+        |mut e: Executor, secs: Dynamic| -> RResult<Executor> {
+            let d = crate::glue::seconds(&secs, "timeout")?;
+            e.opts.timeout = Some(d);
+            Ok(e)
+        },
+    );
+    for name in ["run", "execute"] {
+        let h = host.clone();
+        r.func(
+            name,
+            &["command"],
+            "Run the command now and return its CommandResult (throws `command_failed` on a \
+             non-zero exit unless `.ignore_error()`).\n```rhai\nlet r = execute(\"echo hi\").silent().run();\n```",
+            move |e: Executor| super::execute_line(&h, &e).rhai(),
+        );
+    }
+    let h = host.clone();
+    r.pure(
+        "to_string",
+        &["command"],
+        "Show the command line (secret values as ***).\n```rhai\nprint(execute(\"ls\").to_string());\n```",
+        move |e: &mut Executor| h.redact(&format!("Executor({:?})", e.line)),
+    );
+
+    r.engine()
+        .register_type_with_name::<ProcessKiller>("ProcessKiller");
+    r.pure(
+        "process_killer",
+        &[],
+        r#"A builder that kills processes (the original herodo's): `.pattern(s)` or `.pid(n)`,
+`.recursive(true)` for their descendants too, then `.kill()` sends SIGTERM and returns how
+many were signalled. herodo and the processes that started it are never matched.
+```rhai
+process_killer().pattern("my-test-server").recursive(true).kill();
+```"#,
+        ProcessKiller::default,
+    );
+    r.pure(
+        "pattern",
+        &["killer", "pattern"],
+        "Kill the processes whose name or command line contains `pattern`.\n```rhai\nprocess_killer().pattern(\"my-server\").kill();\n```",
+        |mut k: ProcessKiller, p: &str| {
+            k.pattern = Some(p.to_string());
+            k
+        },
+    );
+    r.pure(
+        "pid",
+        &["killer", "pid"],
+        "Kill the process with this pid.\n```rhai\nprocess_killer().pid(12345).kill();\n```",
+        |mut k: ProcessKiller, pid: INT| {
+            k.pid = Some(pid);
+            k
+        },
+    );
+    r.pure(
+        "recursive",
+        &["killer", "recursive"],
+        "Kill the descendants too (children before parents).\n```rhai\nprocess_killer().pid(12345).recursive(true).kill();\n```",
+        |mut k: ProcessKiller, yes: bool| {
+            k.recursive = yes;
+            k
+        },
+    );
+    let h = host.clone();
+    r.func(
+        "kill",
+        &["killer"],
+        r#"Send SIGTERM to what the killer names; returns how many processes were signalled.
+Throws `invalid_argument` without a pattern or pid (or with both), `not_found` for a pid
+that does not exist.
+```rhai
+let n = process_killer().pattern("my-test-server").kill();
+```"#,
+        move |k: ProcessKiller| -> RResult<INT> { Ok(super::kill_with(&h, &k).rhai()? as INT) },
+    );
+    r.pure(
+        "to_string",
+        &["killer"],
+        "Show the killer.\n```rhai\nprint(process_killer().pid(1234).to_string());\n```",
+        |k: &mut ProcessKiller| format!("{k:?}"),
     );
 }

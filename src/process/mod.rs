@@ -110,6 +110,8 @@ pub struct ProcessInfo {
     /// Resident memory in KiB.
     pub memory_kb: i64,
     pub state: String,
+    /// Average CPU use over the process's life, in percent of one core (as `ps` shows it).
+    pub cpu: f64,
 }
 
 fn read_proc(pid: i64) -> Option<ProcessInfo> {
@@ -128,7 +130,27 @@ fn read_proc(pid: i64) -> Option<ProcessInfo> {
         cmdline,
         memory_kb: stat.rss_pages * page_size_kb(),
         state: stat.state.to_string(),
+        cpu: cpu_percent(stat.cpu_ticks, stat.start_time, uptime_ticks()),
     })
+}
+
+/// `ps`'s %CPU: CPU time over time alive, in percent, rounded to a tenth.
+pub fn cpu_percent(cpu_ticks: u64, start_ticks: u64, now_ticks: u64) -> f64 {
+    let alive = now_ticks.saturating_sub(start_ticks);
+    if alive == 0 {
+        return 0.0;
+    }
+    (cpu_ticks as f64 * 1000.0 / alive as f64).round() / 10.0
+}
+
+/// Clock ticks since boot (from /proc/uptime); 0 when unreadable.
+fn uptime_ticks() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0, |secs| (secs * hz) as u64)
 }
 
 fn page_size_kb() -> i64 {
@@ -205,6 +227,147 @@ pub fn kill(host: &Host, pattern: &str) -> Result<usize, ProcessError> {
     Ok(n)
 }
 
+/// A shell command line not run yet: the original herodo's `execute(line)` builder. `run()`
+/// runs it like `run(line, options)`.
+#[derive(Clone, Debug)]
+pub struct Executor {
+    pub line: String,
+    pub opts: RunOptions,
+    /// Print the command line (`+ line`) before it runs.
+    pub log: bool,
+}
+
+impl Executor {
+    pub fn new(line: &str) -> Self {
+        Executor {
+            line: line.to_string(),
+            opts: RunOptions::default(),
+            log: false,
+        }
+    }
+}
+
+/// Run an [`Executor`].
+pub fn execute_line(host: &Host, e: &Executor) -> Result<CommandResult, ProcessError> {
+    if e.line.trim().is_empty() {
+        return Err(HostError::invalid("command", "is empty").into());
+    }
+    if e.log && !e.opts.secret {
+        eprintln!("{}", host.redact(&format!("+ {}", e.line.trim())));
+    }
+    match execute(host, shell_cmd(&e.line, &e.opts), &e.opts) {
+        // The original's builder: with ignore_error a command killed by its timeout is a
+        // failed result (exit 124, as timeout(1) reports it), not an error.
+        Err(ProcessError::Exec(ExecError::Timeout {
+            cmd,
+            after,
+            stdout,
+            stderr,
+        })) if e.opts.ignore_error => Ok(CommandResult {
+            stdout,
+            stderr: format!(
+                "{stderr}herodo: timed out after {}\n",
+                crate::exec::fmt_duration(after)
+            ),
+            success: false,
+            code: 124,
+            signal: None,
+            cmd,
+            duration: after,
+            truncated: false,
+        }),
+        other => other,
+    }
+}
+
+/// What `process_killer()` kills: the processes matching a pattern, or one pid; with
+/// `recursive`, their descendants too (children before parents).
+#[derive(Clone, Debug, Default)]
+pub struct ProcessKiller {
+    pub pattern: Option<String>,
+    pub pid: Option<i64>,
+    pub recursive: bool,
+}
+
+/// The pids `k` names, descendants first when recursive, from the process table `all`
+/// (herodo and its ancestors are never in it).
+pub fn kill_targets(k: &ProcessKiller, all: &[ProcessInfo]) -> Result<Vec<i64>, ProcessError> {
+    let roots: Vec<i64> = match (&k.pattern, k.pid) {
+        (Some(_), Some(_)) => {
+            return Err(
+                HostError::invalid("process_killer", "give a pattern or a pid, not both").into(),
+            )
+        }
+        (None, None) => {
+            return Err(HostError::invalid("process_killer", "give a pattern or a pid").into())
+        }
+        (Some(p), None) => {
+            if p.trim().is_empty() {
+                return Err(HostError::invalid(
+                    "pattern",
+                    "must not be empty (it would match everything)",
+                )
+                .into());
+            }
+            all.iter()
+                .filter(|i| i.name.contains(p.as_str()) || i.cmdline.contains(p.as_str()))
+                .map(|i| i.pid)
+                .collect()
+        }
+        (None, Some(pid)) => {
+            if pid <= 1 {
+                return Err(
+                    HostError::invalid("pid", format!("{pid} is not a process to kill")).into(),
+                );
+            }
+            if !all.iter().any(|i| i.pid == pid) {
+                return Err(ProcessError::NoMatch(format!("pid {pid}")));
+            }
+            vec![pid]
+        }
+    };
+    let mut out = Vec::new();
+    for root in roots {
+        if k.recursive {
+            descendants(root, all, &mut out);
+        }
+        if !out.contains(&root) {
+            out.push(root);
+        }
+    }
+    Ok(out)
+}
+
+/// Every descendant of `pid` in `all`, deepest first.
+fn descendants(pid: i64, all: &[ProcessInfo], out: &mut Vec<i64>) {
+    for child in all.iter().filter(|p| p.ppid == pid) {
+        descendants(child.pid, all, out);
+        if !out.contains(&child.pid) {
+            out.push(child.pid);
+        }
+    }
+}
+
+/// Send SIGTERM to what `k` names; returns how many were signalled.
+pub fn kill_with(host: &Host, k: &ProcessKiller) -> Result<usize, ProcessError> {
+    let all = list("")?;
+    let targets = kill_targets(k, &all)?;
+    if host.settings.dry_run {
+        for pid in &targets {
+            println!("[dry-run] kill -TERM {pid}");
+        }
+        return Ok(targets.len());
+    }
+    let mut n = 0;
+    for pid in targets {
+        // SAFETY: kill only sends a signal to a pid we just read from /proc.
+        if unsafe { libc::kill(pid as i32, libc::SIGTERM) } == 0 {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,6 +393,57 @@ mod tests {
         assert!(argv_cmd(&["".into()], &RunOptions::default()).is_err());
         let c = argv_cmd(&["ls".into(), "-l".into()], &RunOptions::default()).unwrap();
         assert_eq!(c.argv(), vec!["ls", "-l"]);
+    }
+
+    fn row(pid: i64, ppid: i64, name: &str) -> ProcessInfo {
+        ProcessInfo {
+            pid,
+            ppid,
+            name: name.into(),
+            cmdline: name.into(),
+            memory_kb: 0,
+            state: "S".into(),
+            cpu: 0.0,
+        }
+    }
+
+    #[test]
+    fn killer_targets() {
+        let all = [
+            row(10, 1, "server"),
+            row(11, 10, "worker"),
+            row(12, 11, "helper"),
+            row(20, 1, "other"),
+        ];
+        let k = |pattern: Option<&str>, pid: Option<i64>, recursive: bool| ProcessKiller {
+            pattern: pattern.map(Into::into),
+            pid,
+            recursive,
+        };
+        assert_eq!(
+            kill_targets(&k(Some("serv"), None, false), &all).unwrap(),
+            [10]
+        );
+        assert_eq!(
+            kill_targets(&k(None, Some(10), true), &all).unwrap(),
+            [12, 11, 10]
+        );
+        assert_eq!(kill_targets(&k(None, Some(11), false), &all).unwrap(), [11]);
+        assert!(kill_targets(&k(Some("x"), Some(1), false), &all).is_err());
+        assert!(kill_targets(&k(None, None, false), &all).is_err());
+        assert!(kill_targets(&k(Some(" "), None, false), &all).is_err());
+        assert!(kill_targets(&k(None, Some(1), false), &all).is_err());
+        assert!(matches!(
+            kill_targets(&k(None, Some(99), false), &all),
+            Err(ProcessError::NoMatch(_))
+        ));
+    }
+
+    #[test]
+    fn cpu_percent_is_cpu_time_over_life() {
+        assert_eq!(cpu_percent(50, 100, 200), 50.0);
+        assert_eq!(cpu_percent(1, 0, 3), 33.3);
+        assert_eq!(cpu_percent(5, 100, 100), 0.0);
     }
 
     #[test]

@@ -322,7 +322,7 @@ let spec = VMBuilder().kernel("/srv/vmlinux").cmdline("console=ttyS0").cpus(2).m
     /// A setter that takes one string.
     fn set<F>(r: &mut Registrar, name: &str, doc: &str, f: F)
     where
-        F: Fn(&mut ChVm, &str) -> super::error::Result<()> + Send + Sync + 'static,
+        F: Fn(&mut ChVm, &str) -> super::error::Result<()> + Clone + Send + Sync + 'static,
     {
         r.func(
             name,

@@ -975,7 +975,7 @@ fn clean_removes_what_a_killed_test_run_left() {
     t.write(
         "leak_test.rhai",
         &format!(
-            "fn test_leak() {{\n  nerdctl_container_from_image(\"{name}\", \"localhost/busybox:test\").build();\n  file_write(\"{}\", \"x\");\n  sleep(60);\n}}\n",
+            "fn test_leak() {{\n  nerdctl_container_from_image(\"{name}\", \"localhost/busybox:test\").build();\n  file_write(\"{}\", \"x\");\n  sleep(60000);\n}}\n",
             ready.display()
         ),
     );

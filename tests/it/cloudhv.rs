@@ -145,7 +145,7 @@ fn test_leaves_a_runtime_and_a_vm() {
     cloudhv_vm_create(#{id: "leaky", kernel_path: k, api_socket: env_get("OUT") + "/vm.sock"});
     cloudhv_vm_start("leaky");
     file_write(env_get("OUT") + "/ready", "x");
-    sleep(60);
+    sleep(60000);
 }
 "#;
 

@@ -775,7 +775,7 @@ fn logs_are_bounded_on_disk_and_read_from_the_end() {
     cmd: ["sh", "-c", "yes 0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopq | head -c 41943040; echo the-end"]});
 c.start();
 let deadline = timestamp() + 120;
-while c.status().running && timestamp() < deadline { sleep(0.2); }
+while c.status().running && timestamp() < deadline { sleep(200); }
 assert_eq(c.status().exit_code, 0);"#,
     )
     .ok();

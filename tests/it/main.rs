@@ -6,6 +6,7 @@ mod architecture;
 mod buildah;
 mod cli;
 mod cloudhv;
+mod compat;
 mod engines;
 mod errors;
 mod examples;

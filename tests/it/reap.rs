@@ -169,7 +169,7 @@ fn clean_reaps_heropods_of_a_killed_test_run_and_a_removed_base_dir() {
     let s = c.status();
     let r = d.status();
     file_write("{}", `${{s.pid}} ${{s.ip}} ${{r.pid}} ${{r.ip}}`);
-    sleep(600);
+    sleep(600000);
 }}
 "#,
             open(&base),

@@ -243,7 +243,7 @@ fn lines_sent_in_one_write_run_at_once_and_in_order() {
     assert!(at("one") < at("two") && at("two") < at("three"), "{s}");
 
     // Typed ahead while a command runs: runs when the command is done.
-    t.write("sleep(1);\n");
+    t.write("sleep(1000);\n");
     std::thread::sleep(Duration::from_millis(300));
     t.write("\"typed ahead\"\n");
     t.wait_for("\ntyped ahead\n", prompt);

@@ -172,7 +172,7 @@ fn test_leaves_a_running_vm() {
         memory_mb: 128});
     vm_start(env_get("VM_ID"));
     file_write(env_get("OUT") + "/ready", "x");
-    sleep(60);
+    sleep(60000);
 }
 "#;
 
@@ -275,7 +275,7 @@ fn a_vm_start_cut_short_by_kill_9_is_still_seen_and_deleted() {
     let state_s = state.path().display().to_string();
     let script = format!(
         r#"vm_create(#{{id: "hd-cut", kernel_path: "{guest}/vmlinuz", initramfs_path: "{guest}/initrd.img", memory_mb: 128}});
-vm_start("hd-cut"); sleep(60);"#
+vm_start("hd-cut"); sleep(60000);"#
     );
     let mut child = std::process::Command::new(BIN)
         .args(["-e", &script])

@@ -395,6 +395,73 @@ c.with_health_check_options("wget -q -O- http://127.0.0.1/", "1s", "2s", 3, "0s"
         },
     );
     r.func(
+        "with_annotations",
+        &["container", "annotations"],
+        r#"Add several OCI annotations from a map (as `with_annotation` each).
+```rhai
+c.with_annotations(#{"org.example.owner": "ops", "org.example.tier": "web"});
+```"#,
+        |c: &mut Container, m: Map| -> RResult<Container> {
+            for (k, v) in &m {
+                c.with_annotation(k, &v.to_string()).rhai()?;
+            }
+            Ok(c.clone())
+        },
+    );
+    r.func(
+        "with_devices",
+        &["container", "devices"],
+        r#"Give the container several host devices (as `with_device` each).
+```rhai
+c.with_devices(["/dev/fuse", "/dev/net/tun"]);
+```"#,
+        |c: &mut Container, v: Array| -> RResult<Container> {
+            for d in string_array(&v) {
+                c.with_device(&d).rhai()?;
+            }
+            Ok(c.clone())
+        },
+    );
+    r.func(
+        "with_disk_limit",
+        &["container", "size"],
+        r#"The size of the container's disk under a Kata runtime (`10G`): the annotation
+`io.katacontainers.config.hypervisor.block_device_size`, as the original herodo sets it. Other
+runtimes ignore it (podman and docker have no per-container disk limit on overlay).
+```rhai
+c.with_disk_limit("10G");
+```"#,
+        |c: &mut Container, size: &str| -> RResult<Container> {
+            if size.trim().is_empty() {
+                return Err(crate::glue::invalid("size", "is empty"));
+            }
+            c.with_annotation(
+                "io.katacontainers.config.hypervisor.block_device_size",
+                size,
+            )
+            .rhai()?;
+            Ok(c.clone())
+        },
+    );
+    r.pure(
+        "new_run_options",
+        &[],
+        r#"The original herodo's default run options, as a map: `name` (), `detach` true,
+`ports` [], `snapshotter` "native".
+```rhai
+let o = new_run_options();
+o.detach = false;
+```"#,
+        || -> Map {
+            let mut m = Map::new();
+            m.insert("name".into(), Dynamic::UNIT);
+            m.insert("detach".into(), true.into());
+            m.insert("ports".into(), Dynamic::from_array(Array::new()));
+            m.insert("snapshotter".into(), "native".into());
+            m
+        },
+    );
+    r.func(
         "with_cmd",
         &["container", "command"],
         r#"The command to run: a string (split like a shell would, no shell runs it) or an array.
