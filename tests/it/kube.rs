@@ -58,6 +58,15 @@ impl FakeKube {
 
 impl Drop for FakeKube {
     fn drop(&mut self) {
+        // Closing its stdin makes the fake stop the containers its node runs, then exit.
+        drop(self.child.stdin.take());
+        let until = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < until {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -101,6 +110,7 @@ fn kube_suites_against_a_real_cluster() {
             "tests/rhai/kube/wait_test.rhai",
             "tests/rhai/kube/fluent_test.rhai",
             "tests/rhai/kube/traefik_test.rhai",
+            "tests/rhai/kube/pods_test.rhai",
         ],
     )
     .env("KUBECONFIG", &kubeconfig)

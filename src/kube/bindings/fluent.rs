@@ -58,7 +58,7 @@ pub struct KubeDeployment {
 pub struct KubeRegistry {
     k: Arc<Kube>,
     spec: RegistrySpec,
-    /// How long `deploy()` waits for the Deployment to be Available (0: it does not wait).
+    /// How long `deploy()` waits for the registry to answer (0: it does not wait).
     timeout: std::time::Duration,
 }
 
@@ -189,6 +189,9 @@ pub(super) fn register(r: &mut Registrar, k: &Arc<Kube>) {
     register_registry(r);
 }
 
+/// How long `deploy()` waits for a registry to answer unless `timeout` says otherwise.
+const REGISTRY_WAIT: std::time::Duration = std::time::Duration::from_secs(180);
+
 fn register_registry(r: &mut Registrar) {
     r.func(
         "registry",
@@ -203,7 +206,7 @@ print(reg.image_prefix);
             Ok(KubeRegistry {
                 k: n.k.clone(),
                 spec: RegistrySpec::new(name, &n.name),
-                timeout: std::time::Duration::ZERO,
+                timeout: REGISTRY_WAIT,
             })
         },
     );
@@ -246,7 +249,7 @@ ns.registry("images").storage_size("50Gi");
     r.pure(
         "timeout",
         &["registry", "seconds"],
-        r#"How long `deploy()` waits for the registry to be Available (default 0: no wait).
+        r#"How long `deploy()` waits for the registry to answer (default 180 s; 0: no wait).
 ```rhai
 ns.registry("images").timeout(120).deploy();
 ```"#,
@@ -276,9 +279,11 @@ print(ns.registry("images").to_yaml());
     r.func(
         "deploy",
         &["registry"],
-        r#"Apply the registry's claim, Deployment and Service (and wait for it when a `timeout`
-is set). Returns `#{name, namespace, port, node_port, connection_string,
-external_connection_string, image_prefix, external_image_prefix}`.
+        r#"Apply the registry's claim, Deployment and Service, then wait (at most `timeout`,
+180 s by default) until the Deployment is Available and the registry answers `GET /v2/`
+through a port-forward. Returns `#{name, namespace, port, node_port, connection_string,
+external_connection_string, image_prefix, external_image_prefix}`. Throws `timeout`, or
+`image_not_found` / `crash_loop` / `unschedulable` when its pod cannot run.
 ```rhai
 let reg = ns.registry("images").node_port(30500).deploy();
 bah_image_push("localhost/app:1", reg.external_image_prefix + "app:1");
@@ -296,7 +301,11 @@ bah_image_push("localhost/app:1", reg.external_image_prefix + "app:1");
                 let kind = crate::kube::resource::builtin("Deployment")
                     .ok_or_else(|| invalid("kind", "Deployment"))?;
                 let cond = crate::kube::wait::Condition::Type("Available".into());
+                let start = std::time::Instant::now();
                 c.wait(&kind, &g.spec.namespace, &g.spec.name, &cond, g.timeout)
+                    .rhai()?;
+                let left = g.timeout.saturating_sub(start.elapsed());
+                crate::kube::registry::wait_answers(&c, &g.spec.namespace, &g.spec.name, left)
                     .rhai()?;
             }
             crate::glue::to_rhai(&g.spec.info(node_port))

@@ -3,6 +3,7 @@
 //! `kube_delete` / `kube_patch_status`.
 
 mod fluent;
+mod pods;
 mod traefik;
 
 use std::path::PathBuf;
@@ -170,6 +171,7 @@ pub fn register(r: &mut Registrar, host: &Arc<Host>) {
     register_manager(r, &k);
     register_generic(r, &k);
     fluent::register(r, &k);
+    pods::register(r, &k);
     traefik::register(r);
 }
 
@@ -479,26 +481,7 @@ print(`${c.hostname}:${c.ports[0]}`);
 print(km.pod_logs("web"));
 ```"#,
         |m: &mut KubernetesManager, name: &str| -> RResult<String> {
-            m.0.pod_logs(name, None, None).rhai()
-        },
-    );
-    let kk = k.clone();
-    r.func(
-        "pod_logs",
-        &["name", "options"],
-        r#"The log of a pod: options `namespace` (default the configured one), `container`
-(when the pod has several) and `tail` (the last N lines). "" for a pod that has not run.
-```rhai
-print(pod_logs("web-0", #{tail: 20, namespace: "prod"}));
-```"#,
-        move |name: &str, m: Map| -> RResult<String> {
-            let o = Opts::new("pod_logs", &m, &["namespace", "container", "tail"])?;
-            let ns = o.string("namespace")?;
-            let cluster = kk.cluster()?;
-            let ns = ns.unwrap_or_else(|| cluster.namespace.clone());
-            let mgr = Manager::new(cluster, &ns).rhai()?;
-            let tail = o.count("tail")?.map(|t| t.min(i64::MAX as u64) as i64);
-            mgr.pod_logs(name, o.string("container")?, tail).rhai()
+            m.0.pod_logs(name, &Default::default()).rhai()
         },
     );
 }
