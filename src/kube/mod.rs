@@ -10,6 +10,7 @@ pub mod bindings;
 pub mod builders;
 pub mod copy;
 pub mod error;
+pub mod machines;
 pub mod manager;
 pub mod registry;
 pub mod resource;

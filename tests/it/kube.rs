@@ -111,6 +111,7 @@ fn kube_suites_against_a_real_cluster() {
             "tests/rhai/kube/fluent_test.rhai",
             "tests/rhai/kube/traefik_test.rhai",
             "tests/rhai/kube/pods_test.rhai",
+            "tests/rhai/kube/machines_test.rhai",
         ],
     )
     .env("KUBECONFIG", &kubeconfig)

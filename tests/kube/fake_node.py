@@ -128,6 +128,16 @@ class PodRuntime:
         for e in c.spec.get("env") or []:
             if "value" in e:
                 env[e["name"]] = str(e["value"])
+        if "buildah" in c.spec.get("image", ""):
+            # A buildah image: this machine's buildah, with storage of the pod's own (never
+            # the host's images and containers).
+            conf = os.path.join(self.sandbox, "storage.conf")
+            if not os.path.exists(conf):
+                with open(conf, "w") as f:
+                    f.write(f'[storage]\ndriver = "vfs"\ngraphroot = "{self.sandbox}/storage"\n'
+                            f'runroot = "{self.sandbox}/run"\n')
+            env["CONTAINERS_STORAGE_CONF"] = conf
+            env.pop("STORAGE_DRIVER", None)
         return env
 
 
@@ -405,7 +415,48 @@ class Node:
             for cp in c.spec.get("ports") or [{"containerPort": 5000}]:
                 rt.port_map[cp.get("containerPort", 5000)] = port
             return ["docker-registry", "serve", cfg]
+        sshd = shutil.which("sshd") or ("/usr/sbin/sshd" if os.path.exists("/usr/sbin/sshd")
+                                        else None)
+        if ("ssh" in name or "devmachine" in name) and sshd:
+            return self.sshd_runner(rt, c, sshd)
         return None
+
+    def sshd_runner(self, rt, c, sshd):
+        """The local sshd on a free port (container port 22 maps to it), the pod's
+        authorized_keys taken from the Secret its volume names, root's logins allowed."""
+        port = free_port()
+        keys = os.path.join(rt.sandbox, "authorized_keys")
+        mounts = {m.get("name"): m for m in c.spec.get("volumeMounts") or []}
+        text = ""
+        for v in rt.spec.get("volumes") or []:
+            secret = (v.get("secret") or {}).get("secretName")
+            m = mounts.get(v.get("name"))
+            if not secret or not m or not m.get("mountPath", "").endswith("authorized_keys"):
+                continue
+            with self.store.lock:
+                obj = self.store.objects.get(("", "secrets", rt.ns, secret))
+            if obj:
+                data = (obj.get("data") or {}).get(m.get("subPath") or "authorized_keys")
+                if data:
+                    text = base64.b64decode(data).decode()
+        with open(keys, "w") as f:
+            f.write(text + "\n")
+        os.chmod(keys, 0o600)
+        hostkey = os.path.join(rt.sandbox, "ssh_host_ed25519_key")
+        if not os.path.exists(hostkey):
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostkey],
+                           check=False, capture_output=True)
+        cfg = os.path.join(rt.sandbox, "sshd_config")
+        with open(cfg, "w") as f:
+            f.write(f"Port {port}\nListenAddress 127.0.0.1\nHostKey {hostkey}\n"
+                    f"AuthorizedKeysFile {keys}\nPasswordAuthentication no\n"
+                    "KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n"
+                    f"StrictModes no\nUsePAM no\nPidFile {rt.sandbox}/sshd.pid\n")
+        os.makedirs("/run/sshd", exist_ok=True)
+        for cp in [22] + [p.get("containerPort") for p in c.spec.get("ports") or []
+                          if p.get("containerPort") == 22]:
+            rt.port_map[cp] = port
+        return [sshd, "-D", "-e", "-f", cfg]
 
     def start_instance(self, rt, c):
         inst = Instance()

@@ -3,6 +3,7 @@
 //! `kube_delete` / `kube_patch_status`.
 
 mod fluent;
+mod machines;
 mod pods;
 mod traefik;
 
@@ -172,6 +173,7 @@ pub fn register(r: &mut Registrar, host: &Arc<Host>) {
     register_generic(r, &k);
     fluent::register(r, &k);
     pods::register(r, &k);
+    machines::register(r, &k);
     traefik::register(r);
 }
 

@@ -303,6 +303,67 @@ fn exec_error(pod: &str, code: u16, reason: String, message: String) -> KubeErro
     }
 }
 
+/// Run `req` in the pod and make a CommandResult of it: a non-zero exit is `command_failed`
+/// unless `ignore`; the runtime's refusals get their kinds (`exec_error`).
+pub(super) fn exec_in(
+    kk: &Kube,
+    ns: &str,
+    name: &str,
+    req: &ExecRequest,
+    timeout: std::time::Duration,
+    ignore: bool,
+) -> RResult<CommandResult> {
+    let cluster = kk.cluster()?;
+    let shown = format!("{ns}/{name}");
+    let cmd = kk.host.redact(&shell_words::join(&req.argv));
+    if kk
+        .host
+        .dry_run(|| format!("kube: exec in pod {shown}: {cmd}"))
+    {
+        return Ok(CommandResult {
+            stdout: String::new(),
+            stderr: String::new(),
+            success: true,
+            code: 0,
+            signal: None,
+            cmd,
+            duration: std::time::Duration::ZERO,
+            truncated: false,
+        });
+    }
+    let out = cluster.exec(ns, name, req, timeout).rhai()?;
+    let code = match out.end {
+        ws::ExecEnd::Exited(c) => c,
+        ws::ExecEnd::Error {
+            code,
+            reason,
+            message,
+        } => return Err(exec_error(&shown, code, reason, message)).rhai(),
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    if code != 0 && !ignore {
+        return Err(KubeError::ExecFailed {
+            pod: shown,
+            cmd,
+            code,
+            stdout,
+            stderr,
+        })
+        .rhai();
+    }
+    Ok(CommandResult {
+        stdout,
+        stderr,
+        success: code == 0,
+        code: i64::from(code),
+        signal: None,
+        cmd,
+        duration: out.duration,
+        truncated: false,
+    })
+}
+
 fn register_exec(r: &mut Registrar, k: &Arc<Kube>) {
     for with_opts in [false, true] {
         let kk = k.clone();
@@ -324,7 +385,7 @@ fn register_exec(r: &mut Registrar, k: &Arc<Kube>) {
             if argv.is_empty() {
                 return Err(invalid("argv", "is empty"));
             }
-            let (cluster, ns) = namespace(&kk, &o)?;
+            let (_, ns) = namespace(&kk, &o)?;
             let req = ExecRequest {
                 argv,
                 container: o.string("container")?,
@@ -335,54 +396,7 @@ fn register_exec(r: &mut Registrar, k: &Arc<Kube>) {
                 .timeout("timeout")?
                 .unwrap_or(kk.host.settings.default_timeout);
             let ignore = o.bool("ignore_error")?.unwrap_or(false);
-            let shown = format!("{ns}/{name}");
-            let cmd = kk.host.redact(&shell_words::join(&req.argv));
-            if kk
-                .host
-                .dry_run(|| format!("kube: exec in pod {shown}: {cmd}"))
-            {
-                return Ok(CommandResult {
-                    stdout: String::new(),
-                    stderr: String::new(),
-                    success: true,
-                    code: 0,
-                    signal: None,
-                    cmd,
-                    duration: std::time::Duration::ZERO,
-                    truncated: false,
-                });
-            }
-            let out = cluster.exec(&ns, name, &req, timeout).rhai()?;
-            let code = match out.end {
-                ws::ExecEnd::Exited(c) => c,
-                ws::ExecEnd::Error {
-                    code,
-                    reason,
-                    message,
-                } => return Err(exec_error(&shown, code, reason, message)).rhai(),
-            };
-            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-            if code != 0 && !ignore {
-                return Err(KubeError::ExecFailed {
-                    pod: shown,
-                    cmd,
-                    code,
-                    stdout,
-                    stderr,
-                })
-                .rhai();
-            }
-            Ok(CommandResult {
-                stdout,
-                stderr,
-                success: code == 0,
-                code: i64::from(code),
-                signal: None,
-                cmd,
-                duration: out.duration,
-                truncated: false,
-            })
+            exec_in(&kk, &ns, name, &req, timeout, ignore)
         };
         if with_opts {
             r.func(
@@ -422,6 +436,49 @@ fn forward_target(cluster: &Cluster, ns: &str, target: &str, port: i64) -> RResu
     cluster.forward_target(ns, target, port).rhai()
 }
 
+/// Open a forward to `target` (see `Cluster::forward_target`) and register it with the test
+/// runner's cleanup.
+pub(super) fn open_forward(
+    kk: &Kube,
+    cluster: &Cluster,
+    ns: &str,
+    target: &str,
+    port: INT,
+    local: u16,
+) -> RResult<PortForward> {
+    let (pod, remote) = forward_target(cluster, ns, target, port)?;
+    if kk
+        .host
+        .dry_run(|| format!("kube: forward 127.0.0.1 to pod {ns}/{pod} port {remote}"))
+    {
+        return Err(invalid(
+            "port_forward",
+            "cannot forward under --dry-run (nothing runs)",
+        ));
+    }
+    let fwd = cluster.port_forward(ns, &pod, remote, local).rhai()?;
+    let label = format!("127.0.0.1:{} -> {ns}/{pod}:{remote}", fwd.local_port);
+    let f2 = fwd.clone();
+    kk.host
+        .resources
+        .register(Resource::new("port_forward", label.clone(), move |_| {
+            f2.close();
+            Ok(())
+        }));
+    Ok(PortForward {
+        fwd,
+        target: format!("pod/{pod}"),
+        remote_port: INT::from(remote),
+        label,
+    })
+}
+
+impl PortForward {
+    pub(super) fn local_port(&self) -> u16 {
+        self.fwd.local_port
+    }
+}
+
 fn register_forward(r: &mut Registrar, k: &Arc<Kube>) {
     for with_opts in [false, true] {
         let kk = k.clone();
@@ -433,31 +490,7 @@ fn register_forward(r: &mut Registrar, k: &Arc<Kube>) {
                 Some(p) if p <= 65535 => p as u16,
                 Some(p) => return Err(invalid("local_port", format!("{p} is not a port"))),
             };
-            let (pod, remote) = forward_target(&cluster, &ns, target, port)?;
-            if kk
-                .host
-                .dry_run(|| format!("kube: forward 127.0.0.1 to pod {ns}/{pod} port {remote}"))
-            {
-                return Err(invalid(
-                    "port_forward",
-                    "cannot forward under --dry-run (nothing runs)",
-                ));
-            }
-            let fwd = cluster.port_forward(&ns, &pod, remote, local).rhai()?;
-            let label = format!("127.0.0.1:{} -> {ns}/{pod}:{remote}", fwd.local_port);
-            let f2 = fwd.clone();
-            kk.host
-                .resources
-                .register(Resource::new("port_forward", label.clone(), move |_| {
-                    f2.close();
-                    Ok(())
-                }));
-            Ok(PortForward {
-                fwd,
-                target: format!("pod/{pod}"),
-                remote_port: INT::from(remote),
-                label,
-            })
+            open_forward(&kk, &cluster, &ns, target, port, local)
         };
         if with_opts {
             r.func(
