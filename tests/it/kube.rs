@@ -265,3 +265,90 @@ kube_wait("configmap", "waited", "Ready", 60, #{namespace: "default"});"#
         );
     }
 }
+
+#[test]
+fn ctrl_c_stops_an_exec_or_a_log_follow_and_ends_forwards() {
+    if !require(&["python3", "openssl"]) {
+        return;
+    }
+    let fake = FakeKube::start();
+    let setup = r#"kube_apply(#{apiVersion: "v1", kind: "Pod",
+    metadata: #{name: "busy", namespace: "default"},
+    spec: #{containers: [#{name: "main", image: "busybox", ports: [#{containerPort: 8080}],
+        command: ["sh", "-c", "while :; do echo tick; sleep 0.2; done"]}]}});
+kube_wait("pod", "busy", "Ready", 30, #{namespace: "default"});
+let f = port_forward("busy", 8080, #{namespace: "default"});
+file_write("port", `${f.local_port}`);
+"#;
+    let cases = [
+        (
+            "exec",
+            r#"pod_exec("busy", "sleep 30", #{namespace: "default"});"#,
+        ),
+        (
+            "follow",
+            r#"pod_logs_follow("busy", #{namespace: "default"}, |l| true);"#,
+        ),
+    ];
+    for (i, (what, body)) in cases.iter().enumerate() {
+        let dir = TempDir::new("kube-cancel-pod");
+        let ready = dir.path().join("ready");
+        let name = format!("\"busy{i}\"");
+        let script = format!(
+            "{}\nfile_write(\"{}\", \"x\");\n{}",
+            setup.replace("\"busy\"", &name),
+            ready.display(),
+            body.replace("\"busy\"", &name)
+        );
+        let mut child = Command::new(BIN)
+            .args(["-e", &script])
+            .current_dir(dir.path())
+            .env("KUBECONFIG", fake.kubeconfig())
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let until = Instant::now() + Duration::from_secs(30);
+        while !ready.exists() {
+            assert!(Instant::now() < until, "{what}: the script never got ready");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let port: u16 = std::fs::read_to_string(dir.path().join("port"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // The forward answers while the script runs.
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+        std::thread::sleep(Duration::from_millis(700));
+        assert!(child.try_wait().unwrap().is_none(), "{what}: ended early");
+        let t0 = Instant::now();
+        // SAFETY: signalling our own child.
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGINT);
+        }
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(5),
+                "{what}: herodo did not stop after Ctrl-C"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let took = t0.elapsed();
+        assert_eq!(status.code(), Some(130), "{what}");
+        assert!(
+            took < Duration::from_millis(300),
+            "{what}: stopped after {took:?}"
+        );
+        // The forward ended with the script.
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "{what}: the forward outlived the script"
+        );
+    }
+}
