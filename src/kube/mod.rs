@@ -334,6 +334,26 @@ impl Cluster {
         })
     }
 
+    /// The first pod selected by `labels` that cannot run (image missing, crash loop,
+    /// unschedulable), with its name.
+    async fn pod_problem_among(&self, ns: &str, labels: &str) -> Option<(String, wait::Problem)> {
+        let pods = self.api(&resource::builtin("Pod")?, Some(ns));
+        let lp = ListParams::default().labels(labels);
+        let list = tokio::time::timeout(self.timeout, pods.list(&lp))
+            .await
+            .ok()?
+            .ok()?;
+        list.items.into_iter().find_map(|o| {
+            let v = to_value(o);
+            let problem = wait::pod_problem(&v)?;
+            // A pod that has ended is replaced by its ReplicaSet: not a reason to stop.
+            if matches!(problem, wait::Problem::NotRunning { .. }) {
+                return None;
+            }
+            Some((v["metadata"]["name"].as_str()?.to_string(), problem))
+        })
+    }
+
     /// The error of a pod that will not become what is waited for, with the last log lines of
     /// a crash-looping container.
     async fn problem_error(&self, ns: &str, name: &str, p: wait::Problem) -> KubeError {
@@ -446,6 +466,13 @@ impl Cluster {
         use ::kube::api::{WatchEvent, WatchParams};
         use futures_util::StreamExt;
         let selector = format!("metadata.name={name}");
+        // A workload's pods are looked at once a second: a crash loop or a missing image
+        // changes nothing in the Deployment's own status.
+        let watch_pods = kind.kind == "Deployment"
+            && matches!(cond, Condition::Ready | Condition::Type(_))
+            && *cond != Condition::Deleted;
+        let mut pod_labels: Option<String> = None;
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
         'list: loop {
             let lp = ListParams::default().fields(&selector);
             let list = self
@@ -461,6 +488,7 @@ impl Cluster {
                     if let Some(p) = cond.problem(&v) {
                         return Err(self.problem_error(ns, name, p).await);
                     }
+                    pod_labels = match_labels(&v).or(pod_labels);
                 }
                 None => {}
             }
@@ -476,7 +504,18 @@ impl Cluster {
                     Err(e) => return Err(self.convert(e)),
                 };
                 let mut stream = std::pin::pin!(stream);
-                while let Some(ev) = stream.next().await {
+                loop {
+                    let ev = tokio::select! {
+                        ev = stream.next() => ev,
+                        _ = tick.tick(), if watch_pods && pod_labels.is_some() => {
+                            let labels = pod_labels.clone().unwrap_or_default();
+                            if let Some((pod, p)) = self.pod_problem_among(ns, &labels).await {
+                                return Err(self.problem_error(ns, &pod, p).await);
+                            }
+                            continue;
+                        }
+                    };
+                    let Some(ev) = ev else { break };
                     match ev {
                         Ok(WatchEvent::Added(o) | WatchEvent::Modified(o)) => {
                             if let Some(v) = o.metadata.resource_version.clone() {
@@ -489,6 +528,7 @@ impl Cluster {
                             if let Some(p) = cond.problem(&v) {
                                 return Err(self.problem_error(ns, name, p).await);
                             }
+                            pod_labels = match_labels(&v).or(pod_labels);
                         }
                         Ok(WatchEvent::Deleted(o)) => {
                             if *cond == Condition::Deleted {
@@ -756,6 +796,20 @@ impl Cluster {
         })?;
         Ok(with_type(kind, to_value(res)))
     }
+}
+
+/// A workload's `spec.selector.matchLabels` as a label selector (`a=b,c=d`).
+fn match_labels(obj: &Value) -> Option<String> {
+    let m = obj["spec"]["selector"]["matchLabels"].as_object()?;
+    if m.is_empty() {
+        return None;
+    }
+    Some(
+        m.iter()
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join(","),
+    )
 }
 
 fn to_value(obj: DynamicObject) -> Value {
