@@ -528,6 +528,21 @@ ns.registry("images").node_port(30500);
         },
     );
     r.pure(
+        "image",
+        &["registry", "image"],
+        r#"The registry's image (default registry:2; it must serve the registry API on 5000).
+```rhai
+ns.registry("images").image("localhost/herodo/registry:test");
+```"#,
+        |g: &mut KubeRegistry, image: &str| -> RResult<KubeRegistry> {
+            if image.is_empty() {
+                return Err(invalid("image", "is empty"));
+            }
+            g.spec.image = image.into();
+            Ok(g.clone())
+        },
+    );
+    r.pure(
         "storage_size",
         &["registry", "size"],
         r#"The size of its volume claim (default "10Gi").
