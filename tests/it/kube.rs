@@ -352,3 +352,53 @@ file_write("port", `${f.local_port}`);
         );
     }
 }
+
+#[test]
+fn the_test_runner_removes_pods_secrets_and_forwards_a_test_left() {
+    if !require(&["python3", "openssl"]) {
+        return;
+    }
+    let fake = FakeKube::start();
+    let dir = TempDir::new("kube-leftovers");
+    std::fs::write(
+        dir.path().join("left_test.rhai"),
+        r#"fn test_leaves_things_behind() {
+    kube_apply(#{apiVersion: "v1", kind: "Pod", metadata: #{name: "left", namespace: "default"},
+        spec: #{containers: [#{name: "main", image: "busybox", command: ["sleep", "3600"],
+            ports: [#{containerPort: 8080}]}]}});
+    kubernetes_manager_new("default").secret_create("left-secret", #{token: "t0ps3cret-v4lue"});
+    kube_wait("pod", "left", "Ready", 30, #{namespace: "default"});
+    let f = port_forward("left", 8080, #{namespace: "default"});
+    file_write("port", `${f.local_port}`);
+}
+"#,
+    )
+    .unwrap();
+    let out = herodo(dir.path(), ["test", "left_test.rhai"])
+        .env("KUBECONFIG", &fake.kubeconfig())
+        .run();
+    let out = out.ok();
+    out.stdout_has("1 passed")
+        .stdout_has("pod default/left")
+        .stdout_has("secret default/left-secret")
+        .stdout_has("port_forward 127.0.0.1:");
+    let port: u16 = std::fs::read_to_string(dir.path().join("port"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+    herodo(
+        dir.path(),
+        [
+            "-e",
+            r#"let km = kubernetes_manager_new("default");
+print(km.pods_list().len());
+print(km.secrets_list().len());"#,
+        ],
+    )
+    .env("KUBECONFIG", &fake.kubeconfig())
+    .run()
+    .ok()
+    .stdout_is("0\n0\n");
+}

@@ -499,6 +499,16 @@ fn apply_built(kk: &Kube, m: &KubernetesManager, obj: Value) -> RResult<Dynamic>
         )
     });
     let out = m.0.apply(&obj, dry).rhai()?;
+    if !dry {
+        if let Some(k) = out["kind"]
+            .as_str()
+            .filter(|k| *k == "Pod" || *k == "Secret")
+            .and_then(resource::builtin)
+        {
+            let name = out["metadata"]["name"].as_str().unwrap_or_default();
+            kk.register_cleanup(&k, &m.0.namespace, name);
+        }
+    }
     to_dynamic(&out)
 }
 
@@ -650,7 +660,40 @@ impl Kube {
             };
             cluster.apply(&k, &ns, obj, &how)
         };
-        out.rhai()
+        let out = out.rhai()?;
+        if !dry && k.group.is_empty() && (k.kind == "Pod" || k.kind == "Secret") {
+            let name = out["metadata"]["name"]
+                .as_str()
+                .unwrap_or(&name)
+                .to_string();
+            self.register_cleanup(&k, &ns, &name);
+        }
+        Ok(out)
+    }
+
+    /// Let the test runner delete what a test created (a pod, a secret) after the test.
+    fn register_cleanup(&self, k: &super::resource::Kind, ns: &str, name: &str) {
+        let label = if k.kind == "Pod" { "pod" } else { "secret" };
+        let shown = format!("{ns}/{name}");
+        let (c, k2, ns2, n2) = (
+            self.cluster
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+            k.clone(),
+            ns.to_string(),
+            name.to_string(),
+        );
+        let Some(c) = c else { return };
+        self.host.resources.forget(label, &shown);
+        self.host
+            .resources
+            .register(crate::host::Resource::new(label, shown, move |_| {
+                match c.delete(&k2, &ns2, &n2, false) {
+                    Ok(_) | Err(super::error::KubeError::Api { code: 404, .. }) => Ok(()),
+                    Err(e) => Err(e.to_string()),
+                }
+            }));
     }
 
     /// `kube_apply`: every document is checked before any is sent.
