@@ -402,3 +402,59 @@ print(km.secrets_list().len());"#,
     .ok()
     .stdout_is("0\n0\n");
 }
+
+#[test]
+fn ctrl_c_in_herodo_test_still_removes_what_the_test_created() {
+    if !require(&["python3", "openssl"]) {
+        return;
+    }
+    let fake = FakeKube::start();
+    let dir = TempDir::new("kube-ctrl-c-cleanup");
+    std::fs::write(
+        dir.path().join("stuck_test.rhai"),
+        r#"fn test_follows_forever() {
+    kube_apply(#{apiVersion: "v1", kind: "Pod", metadata: #{name: "stuck", namespace: "default"},
+        spec: #{containers: [#{name: "main", image: "busybox",
+            command: ["sh", "-c", "while :; do echo tick; sleep 0.2; done"]}]}});
+    kube_wait("pod", "stuck", "Ready", 30, #{namespace: "default"});
+    file_write("ready", "x");
+    pod_logs_follow("stuck", #{namespace: "default"}, |l| true);
+}
+"#,
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["test", "stuck_test.rhai"])
+        .current_dir(dir.path())
+        .env("KUBECONFIG", fake.kubeconfig())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(30);
+    while !dir.path().join("ready").exists() {
+        assert!(Instant::now() < until, "the test never got ready");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: signalling our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("pod default/stuck"), "{stdout}");
+    herodo(
+        dir.path(),
+        [
+            "-e",
+            r#"print(kubernetes_manager_new("default").pods_list().len());"#,
+        ],
+    )
+    .env("KUBECONFIG", &fake.kubeconfig())
+    .run()
+    .ok()
+    .stdout_is("0\n");
+}
