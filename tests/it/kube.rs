@@ -423,7 +423,7 @@ fn ctrl_c_in_herodo_test_still_removes_what_the_test_created() {
 "#,
     )
     .unwrap();
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args(["test", "stuck_test.rhai"])
         .current_dir(dir.path())
         .env("KUBECONFIG", fake.kubeconfig())
