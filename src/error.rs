@@ -70,6 +70,15 @@ pub mod kind {
     pub const INVALID: &str = "invalid";
     /// The operation does not exist on this platform (apt functions off Debian/Ubuntu).
     pub const UNSUPPORTED: &str = "unsupported";
+    // Kubernetes workloads (what a node reports about a pod or job).
+    /// A container keeps exiting (CrashLoopBackOff); `e.logs` holds its last log lines.
+    pub const CRASH_LOOP: &str = "crash_loop";
+    /// No node can take the pod (PodScheduled=False, reason Unschedulable).
+    pub const UNSCHEDULABLE: &str = "unschedulable";
+    /// A readiness probe kept failing until the wait's time was up.
+    pub const PROBE_FAILED: &str = "probe_failed";
+    /// A job's Failed condition (its pods failed, backoff limit reached).
+    pub const JOB_FAILED: &str = "job_failed";
     // Tests.
     pub const ASSERTION: &str = "assertion";
     pub const MISSING_TOOL: &str = "missing_tool";

@@ -26,6 +26,24 @@ pub enum KubeError {
     Timeout { what: String, secs: u64 },
     #[error("cancelled")]
     Cancelled,
+    /// A pod or job that will not get where it is waited for (or exec'd into): `kind` is
+    /// image_not_found, crash_loop, unschedulable, not_running, probe_failed or job_failed.
+    #[error("{message}")]
+    Workload {
+        kind: &'static str,
+        message: String,
+        /// The last log lines of the failing container, when there are any.
+        logs: String,
+    },
+    /// A command run by `pod_exec` exited with a non-zero code.
+    #[error("command failed with exit code {code} in pod {pod}: {cmd}")]
+    ExecFailed {
+        pod: String,
+        cmd: String,
+        code: i32,
+        stdout: String,
+        stderr: String,
+    },
     #[error("kubernetes: {0}")]
     Other(String),
 }
@@ -92,6 +110,30 @@ impl Classify for KubeError {
             }
             KubeError::Timeout { .. } => ErrorInfo::new(kind::TIMEOUT, message),
             KubeError::Cancelled => ErrorInfo::new(kind::CANCELLED, message),
+            KubeError::Workload { kind, logs, .. } => {
+                let info = ErrorInfo::new(kind, message);
+                if logs.is_empty() {
+                    info
+                } else {
+                    info.field("logs", logs)
+                }
+            }
+            KubeError::ExecFailed {
+                pod,
+                cmd,
+                code,
+                stdout,
+                stderr,
+            } => ErrorInfo {
+                command: Some(crate::error::CommandInfo {
+                    cmd: cmd.clone(),
+                    exit_code: Some(*code),
+                    signal: None,
+                    stdout: stdout.clone(),
+                    stderr: stderr.clone(),
+                }),
+                ..ErrorInfo::new(kind::COMMAND_FAILED, message).field("pod", pod)
+            },
             KubeError::Other(_) => ErrorInfo::new(kind::NETWORK, message),
         }
     }

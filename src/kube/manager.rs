@@ -297,15 +297,9 @@ impl Manager {
         self.namespace_create(&self.namespace, dry_run).map(|_| ())
     }
 
-    pub fn pod_logs(
-        &self,
-        name: &str,
-        container: Option<String>,
-        tail: Option<i64>,
-    ) -> Result<String> {
+    pub fn pod_logs(&self, name: &str, opts: &super::stream::LogOptions) -> Result<String> {
         check_name("name", name)?;
-        self.cluster
-            .pod_logs(&self.namespace, name, container, tail)
+        self.cluster.logs(&self.namespace, name, opts)
     }
 
     /// Server-side apply of a manifest in this namespace.

@@ -8,11 +8,16 @@
 
 pub mod bindings;
 pub mod builders;
+pub mod copy;
 pub mod error;
+pub mod machines;
 pub mod manager;
+pub mod registry;
 pub mod resource;
+pub mod stream;
 pub mod traefik;
 pub mod wait;
+pub mod ws;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -39,6 +44,8 @@ const MAX_RETRIES: u32 = 4;
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// The longest Retry-After honoured (longer ones are cut to this).
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+/// Log lines a crash-loop error carries.
+const LAST_LOG_LINES: i64 = 20;
 /// The field manager of herodo's server-side applies.
 pub const FIELD_MANAGER: &str = "herodo";
 
@@ -118,6 +125,8 @@ impl Default for ApplyOptions {
 pub struct Cluster {
     rt: std::sync::Arc<Runtime>,
     client: ::kube::Client,
+    /// What the client was made from (a port-forward makes its own client from it).
+    config: ::kube::Config,
     pub server: String,
     pub context: String,
     pub namespace: String,
@@ -235,7 +244,7 @@ impl Cluster {
         let namespace = config.default_namespace.clone();
         let client = {
             let _guard = rt.get()?.enter();
-            ::kube::Client::try_from(config).map_err(|e| KubeError::Unreachable {
+            ::kube::Client::try_from(config.clone()).map_err(|e| KubeError::Unreachable {
                 server: server.clone(),
                 reason: error_chain(&e),
             })?
@@ -243,6 +252,7 @@ impl Cluster {
         Ok(Cluster {
             rt,
             client,
+            config,
             server,
             context,
             namespace,
@@ -305,13 +315,143 @@ impl Cluster {
     ) -> Result<Value> {
         let api = self.api(kind, Some(ns));
         self.rt.block(&self.cancel, async {
-            match tokio::time::timeout(timeout, self.watch_until(&api, kind, name, cond)).await {
+            match tokio::time::timeout(timeout, self.watch_until(&api, kind, ns, name, cond)).await
+            {
                 Ok(r) => r,
-                Err(_) => Err(KubeError::Timeout {
-                    what: format!("waiting for {} {ns}/{name} to be {cond}", kind.kind),
-                    secs: timeout.as_secs(),
-                }),
+                Err(_) => {
+                    let timed_out = KubeError::Timeout {
+                        what: format!("waiting for {} {ns}/{name} to be {cond}", kind.kind),
+                        secs: timeout.as_secs(),
+                    };
+                    if kind.kind == "Pod" && *cond == Condition::Ready {
+                        if let Some(e) = self.probe_error(ns, name, timeout).await {
+                            return Err(e);
+                        }
+                    }
+                    Err(timed_out)
+                }
             }
+        })
+    }
+
+    /// The first pod selected by `labels` that cannot run (image missing, crash loop,
+    /// unschedulable), with its name.
+    async fn pod_problem_among(&self, ns: &str, labels: &str) -> Option<(String, wait::Problem)> {
+        let pods = self.api(&resource::builtin("Pod")?, Some(ns));
+        let lp = ListParams::default().labels(labels);
+        let list = tokio::time::timeout(self.timeout, pods.list(&lp))
+            .await
+            .ok()?
+            .ok()?;
+        list.items.into_iter().find_map(|o| {
+            let v = to_value(o);
+            let problem = wait::pod_problem(&v)?;
+            // A pod that has ended is replaced by its ReplicaSet: not a reason to stop.
+            if matches!(problem, wait::Problem::NotRunning { .. }) {
+                return None;
+            }
+            Some((v["metadata"]["name"].as_str()?.to_string(), problem))
+        })
+    }
+
+    /// The error of a pod that will not become what is waited for, with the last log lines of
+    /// a crash-looping container.
+    async fn problem_error(&self, ns: &str, name: &str, p: wait::Problem) -> KubeError {
+        use crate::error::kind;
+        use wait::Problem;
+        let (k, message, logs) = match p {
+            Problem::ImageNotFound { message, .. } => (kind::IMAGE_NOT_FOUND, message, None),
+            Problem::CrashLoop {
+                container, message, ..
+            } => (kind::CRASH_LOOP, message, Some(container)),
+            Problem::Unschedulable { message } => (kind::UNSCHEDULABLE, message, None),
+            Problem::NotRunning { message } => (kind::NOT_RUNNING, message, None),
+            Problem::JobFailed { message } => (kind::JOB_FAILED, message, None),
+        };
+        let mut logs_text = String::new();
+        if let Some(container) = logs {
+            let api: Api<k8s_openapi::api::core::v1::Pod> =
+                Api::namespaced(self.client.clone(), ns);
+            for previous in [true, false] {
+                let lp = ::kube::api::LogParams {
+                    container: Some(container.clone()),
+                    previous,
+                    tail_lines: Some(LAST_LOG_LINES),
+                    ..Default::default()
+                };
+                if let Ok(Ok(text)) = tokio::time::timeout(self.timeout, api.logs(name, &lp)).await
+                {
+                    if !text.trim().is_empty() {
+                        logs_text = text.trim_end().to_string();
+                        break;
+                    }
+                }
+            }
+        }
+        let message = if logs_text.is_empty() {
+            message
+        } else {
+            format!("{message}; its last log lines:\n{logs_text}")
+        };
+        KubeError::Workload {
+            kind: k,
+            message,
+            logs: logs_text,
+        }
+    }
+
+    /// When a wait for a pod's Ready ran out: `probe_failed` if a readiness probe is what
+    /// holds it back (with the kubelet's last Unhealthy event).
+    async fn probe_error(&self, ns: &str, name: &str, timeout: Duration) -> Option<KubeError> {
+        let api: Api<DynamicObject> = self.api(&resource::builtin("Pod")?, Some(ns));
+        let pod = tokio::time::timeout(self.timeout, api.get(name))
+            .await
+            .ok()?
+            .ok()?;
+        let unready = wait::unready_probed(&to_value(pod));
+        if unready.is_empty() {
+            return None;
+        }
+        let events = Kind {
+            group: String::new(),
+            version: "v1".into(),
+            kind: "Event".into(),
+            plural: "events".into(),
+            namespaced: true,
+        };
+        let eapi = self.api(&events, Some(ns));
+        let lp =
+            ListParams::default().fields(&format!("involvedObject.name={name},reason=Unhealthy"));
+        let last = match tokio::time::timeout(self.timeout, eapi.list(&lp)).await {
+            Ok(Ok(list)) => list
+                .items
+                .into_iter()
+                .map(to_value)
+                .filter(|e| {
+                    e["message"]
+                        .as_str()
+                        .is_some_and(|m| m.starts_with("Readiness probe"))
+                })
+                .max_by_key(|e| {
+                    e["lastTimestamp"]
+                        .as_str()
+                        .or(e["eventTime"].as_str())
+                        .unwrap_or_default()
+                        .to_string()
+                })
+                .and_then(|e| e["message"].as_str().map(|m| m.trim().to_string())),
+            _ => None,
+        };
+        Some(KubeError::Workload {
+            kind: crate::error::kind::PROBE_FAILED,
+            message: format!(
+                "pod {ns}/{name} did not become Ready within {} s: the readiness probe of \
+                 container {} does not pass{}",
+                timeout.as_secs(),
+                unready.join(", "),
+                last.map(|m| format!(" ({m})")).unwrap_or_default()
+            ),
+            logs: String::new(),
         })
     }
 
@@ -319,12 +459,20 @@ impl Cluster {
         &self,
         api: &Api<DynamicObject>,
         kind: &Kind,
+        ns: &str,
         name: &str,
         cond: &Condition,
     ) -> Result<Value> {
         use ::kube::api::{WatchEvent, WatchParams};
         use futures_util::StreamExt;
         let selector = format!("metadata.name={name}");
+        // A workload's pods are looked at once a second: a crash loop or a missing image
+        // changes nothing in the Deployment's own status.
+        let watch_pods = kind.kind == "Deployment"
+            && matches!(cond, Condition::Ready | Condition::Type(_))
+            && *cond != Condition::Deleted;
+        let mut pod_labels: Option<String> = None;
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
         'list: loop {
             let lp = ListParams::default().fields(&selector);
             let list = self
@@ -337,6 +485,10 @@ impl Cluster {
                     if cond.met(&v) {
                         return Ok(v);
                     }
+                    if let Some(p) = cond.problem(&v) {
+                        return Err(self.problem_error(ns, name, p).await);
+                    }
+                    pod_labels = match_labels(&v).or(pod_labels);
                 }
                 None => {}
             }
@@ -352,7 +504,18 @@ impl Cluster {
                     Err(e) => return Err(self.convert(e)),
                 };
                 let mut stream = std::pin::pin!(stream);
-                while let Some(ev) = stream.next().await {
+                loop {
+                    let ev = tokio::select! {
+                        ev = stream.next() => ev,
+                        _ = tick.tick(), if watch_pods && pod_labels.is_some() => {
+                            let labels = pod_labels.clone().unwrap_or_default();
+                            if let Some((pod, p)) = self.pod_problem_among(ns, &labels).await {
+                                return Err(self.problem_error(ns, &pod, p).await);
+                            }
+                            continue;
+                        }
+                    };
+                    let Some(ev) = ev else { break };
                     match ev {
                         Ok(WatchEvent::Added(o) | WatchEvent::Modified(o)) => {
                             if let Some(v) = o.metadata.resource_version.clone() {
@@ -362,6 +525,10 @@ impl Cluster {
                             if cond.met(&v) {
                                 return Ok(v);
                             }
+                            if let Some(p) = cond.problem(&v) {
+                                return Err(self.problem_error(ns, name, p).await);
+                            }
+                            pod_labels = match_labels(&v).or(pod_labels);
                         }
                         Ok(WatchEvent::Deleted(o)) => {
                             if *cond == Condition::Deleted {
@@ -608,23 +775,6 @@ impl Cluster {
         Ok(with_type(kind, to_value(res)))
     }
 
-    /// A pod's log (the last `tail` lines; of `container` when it has several).
-    pub fn pod_logs(
-        &self,
-        ns: &str,
-        name: &str,
-        container: Option<String>,
-        tail: Option<i64>,
-    ) -> Result<String> {
-        let api: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(self.client.clone(), ns);
-        let lp = ::kube::api::LogParams {
-            container,
-            tail_lines: tail,
-            ..Default::default()
-        };
-        self.call(&format!("logs of pod {name}"), || api.logs(name, &lp))
-    }
-
     /// Merge-patch the status subresource (what a controller or node agent does).
     pub fn patch_status(
         &self,
@@ -646,6 +796,20 @@ impl Cluster {
         })?;
         Ok(with_type(kind, to_value(res)))
     }
+}
+
+/// A workload's `spec.selector.matchLabels` as a label selector (`a=b,c=d`).
+fn match_labels(obj: &Value) -> Option<String> {
+    let m = obj["spec"]["selector"]["matchLabels"].as_object()?;
+    if m.is_empty() {
+        return None;
+    }
+    Some(
+        m.iter()
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join(","),
+    )
 }
 
 fn to_value(obj: DynamicObject) -> Value {

@@ -58,6 +58,15 @@ impl FakeKube {
 
 impl Drop for FakeKube {
     fn drop(&mut self) {
+        // Closing its stdin makes the fake stop the containers its node runs, then exit.
+        drop(self.child.stdin.take());
+        let until = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < until {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -101,6 +110,8 @@ fn kube_suites_against_a_real_cluster() {
             "tests/rhai/kube/wait_test.rhai",
             "tests/rhai/kube/fluent_test.rhai",
             "tests/rhai/kube/traefik_test.rhai",
+            "tests/rhai/kube/pods_test.rhai",
+            "tests/rhai/kube/machines_test.rhai",
         ],
     )
     .env("KUBECONFIG", &kubeconfig)
@@ -253,4 +264,197 @@ kube_wait("configmap", "waited", "Ready", 60, #{namespace: "default"});"#
             "{what}: stopped after {took:?}"
         );
     }
+}
+
+#[test]
+fn ctrl_c_stops_an_exec_or_a_log_follow_and_ends_forwards() {
+    if !require(&["python3", "openssl"]) {
+        return;
+    }
+    let fake = FakeKube::start();
+    let setup = r#"kube_apply(#{apiVersion: "v1", kind: "Pod",
+    metadata: #{name: "busy", namespace: "default"},
+    spec: #{containers: [#{name: "main", image: "busybox", ports: [#{containerPort: 8080}],
+        command: ["sh", "-c", "while :; do echo tick; sleep 0.2; done"]}]}});
+kube_wait("pod", "busy", "Ready", 30, #{namespace: "default"});
+let f = port_forward("busy", 8080, #{namespace: "default"});
+file_write("port", `${f.local_port}`);
+"#;
+    let cases = [
+        (
+            "exec",
+            r#"pod_exec("busy", "sleep 30", #{namespace: "default"});"#,
+        ),
+        (
+            "follow",
+            r#"pod_logs_follow("busy", #{namespace: "default"}, |l| true);"#,
+        ),
+    ];
+    for (i, (what, body)) in cases.iter().enumerate() {
+        let dir = TempDir::new("kube-cancel-pod");
+        let ready = dir.path().join("ready");
+        let name = format!("\"busy{i}\"");
+        let script = format!(
+            "{}\nfile_write(\"{}\", \"x\");\n{}",
+            setup.replace("\"busy\"", &name),
+            ready.display(),
+            body.replace("\"busy\"", &name)
+        );
+        let mut child = Command::new(BIN)
+            .args(["-e", &script])
+            .current_dir(dir.path())
+            .env("KUBECONFIG", fake.kubeconfig())
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let until = Instant::now() + Duration::from_secs(30);
+        while !ready.exists() {
+            assert!(Instant::now() < until, "{what}: the script never got ready");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let port: u16 = std::fs::read_to_string(dir.path().join("port"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // The forward answers while the script runs.
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+        std::thread::sleep(Duration::from_millis(700));
+        assert!(child.try_wait().unwrap().is_none(), "{what}: ended early");
+        let t0 = Instant::now();
+        // SAFETY: signalling our own child.
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGINT);
+        }
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(5),
+                "{what}: herodo did not stop after Ctrl-C"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let took = t0.elapsed();
+        assert_eq!(status.code(), Some(130), "{what}");
+        assert!(
+            took < Duration::from_millis(300),
+            "{what}: stopped after {took:?}"
+        );
+        // The forward ended with the script.
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "{what}: the forward outlived the script"
+        );
+    }
+}
+
+#[test]
+fn the_test_runner_removes_pods_secrets_and_forwards_a_test_left() {
+    if !require(&["python3", "openssl"]) {
+        return;
+    }
+    let fake = FakeKube::start();
+    let dir = TempDir::new("kube-leftovers");
+    std::fs::write(
+        dir.path().join("left_test.rhai"),
+        r#"fn test_leaves_things_behind() {
+    kube_apply(#{apiVersion: "v1", kind: "Pod", metadata: #{name: "left", namespace: "default"},
+        spec: #{containers: [#{name: "main", image: "busybox", command: ["sleep", "3600"],
+            ports: [#{containerPort: 8080}]}]}});
+    kubernetes_manager_new("default").secret_create("left-secret", #{token: "t0ps3cret-v4lue"});
+    kube_wait("pod", "left", "Ready", 30, #{namespace: "default"});
+    let f = port_forward("left", 8080, #{namespace: "default"});
+    file_write("port", `${f.local_port}`);
+}
+"#,
+    )
+    .unwrap();
+    let out = herodo(dir.path(), ["test", "left_test.rhai"])
+        .env("KUBECONFIG", &fake.kubeconfig())
+        .run();
+    let out = out.ok();
+    out.stdout_has("1 passed")
+        .stdout_has("pod default/left")
+        .stdout_has("secret default/left-secret")
+        .stdout_has("port_forward 127.0.0.1:");
+    let port: u16 = std::fs::read_to_string(dir.path().join("port"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+    herodo(
+        dir.path(),
+        [
+            "-e",
+            r#"let km = kubernetes_manager_new("default");
+print(km.pods_list().len());
+print(km.secrets_list().len());"#,
+        ],
+    )
+    .env("KUBECONFIG", &fake.kubeconfig())
+    .run()
+    .ok()
+    .stdout_is("0\n0\n");
+}
+
+#[test]
+fn ctrl_c_in_herodo_test_still_removes_what_the_test_created() {
+    if !require(&["python3", "openssl"]) {
+        return;
+    }
+    let fake = FakeKube::start();
+    let dir = TempDir::new("kube-ctrl-c-cleanup");
+    std::fs::write(
+        dir.path().join("stuck_test.rhai"),
+        r#"fn test_follows_forever() {
+    kube_apply(#{apiVersion: "v1", kind: "Pod", metadata: #{name: "stuck", namespace: "default"},
+        spec: #{containers: [#{name: "main", image: "busybox",
+            command: ["sh", "-c", "while :; do echo tick; sleep 0.2; done"]}]}});
+    kube_wait("pod", "stuck", "Ready", 30, #{namespace: "default"});
+    file_write("ready", "x");
+    pod_logs_follow("stuck", #{namespace: "default"}, |l| true);
+}
+"#,
+    )
+    .unwrap();
+    let child = Command::new(BIN)
+        .args(["test", "stuck_test.rhai"])
+        .current_dir(dir.path())
+        .env("KUBECONFIG", fake.kubeconfig())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(30);
+    while !dir.path().join("ready").exists() {
+        assert!(Instant::now() < until, "the test never got ready");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: signalling our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("pod default/stuck"), "{stdout}");
+    herodo(
+        dir.path(),
+        [
+            "-e",
+            r#"print(kubernetes_manager_new("default").pods_list().len());"#,
+        ],
+    )
+    .env("KUBECONFIG", &fake.kubeconfig())
+    .run()
+    .ok()
+    .stdout_is("0\n");
 }

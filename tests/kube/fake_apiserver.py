@@ -11,7 +11,11 @@ dryRun=All, the status subresource, and the recorded Status bodies for 401/403/4
 
 Test hooks (no token needed): `GET /fake/fault?path=PREFIX&status=429&count=2&retry_after=1`
 makes the next `count` requests whose path starts with PREFIX fail with that status;
-`GET /fake/drop_watches` ends every open watch at once.
+`GET /fake/drop_watches` ends every open watch at once; `GET /fake/event_times?name=N` lists
+when each watch event of an object was recorded (benchmarks).
+
+A node runs the pods (tests/kube/fake_node.py): status transitions, containers as local
+processes, logs, exec and port-forward over websocket, probes, Job and Deployment controllers.
 
 Usage: fake_apiserver.py DIR DISCOVERY_JSON
 Writes DIR/kubeconfig (contexts admin, limited, bad, wrong-ca, closed), prints `READY <port>`.
@@ -33,6 +37,9 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fake_node  # noqa: E402  (the node half: pods that run, exec, logs, port-forward)
 
 TOKENS = {"admin-token": "fake-admin", "limited-token": "fake-limited"}
 # Which kinds return the object (not a Status) from DELETE (recordings, README point 3).
@@ -231,8 +238,10 @@ class Store:
         self.objects = {}  # (group, plural, ns, name) -> object
         self.owners = {}  # same key -> {manager: {path: value}}
         self.events = []  # (rv, group, plural, ns, type, object)
+        self.event_times = []  # (wall time, plural, ns, name, type, object): /fake/event_times
         self.faults = []  # [prefix, status, count, retry_after]
         self.watch_epoch = 0
+        self.node = None  # set by main: the fake node that runs pods
         self.ip = 10
         self.node_port = 30000
         self.resources = {}
@@ -266,6 +275,8 @@ class Store:
     def record(self, res, ns, etype, obj):
         self.events.append((int(obj["metadata"]["resourceVersion"]), res.group, res.plural, ns,
                             etype, copy.deepcopy(obj)))
+        self.event_times.append((time.time(), res.plural, ns, obj["metadata"].get("name"),
+                                 etype, obj))
         self.lock.notify_all()
 
     # -- reads ---------------------------------------------------------------------------------
@@ -445,6 +456,8 @@ class Store:
         self.record(res, ns, "ADDED", obj)
         if res.kind == "CustomResourceDefinition":
             self.add_crd(obj)
+        if self.node is not None:
+            self.node.created(res, ns, obj)
         return obj
 
     def set_managed(self, obj, owners, operation):
@@ -593,10 +606,23 @@ class Store:
         obj = copy.deepcopy(obj)
         obj["metadata"]["resourceVersion"] = self.next_rv()
         self.record(res, key[2], "DELETED", obj)
+        if self.node is not None:
+            self.node.deleted(res, key[2], obj)
+        # The garbage collector: dependents (a Deployment's or Job's pods) go with their owner.
+        uid = obj["metadata"].get("uid")
+        for dkey in [k for k, o in self.objects.items()
+                     if any(r.get("uid") == uid for r in
+                            o["metadata"].get("ownerReferences") or [])]:
+            dres = next((r for r in self.resources.values()
+                         if r.group == dkey[0] and r.plural == dkey[1]), None)
+            if dres is not None and dkey in self.objects:
+                self.remove(dres, dkey)
 
     def finish_namespace(self, name):
         with self.lock:
             for key in [k for k in self.objects if k[2] == name]:
+                if key not in self.objects:
+                    continue  # went with its owner
                 res = next(r for r in self.resources.values()
                            if r.group == key[0] and r.plural == key[1])
                 self.remove(res, key)
@@ -727,6 +753,8 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         self.raw_body = self.rfile.read(n) if n else b""
         url = urlparse(self.path)
+        self.multi_query = {k: (v if k == "command" else v[-1])
+                            for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         store = self.store
         if url.path.startswith("/fake/"):
@@ -782,6 +810,19 @@ class Handler(BaseHTTPRequestHandler):
                 store.lock.notify_all()
             elif path == "/fake/clear":
                 store.faults.clear()
+            elif path == "/fake/event_times":
+                # When each watch event of one object was recorded (epoch seconds), and whether
+                # the object was Ready then: for benchmarks of how fast a wait notices.
+                out = []
+                for t, plural, ns, name, etype, obj in store.event_times:
+                    if plural == query.get("plural", "pods") and name == query.get("name") and \
+                            ns == query.get("namespace", ns):
+                        conds = (obj.get("status") or {}).get("conditions") or []
+                        out.append({"time": t, "type": etype,
+                                    "resourceVersion": obj["metadata"]["resourceVersion"],
+                                    "ready": any(c.get("type") in ("Ready", "Available") and
+                                                 c.get("status") == "True" for c in conds)})
+                return self.send_json(200, out)
             else:
                 return self.send_text(404, "404 page not found\n")
         return self.send_json(200, {"ok": True})
@@ -809,7 +850,8 @@ class Handler(BaseHTTPRequestHandler):
         name = rest[1] if len(rest) > 1 else None
         sub = rest[2] if len(rest) > 2 else None
         if len(rest) > 3 or (sub and not (sub == "status" and res.status_sub) and
-                             not (sub == "log" and res.plural == "pods")):
+                             not (sub in ("log", "exec", "portforward") and
+                                  res.plural == "pods")):
             raise ApiError(404, "NotFound", "the server could not find the requested resource",
                            {})
         if res.namespaced and ns is None and name is not None:
@@ -842,6 +884,11 @@ class Handler(BaseHTTPRequestHandler):
                 "PUT": "update", "PATCH": "patch",
                 "DELETE": "delete" if name else "deletecollection"}[method]
         self.authorize(user, verb, res, ns, name)
+        if sub in ("exec", "portforward"):
+            # The apiserver proxies these to the node (pods/exec needs `create`).
+            self.authorize(user, "create", res, ns, name)
+            handler = store.node.exec if sub == "exec" else store.node.portforward
+            return handler(self, method, ns, name, self.multi_query)
         if (method == "POST" and name) or (method in ("PUT", "PATCH") and not name):
             raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the "
                            "requested resource", {})
@@ -852,9 +899,18 @@ class Handler(BaseHTTPRequestHandler):
             return self.watch(res, ns, query)
         with store.lock:
             if method == "GET" and sub == "log":
-                # What the test put in the pod's annotation; a pod that never ran (Pending, no
-                # node) answers 204 with no body, as the real server does.
+                # A pod the fake node runs: its containers' logs. Otherwise what the test put
+                # in the pod's annotation; a pod that never ran (Pending, no node) answers 204
+                # with no body, as the real server does.
                 pod = store.get(res, ns, name)
+                rt = store.node.runtime(ns, name) if store.node else None
+                annotated = "herodo.test/log" in (pod["metadata"].get("annotations") or {})
+                if rt is not None and not annotated and rt.running:
+                    store.lock.release()
+                    try:
+                        return store.node.serve_log(self, rt, query)
+                    finally:
+                        store.lock.acquire()
                 text = (pod["metadata"].get("annotations") or {}).get("herodo.test/log")
                 if text is None:
                     self.send_response(204)
@@ -1013,6 +1069,8 @@ def main():
         discovery = json.load(f)
     make_certs(d)
     Handler.store = Store(discovery)
+    Handler.store.node = fake_node.Node(Handler.store, os.path.join(d, "node"))
+    fake_node.ApiError = ApiError
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(f"{d}/server.crt", f"{d}/server.key")
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -1031,7 +1089,8 @@ def main():
     kubeconfig(d, port, closed_port)
     print(f"READY {port}", flush=True)
     # End with the test process: it holds our stdin open.
-    threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()
+    threading.Thread(target=lambda: (sys.stdin.read(), Handler.store.node.stop_all(),
+                                     os._exit(0)), daemon=True).start()
     server.serve_forever()
 
 

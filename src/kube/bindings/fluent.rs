@@ -58,8 +58,19 @@ pub struct KubeDeployment {
 pub struct KubeRegistry {
     k: Arc<Kube>,
     spec: RegistrySpec,
-    /// How long `deploy()` waits for the Deployment to be Available (0: it does not wait).
+    /// How long `deploy()` waits for the registry to answer (0: it does not wait).
     timeout: std::time::Duration,
+}
+
+/// `.development_machine(n)`: an sshd Deployment built on the pod builder.
+#[derive(Clone)]
+pub struct KubeDevMachine {
+    k: Arc<Kube>,
+    spec: PodSpec,
+    reset: bool,
+    timeout: std::time::Duration,
+    /// (private, public) once deployed (or read from its Secret).
+    key: Option<(String, String)>,
 }
 
 /// `.service(n)`.
@@ -112,6 +123,16 @@ impl Manifest for KubeDeployment {
     fn manifest(&self) -> RResult<Value> {
         self.spec.check().rhai()?;
         Ok(self.spec.deployment_manifest(self.replicas))
+    }
+}
+
+impl Manifest for KubeDevMachine {
+    fn kube(&self) -> &Arc<Kube> {
+        &self.k
+    }
+    fn manifest(&self) -> RResult<Value> {
+        self.spec.check().rhai()?;
+        Ok(crate::kube::machines::dev_manifests(&self.spec).0)
     }
 }
 
@@ -180,14 +201,298 @@ pub(super) fn register(r: &mut Registrar, k: &Arc<Kube>) {
         .register_type_with_name::<KubePod>("KubePod")
         .register_type_with_name::<KubeDeployment>("KubeDeployment")
         .register_type_with_name::<KubeService>("KubeService")
-        .register_type_with_name::<KubeRegistry>("KubeRegistry");
+        .register_type_with_name::<KubeRegistry>("KubeRegistry")
+        .register_type_with_name::<KubeDevMachine>("KubeDevMachine");
     register_root(r, k);
     register_namespace(r);
     register_data(r);
     register_workloads(r);
     register_service(r);
     register_registry(r);
+    register_dev_machine(r);
 }
+
+/// How long `deploy()` of a development machine waits unless `timeout` says otherwise.
+const DEV_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+
+impl KubeDevMachine {
+    /// The key pair from its Secret, if the Secret exists.
+    fn stored_key(&self) -> RResult<Option<(String, String)>> {
+        let c = self.k.cluster()?;
+        let kind =
+            crate::kube::resource::builtin("Secret").ok_or_else(|| invalid("kind", "Secret"))?;
+        let name = crate::kube::machines::dev_secret_name(&self.spec.name);
+        let obj = match c.get(&kind, &self.spec.namespace, &name) {
+            Ok(o) => o,
+            Err(crate::kube::error::KubeError::Api { code: 404, .. }) => return Ok(None),
+            Err(e) => return Err(e).rhai(),
+        };
+        self.k.remember_secrets(&obj);
+        let field = |k: &str| -> Option<String> {
+            serde_json::from_value::<k8s_openapi::ByteString>(obj["data"][k].clone())
+                .ok()
+                .map(|b| String::from_utf8_lossy(&b.0).into_owned())
+        };
+        Ok(match (field("id_ed25519"), field("id_ed25519.pub")) {
+            (Some(p), Some(q)) => Some((p, q)),
+            _ => None,
+        })
+    }
+
+    fn key(&mut self) -> RResult<(String, String)> {
+        if let Some(k) = &self.key {
+            return Ok(k.clone());
+        }
+        match self.stored_key()? {
+            Some(k) => {
+                self.key = Some(k.clone());
+                Ok(k)
+            }
+            None => Err(invalid(
+                "development_machine",
+                format!("{} has no key yet: deploy() it first", self.spec.name),
+            )),
+        }
+    }
+}
+
+/// A new ed25519 key pair from ssh-keygen (OpenSSH formats), comment `comment`.
+fn ssh_keygen(k: &Kube, comment: &str) -> RResult<(String, String)> {
+    let dir = std::env::temp_dir().join(format!(
+        "herodo-key-{}-{}",
+        std::process::id(),
+        crate::kube::ws::random_bytes::<4>()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    ));
+    std::fs::create_dir_all(&dir).map_err(|e| invalid("tmpdir", e.to_string()))?;
+    let path = dir.join("id_ed25519");
+    let cmd = crate::exec::Cmd::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
+        .arg(path.display().to_string())
+        .timeout(std::time::Duration::from_secs(30));
+    let res = k.host.exec_checked(cmd);
+    let keys = res.rhai().and_then(|_| {
+        let private = std::fs::read_to_string(&path).map_err(|e| invalid("key", e.to_string()))?;
+        let public = std::fs::read_to_string(dir.join("id_ed25519.pub"))
+            .map_err(|e| invalid("key", e.to_string()))?;
+        Ok((private, public.trim().to_string()))
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    let keys = keys?;
+    k.host.register_secret(keys.0.trim());
+    Ok(keys)
+}
+
+fn register_dev_machine(r: &mut Registrar) {
+    r.func(
+        "development_machine",
+        &["namespace", "name"],
+        r#"A development machine to deploy in the namespace: an sshd Deployment (the pod
+builder's setters: `image`, `cpu`, `memory`, `env`, `label`, `port`, `env_from_configmap`,
+`env_from_secret`, `readiness_*`/`liveness_*`, `restart`), a Service, and an ed25519 key pair
+in the Secret `NAME-ssh` whose public half is mounted as root's authorized_keys.
+```rhai
+let dev = ns.development_machine("box").image("localhost/sshd:1").port(8080).deploy();
+let port = dev.ssh_forward();
+```"#,
+        |n: &mut KubeNamespace, name: &str| -> RResult<KubeDevMachine> {
+            check_label("name", name).rhai()?;
+            Ok(KubeDevMachine {
+                k: n.k.clone(),
+                spec: PodSpec {
+                    name: name.into(),
+                    namespace: n.name.clone(),
+                    image: crate::kube::machines::DEV_IMAGE.into(),
+                    ..PodSpec::default()
+                },
+                reset: false,
+                timeout: DEV_WAIT,
+                key: None,
+            })
+        },
+    );
+    register_pod_setters::<KubeDevMachine>(r, "development machine");
+    r.pure(
+        "reset",
+        &["machine", "yes"],
+        r#"With true, `deploy()` first deletes the machine's Deployment, Service and Secret (a
+new key pair, a fresh pod).
+```rhai
+ns.development_machine("box").reset(true).deploy();
+```"#,
+        |d: &mut KubeDevMachine, yes: bool| -> KubeDevMachine {
+            d.reset = yes;
+            d.clone()
+        },
+    );
+    r.pure(
+        "timeout",
+        &["machine", "seconds"],
+        r#"How long `deploy()` waits for the machine to be Available (default 300 s; 0: no wait).
+```rhai
+ns.development_machine("box").timeout(600);
+```"#,
+        |d: &mut KubeDevMachine, t: Dynamic| -> RResult<KubeDevMachine> {
+            d.timeout = crate::glue::seconds(&t, "timeout")?;
+            Ok(d.clone())
+        },
+    );
+    r.func(
+        "deploy",
+        &["machine"],
+        r#"Create the key pair (unless its Secret has one), apply the Secret, Deployment and
+Service, and wait until the Deployment is Available. Returns the machine (with its key).
+Everything it creates is removed by the test runner's cleanup after a test.
+```rhai
+let dev = ns.development_machine("box").deploy();
+```"#,
+        |d: &mut KubeDevMachine| -> RResult<KubeDevMachine> {
+            use crate::kube::machines::{dev_manifests, dev_secret_manifest, dev_secret_name};
+            d.spec.check().rhai()?;
+            let (ns, name) = (d.spec.namespace.clone(), d.spec.name.clone());
+            let c = d.k.cluster()?;
+            let dry = d.k.host.settings.dry_run;
+            let kinds = ["Deployment", "Service", "Secret"];
+            if d.reset && !dry {
+                for kind in kinds {
+                    let k = crate::kube::resource::builtin(kind)
+                        .ok_or_else(|| invalid("kind", kind))?;
+                    let n = if kind == "Secret" {
+                        dev_secret_name(&name)
+                    } else {
+                        name.clone()
+                    };
+                    match c.delete(&k, &ns, &n, false) {
+                        Ok(_) | Err(crate::kube::error::KubeError::Api { code: 404, .. }) => {}
+                        Err(e) => return Err(e).rhai(),
+                    }
+                }
+                d.key = None;
+            }
+            let stored = if d.reset { None } else { d.stored_key()? };
+            let key = match d.key.clone().or(stored) {
+                Some(k) => k,
+                None => ssh_keygen(&d.k, &format!("herodo-{ns}-{name}"))?,
+            };
+            d.key = Some(key.clone());
+            let (dep, svc) = dev_manifests(&d.spec);
+            let secret = dev_secret_manifest(&ns, &name, &key.0, &key.1);
+            for obj in [&secret, &dep, &svc] {
+                d.k.write(obj, None, false, &ApplyOptions::default())?;
+            }
+            if dry {
+                return Ok(d.clone());
+            }
+            for kind in kinds {
+                let n = if kind == "Secret" {
+                    dev_secret_name(&name)
+                } else {
+                    name.clone()
+                };
+                let (k2, ns2, n2) = (d.k.clone(), ns.clone(), n.clone());
+                d.k.host
+                    .resources
+                    .forget(kind_label(kind), &format!("{ns}/{n}"));
+                d.k.host.resources.register(crate::host::Resource::new(
+                    kind_label(kind),
+                    format!("{ns}/{n}"),
+                    move |_| {
+                        let c = k2.cluster().map_err(|e| e.to_string())?;
+                        let k = crate::kube::resource::builtin(kind).ok_or("no such kind")?;
+                        match c.delete(&k, &ns2, &n2, false) {
+                            Ok(_) | Err(crate::kube::error::KubeError::Api { code: 404, .. }) => {
+                                Ok(())
+                            }
+                            Err(e) => Err(e.to_string()),
+                        }
+                    },
+                ));
+            }
+            if !d.timeout.is_zero() {
+                let k = crate::kube::resource::builtin("Deployment")
+                    .ok_or_else(|| invalid("kind", "Deployment"))?;
+                let cond = crate::kube::wait::Condition::Type("Available".into());
+                c.wait(&k, &ns, &name, &cond, d.timeout).rhai()?;
+            }
+            Ok(d.clone())
+        },
+    );
+    r.func(
+        "get_ssh_key",
+        &["machine"],
+        r#"The private key (OpenSSH format) that logs in as root; after `deploy()`, or read from
+the machine's Secret. Registered as a secret: never shown in errors or logs.
+```rhai
+file_write("dev_key", dev.get_ssh_key());
+```"#,
+        |d: &mut KubeDevMachine| -> RResult<String> { Ok(d.key()?.0) },
+    );
+    r.func(
+        "get_ssh_public_key",
+        &["machine"],
+        r#"The public key (`ssh-ed25519 AAAA... herodo-NS-NAME`), root's authorized key.
+```rhai
+print(dev.get_ssh_public_key());
+```"#,
+        |d: &mut KubeDevMachine| -> RResult<String> { Ok(d.key()?.1) },
+    );
+    for (fname, what) in [("get_name", 0), ("get_namespace", 1), ("get_image", 2)] {
+        r.pure(
+            fname,
+            &["machine"],
+            &format!(
+                "The machine's {}.
+```rhai
+print(dev.{fname}());
+```",
+                &fname[4..]
+            ),
+            move |d: &mut KubeDevMachine| -> String {
+                match what {
+                    0 => d.spec.name.clone(),
+                    1 => d.spec.namespace.clone(),
+                    _ => d.spec.image.clone(),
+                }
+            },
+        );
+    }
+    r.func(
+        "ssh_forward",
+        &["machine"],
+        r#"Forward a free port on 127.0.0.1 to the machine's sshd (through its Service); returns
+the port for `ssh -p`. Closed at the end of the script (or the test).
+```rhai
+let port = dev.ssh_forward();
+run(`ssh -i dev_key -p ${port} -o StrictHostKeyChecking=no root@127.0.0.1 uptime`);
+```"#,
+        |d: &mut KubeDevMachine| -> RResult<INT> {
+            let c = d.k.cluster()?;
+            let f = super::pods::open_forward(
+                &d.k,
+                &c,
+                &d.spec.namespace,
+                &format!("svc/{}", d.spec.name),
+                crate::kube::machines::SSH_PORT,
+                0,
+            )?;
+            Ok(INT::from(f.local_port()))
+        },
+    );
+}
+
+/// The resource kind the test runner's report shows.
+fn kind_label(kind: &str) -> &'static str {
+    match kind {
+        "Deployment" => "deployment",
+        "Service" => "service",
+        _ => "secret",
+    }
+}
+
+/// How long `deploy()` waits for a registry to answer unless `timeout` says otherwise.
+const REGISTRY_WAIT: std::time::Duration = std::time::Duration::from_secs(180);
 
 fn register_registry(r: &mut Registrar) {
     r.func(
@@ -203,7 +508,7 @@ print(reg.image_prefix);
             Ok(KubeRegistry {
                 k: n.k.clone(),
                 spec: RegistrySpec::new(name, &n.name),
-                timeout: std::time::Duration::ZERO,
+                timeout: REGISTRY_WAIT,
             })
         },
     );
@@ -219,6 +524,21 @@ ns.registry("images").node_port(30500);
                 return Err(invalid("node_port", format!("{p} is not in 30000-32767")));
             }
             g.spec.node_port = Some(p);
+            Ok(g.clone())
+        },
+    );
+    r.pure(
+        "image",
+        &["registry", "image"],
+        r#"The registry's image (default registry:2; it must serve the registry API on 5000).
+```rhai
+ns.registry("images").image("localhost/herodo/registry:test");
+```"#,
+        |g: &mut KubeRegistry, image: &str| -> RResult<KubeRegistry> {
+            if image.is_empty() {
+                return Err(invalid("image", "is empty"));
+            }
+            g.spec.image = image.into();
             Ok(g.clone())
         },
     );
@@ -246,7 +566,7 @@ ns.registry("images").storage_size("50Gi");
     r.pure(
         "timeout",
         &["registry", "seconds"],
-        r#"How long `deploy()` waits for the registry to be Available (default 0: no wait).
+        r#"How long `deploy()` waits for the registry to answer (default 180 s; 0: no wait).
 ```rhai
 ns.registry("images").timeout(120).deploy();
 ```"#,
@@ -276,9 +596,11 @@ print(ns.registry("images").to_yaml());
     r.func(
         "deploy",
         &["registry"],
-        r#"Apply the registry's claim, Deployment and Service (and wait for it when a `timeout`
-is set). Returns `#{name, namespace, port, node_port, connection_string,
-external_connection_string, image_prefix, external_image_prefix}`.
+        r#"Apply the registry's claim, Deployment and Service, then wait (at most `timeout`,
+180 s by default) until the Deployment is Available and the registry answers `GET /v2/`
+through a port-forward. Returns `#{name, namespace, port, node_port, connection_string,
+external_connection_string, image_prefix, external_image_prefix}`. Throws `timeout`, or
+`image_not_found` / `crash_loop` / `unschedulable` when its pod cannot run.
 ```rhai
 let reg = ns.registry("images").node_port(30500).deploy();
 bah_image_push("localhost/app:1", reg.external_image_prefix + "app:1");
@@ -296,7 +618,11 @@ bah_image_push("localhost/app:1", reg.external_image_prefix + "app:1");
                 let kind = crate::kube::resource::builtin("Deployment")
                     .ok_or_else(|| invalid("kind", "Deployment"))?;
                 let cond = crate::kube::wait::Condition::Type("Available".into());
+                let start = std::time::Instant::now();
                 c.wait(&kind, &g.spec.namespace, &g.spec.name, &cond, g.timeout)
+                    .rhai()?;
+                let left = g.timeout.saturating_sub(start.elapsed());
+                crate::kube::registry::wait_answers(&c, &g.spec.namespace, &g.spec.name, left)
                     .rhai()?;
             }
             crate::glue::to_rhai(&g.spec.info(node_port))
@@ -632,6 +958,12 @@ trait HasPod: Manifest {
 }
 
 impl HasPod for KubePod {
+    fn pod(&mut self) -> &mut PodSpec {
+        &mut self.spec
+    }
+}
+
+impl HasPod for KubeDevMachine {
     fn pod(&mut self) -> &mut PodSpec {
         &mut self.spec
     }

@@ -3,6 +3,8 @@
 //! `kube_delete` / `kube_patch_status`.
 
 mod fluent;
+mod machines;
+mod pods;
 mod traefik;
 
 use std::path::PathBuf;
@@ -170,6 +172,8 @@ pub fn register(r: &mut Registrar, host: &Arc<Host>) {
     register_manager(r, &k);
     register_generic(r, &k);
     fluent::register(r, &k);
+    pods::register(r, &k);
+    machines::register(r, &k);
     traefik::register(r);
 }
 
@@ -479,26 +483,7 @@ print(`${c.hostname}:${c.ports[0]}`);
 print(km.pod_logs("web"));
 ```"#,
         |m: &mut KubernetesManager, name: &str| -> RResult<String> {
-            m.0.pod_logs(name, None, None).rhai()
-        },
-    );
-    let kk = k.clone();
-    r.func(
-        "pod_logs",
-        &["name", "options"],
-        r#"The log of a pod: options `namespace` (default the configured one), `container`
-(when the pod has several) and `tail` (the last N lines). "" for a pod that has not run.
-```rhai
-print(pod_logs("web-0", #{tail: 20, namespace: "prod"}));
-```"#,
-        move |name: &str, m: Map| -> RResult<String> {
-            let o = Opts::new("pod_logs", &m, &["namespace", "container", "tail"])?;
-            let ns = o.string("namespace")?;
-            let cluster = kk.cluster()?;
-            let ns = ns.unwrap_or_else(|| cluster.namespace.clone());
-            let mgr = Manager::new(cluster, &ns).rhai()?;
-            let tail = o.count("tail")?.map(|t| t.min(i64::MAX as u64) as i64);
-            mgr.pod_logs(name, o.string("container")?, tail).rhai()
+            m.0.pod_logs(name, &Default::default()).rhai()
         },
     );
 }
@@ -514,6 +499,16 @@ fn apply_built(kk: &Kube, m: &KubernetesManager, obj: Value) -> RResult<Dynamic>
         )
     });
     let out = m.0.apply(&obj, dry).rhai()?;
+    if !dry {
+        if let Some(k) = out["kind"]
+            .as_str()
+            .filter(|k| *k == "Pod" || *k == "Secret")
+            .and_then(resource::builtin)
+        {
+            let name = out["metadata"]["name"].as_str().unwrap_or_default();
+            kk.register_cleanup(&k, &m.0.namespace, name);
+        }
+    }
     to_dynamic(&out)
 }
 
@@ -665,7 +660,40 @@ impl Kube {
             };
             cluster.apply(&k, &ns, obj, &how)
         };
-        out.rhai()
+        let out = out.rhai()?;
+        if !dry && k.group.is_empty() && (k.kind == "Pod" || k.kind == "Secret") {
+            let name = out["metadata"]["name"]
+                .as_str()
+                .unwrap_or(&name)
+                .to_string();
+            self.register_cleanup(&k, &ns, &name);
+        }
+        Ok(out)
+    }
+
+    /// Let the test runner delete what a test created (a pod, a secret) after the test.
+    fn register_cleanup(&self, k: &super::resource::Kind, ns: &str, name: &str) {
+        let label = if k.kind == "Pod" { "pod" } else { "secret" };
+        let shown = format!("{ns}/{name}");
+        let (c, k2, ns2, n2) = (
+            self.cluster
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+            k.clone(),
+            ns.to_string(),
+            name.to_string(),
+        );
+        let Some(c) = c else { return };
+        self.host.resources.forget(label, &shown);
+        self.host
+            .resources
+            .register(crate::host::Resource::new(label, shown, move |_| {
+                match c.delete(&k2, &ns2, &n2, false) {
+                    Ok(_) | Err(super::error::KubeError::Api { code: 404, .. }) => Ok(()),
+                    Err(e) => Err(e.to_string()),
+                }
+            }));
     }
 
     /// `kube_apply`: every document is checked before any is sent.
