@@ -1,9 +1,13 @@
 //! The runnable examples in scripts/examples/, each run as a user would (`herodo FILE ARGS`)
 //! with what it needs started here, then a check that it left nothing behind.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
+#[cfg(feature = "kube")]
+use std::process::Stdio;
 
-use crate::support::{free_port, herodo, require, root, start_registry, test_image, TempDir, BIN};
+#[cfg(feature = "kube")]
+use crate::support::BIN;
+use crate::support::{free_port, herodo, require, root, start_registry, test_image, TempDir};
 
 /// Run an example; it succeeds and says it is done.
 fn example(file: &str, args: &[&str], env: &[(&str, &str)]) -> String {
