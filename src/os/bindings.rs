@@ -132,7 +132,13 @@ searches the whole tree, as `dir/**/*.rhai`; one with a `/` (`conf/*.toml`) is t
 ```rhai
 for f in find_files("/etc", "*.conf") { print(f); }
 ```"#,
-        |d: &str, p: &str| -> RResult<Array> { Ok(strings(super::find(d, p, false).rhai()?)) },
+        {
+            let h = host.clone();
+            move |d: &str, p: &str| -> RResult<Array> {
+                let stop = || h.cancel.is_cancelled();
+                Ok(strings(super::find(d, p, false, &stop).rhai()?))
+            }
+        },
     );
     r.func(
         "find_file",
@@ -142,7 +148,10 @@ for f in find_files("/etc", "*.conf") { print(f); }
 ```rhai
 let conf = find_file("/etc", "host*.conf");
 ```"#,
-        |d: &str, p: &str| super::find_one(d, p, false).rhai(),
+        {
+            let h = host.clone();
+            move |d: &str, p: &str| super::find_one(d, p, false, &|| h.cancel.is_cancelled()).rhai()
+        },
     );
     r.func(
         "find_dirs",
@@ -152,7 +161,13 @@ searches the whole tree, as `find_files`).
 ```rhai
 let subdirs = find_dirs("/etc", "*");
 ```"#,
-        |d: &str, p: &str| -> RResult<Array> { Ok(strings(super::find(d, p, true).rhai()?)) },
+        {
+            let h = host.clone();
+            move |d: &str, p: &str| -> RResult<Array> {
+                let stop = || h.cancel.is_cancelled();
+                Ok(strings(super::find(d, p, true, &stop).rhai()?))
+            }
+        },
     );
     r.func(
         "find_dir",
@@ -161,7 +176,10 @@ let subdirs = find_dirs("/etc", "*");
 ```rhai
 let d = find_dir("/etc", "apt*");
 ```"#,
-        |d: &str, p: &str| super::find_one(d, p, true).rhai(),
+        {
+            let h = host.clone();
+            move |d: &str, p: &str| super::find_one(d, p, true, &|| h.cancel.is_cancelled()).rhai()
+        },
     );
     let h = host.clone();
     r.func(

@@ -750,32 +750,110 @@ fn glob_paths(pattern: &str) -> Result<Vec<PathBuf>> {
 }
 
 /// Paths below `dir` matching the glob `pattern` (`*.conf`, `**/*.rs`), sorted; only files
-/// when `dirs` is false, only directories when it is true.
-pub fn find(dir: &str, pattern: &str, dirs: bool) -> Result<Vec<String>> {
+/// when `dirs` is false, only directories when it is true. A bare name pattern matches at
+/// any depth (`dir/**/pattern`, as the original herodo searches); one with a `/` is matched
+/// against the path below `dir`.
+///
+/// The walk never follows a symbolic link into a directory (a link to a file or directory is
+/// still matched as what it points to), so a link cycle (`/proc/self/root`) cannot make it
+/// run forever, and it does not descend into the kernel's pseudo file systems (proc, sysfs,
+/// cgroup, devpts, debugfs, ...) below `dir` unless `dir` itself is on one. `cancelled` is
+/// asked between directories: Ctrl-C stops a walk of a big tree (`cancelled` error).
+pub fn find(
+    dir: &str,
+    pattern: &str,
+    dirs: bool,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<Vec<String>> {
     non_empty("dir", dir)?;
-    if !Path::new(dir).is_dir() {
+    let root = Path::new(dir);
+    if !root.is_dir() {
         return Err(HostError::NotFound {
             what: "directory",
             name: dir.to_string(),
         });
     }
-    let escaped = glob::Pattern::escape(dir.trim_end_matches('/'));
-    // A bare name pattern searches the whole tree, as the original herodo does.
-    let full = if pattern.contains('/') || pattern.starts_with("**") {
-        format!("{escaped}/{pattern}")
-    } else {
-        format!("{escaped}/**/{pattern}")
+    let bare = !(pattern.contains('/') || pattern.starts_with("**"));
+    let pat =
+        glob::Pattern::new(pattern).map_err(|e| HostError::invalid("pattern", e.to_string()))?;
+    let opts = glob::MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: true,
+        require_literal_leading_dot: false,
     };
-    Ok(glob_paths(&full)?
-        .into_iter()
-        .filter(|p| if dirs { p.is_dir() } else { p.is_file() })
-        .map(|p| p.display().to_string())
-        .collect())
+    let root_pseudo = pseudo_fs(root);
+    let mut out: Vec<PathBuf> = Vec::new();
+    let mut stack: Vec<PathBuf> = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        if cancelled() {
+            return Err(HostError::Cancelled);
+        }
+        // An unreadable directory (permissions, gone meanwhile) is skipped, as glob does.
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(ft) = entry.file_type() else { continue };
+            let real_dir = ft.is_dir();
+            let is_dir = real_dir || (ft.is_symlink() && path.is_dir());
+            let is_file = ft.is_file() || (ft.is_symlink() && path.is_file());
+            let rel = path.strip_prefix(root).unwrap_or(&path);
+            let hit = if bare {
+                pat.matches_with(&entry.file_name().to_string_lossy(), opts)
+            } else {
+                pat.matches_path_with(rel, opts)
+            };
+            if hit && (if dirs { is_dir } else { is_file }) {
+                out.push(path.clone());
+            }
+            if real_dir && (root_pseudo || !pseudo_fs(&path)) {
+                stack.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out.into_iter().map(|p| p.display().to_string()).collect())
+}
+
+/// Whether `dir` is on one of the kernel's pseudo file systems, which a search of files
+/// skips (as `updatedb`'s PRUNEFS does).
+fn pseudo_fs(dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    const PSEUDO: [i64; 12] = [
+        0x9fa0,      // proc
+        0x6265_6572, // sysfs
+        0x27e0eb,    // cgroup
+        0x6367_7270, // cgroup2
+        0x1cd1,      // devpts
+        0x6462_6720, // debugfs
+        0x7472_6163, // tracefs
+        0x7363_6673, // securityfs
+        0xcafe_4a11, // bpf
+        0x6e73_6673, // nsfs
+        0x5072_6f63, // pstore ("Proc")
+        0x4244_4d41, // binfmt_misc
+    ];
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: a NUL-terminated path and a zeroed statfs buffer the call fills in.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
+        return false;
+    }
+    #[allow(clippy::unnecessary_cast)]
+    PSEUDO.contains(&(st.f_type as i64))
 }
 
 /// The first match of [`find`], or a `not_found` error.
-pub fn find_one(dir: &str, pattern: &str, dirs: bool) -> Result<String> {
-    find(dir, pattern, dirs)?
+pub fn find_one(
+    dir: &str,
+    pattern: &str,
+    dirs: bool,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<String> {
+    find(dir, pattern, dirs, cancelled)?
         .into_iter()
         .next()
         .ok_or_else(|| HostError::NotFound {
@@ -986,8 +1064,8 @@ mod tests {
         assert!(mv(&h, &format!("{d}/s"), &format!("{d}/s/inner")).is_err());
         assert_eq!(read(&format!("{d}/s/f.txt")).unwrap(), "data");
         let s = format!("{d}/s");
-        assert_eq!(find(&s, "**/*", true).unwrap(), vec![format!("{s}/d")]);
-        assert_eq!(find(&s, "**/*", false).unwrap(), vec![format!("{s}/f.txt")]);
+        assert_eq!(find(&s, "**/*", true, &|| false).unwrap(), vec![format!("{s}/d")]);
+        assert_eq!(find(&s, "**/*", false, &|| false).unwrap(), vec![format!("{s}/f.txt")]);
         // Next to itself is fine.
         copy(&h, &format!("{d}/s"), &format!("{d}/s2")).unwrap();
         assert_eq!(read(&format!("{d}/s2/f.txt")).unwrap(), "data");
@@ -1002,7 +1080,8 @@ mod tests {
         file_write(&h, &format!("{d}/a.rs"), "").unwrap();
         file_write(&h, &format!("{d}/deep/c.rs"), "").unwrap();
         // A bare pattern searches the whole tree, as the original herodo does.
-        let files = find(&d, "*.rs", false).unwrap();
+        let never = || false;
+        let files = find(&d, "*.rs", false, &never).unwrap();
         assert_eq!(
             files,
             vec![
@@ -1011,16 +1090,55 @@ mod tests {
                 format!("{d}/deep/c.rs")
             ]
         );
-        assert_eq!(find(&d, "**/*.rs", false).unwrap().len(), 3);
+        assert_eq!(find(&d, "**/*.rs", false, &never).unwrap().len(), 3);
         assert_eq!(
-            find(&d, "deep/*.rs", false).unwrap(),
+            find(&d, "deep/*.rs", false, &never).unwrap(),
             vec![format!("{d}/deep/c.rs")]
         );
-        assert_eq!(find(&d, "*", true).unwrap(), vec![format!("{d}/deep")]);
-        assert_eq!(find_one(&d, "*.rs", false).unwrap(), format!("{d}/a.rs"));
-        assert!(find_one(&d, "*.py", false).is_err());
-        assert!(find("/no/such/dir", "*", false).is_err());
+        assert_eq!(
+            find(&d, "*", true, &never).unwrap(),
+            vec![format!("{d}/deep")]
+        );
+        assert_eq!(
+            find_one(&d, "*.rs", false, &never).unwrap(),
+            format!("{d}/a.rs")
+        );
+        assert!(find_one(&d, "*.py", false, &never).is_err());
+        assert!(find("/no/such/dir", "*", false, &never).is_err());
+        // A link cycle is matched once and never followed; a link to a file is a file.
+        std::os::unix::fs::symlink(&d, format!("{d}/deep/loop")).unwrap();
+        std::os::unix::fs::symlink(format!("{d}/a.rs"), format!("{d}/deep/link.rs")).unwrap();
+        assert_eq!(
+            find(&d, "*.rs", false, &never).unwrap(),
+            vec![
+                format!("{d}/a.rs"),
+                format!("{d}/b.rs"),
+                format!("{d}/deep/c.rs"),
+                format!("{d}/deep/link.rs")
+            ]
+        );
+        assert_eq!(
+            find(&d, "loop", true, &never).unwrap(),
+            vec![format!("{d}/deep/loop")]
+        );
+        // Ctrl-C stops a walk.
+        assert!(matches!(
+            find(&d, "*.rs", false, &|| true),
+            Err(HostError::Cancelled)
+        ));
         delete(&h, &d).unwrap();
+    }
+
+    #[test]
+    fn find_skips_pseudo_file_systems_and_link_cycles() {
+        // /proc/self/root is a link back to /: a walk that followed it would never end.
+        assert!(pseudo_fs(Path::new("/proc")));
+        assert!(pseudo_fs(Path::new("/sys")));
+        assert!(!pseudo_fs(Path::new("/tmp")));
+        let never = || false;
+        // Below a pseudo file system given as the start, the walk goes on.
+        let hits = find("/proc/self", "status", false, &never).unwrap();
+        assert!(hits.contains(&"/proc/self/status".to_string()), "{hits:?}");
     }
 
     #[test]
@@ -1121,8 +1239,8 @@ mod tests {
         let (t, m) = (script_tmpdir(&dry).unwrap(), script_mktemp(&dry).unwrap());
         assert!(!t.exists() && !m.exists());
         assert_eq!(read(&f).unwrap(), "keep");
-        assert_eq!(find(&d, "**/*", false).unwrap(), vec![f.clone()]);
-        assert_eq!(find(&d, "**/*", true).unwrap(), vec![format!("{d}/keep")]);
+        assert_eq!(find(&d, "**/*", false, &|| false).unwrap(), vec![f.clone()]);
+        assert_eq!(find(&d, "**/*", true, &|| false).unwrap(), vec![format!("{d}/keep")]);
         // A source the dry run did not create is noted, not an error.
         copy(&dry, &format!("{d}/planned"), &format!("{d}/x")).unwrap();
         mv(&dry, &format!("{d}/planned/*"), &format!("{d}/x")).unwrap();

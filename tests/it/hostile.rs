@@ -113,7 +113,15 @@ fn hostile(name: &str, index: usize, ty: &str, pwn: &str) -> Vec<String> {
     let secret_slot = name.contains("env") && index >= 2 && ty == "string";
     let mut out = match ty {
         "string" => hostile_strings(pwn),
-        "int" => hostile_ints(),
+        "int" => {
+            let mut v = hostile_ints();
+            // sleep(ms): 4294967297 ms is a valid 49-day pause, what was asked and not a hang
+            // (larger values are refused; Ctrl-C stops any pause: tests/it/signals.rs).
+            if name == "sleep" {
+                v.retain(|x| x != "4294967297");
+            }
+            v
+        }
         "float" => hostile_floats(),
         "map" => hostile_maps(pwn),
         "array" => hostile_arrays(pwn),
