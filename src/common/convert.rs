@@ -33,6 +33,24 @@ pub fn seconds_f64(field: &str, secs: f64) -> Result<Duration, HostError> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// Milliseconds given as an integer (`sleep(5000)`): non-negative, at most [`MAX_SECONDS`].
+pub fn millis_i64(field: &str, ms: i64) -> Result<Duration, HostError> {
+    match u64::try_from(ms) {
+        Ok(m) if m <= MAX_SECONDS * 1000 => Ok(Duration::from_millis(m)),
+        Ok(_) => Err(HostError::invalid(
+            field,
+            format!(
+                "{ms} milliseconds is too long (at most {}, ten years)",
+                MAX_SECONDS * 1000
+            ),
+        )),
+        Err(_) => Err(HostError::invalid(
+            field,
+            format!("must not be negative, got {ms}"),
+        )),
+    }
+}
+
 /// Whole seconds given as an integer: non-negative, at most [`MAX_SECONDS`].
 pub fn seconds_i64(field: &str, secs: i64) -> Result<Duration, HostError> {
     match u64::try_from(secs) {
@@ -72,6 +90,26 @@ pub fn deadline(d: Duration) -> std::time::Instant {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn milliseconds_are_checked() {
+        assert_eq!(millis_i64("ms", 0).unwrap(), Duration::ZERO);
+        assert_eq!(millis_i64("ms", 1500).unwrap(), Duration::from_millis(1500));
+        let max = (MAX_SECONDS * 1000) as i64;
+        assert_eq!(
+            millis_i64("ms", max).unwrap(),
+            Duration::from_secs(MAX_SECONDS)
+        );
+        for bad in [-1, max + 1, i64::MAX, i64::MIN] {
+            assert!(
+                matches!(
+                    millis_i64("ms", bad),
+                    Err(HostError::InvalidArgument { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn floats() {

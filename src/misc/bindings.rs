@@ -18,19 +18,14 @@ pub fn register(r: &mut Registrar, host: &Arc<Host>) {
         "sleep",
         &["milliseconds"],
         r#"Pause for a number of milliseconds, as the original herodo's `sleep(5000)` (five
-seconds). Ctrl-C interrupts it (`cancelled`). Throws `invalid_argument` for a negative number.
+seconds). Ctrl-C interrupts it (`cancelled`). Throws `invalid_argument` for a negative number
+or more than ten years.
 ```rhai
 sleep(250);
 ```"#,
         move |ms: INT| -> RResult<()> {
-            if ms < 0 {
-                return Err(crate::glue::invalid(
-                    "milliseconds",
-                    format!("must not be negative, got {ms}"),
-                ));
-            }
-            h.sleep(std::time::Duration::from_millis(ms.unsigned_abs()))
-                .rhai()
+            let d = crate::common::convert::millis_i64("milliseconds", ms).rhai()?;
+            h.sleep(d).rhai()
         },
     );
     r.func(

@@ -1064,8 +1064,14 @@ mod tests {
         assert!(mv(&h, &format!("{d}/s"), &format!("{d}/s/inner")).is_err());
         assert_eq!(read(&format!("{d}/s/f.txt")).unwrap(), "data");
         let s = format!("{d}/s");
-        assert_eq!(find(&s, "**/*", true, &|| false).unwrap(), vec![format!("{s}/d")]);
-        assert_eq!(find(&s, "**/*", false, &|| false).unwrap(), vec![format!("{s}/f.txt")]);
+        assert_eq!(
+            find(&s, "**/*", true, &|| false).unwrap(),
+            vec![format!("{s}/d")]
+        );
+        assert_eq!(
+            find(&s, "**/*", false, &|| false).unwrap(),
+            vec![format!("{s}/f.txt")]
+        );
         // Next to itself is fine.
         copy(&h, &format!("{d}/s"), &format!("{d}/s2")).unwrap();
         assert_eq!(read(&format!("{d}/s2/f.txt")).unwrap(), "data");
@@ -1240,7 +1246,10 @@ mod tests {
         assert!(!t.exists() && !m.exists());
         assert_eq!(read(&f).unwrap(), "keep");
         assert_eq!(find(&d, "**/*", false, &|| false).unwrap(), vec![f.clone()]);
-        assert_eq!(find(&d, "**/*", true, &|| false).unwrap(), vec![format!("{d}/keep")]);
+        assert_eq!(
+            find(&d, "**/*", true, &|| false).unwrap(),
+            vec![format!("{d}/keep")]
+        );
         // A source the dry run did not create is noted, not an error.
         copy(&dry, &format!("{d}/planned"), &format!("{d}/x")).unwrap();
         mv(&dry, &format!("{d}/planned/*"), &format!("{d}/x")).unwrap();

@@ -113,15 +113,7 @@ fn hostile(name: &str, index: usize, ty: &str, pwn: &str) -> Vec<String> {
     let secret_slot = name.contains("env") && index >= 2 && ty == "string";
     let mut out = match ty {
         "string" => hostile_strings(pwn),
-        "int" => {
-            let mut v = hostile_ints();
-            // sleep(ms): 4294967297 ms is a valid 49-day pause, what was asked and not a hang
-            // (larger values are refused; Ctrl-C stops any pause: tests/it/signals.rs).
-            if name == "sleep" {
-                v.retain(|x| x != "4294967297");
-            }
-            v
-        }
+        "int" => hostile_ints(),
         "float" => hostile_floats(),
         "map" => hostile_maps(pwn),
         "array" => hostile_arrays(pwn),
@@ -135,6 +127,12 @@ fn hostile(name: &str, index: usize, ty: &str, pwn: &str) -> Vec<String> {
         }
         _ => Vec::new(),
     };
+    // sleep(ms): 4294967297 ms is a valid 49-day pause, what was asked and not a hang (larger
+    // values are refused; Ctrl-C stops any pause: tests/it/signals.rs). Its `any` overload
+    // hands integers to the same pause.
+    if name == "sleep" {
+        out.retain(|x| x != "4294967297");
+    }
     if secret_slot {
         out.push(format!("\"{CANARY}\""));
     }
