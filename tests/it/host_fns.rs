@@ -15,7 +15,7 @@ fn rhai_suites_pass() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     // The suites of the host-function domains; containers, buildah and heropods have suites of
     // their own under tests/rhai/, run by their harnesses with engines, registries and runtimes.
-    let out = herodo(
+    herodo(
         root,
         [
             "test",
@@ -29,18 +29,12 @@ fn rhai_suites_pass() {
             "tests/rhai/testing",
         ],
     )
-    .run();
-    print!("{}", out.stdout);
-    eprint!("{}", out.stderr);
-    let out = out.ok();
-    let last = out.stdout.lines().last().unwrap_or_default().to_string();
-    assert!(last.contains(" passed, 0 failed"), "{last}");
-    if crate::support::tools_required() {
-        assert!(
-            last.ends_with(", 0 skipped"),
-            "a suite skipped although HERODO_REQUIRE_TOOLS=1: {last}"
-        );
-    }
+    // A tool some tests need may be missing on a developer's machine, not in CI.
+    .suite(if crate::support::tools_required() {
+        0
+    } else {
+        usize::MAX
+    });
 }
 
 /// Every path below `dir` with its content (files) or a marker (dirs, links), sorted.

@@ -6,19 +6,12 @@ use crate::support::{herodo, require, root, start_registry, test_image, TempDir,
 
 /// Run one suite file with `env`; every test passes and none skips.
 fn suite(file: &str, env: &[(&str, &str)]) -> String {
-    let mut h = herodo(root(), ["--engine", "podman", "test", file])
+    herodo(root(), ["--engine", "podman", "test", file])
         .env("HERODO_CONTAINER_ENGINE", "podman")
-        .env("HERODO_BIN", BIN);
-    for (k, v) in env {
-        h = h.env(k, v);
-    }
-    let out = h.run();
-    print!("{}", out.stdout);
-    eprint!("{}", out.stderr);
-    let out = out.ok();
-    let last = out.stdout.lines().last().unwrap_or_default().to_string();
-    assert!(last.ends_with(" passed, 0 failed, 0 skipped"), "{last}");
-    out.stdout
+        .env("HERODO_BIN", BIN)
+        .envs(env)
+        .suite(0)
+        .stdout
 }
 
 /// Every stdlib module has a suite here, and every exported function is called in it.

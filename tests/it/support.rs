@@ -51,6 +51,13 @@ impl Herodo {
         self
     }
 
+    pub fn envs<K: AsRef<str>, V: AsRef<str>>(mut self, vars: &[(K, V)]) -> Self {
+        for (k, v) in vars {
+            self.cmd.env(k.as_ref(), v.as_ref());
+        }
+        self
+    }
+
     pub fn run(mut self) -> Done {
         self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = self.cmd.spawn().expect("spawn herodo");
@@ -67,6 +74,59 @@ impl Herodo {
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
             shown: self.shown,
         }
+    }
+}
+
+/// The summary line of a `herodo test` run: `N passed, N failed, N skipped`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+}
+
+impl Summary {
+    /// Parse the last line of `herodo test`'s pretty output.
+    pub fn parse(stdout: &str) -> Option<Summary> {
+        let last = stdout.lines().last()?;
+        let mut n = [None; 3];
+        for part in last.split(", ") {
+            let mut w = part.split_whitespace();
+            let (Some(count), Some(word)) = (w.next(), w.next()) else {
+                continue;
+            };
+            let i = match word {
+                "passed" => 0,
+                "failed" => 1,
+                "skipped" => 2,
+                _ => continue,
+            };
+            n[i] = count.parse().ok();
+        }
+        Some(Summary {
+            passed: n[0]?,
+            failed: n[1]?,
+            skipped: n[2]?,
+        })
+    }
+}
+
+impl Herodo {
+    /// Run a `herodo test` command, echo what it printed, and assert it ran at least one test,
+    /// none failed and at most `max_skipped` skipped. Returns the finished run.
+    pub fn suite(self, max_skipped: usize) -> Done {
+        let out = self.run();
+        print!("{}", out.stdout);
+        eprint!("{}", out.stderr);
+        let out = out.ok();
+        let summary = Summary::parse(&out.stdout)
+            .unwrap_or_else(|| panic!("no test summary at the end\n{}", out.dump()));
+        assert!(
+            summary.failed == 0 && summary.passed > 0 && summary.skipped <= max_skipped,
+            "{summary:?} (at most {max_skipped} may skip)\n{}",
+            out.dump()
+        );
+        out
     }
 }
 
