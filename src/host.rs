@@ -269,13 +269,7 @@ impl Host {
     /// `text` with every secret value a command was given replaced by `***`.
     pub fn redact(&self, text: &str) -> String {
         let known = self.secrets.lock().unwrap_or_else(|e| e.into_inner());
-        let mut out = text.to_string();
-        for k in known.iter() {
-            if out.contains(k.as_str()) {
-                out = out.replace(k.as_str(), "***");
-            }
-        }
-        out
+        crate::exec::redact_values(text, known.iter().map(String::as_str))
     }
 
     /// Under `--dry-run`: print what an operation with an effect would do, the way the dry-run

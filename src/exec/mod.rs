@@ -35,6 +35,61 @@ pub const NO_TIMEOUT: Duration = Duration::MAX;
 /// Shortest secret value that is scrubbed from free text.
 pub const MIN_SECRET_LEN: usize = 6;
 
+/// Secret values at least this long are scrubbed wherever they occur; shorter ones only where
+/// they stand as a whole word (a value `example` must not turn `scripts/examples` into
+/// `scripts/***s`, while `user:example@host` and `PASSWORD=example` still lose it).
+pub const WHOLE_WORD_BELOW: usize = 16;
+
+/// `text` with each of `secrets` (longest first, as given) replaced by `***`: everywhere for a
+/// value of [`WHOLE_WORD_BELOW`] bytes or more, else only where no letter, digit or `_` runs on
+/// into it on either side.
+pub fn redact_values<'a>(text: &str, secrets: impl IntoIterator<Item = &'a str>) -> String {
+    fn word(c: Option<char>) -> bool {
+        c.is_some_and(|c| c.is_alphanumeric() || c == '_')
+    }
+    let mut out = text.to_string();
+    for secret in secrets {
+        if secret.is_empty() || !out.contains(secret) {
+            continue;
+        }
+        if secret.len() >= WHOLE_WORD_BELOW {
+            out = out.replace(secret, "***");
+            continue;
+        }
+        let first = secret.chars().next();
+        let last = secret.chars().next_back();
+        let mut kept = String::with_capacity(out.len());
+        let mut rest = out.as_str();
+        let mut before: Option<char> = None;
+        while let Some(at) = rest.find(secret) {
+            let prev = rest[..at]
+                .chars()
+                .next_back()
+                .or(if at == 0 { before } else { None });
+            let after = &rest[at + secret.len()..];
+            let next = after.chars().next();
+            let left_ok = !(word(first) && word(prev));
+            let right_ok = !(word(last) && word(next));
+            kept.push_str(&rest[..at]);
+            if left_ok && right_ok {
+                kept.push_str("***");
+                before = last;
+            } else {
+                // Not a whole word: keep its first character and look again after it.
+                let step = first.map_or(1, char::len_utf8);
+                kept.push_str(&rest[at..at + step]);
+                before = first;
+                rest = &rest[at + step..];
+                continue;
+            }
+            rest = after;
+        }
+        kept.push_str(rest);
+        out = kept;
+    }
+    out
+}
+
 /// How many bytes of a stream an error message shows.
 pub const ERROR_TAIL_BYTES: usize = 2048;
 
@@ -255,13 +310,7 @@ impl Cmd {
 
     /// Replace every secret value of this command that occurs in `text` with `***`.
     pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for s in self.secret_values() {
-            if out.contains(s) {
-                out = out.replace(s, "***");
-            }
-        }
-        out
+        redact_values(text, self.secret_values())
     }
 }
 
@@ -599,6 +648,32 @@ mod tests {
             c.redact("auth topsecret failed for pass123"),
             "auth *** failed for ***"
         );
+    }
+
+    #[test]
+    fn short_secrets_are_scrubbed_as_whole_words_only() {
+        let r = |t: &str| redact_values(t, ["example"]);
+        assert_eq!(r("scripts/examples/a.rhai"), "scripts/examples/a.rhai");
+        assert_eq!(r("counterexample"), "counterexample");
+        assert_eq!(r("user:example@host"), "user:***@host");
+        assert_eq!(r("PASSWORD=example"), "PASSWORD=***");
+        assert_eq!(r("example"), "***");
+        assert_eq!(
+            r("\"example\", examples, example."),
+            "\"***\", examples, ***."
+        );
+        assert_eq!(r("exampleexample example"), "exampleexample ***");
+        // A value whose edges are not word characters matches inside words too.
+        assert_eq!(redact_values("a-p@ss!-b", ["-p@ss!-"]), "a***b");
+        // Long values (tokens) are scrubbed wherever they occur.
+        let token = "abcdefghijklmnopqrstuvwxyz";
+        assert_eq!(
+            redact_values(&format!("Bearer{token}x"), [token]),
+            "Bearer***x"
+        );
+        // Non-ASCII neighbours and values.
+        assert_eq!(redact_values("é:sécret1:é", ["sécret1"]), "é:***:é");
+        assert_eq!(redact_values("ésécret1", ["sécret1"]), "ésécret1");
     }
 
     #[test]
