@@ -109,10 +109,20 @@ impl Classify for BuildahError {
     }
 }
 
-/// Classify a failed buildah command: missing images and containers are `not_found`.
+/// Classify a failed buildah command: missing images and containers are `not_found`. On a
+/// working container (`what` is "container") only buildah's own words count, in its own exit
+/// code 125: the output of a command run inside (`sh: x: not found`, an executable missing
+/// from `$PATH`, a program saying "does not exist") is that command's failure.
 pub fn classify(err: ExecError, what: &'static str, subject: &str) -> BuildahError {
+    let missing = |status: &crate::exec::Status, stderr: &str| {
+        if what == "container" {
+            *status == crate::exec::Status::Exited(125) && super::parse::is_missing(stderr)
+        } else {
+            super::parse::says_not_found(stderr)
+        }
+    };
     match &err {
-        ExecError::Failed { stderr, .. } if super::parse::says_not_found(stderr) => {
+        ExecError::Failed { status, stderr, .. } if missing(status, stderr) => {
             BuildahError::NotFound {
                 what,
                 name: subject.to_string(),
@@ -173,6 +183,34 @@ mod tests {
         let info = e.info();
         assert_eq!(info.kind, "build_failed");
         assert_eq!(info.command.and_then(|c| c.exit_code), Some(3));
+    }
+
+    #[test]
+    fn a_command_run_inside_is_not_a_missing_container() {
+        let run = |code, stderr| classify(failed(code, stderr), "container", "b").info().kind;
+        // The working container is gone: buildah's own words, its own exit code.
+        let gone = "Error: reading build container \"b\": container not known";
+        assert_eq!(run(125, gone), kind::NOT_FOUND);
+        // What a command inside said (captured from buildah 1.28 runs).
+        let no_exe = "error running container: from /usr/bin/runc creating container for \
+                      [nosuchcmd]: exec: \"nosuchcmd\": executable file not found in $PATH\n\
+                      : exit status 1\nError: while running runtime: exit status 1";
+        assert_eq!(run(1, no_exe), kind::COMMAND_FAILED);
+        assert_eq!(run(127, "sh: nosuchcmd: not found"), kind::COMMAND_FAILED);
+        assert_eq!(
+            run(
+                3,
+                "file does not exist\nError: while running runtime: exit status 3"
+            ),
+            kind::COMMAND_FAILED
+        );
+        // Images keep the wider rule.
+        let e = classify(
+            failed(125, "Error: initializing source: not found"),
+            "image",
+            "x",
+        );
+        assert_eq!(e.info().kind, kind::NOT_FOUND);
     }
 
     #[test]
