@@ -73,11 +73,22 @@ impl Pods {
         for (name, ip, bridge) in &running {
             let text = hosts_file(name, Some(ip), &Self::peers(&running, bridge));
             let path = self.paths.container_dir(name).join("hosts");
-            if std::fs::read_to_string(&path).is_ok_and(|old| old != text) {
+            if differs(&path, &text) == Some(true) {
                 let _ = write_in_place(&path, text.as_bytes());
             }
         }
     }
+}
+
+/// Whether the file at `path` holds anything but `text` (None: it cannot be read, its
+/// container being deleted meanwhile). Reads at most one byte more than `text`: the file is
+/// the container's, which may have grown it to any size (`truncate -s 1G /etc/hosts`).
+fn differs(path: &Path, text: &str) -> Option<bool> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).ok()?;
+    let mut old = Vec::with_capacity(text.len() + 1);
+    f.take(text.len() as u64 + 1).read_to_end(&mut old).ok()?;
+    Some(old != text.as_bytes())
 }
 
 /// Rewrite an existing file in place (never create one, never rename over it): overwrite from
@@ -124,6 +135,25 @@ mod tests {
         // A file that is gone (its container deleted meanwhile) is not made again.
         assert!(write_in_place(&dir.join("gone"), b"x").is_err());
         assert!(!dir.join("gone").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_file_grown_by_its_container_is_compared_without_reading_it_all() {
+        let dir = crate::common::tmp::tmpdir().unwrap();
+        let p = dir.join("hosts");
+        std::fs::write(&p, "a\tb\n").unwrap();
+        assert_eq!(differs(&p, "a\tb\n"), Some(false));
+        assert_eq!(differs(&p, "a\tb"), Some(true));
+        assert_eq!(differs(&p, "a\tb\nc\n"), Some(true));
+        assert_eq!(differs(&dir.join("gone"), "x"), None);
+        // 1 GiB (sparse): read as far as the expected text and a byte, then rewritten.
+        let f = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
+        f.set_len(1 << 30).unwrap();
+        assert_eq!(differs(&p, "a\tb\n"), Some(true));
+        write_in_place(&p, b"a\tb\n").unwrap();
+        assert_eq!(std::fs::metadata(&p).unwrap().len(), 4);
+        assert_eq!(differs(&p, "a\tb\n"), Some(false));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

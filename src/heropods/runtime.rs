@@ -158,7 +158,6 @@ impl Runtime {
             .timeout(CALL_TIMEOUT)
     }
 
-    /// Create and start detached; the container's stdio is whatever the call's stdio is.
     /// Whether the runtime decodes `config.json` as one JSON value without waiting for the end
     /// of file, so that it may be handed over through a FIFO (`handover`): runc (checked with
     /// runc 1.1: `json.NewDecoder(f).Decode`). crun and unknown runtimes read to the end.
@@ -167,14 +166,6 @@ impl Runtime {
             .file_name()
             .and_then(|f| f.to_str())
             .is_some_and(|f| f == "runc")
-    }
-
-    pub fn run_detached(&self, id: &str, bundle: &Path, pid_file: &Path) -> Cmd {
-        self.cmd(["run", "--detach", "--pid-file"])
-            .arg(pid_file.display().to_string())
-            .arg("--bundle")
-            .arg(bundle.display().to_string())
-            .arg(id)
     }
 
     pub fn state(&self, id: &str) -> Cmd {
@@ -573,22 +564,6 @@ mod tests {
     #[test]
     fn argv() {
         let r = Runtime::new("/usr/sbin/runc", "/b/runtime");
-        assert_eq!(
-            r.run_detached("web", Path::new("/b/c/web"), Path::new("/b/c/web/pid"))
-                .argv(),
-            vec![
-                "/usr/sbin/runc",
-                "--root",
-                "/b/runtime",
-                "run",
-                "--detach",
-                "--pid-file",
-                "/b/c/web/pid",
-                "--bundle",
-                "/b/c/web",
-                "web"
-            ]
-        );
         assert_eq!(
             r.kill("web", "TERM", false).argv()[3..],
             ["kill", "web", "TERM"]

@@ -162,6 +162,13 @@ impl Drop for Pods {
             .args(["link", "del", &n.bridge])
             .stderr(Stdio::null())
             .status();
+        // The loopback guard a published port added (with the bridge's route_localnet).
+        let guard = herodo::heropods::ports::bridge_guard(&n.bridge);
+        let _ = Command::new("iptables")
+            .args(["-w", "-t", &guard.table, "-D", &guard.chain])
+            .args(&guard.args)
+            .stderr(Stdio::null())
+            .status();
         if let Ok(cfg) = herodo::heropods::network::NetConfig::parse(&n.bridge, &n.subnet) {
             for (table, chain, rule) in herodo::heropods::network::iptables_rules(&cfg) {
                 let _ = Command::new("iptables")
@@ -200,7 +207,8 @@ impl Fixture {
     }
 }
 
-/// Everything of one base directory (and the test bridge) a fault could leave on the host.
+/// Everything of the test's base directories (its own and every one registered in its state
+/// directory) and of the test bridge that a fault could leave on the host.
 #[derive(Debug, PartialEq, Eq)]
 struct HostView {
     runtime_ids: Vec<String>,
@@ -226,25 +234,49 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
+/// The base directories registered in `state` (`heropods/bases/*.json`, see heropods::reap).
+fn registered_bases(state: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(state.join("heropods/bases"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .filter_map(|e| {
+            let v: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(e.path()).ok()?).ok()?;
+            v["path"].as_str().map(PathBuf::from)
+        })
+        .collect()
+}
+
 impl HostView {
     fn of(base: &Path, state: &Path) -> HostView {
-        let b = base.display().to_string();
-        let runtime = base.join("runtime");
-        let runtime_ids = if runtime.exists() {
-            lines_of(
-                Command::new("runc")
-                    .arg("--root")
-                    .arg(&runtime)
-                    .args(["list", "-q"]),
-            )
-        } else {
-            Vec::new()
-        };
+        let mut bases = registered_bases(state);
+        if !bases.iter().any(|b| b == base) {
+            bases.push(base.to_path_buf());
+        }
+        bases.sort();
+        let names: Vec<String> = bases.iter().map(|b| b.display().to_string()).collect();
+        // What runc knows under every base dir, as `BASE: ID`.
+        let mut runtime_ids = Vec::new();
+        for (b, name) in bases.iter().zip(&names) {
+            let runtime = b.join("runtime");
+            if runtime.exists() {
+                let ids = lines_of(
+                    Command::new("runc")
+                        .arg("--root")
+                        .arg(&runtime)
+                        .args(["list", "-q"]),
+                );
+                runtime_ids.extend(ids.into_iter().map(|id| format!("{name}: {id}")));
+            }
+        }
+        let under_a_base = |s: &str| names.iter().any(|b| s.contains(b.as_str()));
         let mounts = std::fs::read_to_string("/proc/self/mountinfo")
             .unwrap()
             .lines()
             .filter_map(|l| l.split(' ').nth(4))
-            .filter(|m| m.starts_with(&b))
+            .filter(|m| names.iter().any(|b| m.starts_with(b.as_str())))
             .map(str::to_string)
             .collect();
         let veths = lines_of(Command::new("ip").args(["-o", "link", "show"]))
@@ -261,20 +293,28 @@ impl HostView {
                     .collect()
             })
             .unwrap_or_default();
+        // The bridge's rules, and every published port's (tagged with the state dir: a DNAT
+        // rule names the container's address, not the subnet).
+        let ports = herodo::heropods::ports::state_prefix(state);
         let iptables = lines_of(&mut Command::new("iptables-save"))
             .into_iter()
             .filter(|l| {
-                l.starts_with('-') && (l.contains(&net().subnet) || l.contains(&net().bridge))
+                l.starts_with('-')
+                    && (l.contains(&net().subnet)
+                        || l.contains(&net().bridge)
+                        || l.contains(&format!("--comment \"{ports}")))
             })
             .collect();
-        let tag = herodo::heropods::store::Paths::new(base).cgroup_parent();
         let mut cgroups = Vec::new();
-        for h in std::fs::read_dir("/sys/fs/cgroup")
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            find_dirs(&h.path(), &tag, 3, &mut cgroups);
+        for b in &bases {
+            let tag = herodo::heropods::store::Paths::new(b).cgroup_parent();
+            for h in std::fs::read_dir("/sys/fs/cgroup")
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                find_dirs(&h.path(), &tag, 3, &mut cgroups);
+            }
         }
         let leases =
             std::fs::read_to_string(state.join(format!("heropods/networks/{}.json", net().bridge)))
@@ -291,7 +331,7 @@ impl HostView {
             .filter_map(|p| {
                 let cmd = std::fs::read(format!("/proc/{p}/cmdline")).ok()?;
                 let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-                cmd.contains(&b).then_some(cmd)
+                under_a_base(&cmd).then_some(cmd)
             })
             .collect();
         HostView {
@@ -425,11 +465,47 @@ fn a_herodo_killed_during_a_start_leaves_the_truth_and_nothing_behind() {
     let Some(fx) = Fixture::new("hpf-kill") else {
         return;
     };
+    kill_sweep(&fx, SLEEPER, &[0, 3, 6, 10, 15, 20, 30, 45, 60, 90], None);
+}
+
+#[test]
+fn a_herodo_killed_during_a_start_of_a_published_port_leaves_no_rule_behind() {
+    let Some(mut fx) = Fixture::new("hpf-kill-port") else {
+        return;
+    };
+    let port = free_low_port();
+    let sleeper = format!(
+        r#"p.container_new(#{{name: "c", image: "localhost/busybox:test", cmd: ["sleep", "3600"],
+    ports: ["127.0.0.1:{port}:80"]}})"#
+    );
+    // The bridge's loopback guard comes with its first published port and stays with the
+    // bridge: in the baseline.
+    fx.pods
+        .run(&format!("let c = {sleeper}; c.start(); c.delete();"))
+        .ok();
+    fx.before = fx.pods.view();
+    kill_sweep(&fx, &sleeper, &[0, 10, 20, 45], Some(port));
+}
+
+/// A TCP port on 127.0.0.1 below the ephemeral range (32768 and up), free now: no outgoing
+/// connection of the host takes it meanwhile.
+fn free_low_port() -> u16 {
+    let first = 20000 + (std::process::id() % 10000) as u16;
+    (first..32768)
+        .chain(10000..first)
+        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .expect("a free port below 32768")
+}
+
+/// Create the container `c` with `create` and start it in a herodo killed with SIGKILL after
+/// each of `delays` (a first start, then a restart); each time, herodo's answer is the
+/// runtime's, and stop, start and delete leave the host as it was. With `port` (published by
+/// `create`), the host view is checked to see its DNAT rules while it runs.
+fn kill_sweep(fx: &Fixture, create: &str, delays: &[u64], port: Option<u16>) {
     let (pods, before) = (&fx.pods, &fx.before);
-    // A first start and a restart, each cut by SIGKILL at increasing delays.
     for restart in [false, true] {
-        for delay_ms in [0u64, 3, 6, 10, 15, 20, 30, 45, 60, 90] {
-            pods.run(&format!("{SLEEPER};")).ok();
+        for &delay_ms in delays {
+            pods.run(&format!("{create};")).ok();
             if restart {
                 pods.run("let c = p.get(\"c\"); c.start(); c.stop(0);").ok();
             }
@@ -467,9 +543,21 @@ fn a_herodo_killed_during_a_start_leaves_the_truth_and_nothing_behind() {
             // It can be stopped, started again and deleted without leaving anything.
             pods.run(
                 r#"let c = p.get("c"); c.stop(0); assert_eq(c.status().running, false);
-c.start(); assert_eq(c.status().state, "running"); assert_eq(c.delete(), true);"#,
+c.start(); assert_eq(c.status().state, "running");"#,
             )
             .ok();
+            if let Some(port) = port {
+                let dnat = format!("--dport {port} ");
+                let view = pods.view();
+                assert!(
+                    view.iptables
+                        .iter()
+                        .any(|l| l.contains(&dnat) && l.contains("-j DNAT")),
+                    "the host view misses the published port's rules: {:#?}",
+                    view.iptables
+                );
+            }
+            pods.run("assert_eq(p.get(\"c\").delete(), true);").ok();
             pods.assert_same(before, &format!("restart={restart} delay={delay_ms}ms"));
         }
     }
@@ -800,4 +888,117 @@ c.delete();"#,
     )
     .ok();
     pods.assert_same(before, "after the logs");
+}
+
+/// The peak resident set (VmHWM, in KiB) in a /proc/PID/status text.
+fn vm_hwm_kib(status: &str) -> u64 {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmHWM in {status:?}"))
+}
+
+#[test]
+fn a_container_that_grows_its_hosts_file_costs_the_next_start_no_memory() {
+    let Some(fx) = Fixture::new("hpf-hosts") else {
+        return;
+    };
+    let (pods, before) = (&fx.pods, &fx.before);
+    // Container a makes its /etc/hosts (a file of herodo's, bound into it) 1 GiB.
+    pods.run(
+        r#"let a = p.container_new(#{name: "a", image: "localhost/busybox:test", cmd: ["sleep", "3600"]});
+a.start();
+assert_eq(a.exec(["truncate", "-s", "1G", "/etc/hosts"]).code, 0);"#,
+    )
+    .ok();
+    let hosts = pods.cdir("a").join("hosts");
+    assert_eq!(std::fs::metadata(&hosts).unwrap().len(), 1 << 30);
+    // The start of b rewrites a's file (b is a new name on the bridge): in a herodo whose
+    // peak memory the script reports before it ends.
+    let out = pods
+        .run(
+            r#"let b = p.container_new(#{name: "b", image: "localhost/busybox:test", cmd: ["sleep", "3600"]});
+b.start();
+assert_eq(b.status().state, "running");
+print(file_read("/proc/self/status"));"#,
+        )
+        .ok();
+    let peak = vm_hwm_kib(&out.stdout);
+    assert!(
+        peak < 100 * 1024,
+        "herodo peaked at {peak} KiB starting b next to a 1 GiB /etc/hosts"
+    );
+    // a's file is the short list again, with b in it.
+    let len = std::fs::metadata(&hosts).unwrap().len();
+    assert!(len < 4096, "a's /etc/hosts is {len} bytes");
+    pods.run(
+        r#"let t = p.get("a").exec(["cat", "/etc/hosts"]).stdout;
+assert_contains(t, "\ta\n");
+assert_contains(t, "\tb\n");
+p.get("a").delete();
+p.get("b").delete();"#,
+    )
+    .ok();
+    pods.assert_same(before, "after a grown /etc/hosts");
+}
+
+#[test]
+fn a_new_container_in_a_removed_base_dir_never_shares_the_orphans_cgroup() {
+    let Some(fx) = Fixture::new("hpf-rmrf") else {
+        return;
+    };
+    let (pods, before) = (&fx.pods, &fx.before);
+    // Copies, not overlay mounts: `rm -rf` removes everything of the base dir.
+    let open = format!(
+        r#"let p = heropods_new(#{{base_dir: "{}", bridge: "{}", subnet: "{}", storage: "copy"}});"#,
+        pods.base.display(),
+        net().bridge,
+        net().subnet
+    );
+    let suffix = format!(
+        "{}/c",
+        herodo::heropods::store::Paths::new(&pods.base).cgroup_parent()
+    );
+    let own_cgroups = |pid: i64| -> Vec<String> {
+        herodo::heropods::runtime::cgroup_dirs_of(pid)
+            .into_iter()
+            .filter(|d| herodo::heropods::runtime::is_container_cgroup(d, &suffix))
+            .collect()
+    };
+    for network in ["none", "bridge"] {
+        let sleeper = format!(
+            r#"let c = p.container_new(#{{name: "c", image: "localhost/busybox:test",
+    cmd: ["sleep", "3600"], network: "{network}"}});
+c.start(); print(c.status().pid);"#
+        );
+        let old = last_int(&pods.run(&format!("{open}\n{sleeper}")).ok());
+        let old_cgroups = own_cgroups(old);
+        assert!(!old_cgroups.is_empty(), "{network}: no container cgroup");
+        let rm = Command::new("rm")
+            .arg("-rf")
+            .arg(&pods.base)
+            .status()
+            .unwrap();
+        assert!(rm.success() && !pods.base.exists(), "{network}: rm -rf");
+        assert!(alive(old), "{network}: the orphan runs on");
+        // The same name in the same base dir, no `herodo clean` between.
+        let new = last_int(&pods.run(&format!("{open}\n{sleeper}")).ok());
+        assert_ne!(old, new);
+        assert!(!alive(old), "{network}: the orphan still runs");
+        let new_cgroups = own_cgroups(new);
+        assert!(!new_cgroups.is_empty(), "{network}: no container cgroup");
+        for d in new_cgroups.iter().chain(&old_cgroups) {
+            let procs = herodo::heropods::runtime::cgroup_procs(d);
+            assert!(!procs.contains(&old), "{network}: the orphan is in {d}");
+            if new_cgroups.contains(d) {
+                assert_eq!(procs, vec![new], "{network}: {d} holds others");
+            }
+        }
+        pods.run(&format!(
+            "{open}\nassert_eq(p.get(\"c\").exec([\"true\"]).code, 0); assert_eq(p.get(\"c\").delete(), true);"
+        ))
+        .ok();
+        pods.assert_same(before, &format!("after rm -rf ({network})"));
+    }
 }

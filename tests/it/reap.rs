@@ -368,6 +368,62 @@ fn entries(dir: &Path) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
+/// One ustar header block: an empty file (or, with `dir`, a directory) `name`.
+fn tar_header(name: &str, dir: bool) -> [u8; 512] {
+    let mut h = [0u8; 512];
+    let mut put = |at: usize, s: &str| h[at..at + s.len()].copy_from_slice(s.as_bytes());
+    put(0, name);
+    put(100, if dir { "0000755" } else { "0000644" });
+    put(108, "0000000");
+    put(116, "0000000");
+    put(124, "00000000000");
+    put(136, "00000000000");
+    put(148, "        ");
+    put(156, if dir { "5" } else { "0" });
+    put(257, "ustar");
+    put(263, "00");
+    let sum: u32 = h.iter().map(|b| u32::from(*b)).sum();
+    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    h
+}
+
+/// An OCI image layout (tag `big`) in `dir` whose one layer holds `files` empty files: a
+/// download of a few hundred KiB that umoci takes seconds to unpack (file by file).
+fn many_files_layout(dir: &Path, files: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut tar = Vec::with_capacity((files + 3) * 512);
+    tar.extend_from_slice(&tar_header("d/", true));
+    for i in 0..files {
+        tar.extend_from_slice(&tar_header(&format!("d/f{i}"), false));
+    }
+    tar.extend_from_slice(&[0u8; 1024]);
+    std::fs::write(dir.join("layer.tar"), tar).unwrap();
+    const SCRIPT: &str = r#"set -e
+cd "$1"
+mkdir -p blobs/sha256
+diff=$(sha256sum layer.tar | cut -d' ' -f1)
+gzip -1 -n layer.tar
+blob() { d=$(sha256sum "$1" | cut -d' ' -f1); s=$(stat -c %s "$1"); mv "$1" "blobs/sha256/$d"; echo "\"digest\":\"sha256:$d\",\"size\":$s"; }
+layer=$(blob layer.tar.gz)
+printf '{"architecture":"amd64","os":"linux","config":{"Cmd":["/bin/true"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' "$diff" > config
+config=$(blob config)
+printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json",%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip",%s}]}' "$config" "$layer" > manifest
+manifest=$(blob manifest)
+printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json",%s,"annotations":{"org.opencontainers.image.ref.name":"big"}}]}' "$manifest" > index.json
+printf '{"imageLayoutVersion":"1.0.0"}' > oci-layout
+"#;
+    let out = Command::new("bash")
+        .args(["-c", SCRIPT, "many-files-layout"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "making the layout: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn a_fetch_killed_with_sigkill_takes_its_helpers_and_leaves_a_dir_the_next_fetch_or_clean_collects()
 {
@@ -386,10 +442,19 @@ fn a_fetch_killed_with_sigkill_takes_its_helpers_and_leaves_a_dir_the_next_fetch
         r#"heropods_new(#{{base_dir: "{}"}}).container_new(#{{name: "f", image: "127.0.0.1:{port}/hang:1"}});"#,
         base.display()
     );
-    // herodo killed while skopeo fetches: skopeo dies with it, its staging dir stays.
-    let killed_fetch = || -> PathBuf {
+    // An image of a big layer: umoci unpacks it long after skopeo is done.
+    let layout = t.path().join("big");
+    many_files_layout(&layout, 20_000);
+    let unpack = format!(
+        r#"heropods_new(#{{base_dir: "{}"}}).container_new(#{{name: "u", image: "oci:{}:big"}});"#,
+        base.display(),
+        layout.display()
+    );
+    // herodo killed while `tool` (skopeo fetching, umoci unpacking) runs for `script`: the
+    // tool dies with it, the staging dir stays.
+    let killed_fetch = |script: &str, tool: &str| -> PathBuf {
         let child = Command::new(BIN)
-            .args(["-e", &fetch])
+            .args(["-e", script])
             .current_dir(t.path())
             .env("HERODO_STATE_DIR", &state)
             .stdout(Stdio::null())
@@ -397,21 +462,27 @@ fn a_fetch_killed_with_sigkill_takes_its_helpers_and_leaves_a_dir_the_next_fetch
             .spawn()
             .unwrap();
         let herodo_pid = child.id();
-        let mut skopeo = None;
-        wait_until("skopeo to fetch", Duration::from_secs(30), || {
-            skopeo = child_named(herodo_pid, "skopeo");
-            skopeo.is_some()
+        let mut helper = None;
+        wait_until(&format!("{tool} to run"), Duration::from_secs(60), || {
+            helper = child_named(herodo_pid, tool);
+            helper.is_some()
         });
-        let skopeo = skopeo.unwrap();
-        let start = start_time(skopeo);
+        let helper = helper.unwrap();
+        let start = start_time(helper);
         let staged = entries(&incoming);
         assert_eq!(staged.len(), 1, "{staged:?}");
+        if tool == "umoci" {
+            wait_until("umoci to unpack", Duration::from_secs(30), || {
+                staged[0].join("rootfs").exists()
+            });
+        }
+        assert!(alive(helper, &start), "{tool} ended before the kill");
         kill9(child);
         let until = Instant::now() + Duration::from_secs(5);
-        while alive(skopeo, &start) {
+        while alive(helper, &start) {
             assert!(
                 Instant::now() < until,
-                "skopeo {skopeo} outlived the herodo that ran it"
+                "{tool} {helper} outlived the herodo that ran it"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -419,27 +490,22 @@ fn a_fetch_killed_with_sigkill_takes_its_helpers_and_leaves_a_dir_the_next_fetch
         staged[0].clone()
     };
 
-    let stale = killed_fetch();
+    let stale = killed_fetch(&fetch, "skopeo");
     // The next fetch in that base dir collects it (this one fails fast: no such layout).
-    herodo(
-        t.path(),
-        [
-            "-e",
-            &format!(
-                r#"heropods_new(#{{base_dir: "{}"}}).container_new(#{{name: "g", image: "oci:{}/none"}});"#,
-                base.display(),
-                t.path().display()
-            ),
-        ],
-    )
-    .env("HERODO_STATE_DIR", &state)
-    .run()
-    .code(1);
+    let fetch_none = format!(
+        r#"heropods_new(#{{base_dir: "{}"}}).container_new(#{{name: "g", image: "oci:{}/none"}});"#,
+        base.display(),
+        t.path().display()
+    );
+    herodo(t.path(), ["-e", &fetch_none])
+        .env("HERODO_STATE_DIR", &state)
+        .run()
+        .code(1);
     assert!(!stale.exists(), "the next fetch left {}", stale.display());
     assert!(entries(&incoming).is_empty(), "{:?}", entries(&incoming));
 
     // And `herodo clean` does.
-    let stale = killed_fetch();
+    let stale = killed_fetch(&fetch, "skopeo");
     herodo(t.path(), ["clean"])
         .env("HERODO_STATE_DIR", &state)
         .run()
@@ -447,4 +513,20 @@ fn a_fetch_killed_with_sigkill_takes_its_helpers_and_leaves_a_dir_the_next_fetch
         .stdout_has(&format!("removed image-download {}", stale.display()));
     assert!(!stale.exists(), "herodo clean left {}", stale.display());
     drop(hang);
+
+    // The same while umoci unpacks (what it unpacked so far is in the staging dir).
+    let stale = killed_fetch(&unpack, "umoci");
+    herodo(t.path(), ["clean"])
+        .env("HERODO_STATE_DIR", &state)
+        .run()
+        .ok()
+        .stdout_has(&format!("removed image-download {}", stale.display()));
+    assert!(!stale.exists(), "herodo clean left {}", stale.display());
+    let stale = killed_fetch(&unpack, "umoci");
+    herodo(t.path(), ["-e", &fetch_none])
+        .env("HERODO_STATE_DIR", &state)
+        .run()
+        .code(1);
+    assert!(!stale.exists(), "the next fetch left {}", stale.display());
+    assert!(entries(&incoming).is_empty(), "{:?}", entries(&incoming));
 }
