@@ -2,7 +2,6 @@
 //! a registrar that attaches parameter names, doc comments and volatility to each function, and a
 //! strict reader for option maps.
 
-use std::borrow::Cow;
 
 use rhai::RhaiNativeFunc;
 use rhai::{Dynamic, Engine, EvalAltResult, FuncRegistration, ImmutableString, Map, Position, INT};
@@ -204,23 +203,24 @@ impl<'a> Registrar<'a> {
             N,
             "parameter names for {name} do not match its arity"
         );
-        // Start-up cost: this runs for every function at every start, so the metadata is built
-        // with one allocation per string instead of a `format!` per piece.
-        let mut info: Vec<Cow<str>> = Vec::with_capacity(types.len() + 1);
+        // Start-up cost: this runs for every function at every start, so the parameters'
+        // `name: type` texts are written into one buffer (one allocation per function) and
+        // handed over as slices of it.
+        let mut buf = String::with_capacity(16 * N);
+        let mut ends = [0usize; N];
         for (i, ty) in types.iter().enumerate() {
-            let pname = params.get(i).copied().unwrap_or("_");
-            let ty = type_label(ty);
-            let mut s = String::with_capacity(pname.len() + 2 + ty.len());
-            s.push_str(pname);
-            s.push_str(": ");
-            s.push_str(ty);
-            info.push(s.into());
+            buf.push_str(params.get(i).copied().unwrap_or("_"));
+            buf.push_str(": ");
+            buf.push_str(type_label(ty));
+            ends[i] = buf.len();
         }
-        // Always one entry more than the parameters, even an empty one: with no entries at all
-        // (no parameters, no result) Rhai would fill in the Rust type names itself.
-        info.push(type_label(FUNC::return_type_name()).into());
+        let params_info = (0..N)
+            .map(|i| &buf[if i == 0 { 0 } else { ends[i - 1] }..ends[i]])
+            // Always one entry more than the parameters, even an empty one: with no entries at
+            // all (no parameters, no result) Rhai would fill in the Rust type names itself.
+            .chain(std::iter::once(type_label(FUNC::return_type_name())));
         // Volatility goes into the function itself (see below), not the registration.
-        let mut reg = FuncRegistration::new(name).with_params_info(info);
+        let mut reg = FuncRegistration::new(name).with_params_info(params_info);
         if self.docs {
             let mut comment = doc_comment(doc);
             if !self.group.is_empty() {
@@ -367,13 +367,18 @@ fn type_label(ty: &str) -> &str {
     }
     let ty = ty.strip_prefix("&mut ").unwrap_or(ty);
     let ty = ty.strip_prefix('&').unwrap_or(ty);
-    if ty.contains("Vec<") && ty.contains("Dynamic") || ty.ends_with("Array") {
+    // Start-up cost: this runs for every parameter of every function at every start, and a
+    // substring search builds a searcher each time (it was over a quarter of start-up's
+    // instructions), so only generic names are searched.
+    let generic = ty.as_bytes().contains(&b'<');
+    if generic && ty.contains("Vec<") && ty.contains("Dynamic") || ty.ends_with("Array") {
         return "array";
     }
-    if ty.contains("BTreeMap<") || ty.ends_with("::Map") || ty == "Map" {
+    if generic && ty.contains("BTreeMap<") || ty.ends_with("::Map") || ty == "Map" {
         return "map";
     }
-    let base = ty.rsplit("::").next().unwrap_or(ty);
+    // The last path segment (type names have no lone `:`).
+    let base = ty.rfind(':').map_or(ty, |i| &ty[i + 1..]);
     match base {
         "()" | "" => "",
         "i64" | "INT" => "int",

@@ -158,26 +158,7 @@ impl Drop for Pods {
     /// again before its baseline).
     fn drop(&mut self) {
         let n = net();
-        let _ = Command::new("ip")
-            .args(["link", "del", &n.bridge])
-            .stderr(Stdio::null())
-            .status();
-        // The loopback guard a published port added (with the bridge's route_localnet).
-        let guard = herodo::heropods::ports::bridge_guard(&n.bridge);
-        let _ = Command::new("iptables")
-            .args(["-w", "-t", &guard.table, "-D", &guard.chain])
-            .args(&guard.args)
-            .stderr(Stdio::null())
-            .status();
-        if let Ok(cfg) = herodo::heropods::network::NetConfig::parse(&n.bridge, &n.subnet) {
-            for (table, chain, rule) in herodo::heropods::network::iptables_rules(&cfg) {
-                let _ = Command::new("iptables")
-                    .args(["-w", "-t", table, "-D", chain])
-                    .args(rule)
-                    .stderr(Stdio::null())
-                    .status();
-            }
-        }
+        crate::support::remove_test_bridge(&n.bridge, &n.subnet);
     }
 }
 

@@ -97,6 +97,7 @@ impl Drop for Reaper {
                 .current_dir(&self.0)
                 .output();
         }
+        crate::support::remove_test_bridge(BRIDGE, SUBNET);
     }
 }
 

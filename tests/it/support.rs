@@ -357,3 +357,28 @@ pub fn test_image(docker_host: Option<&str>) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Remove a heropods test bridge and the iptables rules herodo made for it (its NAT and
+/// forwarding rules, the loopback guard a published port adds): a test's own bridge must not
+/// outlive it. Missing pieces are fine.
+pub fn remove_test_bridge(bridge: &str, subnet: &str) {
+    let quiet = |args: &[&str]| {
+        let _ = Command::new(args[0])
+            .args(&args[1..])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    };
+    quiet(&["ip", "link", "del", bridge]);
+    let guard = herodo::heropods::ports::bridge_guard(bridge);
+    let mut args = vec!["iptables", "-w", "-t", &guard.table, "-D", &guard.chain];
+    args.extend(guard.args.iter().map(String::as_str));
+    quiet(&args);
+    if let Ok(cfg) = herodo::heropods::network::NetConfig::parse(bridge, subnet) {
+        for (table, chain, rule) in herodo::heropods::network::iptables_rules(&cfg) {
+            let mut args = vec!["iptables", "-w", "-t", table, "-D", chain];
+            args.extend(rule.iter().map(String::as_str));
+            quiet(&args);
+        }
+    }
+}
