@@ -30,6 +30,15 @@ fn string_map(pairs: &[(String, String)]) -> Map<String, Value> {
         .collect()
 }
 
+/// Namespaces `kubernetes().reset()` leaves alone (the original's list).
+pub const PROTECTED_NAMESPACES: [&str; 5] = [
+    "default",
+    "kube-system",
+    "kube-public",
+    "kube-node-lease",
+    "kube-apiserver",
+];
+
 pub fn namespace_manifest(name: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
 }
@@ -105,8 +114,9 @@ pub fn service_manifest(
     })
 }
 
-/// `deploy_application`'s Deployment (one container with `port` and `env`) and the ClusterIP
-/// Service in front of it (`port` to `port`).
+/// `deploy_application`'s Deployment (one container with `port` and `env`) and the
+/// LoadBalancer Service in front of it (`port` to `port`; the original's type: reachable from
+/// outside through its node port even where no load balancer answers).
 pub fn application_manifests(
     ns: &str,
     name: &str,
@@ -134,7 +144,8 @@ pub fn application_manifests(
                 .collect()
         })
         .unwrap_or_default();
-    let s = service_manifest(ns, name, &selector, port, port);
+    let mut s = service_manifest(ns, name, &selector, port, port);
+    s["spec"]["type"] = json!("LoadBalancer");
     (d, s)
 }
 
@@ -297,6 +308,42 @@ impl Manager {
         self.namespace_create(&self.namespace, dry_run).map(|_| ())
     }
 
+    /// Reset every namespace but the protected ones ([`PROTECTED_NAMESPACES`]) and those
+    /// already being deleted: delete them all, wait until they are gone, create them again.
+    /// Returns their names.
+    pub fn reset_all_namespaces(
+        &self,
+        dry_run: bool,
+        timeout: std::time::Duration,
+    ) -> Result<Vec<String>> {
+        let ns = kind("Namespace");
+        let names: Vec<String> = self
+            .namespaces_list()?
+            .into_iter()
+            .filter(|s| {
+                !PROTECTED_NAMESPACES.contains(&s.name.as_str()) && s.status != "Terminating"
+            })
+            .map(|s| s.name)
+            .collect();
+        for name in &names {
+            match self.cluster.delete(&ns, "", name, dry_run) {
+                Ok(_) | Err(KubeError::Api { code: 404, .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if dry_run {
+            return Ok(names);
+        }
+        let deadline = std::time::Instant::now() + timeout;
+        for name in &names {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            self.cluster
+                .wait(&ns, "", name, &super::wait::Condition::Deleted, left)?;
+            self.namespace_create(name, false)?;
+        }
+        Ok(names)
+    }
+
     pub fn pod_logs(&self, name: &str, opts: &super::stream::LogOptions) -> Result<String> {
         check_name("name", name)?;
         self.cluster.logs(&self.namespace, name, opts)
@@ -435,6 +482,7 @@ mod tests {
         assert_eq!(c["env"], json!([{"name": "MODE", "value": "prod"}]));
         assert_eq!(s["spec"]["selector"], json!({"app": "shop"}));
         assert_eq!(s["spec"]["ports"][0]["port"], 8080);
+        assert_eq!(s["spec"]["type"], "LoadBalancer");
         let svc = json!({"metadata": {"name": "shop", "namespace": "ns"},
             "spec": {"type": "NodePort", "clusterIP": "10.0.0.7",
                      "ports": [{"port": 80, "nodePort": 30080}, {"port": 443}]}});

@@ -228,8 +228,9 @@ impl Cluster {
             }
         };
         config.connect_timeout = Some(timeout.min(Duration::from_secs(10)));
-        config.read_timeout = Some(timeout);
-        config.write_timeout = Some(timeout);
+        // A second more than the call's own timeout, which thus ends a slow answer as `timeout`.
+        config.read_timeout = Some(timeout + Duration::from_secs(1));
+        config.write_timeout = Some(timeout + Duration::from_secs(1));
         // herodo retries itself (also on 500 and refused connections, and cancellably).
         config.default_retry = false;
         if let Some(ns) = &opts.namespace {

@@ -12,7 +12,10 @@ dryRun=All, the status subresource, and the recorded Status bodies for 401/403/4
 Test hooks (no token needed): `GET /fake/fault?path=PREFIX&status=429&count=2&retry_after=1`
 makes the next `count` requests whose path starts with PREFIX fail with that status;
 `GET /fake/drop_watches` ends every open watch at once; `GET /fake/event_times?name=N` lists
-when each watch event of an object was recorded (benchmarks).
+when each watch event of an object was recorded (benchmarks); `GET /fake/requests?plural=P&
+namespace=N` lists the list and watch requests made on a resource, in order, each with its
+`verb`, `resourceVersion` and `fieldSelector` (how a wait resumed after a dropped watch);
+`GET /fake/fault?...&delay_ms=1500` delays the matching requests instead of failing them.
 
 A node runs the pods (tests/kube/fake_node.py): status transitions, containers as local
 processes, logs, exec and port-forward over websocket, probes, Job and Deployment controllers.
@@ -239,7 +242,8 @@ class Store:
         self.owners = {}  # same key -> {manager: {path: value}}
         self.events = []  # (rv, group, plural, ns, type, object)
         self.event_times = []  # (wall time, plural, ns, name, type, object): /fake/event_times
-        self.faults = []  # [prefix, status, count, retry_after]
+        self.faults = []  # [prefix, status, count, retry_after, delay_ms]
+        self.requests = []  # list and watch requests: /fake/requests
         self.watch_epoch = 0
         self.node = None  # set by main: the fake node that runs pods
         self.ip = 10
@@ -759,10 +763,14 @@ class Handler(BaseHTTPRequestHandler):
         store = self.store
         if url.path.startswith("/fake/"):
             return self.control(url.path, query)
+        delay = 0
         with store.lock:
             for fault in store.faults:
                 if url.path.startswith(fault[0]) and fault[2] > 0:
                     fault[2] -= 1
+                    if fault[4]:
+                        delay = fault[4]
+                        break
                     headers = {"Retry-After": str(fault[3])} if fault[3] is not None else {}
                     code = fault[1]
                     reason = {429: "TooManyRequests", 500: "InternalError",
@@ -770,6 +778,8 @@ class Handler(BaseHTTPRequestHandler):
                     details = {"retryAfterSeconds": fault[3]} if fault[3] is not None else None
                     return self.send_json(code, status_body(code, reason, "injected fault",
                                                             details), headers=headers)
+        if delay:
+            time.sleep(delay / 1000)
         auth = self.headers.get("Authorization", "")
         token = auth[7:] if auth.startswith("Bearer ") else None
         user = TOKENS.get(token) if token else "system:anonymous"
@@ -804,7 +814,8 @@ class Handler(BaseHTTPRequestHandler):
                 ra = query.get("retry_after")
                 store.faults.append([query.get("path", "/"), int(query.get("status", "500")),
                                      int(query.get("count", "1")),
-                                     int(ra) if ra is not None else None])
+                                     int(ra) if ra is not None else None,
+                                     int(query.get("delay_ms", "0"))])
             elif path == "/fake/drop_watches":
                 store.watch_epoch += 1
                 store.lock.notify_all()
@@ -823,6 +834,10 @@ class Handler(BaseHTTPRequestHandler):
                                     "ready": any(c.get("type") in ("Ready", "Available") and
                                                  c.get("status") == "True" for c in conds)})
                 return self.send_json(200, out)
+            elif path == "/fake/requests":
+                return self.send_json(200, [
+                    r for r in store.requests if r["plural"] == query.get("plural") and
+                    r["namespace"] == query.get("namespace", r["namespace"])])
             else:
                 return self.send_text(404, "404 page not found\n")
         return self.send_json(200, {"ok": True})
@@ -884,6 +899,11 @@ class Handler(BaseHTTPRequestHandler):
                 "PUT": "update", "PATCH": "patch",
                 "DELETE": "delete" if name else "deletecollection"}[method]
         self.authorize(user, verb, res, ns, name)
+        if verb in ("list", "watch"):
+            with store.lock:
+                store.requests.append({"verb": verb, "plural": res.plural, "namespace": ns,
+                                       "resourceVersion": query.get("resourceVersion", ""),
+                                       "fieldSelector": query.get("fieldSelector", "")})
         if sub in ("exec", "portforward"):
             # The apiserver proxies these to the node (pods/exec needs `create`).
             self.authorize(user, "create", res, ns, name)

@@ -24,7 +24,8 @@ What ../shared/recordings/kubernetes-node/ shows a real node doing, played on th
   responder that answers `hello from POD`; other ports get the error text on channel 1.
 * Jobs get a pod from their template; its end makes the Job SuccessCriteriaMet + Complete or
   FailureTarget + Failed. Deployments get `replicas` pods; readyReplicas/availableReplicas and
-  the Available condition follow them.
+  the Available condition follow them. A Deployment annotated `herodo.test/no-controller` is
+  left alone (no pods, no status): a test writes its status as an agent would.
 
 Speeds: probe periods are capped at 0.5 s, initial delays at 2 s and back-offs at 1 s, so
 tests stay quick; messages keep the real wording.
@@ -167,7 +168,8 @@ class Node:
         elif kind == "Job":
             threading.Thread(target=self.run_job, args=(ns, obj["metadata"]["name"]),
                              daemon=True).start()
-        elif kind == "Deployment":
+        elif kind == "Deployment" and "herodo.test/no-controller" not in \
+                (obj["metadata"].get("annotations") or {}):
             threading.Thread(target=self.run_deployment, args=(ns, obj["metadata"]["name"]),
                              daemon=True).start()
 

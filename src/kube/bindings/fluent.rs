@@ -22,6 +22,8 @@ use crate::kube::ApplyOptions;
 pub struct Kubernetes {
     k: Arc<Kube>,
     namespace: String,
+    /// Made by `kubernetes(ns)`: `reset()` resets that namespace only.
+    scoped: bool,
 }
 
 /// `.namespace(name)`: one namespace (created when missing).
@@ -78,6 +80,18 @@ pub struct KubeDevMachine {
 pub struct KubeService {
     k: Arc<Kube>,
     spec: ServiceSpec,
+}
+
+impl super::Managed for Kubernetes {
+    fn manager(&self) -> RResult<Manager> {
+        Manager::new(self.k.cluster()?, &self.namespace).rhai()
+    }
+}
+
+/// The manager's methods on `kubernetes(ns)`, as the original's scripts call them
+/// (`kubernetes("default").namespace_exists("x")`, `pods_list(km)`).
+pub(super) fn register_managed(r: &mut Registrar, k: &Arc<Kube>) {
+    super::register_manager_methods::<Kubernetes>(r, k);
 }
 
 impl KubeNamespace {
@@ -315,6 +329,20 @@ let port = dev.ssh_forward();
     );
     register_pod_setters::<KubeDevMachine>(r, "development machine");
     r.pure(
+        "namespace",
+        &["machine", "name"],
+        r#"Deploy the machine in another namespace (default: the one it was made from; it must
+exist).
+```rhai
+ns.development_machine("box").namespace("development");
+```"#,
+        |d: &mut KubeDevMachine, name: &str| -> RResult<KubeDevMachine> {
+            check_label("namespace", name).rhai()?;
+            d.spec.namespace = name.into();
+            Ok(d.clone())
+        },
+    );
+    r.pure(
         "reset",
         &["machine", "yes"],
         r#"With true, `deploy()` first deletes the machine's Deployment, Service and Secret (a
@@ -494,6 +522,21 @@ fn kind_label(kind: &str) -> &'static str {
 /// How long `deploy()` waits for a registry to answer unless `timeout` says otherwise.
 const REGISTRY_WAIT: std::time::Duration = std::time::Duration::from_secs(180);
 
+/// Check and set a registry's claim size (a quantity like `10Gi`).
+fn set_storage_size(g: &mut KubeRegistry, size: &str) -> RResult<KubeRegistry> {
+    let ok = !size.is_empty()
+        && size.chars().next().is_some_and(|c| c.is_ascii_digit())
+        && size.chars().all(|c| c.is_ascii_alphanumeric() || c == '.');
+    if !ok {
+        return Err(invalid(
+            "storage_size",
+            format!("{size:?} is not a quantity like 10Gi"),
+        ));
+    }
+    g.spec.storage_size = size.into();
+    Ok(g.clone())
+}
+
 fn register_registry(r: &mut Registrar) {
     r.func(
         "registry",
@@ -549,18 +592,64 @@ ns.registry("images").image("localhost/herodo/registry:test");
 ```rhai
 ns.registry("images").storage_size("50Gi");
 ```"#,
-        |g: &mut KubeRegistry, size: &str| -> RResult<KubeRegistry> {
-            let ok = !size.is_empty()
-                && size.chars().next().is_some_and(|c| c.is_ascii_digit())
-                && size.chars().all(|c| c.is_ascii_alphanumeric() || c == '.');
-            if !ok {
+        |g: &mut KubeRegistry, size: &str| -> RResult<KubeRegistry> { set_storage_size(g, size) },
+    );
+    r.pure(
+        "storage_size",
+        &["registry", "gigabytes"],
+        r#"The size of its volume claim in GB, as the original's scripts give it (10: "10Gi").
+```rhai
+ns.registry("images").storage_size(50);
+```"#,
+        |g: &mut KubeRegistry, gb: INT| -> RResult<KubeRegistry> {
+            if gb < 1 {
                 return Err(invalid(
                     "storage_size",
-                    format!("{size:?} is not a quantity like 10Gi"),
+                    format!("{gb} GB is not a positive size"),
                 ));
             }
-            g.spec.storage_size = size.into();
-            Ok(g.clone())
+            set_storage_size(g, &format!("{gb}Gi"))
+        },
+    );
+    r.pure(
+        "to_json",
+        &["registry"],
+        r#"The manifests `deploy()` applies (claim, Deployment, Service), as a pretty JSON array.
+```rhai
+print(ns.registry("images").to_json());
+```"#,
+        |g: &mut KubeRegistry| -> String {
+            let docs: Vec<Value> = g
+                .spec
+                .manifests()
+                .iter()
+                .map(crate::kube::resource::redacted)
+                .collect();
+            serde_json::to_string_pretty(&docs).unwrap_or_default()
+        },
+    );
+    r.pure(
+        "md",
+        &["registry"],
+        r#"A markdown summary of the registry's manifests (secret values never shown).
+```rhai
+print(ns.registry("images").md());
+```"#,
+        |g: &mut KubeRegistry| -> String {
+            let docs: Vec<String> = g.spec.manifests().iter().map(builders::md).collect();
+            docs.join("\n")
+        },
+    );
+    r.func(
+        "apply",
+        &["registry"],
+        r#"Server-side apply of the registry's claim, Deployment and Service (a dry run under
+`--dry-run`) without waiting for it (`deploy()` waits); returns the three objects.
+```rhai
+let objs = ns.registry("images").apply();
+```"#,
+        |g: &mut KubeRegistry| -> RResult<Array> {
+            g.spec.manifests().iter().map(|m| apply(&g.k, m)).collect()
         },
     );
     r.pure(
@@ -644,6 +733,7 @@ let ns = kubernetes().namespace("demo");
             Ok(Kubernetes {
                 k: kk.clone(),
                 namespace: c.namespace.clone(),
+                scoped: false,
             })
         },
     );
@@ -661,6 +751,7 @@ kubernetes("demo").reset();
             Ok(Kubernetes {
                 k: kk.clone(),
                 namespace: ns.to_string(),
+                scoped: true,
             })
         },
     );
@@ -700,27 +791,46 @@ print(kubernetes().ns_list());
     r.func(
         "ns_delete",
         &["kubernetes", "name"],
-        r#"Delete a namespace and everything in it. Throws `not_found`.
+        r#"Delete a namespace and everything in it; true when it existed, false when there was
+nothing to delete (the original's behaviour). `forbidden` for `default` and `kube-system`.
 ```rhai
 kubernetes().ns_delete("demo");
 ```"#,
-        |c: &mut Kubernetes, name: &str| -> RResult<()> {
+        |c: &mut Kubernetes, name: &str| -> RResult<bool> {
             let m = Manager::new(c.k.cluster()?, &c.namespace).rhai()?;
             let dry = c.k.dry(|| format!("delete namespace {name}"));
-            m.namespace_delete(name, dry).rhai()
+            match m.namespace_delete(name, dry) {
+                Ok(()) => Ok(true),
+                Err(crate::kube::error::KubeError::Api { code: 404, .. }) => Ok(false),
+                Err(e) => Err(e).rhai(),
+            }
         },
     );
     r.func(
         "reset",
         &["kubernetes"],
-        r#"Empty the handle's namespace: delete it, wait until it is gone, create it again.
+        r#"`kubernetes(ns).reset()` empties that namespace: deletes it, waits until it is gone,
+creates it again. `kubernetes().reset()` (no namespace) does that to every namespace except
+the protected ones (default, kube-system, kube-public, kube-node-lease, kube-apiserver) and
+those already terminating, as the original does. Returns the names of the namespaces reset.
 ```rhai
 kubernetes("scratch").reset();
 ```"#,
-        |c: &mut Kubernetes| -> RResult<()> {
+        |c: &mut Kubernetes| -> RResult<Array> {
             let m = Manager::new(c.k.cluster()?, &c.namespace).rhai()?;
-            let dry = c.k.dry(|| format!("reset namespace {}", c.namespace));
-            m.reset_namespace(dry, m.cluster.timeout * 2).rhai()
+            let timeout = m.cluster.timeout * 2;
+            if c.scoped {
+                let dry = c.k.dry(|| format!("reset namespace {}", c.namespace));
+                m.reset_namespace(dry, timeout).rhai()?;
+                return Ok(vec![Dynamic::from(c.namespace.clone())]);
+            }
+            let dry =
+                c.k.dry(|| "reset every namespace but the protected ones".to_string());
+            Ok(m.reset_all_namespaces(dry, timeout)
+                .rhai()?
+                .into_iter()
+                .map(Dynamic::from)
+                .collect())
         },
     );
     r.func(

@@ -221,9 +221,29 @@ let km = kubernetes_manager_new("demo");
 km.namespace_create("demo");
 ```"#,
         move |ns: &str| -> RResult<KubernetesManager> {
+            // The name first: a bad one is reported before any kubeconfig trouble.
+            resource::check_label("namespace", ns).rhai()?;
             Ok(KubernetesManager(Manager::new(kk.cluster()?, ns).rhai()?))
         },
     );
+    register_manager_methods::<KubernetesManager>(r, k);
+    fluent::register_managed(r, k);
+}
+
+/// What the manager's methods work on: the manager, and `kubernetes(ns)` (the original's
+/// scripts call the manager's methods on it).
+trait Managed: Clone + Send + Sync + 'static {
+    fn manager(&self) -> RResult<Manager>;
+}
+
+impl Managed for KubernetesManager {
+    fn manager(&self) -> RResult<Manager> {
+        Ok(self.0.clone())
+    }
+}
+
+/// The manager's methods on `T`.
+fn register_manager_methods<T: Managed>(r: &mut Registrar, k: &Arc<Kube>) {
     r.pure(
         "namespace",
         &["manager"],
@@ -231,7 +251,7 @@ km.namespace_create("demo");
 ```rhai
 print(kubernetes_manager_new("demo").namespace());
 ```"#,
-        |m: &mut KubernetesManager| m.0.namespace.clone(),
+        |m: &mut T| -> RResult<String> { Ok(m.manager()?.namespace) },
     );
 
     // Listings.
@@ -249,12 +269,9 @@ labels, created, uid}}` (`status`: a pod's phase, a deployment's "ready/wanted",
 for x in km.{fname}() {{ print(`${{x.name}} ${{x.status}}`); }}
 ```"#
         );
-        r.func(
-            fname,
-            &["manager"],
-            &doc,
-            move |m: &mut KubernetesManager| summaries(m.0.list(kind).rhai()?),
-        );
+        r.func(fname, &["manager"], &doc, move |m: &mut T| {
+            summaries(m.manager()?.list(kind).rhai()?)
+        });
     }
     r.func(
         "namespaces_list",
@@ -263,7 +280,7 @@ for x in km.{fname}() {{ print(`${{x.name}} ${{x.status}}`); }}
 ```rhai
 let names = km.namespaces_list().map(|n| n.name);
 ```"#,
-        |m: &mut KubernetesManager| summaries(m.0.namespaces_list().rhai()?),
+        |m: &mut T| summaries(m.manager()?.namespaces_list().rhai()?),
     );
 
     // Namespaces.
@@ -277,9 +294,9 @@ Under `--dry-run` a server-side dry run.
 ```rhai
 km.namespace_create("demo");
 ```"#,
-            move |m: &mut KubernetesManager, name: &str| -> RResult<bool> {
+            move |m: &mut T, name: &str| -> RResult<bool> {
                 let dry = kk.dry(|| format!("create namespace {name}"));
-                m.0.namespace_create(name, dry).rhai()
+                m.manager()?.namespace_create(name, dry).rhai()
             },
         );
     }
@@ -290,9 +307,7 @@ km.namespace_create("demo");
 ```rhai
 if !km.namespace_exists("demo") { km.namespace_create("demo"); }
 ```"#,
-        |m: &mut KubernetesManager, name: &str| -> RResult<bool> {
-            m.0.namespace_exists(name).rhai()
-        },
+        |m: &mut T, name: &str| -> RResult<bool> { m.manager()?.namespace_exists(name).rhai() },
     );
     for fname in ["namespace_delete", "delete_namespace"] {
         let kk = k.clone();
@@ -304,9 +319,9 @@ Throws `not_found` when it does not exist, `forbidden` for `default` and `kube-s
 ```rhai
 km.namespace_delete("demo");
 ```"#,
-            move |m: &mut KubernetesManager, name: &str| -> RResult<()> {
+            move |m: &mut T, name: &str| -> RResult<()> {
                 let dry = kk.dry(|| format!("delete namespace {name}"));
-                m.0.namespace_delete(name, dry).rhai()
+                m.manager()?.namespace_delete(name, dry).rhai()
             },
         );
     }
@@ -333,8 +348,8 @@ print(obj.metadata.uid);
                 &fname,
                 &["manager", "name"],
                 &doc,
-                move |m: &mut KubernetesManager, name: &str| -> RResult<Dynamic> {
-                    let obj = m.0.get(kind, name).rhai()?;
+                move |m: &mut T, name: &str| -> RResult<Dynamic> {
+                    let obj = m.manager()?.get(kind, name).rhai()?;
                     kk.remember_secrets(&obj);
                     to_dynamic(&obj)
                 },
@@ -353,10 +368,11 @@ km.{short}_delete("web");
                 &fname,
                 &["manager", "name"],
                 &doc,
-                move |m: &mut KubernetesManager, name: &str| -> RResult<()> {
-                    let ns = m.0.namespace.clone();
+                move |m: &mut T, name: &str| -> RResult<()> {
+                    let m = m.manager()?;
+                    let ns = m.namespace.clone();
                     let dry = kk.dry(|| format!("delete {kind} {ns}/{name}"));
-                    m.0.delete_one(kind, name, dry).rhai().map(|_| ())
+                    m.delete_one(kind, name, dry).rhai().map(|_| ())
                 },
             );
         }
@@ -372,12 +388,13 @@ name matches the regular expression; returns what it deleted as `"kind/name"` st
 ```rhai
 let gone = km.delete("^test-");
 ```"#,
-        move |m: &mut KubernetesManager, pattern: &str| -> RResult<Array> {
+        move |m: &mut T, pattern: &str| -> RResult<Array> {
+            let m = m.manager()?;
             let dry = kk.host.settings.dry_run;
-            let names = m.0.delete_matching(pattern, dry).rhai()?;
+            let names = m.delete_matching(pattern, dry).rhai()?;
             for n in &names {
                 kk.host
-                    .dry_run(|| format!("kube: would delete {}/{n}", m.0.namespace));
+                    .dry_run(|| format!("kube: would delete {}/{n}", m.namespace));
             }
             Ok(names.into_iter().map(Dynamic::from).collect())
         },
@@ -390,8 +407,8 @@ let gone = km.delete("^test-");
 ```rhai
 print(km.resource_counts().pods);
 ```"#,
-        |m: &mut KubernetesManager| -> RResult<Map> {
-            Ok(m.0
+        |m: &mut T| -> RResult<Map> {
+            Ok(m.manager()?
                 .resource_counts()
                 .rhai()?
                 .into_iter()
@@ -400,11 +417,11 @@ print(km.resource_counts().pods);
         },
     );
 
-    register_creates(r, k);
-    register_apps(r, k);
+    register_creates::<T>(r, k);
+    register_apps::<T>(r, k);
 }
 
-fn register_apps(r: &mut Registrar, k: &Arc<Kube>) {
+fn register_apps<T: Managed>(r: &mut Registrar, k: &Arc<Kube>) {
     let kk = k.clone();
     r.func(
         "reset_namespace",
@@ -414,11 +431,28 @@ the configured timeout, 30 s by default, doubled), and create it again, empty.
 ```rhai
 km.reset_namespace();
 ```"#,
-        move |m: &mut KubernetesManager| -> RResult<()> {
-            let ns = m.0.namespace.clone();
+        move |m: &mut T| -> RResult<()> {
+            let m = m.manager()?;
+            let ns = m.namespace.clone();
             let dry = kk.dry(|| format!("reset namespace {ns}"));
-            let timeout = m.0.cluster.timeout * 2;
-            m.0.reset_namespace(dry, timeout).rhai()
+            let timeout = m.cluster.timeout * 2;
+            m.reset_namespace(dry, timeout).rhai()
+        },
+    );
+    let kk = k.clone();
+    r.func(
+        "reset_namespace",
+        &["manager", "name"],
+        r#"`reset_namespace()` for the namespace `name` (the original's two-argument form).
+```rhai
+km.reset_namespace("scratch");
+```"#,
+        move |m: &mut T, name: &str| -> RResult<()> {
+            resource::check_label("namespace", name).rhai()?;
+            let m = Manager::new(m.manager()?.cluster, name).rhai()?;
+            let dry = kk.dry(|| format!("reset namespace {name}"));
+            let timeout = m.cluster.timeout * 2;
+            m.reset_namespace(dry, timeout).rhai()
         },
     );
     let kk = k.clone();
@@ -428,12 +462,13 @@ km.reset_namespace();
             "manager", "name", "image", "replicas", "port", "labels", "env",
         ],
         r#"A Deployment of `replicas` pods (one container listening on `port`, with the `env`
-map) and a ClusterIP Service `name` in front of it, both applied. Returns
+map) and a LoadBalancer Service `name` in front of it (as the original; it gets a node port
+too), both applied. Returns
 `#{deployment, service}` (the applied objects).
 ```rhai
 km.deploy_application("shop", "ghcr.io/acme/shop:2", 2, 8080, #{app: "shop"}, #{MODE: "prod"});
 ```"#,
-        move |m: &mut KubernetesManager,
+        move |m: &mut T,
               name: &str,
               image: &str,
               replicas: INT,
@@ -441,13 +476,14 @@ km.deploy_application("shop", "ghcr.io/acme/shop:2", 2, 8080, #{app: "shop"}, #{
               labels: Map,
               env: Map|
               -> RResult<Map> {
+            let m = m.manager()?;
             resource::check_label("name", name).rhai()?;
             manager::check_port("port", port).rhai()?;
             if replicas < 0 {
                 return Err(invalid("replicas", format!("{replicas} is negative")));
             }
             let (d, s) = manager::application_manifests(
-                &m.0.namespace,
+                &m.namespace,
                 name,
                 image,
                 replicas,
@@ -456,8 +492,8 @@ km.deploy_application("shop", "ghcr.io/acme/shop:2", 2, 8080, #{app: "shop"}, #{
                 &pairs(&env),
             );
             Ok(map_of([
-                ("deployment", apply_built(&kk, m, d)?),
-                ("service", apply_built(&kk, m, s)?),
+                ("deployment", apply_built(&kk, &m, d)?),
+                ("service", apply_built(&kk, &m, s)?),
             ]))
         },
     );
@@ -470,8 +506,8 @@ km.deploy_application("shop", "ghcr.io/acme/shop:2", 2, 8080, #{app: "shop"}, #{
 let c = km.service_connection_info("shop");
 print(`${c.hostname}:${c.ports[0]}`);
 ```"#,
-        |m: &mut KubernetesManager, name: &str| -> RResult<Map> {
-            let svc = m.0.get("Service", name).rhai()?;
+        |m: &mut T, name: &str| -> RResult<Map> {
+            let svc = m.manager()?.get("Service", name).rhai()?;
             crate::glue::to_rhai(&manager::connection_info(&svc))
         },
     );
@@ -482,23 +518,23 @@ print(`${c.hostname}:${c.ports[0]}`);
 ```rhai
 print(km.pod_logs("web"));
 ```"#,
-        |m: &mut KubernetesManager, name: &str| -> RResult<String> {
-            m.0.pod_logs(name, &Default::default()).rhai()
+        |m: &mut T, name: &str| -> RResult<String> {
+            m.manager()?.pod_logs(name, &Default::default()).rhai()
         },
     );
 }
 
 /// Apply a manifest built by the manager, printing it under --dry-run.
-fn apply_built(kk: &Kube, m: &KubernetesManager, obj: Value) -> RResult<Dynamic> {
+fn apply_built(kk: &Kube, m: &Manager, obj: Value) -> RResult<Dynamic> {
     let dry = kk.dry(|| {
         format!(
             "apply {} {}/{}",
             obj["kind"].as_str().unwrap_or_default(),
-            m.0.namespace,
+            m.namespace,
             obj["metadata"]["name"].as_str().unwrap_or_default()
         )
     });
-    let out = m.0.apply(&obj, dry).rhai()?;
+    let out = m.apply(&obj, dry).rhai()?;
     if !dry {
         if let Some(k) = out["kind"]
             .as_str()
@@ -506,13 +542,13 @@ fn apply_built(kk: &Kube, m: &KubernetesManager, obj: Value) -> RResult<Dynamic>
             .and_then(resource::builtin)
         {
             let name = out["metadata"]["name"].as_str().unwrap_or_default();
-            kk.register_cleanup(&k, &m.0.namespace, name);
+            kk.register_cleanup(&k, &m.namespace, name);
         }
     }
     to_dynamic(&out)
 }
 
-fn register_creates(r: &mut Registrar, k: &Arc<Kube>) {
+fn register_creates<T: Managed>(r: &mut Registrar, k: &Arc<Kube>) {
     for fname in ["create_pod", "pod_create"] {
         let kk = k.clone();
         r.func(
@@ -523,10 +559,11 @@ fn register_creates(r: &mut Registrar, k: &Arc<Kube>) {
 ```rhai
 km.create_pod("web", "nginx:1.27", #{app: "web"});
 ```"#,
-            move |m: &mut KubernetesManager, name: &str, image: &str, labels: Map| {
+            move |m: &mut T, name: &str, image: &str, labels: Map| -> RResult<Dynamic> {
+                let m = m.manager()?;
                 resource::check_name("name", name).rhai()?;
-                let obj = manager::pod_manifest(&m.0.namespace, name, image, &pairs(&labels));
-                apply_built(&kk, m, obj)
+                let obj = manager::pod_manifest(&m.namespace, name, image, &pairs(&labels));
+                apply_built(&kk, &m, obj)
             },
         );
     }
@@ -539,10 +576,11 @@ km.create_pod("web", "nginx:1.27", #{app: "web"});
 ```rhai
 km.configmap_create("settings", #{mode: "fast", level: "3"});
 ```"#,
-            move |m: &mut KubernetesManager, name: &str, data: Map| {
+            move |m: &mut T, name: &str, data: Map| -> RResult<Dynamic> {
+                let m = m.manager()?;
                 resource::check_name("name", name).rhai()?;
-                let obj = manager::configmap_manifest(&m.0.namespace, name, &pairs(&data));
-                apply_built(&kk, m, obj)
+                let obj = manager::configmap_manifest(&m.namespace, name, &pairs(&data));
+                apply_built(&kk, &m, obj)
             },
         );
     }
@@ -556,14 +594,15 @@ The values are secrets: never shown in errors, logs or `--dry-run` output. Retur
 ```rhai
 km.secret_create("db", #{password: "s3cret-value"});
 ```"#,
-            move |m: &mut KubernetesManager, name: &str, data: Map| {
+            move |m: &mut T, name: &str, data: Map| -> RResult<Dynamic> {
+                let m = m.manager()?;
                 resource::check_name("name", name).rhai()?;
                 let data = pairs(&data);
                 for (_, v) in &data {
                     kk.host.register_secret(v);
                 }
-                let obj = manager::secret_manifest(&m.0.namespace, name, &data);
-                apply_built(&kk, m, obj)
+                let obj = manager::secret_manifest(&m.namespace, name, &data);
+                apply_built(&kk, &m, obj)
             },
         );
     }
@@ -577,23 +616,25 @@ select its pods (empty: `app: <name>`). Returns the object.
 ```rhai
 km.deployment_create("api", "ghcr.io/acme/api:1.2", 2, #{app: "api"});
 ```"#,
-            move |m: &mut KubernetesManager,
+            move |m: &mut T,
                   name: &str,
                   image: &str,
                   replicas: INT,
-                  labels: Map| {
+                  labels: Map|
+                  -> RResult<Dynamic> {
+                let m = m.manager()?;
                 resource::check_name("name", name).rhai()?;
                 if replicas < 0 {
                     return Err(invalid("replicas", format!("{replicas} is negative")));
                 }
                 let obj = manager::deployment_manifest(
-                    &m.0.namespace,
+                    &m.namespace,
                     name,
                     image,
                     replicas,
                     &pairs(&labels),
                 );
-                apply_built(&kk, m, obj)
+                apply_built(&kk, &m, obj)
             },
         );
     }
@@ -607,18 +648,19 @@ that `selector` (a map of labels) picks. Returns the object.
 ```rhai
 km.service_create("api", #{app: "api"}, 80, 8080);
 ```"#,
-            move |m: &mut KubernetesManager, name: &str, selector: Map, port: INT, target: INT| {
+            move |m: &mut T,
+                  name: &str,
+                  selector: Map,
+                  port: INT,
+                  target: INT|
+                  -> RResult<Dynamic> {
+                let m = m.manager()?;
                 resource::check_label("name", name).rhai()?;
                 manager::check_port("port", port).rhai()?;
                 manager::check_port("target_port", target).rhai()?;
-                let obj = manager::service_manifest(
-                    &m.0.namespace,
-                    name,
-                    &pairs(&selector),
-                    port,
-                    target,
-                );
-                apply_built(&kk, m, obj)
+                let obj =
+                    manager::service_manifest(&m.namespace, name, &pairs(&selector), port, target);
+                apply_built(&kk, &m, obj)
             },
         );
     }

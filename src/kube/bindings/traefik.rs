@@ -295,6 +295,18 @@ route.tls_passthrough();
         },
     );
     r.pure(
+        "tls_passthrough",
+        &["route", "on"],
+        r#"Pass TLS through untouched (`true`) or not (`false`), as the original's scripts write it.
+```rhai
+route.tls_passthrough(true);
+```"#,
+        |t: &mut TcpRoute, on: bool| -> TcpRoute {
+            t.passthrough = on;
+            t.clone()
+        },
+    );
+    r.pure(
         "build",
         &["route"],
         r#"The IngressRouteTCP manifest. Throws `invalid_argument` without an entrypoint or a
