@@ -6,18 +6,25 @@
 #   - if /dev/vda exists, prints what its first bytes held (HERODO_DISK_BEFORE=[...]) and
 #     writes `herodo-disk-ok` there (HERODO_DISK_WRITTEN),
 #   - if the kernel command line has herodo.share=TAG, mounts that virtiofs tag on /mnt and
-#     writes /mnt/from-guest.txt (HERODO_SHARE_WRITTEN),
-#   - powers off when the power button is pressed (QMP system_powerdown).
+#     writes /mnt/from-guest.txt (HERODO_SHARE_WRITTEN; HERODO_SHARE_NOT_WRITTEN when the
+#     write fails, as on a read-only share),
+#   - powers off when the power button is pressed (QMP system_powerdown), unless the command
+#     line has herodo.nobutton (then it ignores the button, as a hung guest would).
 # Usage: vm-guest.sh [DIR]   (default: $HERODO_VM_GUEST_DIR, else target/vm-guest)
-# Prints DIR, which then holds vmlinuz and initrd.img. Cached: a second run does nothing.
+# Prints DIR, which then holds vmlinuz and initrd.img. Cached: a second run does nothing
+# unless this script changed (DIR/stamp holds its checksum).
 set -euo pipefail
+stamp=$(sha256sum "$0" | cut -c1-16)
 cd "$(dirname "$0")/.."
 out=${1:-${HERODO_VM_GUEST_DIR:-$PWD/target/vm-guest}}
-if [ -s "$out/vmlinuz" ] && [ -s "$out/initrd.img" ]; then
+mkdir -p "$out"
+# One build at a time (tests ask for the guest in parallel).
+exec 9>"$out/.lock"
+flock 9
+if [ -s "$out/vmlinuz" ] && [ -s "$out/initrd.img" ] && [ "$(cat "$out/stamp" 2>/dev/null)" = "$stamp" ]; then
     echo "$out"
     exit 0
 fi
-mkdir -p "$out"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
@@ -72,14 +79,19 @@ if [ -b /dev/vda ]; then
     sync
     echo HERODO_DISK_WRITTEN
 fi
+nobutton=
 for w in $(cat /proc/cmdline); do
     case $w in
+    herodo.nobutton) nobutton=1 ;;
     herodo.share=*)
         tag=${w#herodo.share=}
         if mount -t virtiofs "$tag" /mnt; then
-            echo "written by the guest" >/mnt/from-guest.txt
-            sync
-            echo HERODO_SHARE_WRITTEN
+            if echo "written by the guest" >/mnt/from-guest.txt 2>/dev/null; then
+                sync
+                echo HERODO_SHARE_WRITTEN
+            else
+                echo HERODO_SHARE_NOT_WRITTEN
+            fi
         fi
         ;;
     esac
@@ -90,7 +102,7 @@ pb=
 for d in /sys/class/input/event*; do
     grep -q "Power Button" "$d/device/name" 2>/dev/null && pb=/dev/input/${d##*/}
 done
-if [ -n "$pb" ]; then
+if [ -n "$pb" ] && [ -z "$nobutton" ]; then
     exec 3<"$pb"
     (dd bs=24 count=1 of=/dev/null <&3 2>/dev/null; echo HERODO_POWEROFF; sync; poweroff -f) &
 fi
@@ -104,4 +116,5 @@ mv initrd.img "$out/initrd.img.tmp"
 mv vmlinuz "$out/vmlinuz.tmp"
 mv "$out/initrd.img.tmp" "$out/initrd.img"
 mv "$out/vmlinuz.tmp" "$out/vmlinuz"
+echo "$stamp" >"$out/stamp"
 echo "$out"

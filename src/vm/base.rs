@@ -273,17 +273,38 @@ pub fn build(host: &Host, req: &BaseRequest) -> Result<BaseImage> {
 }
 
 /// Ubuntu 24.04's cloud image as a base in `dest_dir`, its checksum from Ubuntu's SHA256SUMS.
+/// `HERODO_UBUNTU_24_04_URL` and `HERODO_UBUNTU_24_04_SUMS_URL` point it at a mirror (the
+/// checksum list must name the image's file name).
 pub fn build_ubuntu_24_04(host: &Host, dest_dir: &str, size_gb: i64) -> Result<BaseImage> {
     qcow2::check_path("dest_dir", dest_dir)?;
     qcow2::size_bytes(size_gb)?;
-    let sums = fetch_text(UBUNTU_24_04_SUMS)?;
-    let name = UBUNTU_24_04_URL.rsplit('/').next().unwrap_or_default();
+    let from_env = |k: &str, default: &str| {
+        std::env::var(k)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| default.to_string())
+    };
+    let url = from_env("HERODO_UBUNTU_24_04_URL", UBUNTU_24_04_URL);
+    let sums_url = from_env("HERODO_UBUNTU_24_04_SUMS_URL", UBUNTU_24_04_SUMS);
+    for (field, u) in [
+        ("HERODO_UBUNTU_24_04_URL", &url),
+        ("HERODO_UBUNTU_24_04_SUMS_URL", &sums_url),
+    ] {
+        if !(u.starts_with("http://") || u.starts_with("https://")) {
+            return Err(VmError::invalid(
+                field,
+                "must be an http:// or https:// URL",
+            ));
+        }
+    }
+    let sums = fetch_text(&sums_url)?;
+    let name = url.rsplit('/').next().unwrap_or_default();
     let sha256 = sum_for(&sums, name)
         .ok_or_else(|| VmError::parse("SHA256SUMS", format!("no line for {name}")))?;
     build(
         host,
         &BaseRequest {
-            url: UBUNTU_24_04_URL.into(),
+            url: url.clone(),
             sha256,
             dest: format!("{}/ubuntu-24.04-base.qcow2", dest_dir.trim_end_matches('/')),
             size_gb: Some(size_gb),

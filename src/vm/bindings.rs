@@ -43,12 +43,17 @@ fn start_daemon(host: &Arc<Host>, c: &virtiofs::Config) -> RResult<VirtiofsdDaem
     let d = virtiofs::start(host, c, &log)
         .rhai()?
         .ok_or_else(|| invalid("virtiofsd", "not started (--dry-run)"))?;
+    if let Err(e) = virtiofs::remember(host, &d) {
+        d.stop(host);
+        return Err(e).rhai();
+    }
     let kept = d.clone();
     host.resources.register(Resource::new(
         "virtiofsd",
         d.socket_path.clone(),
         move |h| {
             kept.stop(h);
+            virtiofs::forget(h, &kept);
             Ok(())
         },
     ));
@@ -226,6 +231,7 @@ let d = share_directory_readonly("/srv/data", "/run/data.sock");
         "Stop the daemon and remove its socket; stopping a stopped one is fine.\n```rhai\nd.stop();\n```",
         move |d: &mut VirtiofsdDaemon| {
             d.0.stop(&h);
+            virtiofs::forget(&h, &d.0);
             h.resources.forget("virtiofsd", &d.0.socket_path);
         },
     );
@@ -358,11 +364,18 @@ pub(super) fn vm_spec(m: &Map) -> RResult<VmSpec> {
     if let Some(v) = o.string("firmware_path")? {
         s.set_firmware_path(&v).rhai()?;
     }
+    let disks = array(m, "disks")?;
     if let Some(v) = o.string("disk_path")? {
-        s.add_disk(Disk::new(&v, false, None).rhai()?);
+        if !disks.is_empty() {
+            return Err(invalid(
+                "disk_path",
+                "give one disk as disk_path or several as disks, not both",
+            ));
+        }
+        s.add_disk(Disk::new(&v, false, None).rhai()?).rhai()?;
     }
-    for d in array(m, "disks")? {
-        s.add_disk(disk(&d)?);
+    for d in disks {
+        s.add_disk(disk(&d)?).rhai()?;
     }
     if let Some(v) = int(m, "vcpus")? {
         s.set_vcpus(v).rhai()?;
@@ -422,17 +435,20 @@ fn register_vm(r: &mut Registrar, host: &Arc<Host>) {
         "vm_create",
         &["spec"],
         r#"Record a new VM (nothing runs until `vm_start`) and return its id. Keys: `id`
-(required; letters, digits, `_`, `.`, `-`), `hypervisor` ("qemu"), `kernel_path`,
-`initramfs_path`, `cmdline` (default "console=ttyS0"), `firmware_path`, `disk_path` (one
-disk) or `disks` (paths or maps `#{path, readonly, format}`, format "qcow2" (default) or
-"raw"), `vcpus` (1-255, default 1), `memory_mb` (64-1048576, default 512), `network` ("none"
-(default), "user" with `port_forwards` (["8080:80"] or maps `#{host, guest}`, bound to
-127.0.0.1), "tap" with `tap`), `console_log`, `api_socket`. Paths are checked before anything
-is written. Throws `invalid_argument` (an unknown key, a bad value; naming it), `not_found`
-(a missing kernel, disk, ...), `already_exists` (the id is taken).
+(required; letters, digits, `_`, `.`, `-`), `hypervisor` ("qemu" (default) or
+"cloud-hypervisor"), `kernel_path`, `initramfs_path`, `cmdline` (default "console=ttyS0"),
+`firmware_path`, `disk_path` (one disk) or `disks` (paths or maps `#{path, readonly,
+format}`, format "qcow2" (default) or "raw"; not both keys, no path twice), `vcpus` (1-255,
+default 1), `memory_mb` (64-1048576, default 512), `network` ("none" (default), "user" with
+`port_forwards` (["8080:80"] or maps `#{host, guest}`, bound to 127.0.0.1), "tap" with
+`tap`), `shares: [#{host, tag, readonly}]` (host folders served by virtiofsd; the guest
+mounts `tag` with `mount -t virtiofs`), `console_log`, `api_socket`. Paths are checked before
+anything is written. Throws `invalid_argument` (an unknown key, a bad value; naming it),
+`not_found` (a missing kernel, disk, share folder, ...), `already_exists` (the id is taken).
 ```rhai
 let id = vm_create(#{id: "web", kernel_path: "/srv/vmlinuz", initramfs_path: "/srv/initrd.img",
-    disks: [disk], memory_mb: 512, vcpus: 2});
+    disks: [disk], memory_mb: 512, vcpus: 2,
+    shares: [#{host: "/srv/data", tag: "data", readonly: true}]});
 ```"#,
         move |m: Map| -> RResult<String> {
             let spec = vm_spec(&m)?;
@@ -676,7 +692,10 @@ let b = qcow2_build_base(#{url: "http://127.0.0.1:8000/debian.qcow2",
         &["dest_dir", "size_gb"],
         r#"Ubuntu 24.04's cloud image as a base image `DEST_DIR/ubuntu-24.04-base.qcow2` (see
 `qcow2_build_base`; the checksum comes from Ubuntu's SHA256SUMS). Needs access to
-cloud-images.ubuntu.com.
+cloud-images.ubuntu.com, or a mirror named by `HERODO_UBUNTU_24_04_URL` (the image) and
+`HERODO_UBUNTU_24_04_SUMS_URL` (its SHA256SUMS). Throws `invalid_argument` (`size_gb` outside
+1..=65536, an empty `dest_dir`, a bad mirror URL), `parse` (no checksum for the image), and
+what `qcow2_build_base` throws.
 ```rhai
 let b = qcow2_build_ubuntu_24_04_base("/var/lib/vms", 20);
 print(b.base_image_path);

@@ -171,14 +171,18 @@ fn group_alive(group: Option<u32>) -> bool {
 
 /// An absolute form of a path a script gave (relative to herodo's working directory), so the
 /// record means the same from any later directory.
+/// `.` components and doubled slashes are dropped, so one file has one spelling.
 fn absolute(p: &str) -> String {
     let path = Path::new(p);
-    if path.is_absolute() {
-        return p.to_string();
-    }
-    std::env::current_dir()
-        .map(|d| d.join(path).display().to_string())
-        .unwrap_or_else(|_| p.to_string())
+    let full = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        match std::env::current_dir() {
+            Ok(d) => d.join(path),
+            Err(_) => return p.to_string(),
+        }
+    };
+    full.components().collect::<PathBuf>().display().to_string()
 }
 
 fn tail_of_file(path: &Path, max: usize) -> String {
@@ -266,8 +270,10 @@ impl Vms {
         {
             *p = absolute(p);
         }
-        for d in &mut spec.disks {
+        // Re-added by their absolute paths: `d.qcow2` and `./d.qcow2` are one disk twice.
+        for mut d in std::mem::take(&mut spec.disks) {
             d.path = absolute(&d.path);
+            spec.add_disk(d)?;
         }
         for s in &mut spec.shares {
             s.host = absolute(&s.host);
@@ -779,8 +785,9 @@ impl Vms {
     }
 }
 
-/// Remove the VMs of test sessions whose herodo is gone (`herodo clean`, and the next
-/// `herodo test` after a killed one). An ordinary script's VMs are never reaped.
+/// Remove the VMs (and standalone virtiofsd daemons) of test sessions whose herodo is gone
+/// (`herodo clean`, and the next `herodo test` after a killed one). An ordinary script's VMs
+/// and daemons are never reaped.
 pub fn reap_orphans(host: &Host) -> Vec<Cleaned> {
     let mut cleaned: Vec<Cleaned> = cloud_hypervisor::runtime::reap_orphans(host)
         .into_iter()
@@ -790,6 +797,15 @@ pub fn reap_orphans(host: &Host) -> Vec<Cleaned> {
             error: None,
         })
         .collect();
+    cleaned.extend(
+        virtiofs::reap_orphans(host)
+            .into_iter()
+            .map(|socket| Cleaned {
+                kind: "virtiofsd",
+                name: socket,
+                error: None,
+            }),
+    );
     let vms = Vms::open(host);
     let Ok(records) = store::list(&vms.paths) else {
         return cleaned;

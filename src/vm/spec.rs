@@ -231,8 +231,17 @@ impl VmSpec {
         Ok(())
     }
 
-    pub fn add_disk(&mut self, d: Disk) {
+    /// Add a disk; the same path twice is refused (QEMU would open one image twice and the
+    /// record would list it twice).
+    pub fn add_disk(&mut self, d: Disk) -> Result<()> {
+        if self.disks.iter().any(|o| o.path == d.path) {
+            return Err(VmError::invalid(
+                "disks",
+                format!("`{}` is given twice", d.path),
+            ));
+        }
         self.disks.push(d);
+        Ok(())
     }
 
     /// `none`, `user` (with `port_forwards`) or `tap` (with a tap name).
@@ -491,7 +500,16 @@ mod tests {
         let mut s = VmSpec::new("a").unwrap();
         assert_eq!(field(s.check_complete().unwrap_err()), "kernel_path");
         s.set_initramfs_path("/i").unwrap();
-        s.add_disk(Disk::new("/nonexistent/d.qcow2", false, None).unwrap());
+        s.add_disk(Disk::new("/nonexistent/d.qcow2", false, None).unwrap())
+            .unwrap();
+        assert_eq!(
+            field(
+                s.add_disk(Disk::new("/nonexistent/d.qcow2", true, Some("raw")).unwrap())
+                    .unwrap_err()
+            ),
+            "disks"
+        );
+        assert_eq!(s.disks.len(), 1);
         assert_eq!(field(s.check_complete().unwrap_err()), "initramfs_path");
         s.initramfs_path = None;
         s.check_complete().unwrap();

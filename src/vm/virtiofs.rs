@@ -220,6 +220,78 @@ impl Daemon {
     }
 }
 
+/// A standalone daemon's record, `STATE/virtiofsd/<group>.json`: who started it (common::owner),
+/// so `herodo clean` (and the next `herodo test`) ends the daemons of a test session whose
+/// herodo was killed. A VM's own daemons live in its record instead.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Record {
+    owner: String,
+    daemon: Daemon,
+    /// The daemon's start time (a pid the kernel reused is not it).
+    pid_start: Option<u64>,
+}
+
+fn record_path(state_dir: &Path, d: &Daemon) -> PathBuf {
+    state_dir
+        .join("virtiofsd")
+        .join(format!("{}.json", d.group))
+}
+
+/// Record a daemon a script started (see [`Record`]).
+pub fn remember(host: &Host, d: &Daemon) -> Result<()> {
+    let rec = Record {
+        owner: crate::common::owner::owner_tag().to_string(),
+        daemon: d.clone(),
+        pid_start: d
+            .pid
+            .and_then(crate::common::procstat::read)
+            .map(|s| s.start_time),
+    };
+    Ok(crate::common::state::write_json(
+        &record_path(&host.state_dir, d),
+        &rec,
+    )?)
+}
+
+/// Drop a stopped daemon's record.
+pub fn forget(host: &Host, d: &Daemon) {
+    let _ = crate::common::state::remove(&record_path(&host.state_dir, d));
+}
+
+/// Stop the daemons of test sessions whose herodo is gone and drop their records (also the
+/// records of daemons that ended by themselves); returns the stopped daemons' sockets. An
+/// ordinary script's daemon is never stopped.
+pub fn reap_orphans(host: &Host) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir(host.state_dir.join("virtiofsd")) else {
+        return Vec::new();
+    };
+    let mut stopped = Vec::new();
+    for e in rd.flatten() {
+        let Ok(Some(rec)) = crate::common::state::read_json::<Record>(&e.path()) else {
+            continue;
+        };
+        let alive = rec.daemon.pid.is_some_and(|p| {
+            crate::common::procstat::read(p).is_some_and(|st| {
+                st.state != 'Z' && rec.pid_start.is_none_or(|s| s == st.start_time)
+            })
+        });
+        let abandoned = crate::common::owner::abandoned(&rec.owner);
+        if abandoned {
+            stopped.push(rec.daemon.socket_path.clone());
+        }
+        if host.settings.dry_run || (alive && !abandoned) {
+            continue;
+        }
+        if alive {
+            rec.daemon.stop(host);
+        } else if abandoned {
+            let _ = std::fs::remove_file(&rec.daemon.socket_path);
+        }
+        let _ = crate::common::state::remove(&e.path());
+    }
+    stopped
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,6 +327,45 @@ mod tests {
         );
         assert_eq!(parse_version("virtiofsd 1.10.1").as_deref(), Some("1.10.1"));
         assert_eq!(parse_version("no version here"), None);
+    }
+
+    #[test]
+    fn the_reaper_stops_only_abandoned_test_daemons() {
+        let dir = std::env::temp_dir().join(format!("herodo-virtiofsd-{}", std::process::id()));
+        let (mut host, calls) = crate::host::recording_host();
+        host.state_dir = dir.clone();
+        let me = std::process::id();
+        let my_start = crate::common::procstat::read(i64::from(me)).map(|s| s.start_time);
+        let record = |group: u32, owner: &str, pid: Option<i64>, pid_start: Option<u64>| {
+            let daemon = Daemon {
+                group,
+                pid,
+                socket_path: format!("{}/fs{group}.sock", dir.display()),
+                shared_dir: "/srv".into(),
+                readonly: false,
+            };
+            let rec = Record {
+                owner: owner.into(),
+                daemon: daemon.clone(),
+                pid_start,
+            };
+            crate::common::state::write_json(&record_path(&dir, &daemon), &rec).unwrap();
+        };
+        // A dead test session's daemon that is gone already; an ordinary script's that is
+        // gone; an ordinary script's that runs (this process stands in for it).
+        record(1, "noboot-1-1-test", None, None);
+        record(2, "noboot-2-2", None, None);
+        record(3, "noboot-3-3", Some(i64::from(me)), my_start);
+        let stopped = reap_orphans(&host);
+        assert_eq!(stopped, [format!("{}/fs1.sock", dir.display())]);
+        let left: Vec<String> = std::fs::read_dir(dir.join("virtiofsd"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, ["3.json"]);
+        assert!(calls.calls().is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -117,3 +117,64 @@ print("fetched");"#,
         "fetch progress in a pipe: {out}"
     );
 }
+
+/// `qcow2_build_base` draws its own bar (`[####...]`) while it downloads, on a terminal only:
+/// through pipes and with `-q` there is none.
+#[test]
+fn base_image_downloads_draw_a_bar_on_a_terminal_only() {
+    if !require(&["script", "qemu-img", "python3", "sha256sum"]) {
+        return;
+    }
+    let server = crate::vm::http_server();
+    let img = server.files.join("img.qcow2");
+    let made = Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2"])
+        .arg(&img)
+        .arg("1G")
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let sum = Command::new("sha256sum").arg(&img).output().unwrap();
+    let sum = String::from_utf8_lossy(&sum.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let dir = TempDir::new("progress-base");
+    let build = dir.write(
+        "build.rhai",
+        r#"let b = qcow2_build_base(#{url: env_get("URL"), sha256: env_get("SUM"), dest: env_get("DEST")});
+print(`built ${b.snapshot}`);"#,
+    );
+    let url = format!("http://127.0.0.1:{}/img.qcow2", server.port);
+    let run = |how: &str, dest: &str| {
+        let dest = dir.path().join(dest).display().to_string();
+        let env = [
+            ("URL", url.as_str()),
+            ("SUM", sum.as_str()),
+            ("DEST", dest.as_str()),
+        ];
+        let script = build.display().to_string();
+        match how {
+            "terminal" => on_a_terminal(&script, &env),
+            "quiet" => on_a_terminal(&format!("-q {script}"), &env),
+            _ => through_pipes(&script, &env),
+        }
+    };
+    let (ok, out) = run("terminal", "t.qcow2");
+    assert!(ok && out.contains("built base"), "{out}");
+    assert!(out.contains("[#"), "no progress bar on a terminal: {out}");
+    assert!(out.contains("100%"), "{out}");
+    let (ok, out) = run("pipes", "p.qcow2");
+    assert!(ok && out.contains("built base"), "{out}");
+    assert!(
+        !out.contains("[#") && !out.contains("downloading"),
+        "a bar in a pipe: {out}"
+    );
+    let (ok, out) = run("quiet", "q.qcow2");
+    assert!(ok && out.contains("built base"), "{out}");
+    assert!(
+        !out.contains("[#") && !out.contains("downloading"),
+        "a bar with -q: {out}"
+    );
+}

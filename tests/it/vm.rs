@@ -49,12 +49,16 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 "#;
 
-#[test]
-fn qcow2_suite_on_real_qemu_img() {
-    if !require(&["qemu-img", "qemu-nbd", "python3", "sha256sum"]) {
-        return;
-    }
-    let state = TempDir::new("vm-qcow2");
+/// A running [`HTTP_SERVER`]: its files' directory and its port (it stops when dropped).
+pub struct HttpServer {
+    _daemon: crate::support::Daemon,
+    _dir: TempDir,
+    pub files: std::path::PathBuf,
+    pub port: u16,
+}
+
+/// Start [`HTTP_SERVER`] on a free port of 127.0.0.1 (needs python3).
+pub fn http_server() -> HttpServer {
     let dir = TempDir::new("vm-http");
     let script = dir.write("server.py", HTTP_SERVER);
     let files = dir.path().join("files");
@@ -71,7 +75,7 @@ fn qcow2_suite_on_real_qemu_img() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let _server = crate::support::Daemon {
+    let daemon = crate::support::Daemon {
         child,
         _dir: TempDir::new("vm-http-daemon"),
         name: "http server",
@@ -81,33 +85,50 @@ fn qcow2_suite_on_real_qemu_img() {
         std::time::Duration::from_secs(20),
         || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
     );
+    HttpServer {
+        _daemon: daemon,
+        _dir: dir,
+        files,
+        port,
+    }
+}
+
+#[test]
+fn qcow2_suite_on_real_qemu_img() {
+    if !require(&["qemu-img", "qemu-nbd", "python3", "sha256sum"]) {
+        return;
+    }
+    let state = TempDir::new("vm-qcow2");
+    let server = http_server();
     suite(
         "tests/rhai/vm/qcow2_test.rhai",
         &state,
         &[
-            ("HERODO_TEST_HTTP", &format!("http://127.0.0.1:{port}")),
-            ("HERODO_TEST_HTTP_DIR", &files.display().to_string()),
+            (
+                "HERODO_TEST_HTTP",
+                &format!("http://127.0.0.1:{}", server.port),
+            ),
+            ("HERODO_TEST_HTTP_DIR", &server.files.display().to_string()),
         ],
         false,
     );
 }
 
-/// The test guest (scripts/vm-guest.sh, cached under target/vm-guest; setup.sh builds it).
+/// The test guest (scripts/vm-guest.sh, cached under target/vm-guest; setup.sh builds it; the
+/// script rebuilds it when the script changed, else returns at once).
 pub fn guest() -> Option<String> {
     let dir = root().join("target/vm-guest");
-    if !dir.join("vmlinuz").is_file() || !dir.join("initrd.img").is_file() {
-        let out = std::process::Command::new(root().join("scripts/vm-guest.sh"))
-            .arg(&dir)
-            .output()
-            .expect("run scripts/vm-guest.sh");
-        if !out.status.success() {
-            let why = String::from_utf8_lossy(&out.stderr).to_string();
-            if crate::support::tools_required() {
-                panic!("scripts/vm-guest.sh failed: {why}");
-            }
-            eprintln!("skipping: the test guest cannot be built: {why}");
-            return None;
+    let out = std::process::Command::new(root().join("scripts/vm-guest.sh"))
+        .arg(&dir)
+        .output()
+        .expect("run scripts/vm-guest.sh");
+    if !out.status.success() {
+        let why = String::from_utf8_lossy(&out.stderr).to_string();
+        if crate::support::tools_required() {
+            panic!("scripts/vm-guest.sh failed: {why}");
         }
+        eprintln!("skipping: the test guest cannot be built: {why}");
+        return None;
     }
     Some(dir.display().to_string())
 }
@@ -154,16 +175,40 @@ fn vm_suite_boots_real_guests_under_qemu() {
     );
 }
 
+/// With SHARE=1 the VM has a shared folder (OUT/share: its own virtiofsd) and the test also
+/// starts a standalone virtiofsd on it.
 const LEAKY_TEST: &str = r#"
 fn test_leaves_a_running_vm() {
     let g = env_get("HERODO_VM_GUEST");
-    vm_create(#{id: env_get("VM_ID"), kernel_path: `${g}/vmlinuz`, initramfs_path: `${g}/initrd.img`,
-        memory_mb: 128});
+    let out = env_get("OUT");
+    let spec = #{id: env_get("VM_ID"), kernel_path: `${g}/vmlinuz`, initramfs_path: `${g}/initrd.img`,
+        memory_mb: 128};
+    if env_get("SHARE") == "1" {
+        mkdir(`${out}/share`);
+        spec.shares = [#{host: `${out}/share`, tag: "leak"}];
+    }
+    vm_create(spec);
     vm_start(env_get("VM_ID"));
-    file_write(env_get("OUT") + "/ready", "x");
+    if env_get("SHARE") == "1" {
+        share_directory(`${out}/share`, `${out}/fs.sock`);
+    }
+    file_write(out + "/ready", "x");
     sleep(60000);
 }
 "#;
+
+/// The virtiofsd daemons serving `dir`.
+fn virtiofsd_of(dir: &std::path::Path) -> usize {
+    let ps = std::process::Command::new("ps")
+        .args(["-eo", "args"])
+        .output()
+        .unwrap();
+    let mine = format!("--shared-dir={}", dir.display());
+    String::from_utf8_lossy(&ps.stdout)
+        .lines()
+        .filter(|l| l.contains("virtiofsd") && !l.starts_with("sh ") && l.contains(&mine))
+        .count()
+}
 
 fn qemu_of(state: &std::path::Path) -> bool {
     let ps = std::process::Command::new("ps")
@@ -177,17 +222,24 @@ fn qemu_of(state: &std::path::Path) -> bool {
 }
 
 /// Ctrl-C of `herodo test` deletes the test's VM at once; after a kill -9 the VM keeps running
-/// until `herodo clean`, which removes it and leaves an ordinary script's VM alone.
+/// until `herodo clean`, which removes it and leaves an ordinary script's VM alone. The same
+/// for virtiofsd: the VM's own (a shared folder) and one the test started by itself; an
+/// ordinary script's daemon is never reaped.
 #[test]
 fn test_vms_are_cleaned_after_ctrl_c_and_reaped_after_kill_9() {
     if !require(&["qemu-system-x86_64"]) {
         return;
     }
     let Some(guest) = guest() else { return };
+    let share = crate::support::have("virtiofsd") || crate::support::tools_required();
+    if !share {
+        eprintln!("note: virtiofsd is not installed: its reaping is not checked");
+    }
     let state = TempDir::new("vm-reap");
     let t = TempDir::new("vm-reap-scripts");
     t.write("leaky_test.rhai", LEAKY_TEST);
     let state_s = state.path().display().to_string();
+    let mut outs = Vec::new();
     for (sig, id) in [(libc::SIGINT, "hd-int"), (libc::SIGKILL, "hd-kill")] {
         let out = TempDir::new("vm-reap-out");
         let mut child = std::process::Command::new(BIN)
@@ -198,6 +250,7 @@ fn test_vms_are_cleaned_after_ctrl_c_and_reaped_after_kill_9() {
             .env("HERODO_VM_GUEST", &guest)
             .env("VM_ID", id)
             .env("OUT", out.path())
+            .env("SHARE", if share { "1" } else { "0" })
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -209,6 +262,14 @@ fn test_vms_are_cleaned_after_ctrl_c_and_reaped_after_kill_9() {
             || out.path().join("ready").exists(),
         );
         assert!(qemu_of(state.path()), "no QEMU for {id}");
+        let shared = out.path().join("share");
+        if share {
+            assert_eq!(
+                virtiofsd_of(&shared),
+                2,
+                "the VM's and the test's virtiofsd"
+            );
+        }
         // SAFETY: signalling our own child.
         unsafe {
             libc::kill(child.id() as i32, sig);
@@ -218,13 +279,40 @@ fn test_vms_are_cleaned_after_ctrl_c_and_reaped_after_kill_9() {
         if sig == libc::SIGINT {
             assert!(!record.exists(), "Ctrl-C left {id}");
             assert!(!qemu_of(state.path()), "Ctrl-C left QEMU running");
+            assert_eq!(virtiofsd_of(&shared), 0, "Ctrl-C left virtiofsd running");
         } else {
             assert!(record.exists(), "kill -9 should have left {id}");
             assert!(
                 qemu_of(state.path()),
                 "kill -9 should have left QEMU running"
             );
+            if share {
+                assert_eq!(virtiofsd_of(&shared), 2, "kill -9 should have left both");
+            }
         }
+        outs.push(out);
+    }
+    // An ordinary script's virtiofsd runs on after the script, and is never reaped.
+    let keep = TempDir::new("vm-reap-keep");
+    let mut kept_pid = None;
+    if share {
+        std::fs::create_dir_all(keep.path().join("share")).unwrap();
+        let out = herodo(
+            t.path(),
+            [
+                "-e",
+                &format!(
+                    r#"print(share_directory("{d}/share", "{d}/fs.sock").pid);"#,
+                    d = keep.path().display()
+                ),
+            ],
+        )
+        .env("HERODO_STATE_DIR", &state_s)
+        .run()
+        .ok();
+        kept_pid = out.stdout.trim().parse::<i32>().ok();
+        assert!(kept_pid.is_some(), "{}", out.stdout);
+        assert_eq!(virtiofsd_of(&keep.path().join("share")), 1);
     }
     // An ordinary script's VM (created, not started) is never reaped.
     herodo(
@@ -246,6 +334,31 @@ fn test_vms_are_cleaned_after_ctrl_c_and_reaped_after_kill_9() {
     assert!(!state.path().join("vms/hd-kill").exists());
     assert!(!qemu_of(state.path()), "clean left QEMU running");
     assert!(state.path().join("vms/hd-keep").exists());
+    if share {
+        let fs_sock = outs[1].path().join("fs.sock").display().to_string();
+        assert!(
+            out.stdout.contains(&format!("removed virtiofsd {fs_sock}")),
+            "{}",
+            out.stdout
+        );
+        assert_eq!(
+            virtiofsd_of(&outs[1].path().join("share")),
+            0,
+            "clean left the test's virtiofsd running"
+        );
+        assert!(!out.stdout.contains(&keep.path().display().to_string()));
+        assert_eq!(
+            virtiofsd_of(&keep.path().join("share")),
+            1,
+            "an ordinary script's virtiofsd was reaped"
+        );
+    }
+    if let Some(pid) = kept_pid {
+        // SAFETY: the daemon the ordinary script above started.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+    }
     herodo(t.path(), ["-e", r#"assert_true(vm_delete("hd-keep"));"#])
         .env("HERODO_STATE_DIR", &state_s)
         .run()
@@ -346,4 +459,162 @@ print(vm_delete("dry", true));"#,
     assert!(!dir.path().join("disk.qcow2").exists());
     assert!(!dir.path().join("snap").exists());
     assert!(kernel.exists());
+}
+
+/// The pids of the QEMU processes of a state directory.
+fn qemu_pids(state: &std::path::Path) -> Vec<i64> {
+    let ps = std::process::Command::new("ps")
+        .args(["-eo", "pid=,args="])
+        .output()
+        .unwrap();
+    let mine = state.display().to_string();
+    String::from_utf8_lossy(&ps.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (pid, args) = l.trim_start().split_once(' ')?;
+            (args.starts_with("qemu-system") && args.contains(&mine))
+                .then(|| pid.parse().ok())
+                .flatten()
+        })
+        .collect()
+}
+
+/// Two herodo processes `vm_start` one created VM at the same moment: the per-VM lock lets one
+/// start it and the other find it running (starting a running VM does nothing), so both
+/// succeed, exactly one QEMU runs, and the record names it.
+#[test]
+fn two_processes_starting_one_vm_run_one_qemu() {
+    if !require(&["qemu-system-x86_64"]) {
+        return;
+    }
+    let Some(guest) = guest() else { return };
+    let state = TempDir::new("vm-two");
+    let state_s = state.path().display().to_string();
+    herodo(
+        root(),
+        [
+            "-e",
+            &format!(
+                r#"vm_create(#{{id: "hd-two", kernel_path: "{guest}/vmlinuz", initramfs_path: "{guest}/initrd.img", memory_mb: 128}});"#
+            ),
+        ],
+    )
+    .env("HERODO_STATE_DIR", &state_s)
+    .run()
+    .ok();
+    let start = || {
+        std::process::Command::new(BIN)
+            .args([
+                "-e",
+                r#"vm_start("hd-two"); print(vm_info("hd-two").runtime.status);"#,
+            ])
+            .env("HERODO_STATE_DIR", &state_s)
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (start(), start());
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(out.status.success(), "{stdout}{stderr}");
+        assert_eq!(stdout.trim(), "running", "{stderr}");
+    }
+    let pids = qemu_pids(state.path());
+    assert_eq!(pids.len(), 1, "QEMU processes: {pids:?}");
+    let text = std::fs::read_to_string(state.path().join("vms/hd-two/vm.json")).unwrap();
+    let rec: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(rec["pid"].as_i64(), Some(pids[0]), "{text}");
+    let out = herodo(
+        root(),
+        [
+            "-e",
+            r#"print(vm_info("hd-two").runtime.pid); assert_true(vm_delete("hd-two"));"#,
+        ],
+    )
+    .env("HERODO_STATE_DIR", &state_s)
+    .run()
+    .ok();
+    assert_eq!(out.stdout.trim(), pids[0].to_string());
+    assert!(qemu_pids(state.path()).is_empty(), "vm_delete left QEMU");
+    assert!(!state.path().join("vms/hd-two").exists());
+}
+
+/// A tmpfs mount, unmounted when dropped.
+struct Mount(std::path::PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A really full disk (a 2 MiB tmpfs): `qcow2_convert` of 8 MiB of data fails with a typed
+/// error carrying qemu-img's "No space left on device", and leaves no file there, neither
+/// the target nor its staging file.
+#[test]
+fn a_full_disk_is_a_typed_error_and_leaves_no_file() {
+    if !require(&["qemu-img", "mount", "umount"]) {
+        return;
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        assert!(
+            !crate::support::tools_required(),
+            "mounting a tmpfs needs root"
+        );
+        eprintln!("skipping: mounting a tmpfs needs root");
+        return;
+    }
+    let dir = TempDir::new("vm-full");
+    let small = dir.path().join("small");
+    std::fs::create_dir_all(&small).unwrap();
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=2m", "herodo-it-full"])
+        .arg(&small)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mount -t tmpfs failed");
+    let _mount = Mount(small.clone());
+    // 8 MiB that neither compress nor read as zeros.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let data: Vec<u8> = (0..8 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    let src = dir.path().join("src.raw");
+    std::fs::write(&src, &data).unwrap();
+    let script = format!(
+        r#"let e = assert_throws(|| qcow2_convert("{src}", "{dst}", "qcow2"), "command_failed");
+assert_contains(e.stderr, "No space left");
+assert_contains(e.cmd, "qemu-img convert");
+print(e.kind);"#,
+        src = src.display(),
+        dst = small.join("full.qcow2").display()
+    );
+    let out = herodo(dir.path(), ["-e", &script])
+        .env(
+            "HERODO_STATE_DIR",
+            &dir.path().join("state").display().to_string(),
+        )
+        .run()
+        .ok();
+    assert_eq!(out.stdout.trim(), "command_failed");
+    let left: Vec<_> = std::fs::read_dir(&small)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "left on the full disk: {left:?}");
 }

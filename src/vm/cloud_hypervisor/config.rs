@@ -560,9 +560,12 @@ mod tests {
         recorded.set_memory_mb(256).unwrap();
         let mut disks = spec();
         disks.set_firmware_path("/fw/CLOUDHV.fd").unwrap();
-        disks.add_disk(super::super::super::spec::Disk::new("/d/a.qcow2", false, None).unwrap());
         disks
-            .add_disk(super::super::super::spec::Disk::new("/d/b.raw", true, Some("raw")).unwrap());
+            .add_disk(super::super::super::spec::Disk::new("/d/a.qcow2", false, None).unwrap())
+            .unwrap();
+        disks
+            .add_disk(super::super::super::spec::Disk::new("/d/b.raw", true, Some("raw")).unwrap())
+            .unwrap();
         disks.set_vcpus(4).unwrap();
         disks.set_network("tap", vec![], Some("tap0")).unwrap();
         let mut shared = spec();

@@ -176,14 +176,17 @@ mod tests {
             .unwrap();
         full.set_vcpus(2).unwrap();
         full.set_memory_mb(256).unwrap();
-        full.add_disk(Disk::new("/d/a,b.qcow2", false, None).unwrap());
-        full.add_disk(Disk::new("/d/base.raw", true, Some("raw")).unwrap());
+        full.add_disk(Disk::new("/d/a,b.qcow2", false, None).unwrap())
+            .unwrap();
+        full.add_disk(Disk::new("/d/base.raw", true, Some("raw")).unwrap())
+            .unwrap();
         full.set_network("user", vec![(2222, 22), (8080, 80)], None)
             .unwrap();
         full.add_share("/srv/data", "data", false).unwrap();
         let mut tap = VmSpec::new("web").unwrap();
         tap.set_firmware_path("/fw/OVMF.fd").unwrap();
-        tap.add_disk(Disk::new("/d/os.qcow2", false, None).unwrap());
+        tap.add_disk(Disk::new("/d/os.qcow2", false, None).unwrap())
+            .unwrap();
         tap.set_network("tap", vec![], Some("tap0")).unwrap();
         let table: Vec<(VmSpec, Accel, Vec<String>, String)> = vec![
             (
