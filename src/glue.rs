@@ -2,7 +2,6 @@
 //! a registrar that attaches parameter names, doc comments and volatility to each function, and a
 //! strict reader for option maps.
 
-
 use rhai::RhaiNativeFunc;
 use rhai::{Dynamic, Engine, EvalAltResult, FuncRegistration, ImmutableString, Map, Position, INT};
 
