@@ -29,7 +29,7 @@ cat >"$work/boot.rhai" <<'EOF'
 let g = env_get("HERODO_VM_GUEST");
 let d = env_get("BENCH_DIR");
 let rounds = parse_int(env_get("BENCH_ROUNDS"));
-let accel = env_get("HERODO_QEMU_ACCEL") ?? "tcg";
+let accel = env_get("HERODO_QEMU_ACCEL", "tcg");
 fn median(a) { a.sort(); a[a.len() / 2] }
 fn wait_file(path, text) {
     let deadline = timestamp_ms() + 120000;

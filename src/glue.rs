@@ -351,17 +351,16 @@ pub fn display_type(ty: &str) -> String {
 
 /// [`display_type`] without an allocation: every answer is a literal or a part of `ty`.
 fn type_label(ty: &str) -> &str {
-    let ty = ty.trim();
+    // Rust's type names have no surrounding blanks; only other callers' texts may.
+    let ty = match ty.as_bytes() {
+        [first, .., last] if first.is_ascii_whitespace() || last.is_ascii_whitespace() => ty.trim(),
+        _ => ty,
+    };
     if let Some(inner) = ty.strip_prefix("core::result::Result<") {
-        // Fallible functions: show the success type.
-        let mut depth = 0;
-        for (i, c) in inner.char_indices() {
-            match c {
-                '<' => depth += 1,
-                '>' => depth -= 1,
-                ',' if depth == 0 => return type_label(&inner[..i]),
-                _ => {}
-            }
+        // Fallible functions: show the success type. The error type (a boxed EvalAltResult)
+        // has no comma, so the last one ends the success type.
+        if let Some(i) = inner.rfind(',') {
+            return type_label(&inner[..i]);
         }
     }
     let ty = ty.strip_prefix("&mut ").unwrap_or(ty);
@@ -653,6 +652,15 @@ mod tests {
             display_type("core::result::Result<alloc::vec::Vec<rhai::Dynamic>, alloc::boxed::Box<rhai::EvalAltResult>>"),
             "array"
         );
+        assert_eq!(
+            display_type("core::result::Result<alloc::collections::btree::map::BTreeMap<smartstring::SmartString, rhai::Dynamic>, alloc::boxed::Box<rhai::EvalAltResult>>"),
+            "map"
+        );
+        assert_eq!(
+            display_type("core::result::Result<i64, alloc::boxed::Box<rhai::EvalAltResult>>"),
+            "int"
+        );
+        assert_eq!(display_type("  i64 "), "int");
     }
 
     #[test]
