@@ -148,7 +148,7 @@ fn interactive_session_end_to_end() {
     t.line("  a + b");
     t.line("}");
     t.line("add(40, 2)");
-    let s = t.wait_for("\n42\n", Duration::from_secs(5));
+    let s = t.wait_for("\n42\n", Duration::from_secs(15));
     assert!(
         s.contains("herodo> fn add(a, b) {\n...>   a + b\n...> }"),
         "{s}"
@@ -157,49 +157,60 @@ fn interactive_session_end_to_end() {
     // Tab completes a registered function's name.
     t.keys(&["-l", "file_rea"]);
     t.keys(&["Tab"]);
-    t.wait_for("herodo> file_read", Duration::from_secs(5));
+    t.wait_for("herodo> file_read", Duration::from_secs(15));
     t.keys(&["C-u"]);
 
     // An error shows the entry with a caret, and the session goes on.
     t.line("let broken = no_such_var;");
-    let s = t.wait_for("Variable not found: no_such_var", Duration::from_secs(5));
+    let s = t.wait_for("Variable not found: no_such_var", Duration::from_secs(15));
     assert!(s.contains("--> <repl>:1:14"), "{s}");
     assert!(
         s.contains("let broken = no_such_var;\n   |              ^"),
         "{s}"
     );
 
-    // Ctrl-C stops a running command and returns to the prompt.
-    t.line("run(\"sleep 30\")");
-    std::thread::sleep(Duration::from_millis(700));
+    // Ctrl-C stops a running command and returns to the prompt. The key goes once the command
+    // runs (a busy machine may take a while to get there).
+    let sleeper = format!("sleep 30.{}", std::process::id());
+    t.line(&format!("run(\"{sleeper}\")"));
+    let until = Instant::now() + Duration::from_secs(15);
+    while !Command::new("pgrep")
+        .args(["-f", &sleeper])
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        assert!(Instant::now() < until, "{sleeper} never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let started = Instant::now();
     t.keys(&["C-c"]);
-    t.wait_for("cancelled", Duration::from_secs(5));
+    t.wait_for("cancelled", Duration::from_secs(15));
     assert!(started.elapsed() < Duration::from_secs(4));
     t.line("add(1, 1)");
-    t.wait_for("\n2\n", Duration::from_secs(5));
+    t.wait_for("\n2\n", Duration::from_secs(15));
 
     // Ctrl-C at the prompt clears the line.
     t.keys(&["-l", "this is discarded"]);
     t.keys(&["C-c"]);
     t.line("\"after clear\"");
-    t.wait_for("\nafter clear\n", Duration::from_secs(5));
+    t.wait_for("\nafter clear\n", Duration::from_secs(15));
 
     // Meta-commands, with a suggestion for a typo.
     t.line("/scop");
-    t.wait_for("did you mean /scope?", Duration::from_secs(5));
+    t.wait_for("did you mean /scope?", Duration::from_secs(15));
     t.line("/quit");
-    std::thread::sleep(Duration::from_millis(300));
+    // The history is written by the time herodo has exited.
+    t.wait_for("herodo exited: 0", Duration::from_secs(15));
 
     // History survives a restart; a multi-line entry comes back as one item.
     let again = Tmux::start("repl2", Some(&t.home)).unwrap();
     for _ in 0..9 {
         again.keys(&["Up"]);
     }
-    again.wait_for("herodo> fn add(a, b) {", Duration::from_secs(5));
+    again.wait_for("herodo> fn add(a, b) {", Duration::from_secs(15));
     again.keys(&["Enter"]);
     again.line("add(5, 5)");
-    again.wait_count("10", 1, Duration::from_secs(5));
+    again.wait_count("10", 1, Duration::from_secs(15));
 }
 
 /// Issue 11: whole lines that arrive in one write used to run only when the next key came, and
@@ -209,7 +220,7 @@ fn lines_sent_in_one_write_run_at_once_and_in_order() {
     let Some(t) = Tmux::start("replwrite", None) else {
         return;
     };
-    let prompt = Duration::from_secs(5);
+    let prompt = Duration::from_secs(15);
 
     // One line with its newline in a single write runs without waiting for another key.
     t.write("let q = 21;\n");
@@ -267,10 +278,10 @@ fn ctrl_c_drops_the_lines_queued_behind_the_running_entry() {
     t.write("run(\"sleep 5\")\nprint(\"queued \" + \"ran\");\n");
     std::thread::sleep(Duration::from_millis(800));
     t.keys(&["C-c"]);
-    t.wait_for("cancelled", Duration::from_secs(5));
+    t.wait_for("cancelled", Duration::from_secs(15));
     std::thread::sleep(Duration::from_millis(500));
     t.write("\"next\"\n");
-    let s = t.wait_for("\nnext\n", Duration::from_secs(5));
+    let s = t.wait_for("\nnext\n", Duration::from_secs(15));
     assert!(!s.contains("queued ran"), "{s}");
 }
 
@@ -283,14 +294,14 @@ fn tab_lists_candidates_and_ctrl_d_quits() {
     // A unique prefix completes at once.
     t.write("file_rea");
     t.keys(&["Tab"]);
-    t.wait_for("herodo> file_read", Duration::from_secs(5));
+    t.wait_for("herodo> file_read", Duration::from_secs(15));
     t.keys(&["C-u"]);
     // Several candidates: the common part completes, a second Tab lists them all.
     t.write("file_wr");
     t.keys(&["Tab"]);
-    t.wait_for("herodo> file_write", Duration::from_secs(5));
+    t.wait_for("herodo> file_write", Duration::from_secs(15));
     t.keys(&["Tab"]);
-    let s = t.wait_for("file_write_append", Duration::from_secs(5));
+    let s = t.wait_for("file_write_append", Duration::from_secs(15));
     let listing = s
         .lines()
         .find(|l| l.contains("file_write_append"))
@@ -303,20 +314,20 @@ fn tab_lists_candidates_and_ctrl_d_quits() {
     t.write("(\"/dev/null\", \"x\")\n");
     t.wait_for(
         "herodo> file_write(\"/dev/null\", \"x\")\n",
-        Duration::from_secs(5),
+        Duration::from_secs(15),
     );
 
     // Ctrl-D in the middle of a multi-line entry runs it as it is (the parser says what is
     // missing); Ctrl-D at an empty prompt leaves with exit code 0.
     t.write("let unfinished = [1,\n");
     // (tmux drops the trailing space of the prompt)
-    t.wait_for("[1,\n...>", Duration::from_secs(5));
+    t.wait_for("[1,\n...>", Duration::from_secs(15));
     t.keys(&["C-d"]);
-    t.wait_for("error[syntax]", Duration::from_secs(5));
+    t.wait_for("error[syntax]", Duration::from_secs(15));
     t.write("\"still here\"\n");
-    t.wait_for("\nstill here\n", Duration::from_secs(5));
+    t.wait_for("\nstill here\n", Duration::from_secs(15));
     t.keys(&["C-d"]);
-    t.wait_for("herodo exited: 0", Duration::from_secs(5));
+    t.wait_for("herodo exited: 0", Duration::from_secs(15));
 }
 
 #[test]
@@ -361,26 +372,26 @@ fn newcomer_keys_and_words() {
         return;
     };
     t.line("help");
-    t.wait_for("/functions [FILTER]", Duration::from_secs(5));
+    t.wait_for("/functions [FILTER]", Duration::from_secs(15));
     t.line("let xs = [1];");
     t.keys(&["-l", "xs.pu"]);
     t.keys(&["Tab"]);
-    t.wait_for("herodo> xs.push", Duration::from_secs(5));
+    t.wait_for("herodo> xs.push", Duration::from_secs(15));
     t.line("(2)");
     t.line("xs.len()");
-    t.wait_for("\n2\n", Duration::from_secs(5));
+    t.wait_for("\n2\n", Duration::from_secs(15));
     t.line("let v = 1;");
     t.line("let v = 5;");
     t.line("/scope");
-    let s = t.wait_for("\nlet v = 5\n", Duration::from_secs(5));
+    let s = t.wait_for("\nlet v = 5\n", Duration::from_secs(15));
     assert!(!s.lines().any(|l| l.trim_end() == "let v = 1"), "{s}");
     t.line("print(\"open\"");
-    t.wait_for("\n...>", Duration::from_secs(5));
+    t.wait_for("\n...>", Duration::from_secs(15));
     t.keys(&["C-d"]);
     t.wait_for(
         "incomplete entry: it still needs `)`",
-        Duration::from_secs(5),
+        Duration::from_secs(15),
     );
     t.line("exit");
-    t.wait_for("herodo exited: 0", Duration::from_secs(5));
+    t.wait_for("herodo exited: 0", Duration::from_secs(15));
 }
