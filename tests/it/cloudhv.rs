@@ -3,9 +3,9 @@
 //! real binary when this test process has HERODO_CH_BIN set (skipped otherwise, saying so);
 //! and the original herodo's two cloudhv scripts, unchanged, from the herolib-virt 0.3.13 crate.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::support::{herodo, require, root, tools_required, TempDir};
+use crate::support::{herodo, require, root, TempDir};
 
 const SUITE: &str = "tests/rhai/cloudhv";
 
@@ -57,48 +57,12 @@ fn cloudhv_suite_against_a_real_binary() {
     suite(&state, &[("HERODO_CH_BIN", &bin)], usize::MAX);
 }
 
-/// The herolib-virt 0.3.13 crate in cargo's cache (`cargo info herolib-virt@0.3.13` puts it
-/// there; tried once if it is missing).
-fn original_crate() -> Option<PathBuf> {
-    let home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))?;
-    let find = || -> Option<PathBuf> {
-        std::fs::read_dir(home.join("registry/cache"))
-            .ok()?
-            .flatten()
-            .map(|d| d.path().join("herolib-virt-0.3.13.crate"))
-            .find(|p| p.is_file())
-    };
-    if let Some(p) = find() {
-        return Some(p);
-    }
-    let _ = std::process::Command::new("cargo")
-        .args(["info", "herolib-virt@0.3.13"])
-        .current_dir(std::env::temp_dir())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status();
-    find()
-}
-
 #[test]
 fn the_original_cloudhv_scripts_run_unchanged() {
-    let Some(krate) = original_crate() else {
-        assert!(
-            !tools_required(),
-            "herolib-virt 0.3.13 is not in cargo's cache (cargo info herolib-virt@0.3.13)"
-        );
-        println!("skipped: herolib-virt 0.3.13 is not in cargo's cache and cargo info could not fetch it");
-        return;
-    };
     let dir = TempDir::new("ch-orig");
-    let st = std::process::Command::new("tar")
-        .args(["xzf", &krate.display().to_string(), "-C"])
-        .arg(dir.path())
-        .status()
-        .unwrap();
-    assert!(st.success());
+    if !crate::support::unpack_original("herolib-virt", "0.3.13", dir.path()) {
+        return;
+    }
     let scripts = dir.path().join("herolib-virt-0.3.13/tests/rhai/cloudhv");
     for (file, done) in [
         (

@@ -232,38 +232,13 @@ pub const EXCEPTIONS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// Where cargo keeps `name-version.crate`, fetching it with `cargo info` when it is missing.
-fn crate_file(name: &str, version: &str) -> PathBuf {
-    let home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| dirs::home_dir().unwrap().join(".cargo"));
-    let find = || -> Option<PathBuf> {
-        std::fs::read_dir(home.join("registry/cache"))
-            .ok()?
-            .flatten()
-            .map(|d| d.path().join(format!("{name}-{version}.crate")))
-            .find(|p| p.is_file())
-    };
-    if let Some(p) = find() {
-        return p;
-    }
-    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["info", &format!("{name}@{version}")])
-        .current_dir(std::env::temp_dir())
-        .output()
-        .expect("run cargo info");
-    assert!(
-        out.status.success(),
-        "cargo info {name}@{version} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    find().unwrap_or_else(|| panic!("cargo info did not put {name}-{version}.crate in the cache"))
-}
-
 /// The crates unpacked into `dir`.
 fn unpack(dir: &Path) {
     for (name, version) in CRATES {
-        let file = crate_file(name, version);
+        // The crates are a test suite: CI must have them (setup.sh fetches them).
+        let file = crate::support::original_crate(name, version).unwrap_or_else(|| {
+            panic!("{name} {version} is not in cargo's cache and cargo info could not fetch it")
+        });
         let st = Command::new("tar")
             .arg("xzf")
             .arg(&file)

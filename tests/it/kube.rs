@@ -520,31 +520,6 @@ print(kubernetes_manager_new("team-a").configmaps_list().len());"#,
     .stdout_is("[\"team-b\"]\n0\n1\n");
 }
 
-/// The herolib-virt 0.3.13 crate in cargo's cache (`cargo info herolib-virt@0.3.13` puts it
-/// there; tried once if it is missing).
-fn original_crate() -> Option<std::path::PathBuf> {
-    let home = std::env::var_os("CARGO_HOME")
-        .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cargo")))?;
-    let find = || -> Option<std::path::PathBuf> {
-        std::fs::read_dir(home.join("registry/cache"))
-            .ok()?
-            .flatten()
-            .map(|d| d.path().join("herolib-virt-0.3.13.crate"))
-            .find(|p| p.is_file())
-    };
-    if let Some(p) = find() {
-        return Some(p);
-    }
-    let _ = Command::new("cargo")
-        .args(["info", "herolib-virt@0.3.13"])
-        .current_dir(std::env::temp_dir())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    find()
-}
-
 /// The original's Kubernetes examples (herolib-virt/examples/rhai/kubernetes) that run against
 /// the fake unchanged, each with a line of its output that only a full run prints.
 const ORIGINAL_EXAMPLES: &[(&str, &str)] = &[
@@ -612,21 +587,10 @@ fn the_original_kubernetes_examples_run_against_the_fake() {
     if !require(&["python3", "openssl", "kubectl"]) {
         return;
     }
-    let Some(krate) = original_crate() else {
-        assert!(
-            !crate::support::tools_required(),
-            "herolib-virt 0.3.13 is not in cargo's cache (cargo info herolib-virt@0.3.13)"
-        );
-        println!("skipped: herolib-virt 0.3.13 is not in cargo's cache and cargo info could not fetch it");
-        return;
-    };
     let dir = TempDir::new("kube-orig");
-    let st = Command::new("tar")
-        .args(["xzf", &krate.display().to_string(), "-C"])
-        .arg(dir.path())
-        .status()
-        .unwrap();
-    assert!(st.success());
+    if !crate::support::unpack_original("herolib-virt", "0.3.13", dir.path()) {
+        return;
+    }
     let examples = dir
         .path()
         .join("herolib-virt-0.3.13/examples/rhai/kubernetes");

@@ -382,3 +382,53 @@ pub fn remove_test_bridge(bridge: &str, subnet: &str) {
         }
     }
 }
+
+/// Where cargo keeps the original herodo's crate `name-version.crate` (`cargo info
+/// name@version` puts it there; tried once when it is missing). None when it cannot be had.
+pub fn original_crate(name: &str, version: &str) -> Option<PathBuf> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))?;
+    let find = || -> Option<PathBuf> {
+        std::fs::read_dir(home.join("registry/cache"))
+            .ok()?
+            .flatten()
+            .map(|d| d.path().join(format!("{name}-{version}.crate")))
+            .find(|p| p.is_file())
+    };
+    if let Some(p) = find() {
+        return Some(p);
+    }
+    let _ = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["info", &format!("{name}@{version}")])
+        .current_dir(std::env::temp_dir())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    find()
+}
+
+/// The original's crate `name-version` unpacked into `dir` (as `dir/name-version/`); false,
+/// with a printed reason, when the crate cannot be had on a developer's machine (a failure
+/// under HERODO_REQUIRE_TOOLS=1).
+pub fn unpack_original(name: &str, version: &str, dir: &Path) -> bool {
+    let Some(krate) = original_crate(name, version) else {
+        assert!(
+            !tools_required(),
+            "{name} {version} is not in cargo's cache (cargo info {name}@{version})"
+        );
+        println!(
+            "skipped: {name} {version} is not in cargo's cache and cargo info could not fetch it"
+        );
+        return false;
+    };
+    let st = Command::new("tar")
+        .arg("xzf")
+        .arg(&krate)
+        .arg("-C")
+        .arg(dir)
+        .status()
+        .expect("run tar");
+    assert!(st.success(), "cannot unpack {}", krate.display());
+    true
+}
