@@ -494,12 +494,7 @@ vm_stop("web");
 vm_stop("web", true);
 ```"#,
         move |id: &str, force: bool| -> RResult<()> {
-            let mode = if force {
-                StopMode::Force
-            } else {
-                StopMode::Graceful(DEFAULT_GRACE)
-            };
-            Vms::open(&h).stop(&h, id, mode).rhai()
+            Vms::open(&h).stop(&h, id, StopMode::forced(force)).rhai()
         },
     );
     let h = host.clone();

@@ -147,12 +147,7 @@ that does not run does nothing. Throws `no_such_vm`.
 cloudhv_vm_stop("ch1", false);
 ```"#,
         move |id: &str, force: bool| -> RResult<()> {
-            let mode = if force {
-                StopMode::Force
-            } else {
-                StopMode::Graceful(DEFAULT_GRACE)
-            };
-            Vms::open(&h).stop(&h, id, mode).rhai()
+            Vms::open(&h).stop(&h, id, StopMode::forced(force)).rhai()
         },
     );
     let h = host.clone();

@@ -110,6 +110,17 @@ pub enum StopMode {
     Force,
 }
 
+impl StopMode {
+    /// A script's `force` flag: at once, or graceful with the default grace period.
+    pub fn forced(force: bool) -> StopMode {
+        if force {
+            StopMode::Force
+        } else {
+            StopMode::Graceful(DEFAULT_GRACE)
+        }
+    }
+}
+
 /// `vm_info`'s `runtime` part.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Runtime {
