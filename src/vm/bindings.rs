@@ -624,8 +624,9 @@ vm_restore("web", "/var/lib/vms/web-snap");
         "vm_wait_console",
         &["id", "pattern", "timeout_secs"],
         r#"Follow the serial console until a line matches the regex `pattern`, and return that
-line. Only new output is read as the console grows. Throws `timeout`, and `bad_state` when
-the VM stops before the line appears.
+line, whole. Only new output is read as the console grows. A prompt (a last line without a
+newline) matches once the console has been quiet for 0.5 s. Throws `timeout`, and
+`bad_state` when the VM stops before the line appears.
 ```rhai
 let line = vm_wait_console("web", "login:", 60);
 ```"#,

@@ -40,7 +40,7 @@ impl Vms {
         let deadline = crate::common::convert::deadline(timeout);
         let path = PathBuf::from(&rec.console_log);
         let mut file: Option<std::fs::File> = None;
-        let mut line: Vec<u8> = Vec::new();
+        let mut follow = Follow::new(&re);
         let mut buf = vec![0u8; 16 * 1024];
         let mut last_check = Instant::now();
         loop {
@@ -54,33 +54,20 @@ impl Vms {
                 let pos = f.stream_position().unwrap_or(0);
                 if len < pos {
                     let _ = f.seek(std::io::SeekFrom::Start(0));
-                    line.clear();
+                    follow.restart();
                 }
                 got = f
                     .read(&mut buf)
                     .map_err(|e| VmError::io("read", &path, e))?;
-                for &b in &buf[..got] {
-                    if b == b'\n' {
-                        if let Some(m) = matched(&re, &line) {
-                            return Ok(m);
-                        }
-                        line.clear();
-                    } else {
-                        line.push(b);
-                        if line.len() > MAX_LINE {
-                            line.drain(..MAX_LINE / 2);
-                        }
-                    }
-                }
-                // A prompt without a newline matches too.
-                if got > 0 {
-                    if let Some(m) = matched(&re, &line) {
-                        return Ok(m);
-                    }
+                if let Some(m) = follow.feed(&buf[..got], Instant::now()) {
+                    return Ok(m);
                 }
             }
             if got > 0 {
                 continue;
+            }
+            if let Some(m) = follow.prompt(Instant::now()) {
+                return Ok(m);
             }
             if last_check.elapsed() >= Duration::from_millis(250) {
                 last_check = Instant::now();
@@ -88,6 +75,10 @@ impl Vms {
                 // CPU from the guest it waits for.
                 let rec = self.record(id)?;
                 if !self.is_alive(&rec) && !self.starting(&rec) {
+                    // Nothing more comes: an unfinished last line that matches is the answer.
+                    if let Some(m) = follow.unfinished() {
+                        return Ok(m);
+                    }
                     let status = self.status_of(&rec, self.backend(&rec.spec)?.as_ref());
                     return Err(VmError::BadState {
                         id: id.to_string(),
@@ -98,6 +89,9 @@ impl Vms {
                 }
             }
             if Instant::now() >= deadline {
+                if let Some(m) = follow.unfinished() {
+                    return Ok(m);
+                }
                 return Err(VmError::Host(crate::error::HostError::Timeout(format!(
                     "the console of vm {id} showed no line matching `{pattern}` within {}",
                     crate::exec::fmt_duration(timeout)
@@ -105,6 +99,72 @@ impl Vms {
             }
             host.sleep(Duration::from_millis(5))?;
         }
+    }
+}
+
+/// How long the console must stay quiet before an unfinished last line that matches (a prompt,
+/// which has no newline) is the answer: a line the guest is still writing (a serial console
+/// writes a few bytes at a time) is never returned cut short.
+const PROMPT_QUIET: Duration = Duration::from_millis(500);
+
+/// The console's lines as they arrive, matched against a pattern.
+struct Follow<'a> {
+    re: &'a regex::Regex,
+    /// The unfinished last line.
+    line: Vec<u8>,
+    /// When the console last grew.
+    grew: Option<Instant>,
+}
+
+impl<'a> Follow<'a> {
+    fn new(re: &'a regex::Regex) -> Self {
+        Follow {
+            re,
+            line: Vec::new(),
+            grew: None,
+        }
+    }
+
+    /// The console was truncated (a restart): start over.
+    fn restart(&mut self) {
+        self.line.clear();
+        self.grew = None;
+    }
+
+    /// Take `bytes` read at `now`; the first complete line that matches.
+    fn feed(&mut self, bytes: &[u8], now: Instant) -> Option<String> {
+        if bytes.is_empty() {
+            return None;
+        }
+        self.grew = Some(now);
+        for &b in bytes {
+            if b == b'\n' {
+                if let Some(m) = matched(self.re, &self.line) {
+                    return Some(m);
+                }
+                self.line.clear();
+            } else {
+                self.line.push(b);
+                if self.line.len() > MAX_LINE {
+                    self.line.drain(..MAX_LINE / 2);
+                }
+            }
+        }
+        None
+    }
+
+    /// The unfinished last line, when it matches and nothing came for [`PROMPT_QUIET`].
+    fn prompt(&self, now: Instant) -> Option<String> {
+        let quiet = now.saturating_duration_since(self.grew?) >= PROMPT_QUIET;
+        quiet.then(|| self.unfinished()).flatten()
+    }
+
+    /// The unfinished last line, when it matches (nothing more will come).
+    fn unfinished(&self) -> Option<String> {
+        if self.line.is_empty() {
+            return None;
+        }
+        matched(self.re, &self.line)
     }
 }
 
@@ -117,6 +177,34 @@ fn matched(re: &regex::Regex, line: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_being_written_is_never_returned_cut_short() {
+        let re = regex::Regex::new("HERODO_DISK_BEFORE").unwrap();
+        let mut f = Follow::new(&re);
+        let t0 = Instant::now();
+        // The serial console wrote half the line (CI caught a cut answer "...=[hero").
+        assert_eq!(f.feed(b"boot\nHERODO_DISK_BEFORE=[hero", t0), None);
+        assert_eq!(f.prompt(t0 + Duration::from_millis(100)), None);
+        assert_eq!(
+            f.feed(b"do-disk-ok]\r\nmore", t0 + Duration::from_millis(150)),
+            Some("HERODO_DISK_BEFORE=[herodo-disk-ok]".to_string())
+        );
+        // A prompt (no newline) is the answer once the console stays quiet.
+        let re = regex::Regex::new("login: $").unwrap();
+        let mut f = Follow::new(&re);
+        assert_eq!(f.feed(b"Debian\nhost login: ", t0), None);
+        assert_eq!(f.prompt(t0 + Duration::from_millis(100)), None);
+        assert_eq!(
+            f.prompt(t0 + PROMPT_QUIET),
+            Some("host login: ".to_string())
+        );
+        // ... or when nothing more can come (the VM ended, the time is up).
+        assert_eq!(f.unfinished(), Some("host login: ".to_string()));
+        f.restart();
+        assert_eq!(f.unfinished(), None);
+        assert_eq!(f.prompt(t0 + PROMPT_QUIET * 2), None);
+    }
 
     #[test]
     fn console_lines_match_without_carriage_returns() {
