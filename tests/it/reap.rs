@@ -491,43 +491,34 @@ fn a_fetch_killed_with_sigkill_takes_its_helpers_and_leaves_a_dir_the_next_fetch
         staged[0].clone()
     };
 
-    let stale = killed_fetch(&fetch, "skopeo");
-    // The next fetch in that base dir collects it (this one fails fast: no such layout).
+    // The next fetch in that base dir collects a stale staging dir (this one fails fast: no
+    // such layout), and so does `herodo clean`.
     let fetch_none = format!(
         r#"heropods_new(#{{base_dir: "{}"}}).container_new(#{{name: "g", image: "oci:{}/none"}});"#,
         base.display(),
         t.path().display()
     );
-    herodo(t.path(), ["-e", &fetch_none])
-        .env("HERODO_STATE_DIR", &state)
-        .run()
-        .code(1);
-    assert!(!stale.exists(), "the next fetch left {}", stale.display());
-    assert!(entries(&incoming).is_empty(), "{:?}", entries(&incoming));
+    let next_fetch_collects = |stale: &Path| {
+        herodo(t.path(), ["-e", &fetch_none])
+            .env("HERODO_STATE_DIR", &state)
+            .run()
+            .code(1);
+        assert!(!stale.exists(), "the next fetch left {}", stale.display());
+        assert!(entries(&incoming).is_empty(), "{:?}", entries(&incoming));
+    };
+    let clean_collects = |stale: &Path| {
+        herodo(t.path(), ["clean"])
+            .env("HERODO_STATE_DIR", &state)
+            .run()
+            .ok()
+            .stdout_has(&format!("removed image-download {}", stale.display()));
+        assert!(!stale.exists(), "herodo clean left {}", stale.display());
+    };
 
-    // And `herodo clean` does.
-    let stale = killed_fetch(&fetch, "skopeo");
-    herodo(t.path(), ["clean"])
-        .env("HERODO_STATE_DIR", &state)
-        .run()
-        .ok()
-        .stdout_has(&format!("removed image-download {}", stale.display()));
-    assert!(!stale.exists(), "herodo clean left {}", stale.display());
+    next_fetch_collects(&killed_fetch(&fetch, "skopeo"));
+    clean_collects(&killed_fetch(&fetch, "skopeo"));
     drop(hang);
-
     // The same while umoci unpacks (what it unpacked so far is in the staging dir).
-    let stale = killed_fetch(&unpack, "umoci");
-    herodo(t.path(), ["clean"])
-        .env("HERODO_STATE_DIR", &state)
-        .run()
-        .ok()
-        .stdout_has(&format!("removed image-download {}", stale.display()));
-    assert!(!stale.exists(), "herodo clean left {}", stale.display());
-    let stale = killed_fetch(&unpack, "umoci");
-    herodo(t.path(), ["-e", &fetch_none])
-        .env("HERODO_STATE_DIR", &state)
-        .run()
-        .code(1);
-    assert!(!stale.exists(), "the next fetch left {}", stale.display());
-    assert!(entries(&incoming).is_empty(), "{:?}", entries(&incoming));
+    clean_collects(&killed_fetch(&unpack, "umoci"));
+    next_fetch_collects(&killed_fetch(&unpack, "umoci"));
 }
